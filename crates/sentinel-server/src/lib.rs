@@ -1,1 +1,201 @@
-//! placeholder
+//! The Sentinel server: ingest, the processing pipeline, the JSON API and operations endpoints,
+//! wired over any `Store`.
+//!
+//! Features live in their own modules (`ingest`, `pipeline`, `issues`, `api`, `ops`). This crate
+//! never names a storage backend: the binary chooses one and hands it over as `Arc<dyn Store>`.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod ingest;
+pub mod issues;
+pub mod ops;
+pub mod pipeline;
+
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sentinel_store::Store;
+use tokio::sync::{Notify, Semaphore, watch};
+use tracing::Instrument;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::ingest::KeyCache;
+use crate::ingest::limits::RateLimiter;
+use crate::ingest::outcomes::OutcomeBuffer;
+use crate::ingest::writer::InboxWriter;
+use crate::pipeline::Worker;
+
+/// Queue between ingest requests and the inbox writer, in requests.
+const WRITER_QUEUE: usize = 8192;
+const OUTCOME_FLUSH: Duration = Duration::from_secs(10);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub keys: KeyCache,
+    pub limiter: RateLimiter,
+    pub inbox: InboxWriter,
+    /// Inbox items accepted but not yet processed.
+    pub inbox_depth: Arc<AtomicI64>,
+    pub in_flight: Arc<Semaphore>,
+    pub outcomes: Arc<OutcomeBuffer>,
+    pub metrics: PrometheusHandle,
+}
+
+/// Shared state of every request handler.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Spawns a background task whose log lines carry its name.
+pub fn spawn_named<F>(name: &'static str, fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tracing::debug!(task = name, "starting background task");
+    tokio::spawn(fut.instrument(tracing::info_span!("task", name)))
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/0/projects/", get(api::projects::list))
+        .route("/api/0/projects/{project_id}/issues/", get(issues::list))
+        .route("/api/0/projects/{project_id}/events/{event_id}/", get(issues::event))
+        .route("/api/0/projects/{project_id}/stats/", get(api::projects::stats))
+        .route("/api/0/issues/{issue_id}/", get(issues::detail).put(issues::update))
+        .route("/api/0/issues/{issue_id}/events/", get(issues::events))
+        .route("/api/0/issues/{issue_id}/stats/", get(issues::stats));
+    let ops = Router::new()
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics));
+    let prefix = state.settings.path_prefix.clone();
+    let app = Router::new()
+        .merge(ingest::routes())
+        .merge(api)
+        .merge(ops)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(ops::observe))
+        .with_state(state);
+    if prefix.is_empty() { app } else { Router::new().nest(&prefix, app) }
+}
+
+async fn not_found() -> api::ApiError {
+    api::ApiError::NotFound("no such endpoint".into())
+}
+
+/// A running server. Dropping it does not stop it; call `shutdown`.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub settings: Arc<Settings>,
+    shutdown: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Server {
+    /// Binds `settings.listen` (port 0 picks a free port), starts every role and returns once the
+    /// server accepts connections. When no public URL is configured, DSNs use the bound address.
+    pub async fn start(mut settings: Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+        settings.validate()?;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        settings.listen = addr;
+        let settings = Arc::new(settings);
+
+        let depth = store.inbox_stats().await.context("reading the inbox depth")?.depth;
+        let inbox_depth = Arc::new(AtomicI64::new(depth as i64));
+        let wake = Arc::new(Notify::new());
+        let (inbox, writer) = InboxWriter::spawn(store.clone(), inbox_depth.clone(), wake.clone(), WRITER_QUEUE);
+        let outcomes = Arc::new(OutcomeBuffer::default());
+        let state = AppState(Arc::new(Inner {
+            store: store.clone(),
+            clock: clock.clone(),
+            settings: settings.clone(),
+            keys: KeyCache::new(store.clone(), clock.clone()),
+            limiter: RateLimiter::default(),
+            inbox,
+            inbox_depth: inbox_depth.clone(),
+            in_flight: Arc::new(Semaphore::new(settings.ingest.max_in_flight)),
+            outcomes: outcomes.clone(),
+            metrics: ops::metrics_handle(),
+        }));
+        let (shutdown, rx) = watch::channel(false);
+        let worker = Worker {
+            store: store.clone(),
+            clock,
+            inbox_depth,
+            wake,
+            batch_size: settings.worker.batch_size,
+            max_item_bytes: settings.ingest.max_event_bytes.max(settings.ingest.max_attachment_bytes),
+        };
+        let worker = spawn_named("worker", worker.run(rx.clone()));
+        let flusher = spawn_named("outcome-flusher", flush_outcomes(store.clone(), outcomes.clone(), rx.clone()));
+
+        let app = router(state);
+        let mut stop = rx.clone();
+        let handle = spawn_named("http", async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+                .context("serving HTTP")?;
+            // The router (and with it every inbox sender) is gone: the writer drains and stops.
+            writer.await.context("inbox writer task")?;
+            worker.await.context("worker task")?;
+            flusher.await.context("outcome flusher task")?;
+            Ok(())
+        });
+        tracing::info!(addr = %addr, public_url = %settings.public_base_url(), "sentinel is listening");
+        Ok(Server { addr, settings, shutdown, handle })
+    }
+
+    /// Stops accepting requests, finishes those in flight and the worker's current batch.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.handle.await.context("server task")?
+    }
+
+    /// `http://addr` plus the path prefix.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.settings.path_prefix)
+    }
+}
+
+async fn flush_outcomes(store: Arc<dyn Store>, outcomes: Arc<OutcomeBuffer>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(OUTCOME_FLUSH) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        let pending = outcomes.drain();
+        if !pending.is_empty()
+            && let Err(e) = store.record_outcomes(&pending).await
+        {
+            tracing::warn!(error = %e, "could not record ingest outcomes; counts for this interval are lost");
+        }
+        if stopping {
+            break;
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The worker: claims inbox batches and turns them into stored events, issues, rollups and tag
+//! counts, one transaction per batch. Processing is idempotent, so a batch interrupted by a crash
+//! is simply processed again.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sentinel_protocol::event::{NormalizeConfig, summarize};
+use sentinel_store::{InboxItem, ItemKind, NewEvent, NewStoredItem, OutcomeCount, ProcessedBatch, Store};
+use serde::Deserialize;
+use tokio::sync::{Notify, watch};
+
+use crate::clock::Clock;
+
+/// Longest a title or message column gets; the full text stays in the payload.
+const MAX_COLUMN_CHARS: usize = 1024;
+
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub inbox_depth: Arc<AtomicI64>,
+    pub wake: Arc<Notify>,
+    pub batch_size: usize,
+    /// Upper bound for one decompressed item (the ingest limit it was accepted under).
+    pub max_item_bytes: usize,
+}
+
+impl Worker {
+    /// Processes one batch; returns how many inbox items it handled (0 when the inbox is empty).
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let claimed = self.store.inbox_claim(self.batch_size).await.context("claiming inbox items")?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let n = claimed.len();
+        let max_item_bytes = self.max_item_bytes;
+        // Decompression, parsing and grouping are CPU work: keep them off the async threads.
+        let batch = tokio::task::spawn_blocking(move || process(&claimed, max_item_bytes))
+            .await
+            .context("processing task panicked")?;
+        let outcome = self.store.apply_batch(&batch).await.context("storing a processed batch")?;
+        self.inbox_depth.fetch_sub(n as i64, Ordering::SeqCst);
+        metrics::counter!("sentinel_worker_events_stored_total").increment(outcome.events_stored);
+        metrics::counter!("sentinel_worker_duplicates_total").increment(outcome.duplicates);
+        metrics::histogram!("sentinel_worker_batch_items").record(n as f64);
+        metrics::histogram!("sentinel_worker_batch_seconds").record(started.elapsed().as_secs_f64());
+        if let Some(oldest) = batch.events.iter().map(|e| e.received_ms).min() {
+            let lag = (self.clock.now_ms() - oldest).max(0) as f64 / 1000.0;
+            metrics::gauge!("sentinel_processing_lag_seconds").set(lag);
+        }
+        for id in &outcome.new_issues {
+            tracing::debug!(issue.id = id, "new issue");
+        }
+        for id in &outcome.regressed_issues {
+            tracing::info!(issue.id = id, "issue regressed");
+        }
+        Ok(n)
+    }
+
+    /// Runs until `shutdown` turns true, finishing the batch in progress first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.run_once().await {
+                Ok(0) => {
+                    metrics::gauge!("sentinel_processing_lag_seconds").set(0.0);
+                    tokio::select! {
+                        _ = self.wake.notified() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "worker batch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+fn truncate(s: &str) -> String {
+    match s.char_indices().nth(MAX_COLUMN_CHARS) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+fn minute(ms: i64) -> i64 {
+    ms - ms.rem_euclid(60_000)
+}
+
+/// Turns claimed inbox items into what the store writes. Pure apart from decompression.
+pub fn process(claimed: &[InboxItem], max_item_bytes: usize) -> ProcessedBatch {
+    let mut batch = ProcessedBatch { acknowledged: claimed.iter().map(|c| c.id).collect(), ..Default::default() };
+    for c in claimed {
+        let it = &c.item;
+        let accepted = |quantity: u64| OutcomeCount {
+            project_id: it.project_id,
+            minute_ms: minute(it.received_ms),
+            category: it.kind.category().into(),
+            outcome: "accepted".into(),
+            reason: String::new(),
+            quantity,
+        };
+        let payload = match zstd::bulk::decompress(&it.payload, max_item_bytes.max(1) * 2) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(inbox.id = c.id, error = %e, "inbox item cannot be decompressed; dropped");
+                batch.outcomes.push(OutcomeCount { outcome: "invalid".into(), reason: "corrupt".into(), ..accepted(1) });
+                continue;
+            }
+        };
+        match it.kind {
+            ItemKind::Event => {
+                let cfg = NormalizeConfig::new(it.received_ms, it.sent_at.clone());
+                let Some(event_id) = it.event_id else {
+                    tracing::error!(inbox.id = c.id, "event without an id in the inbox; dropped");
+                    continue;
+                };
+                match summarize(&payload, &cfg) {
+                    Ok(s) => {
+                        batch.outcomes.push(accepted(1));
+                        batch.events.push(NewEvent {
+                            project_id: it.project_id,
+                            event_id,
+                            grouping_hash: s.grouping.hash.clone(),
+                            title: truncate(&s.grouping.title),
+                            culprit: truncate(&s.grouping.culprit),
+                            message: s.message.as_deref().map(truncate),
+                            level: s.level,
+                            platform: s.platform.clone(),
+                            timestamp_ms: s.timestamp_ms,
+                            received_ms: it.received_ms,
+                            environment: s.environment.clone(),
+                            release: s.release.clone(),
+                            tags: s.tags,
+                            payload: it.payload.clone(),
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(inbox.id = c.id, error = %e, "event cannot be normalized; dropped");
+                        batch.outcomes.push(OutcomeCount {
+                            outcome: "invalid".into(),
+                            reason: "invalid_event".into(),
+                            ..accepted(1)
+                        });
+                    }
+                }
+            }
+            ItemKind::ClientReport => batch.outcomes.extend(client_report(it.project_id, it.received_ms, &payload)),
+            kind => {
+                batch.outcomes.push(accepted(1));
+                batch.items.push(NewStoredItem {
+                    project_id: it.project_id,
+                    kind,
+                    event_id: it.event_id,
+                    received_ms: it.received_ms,
+                    headers_json: it.headers_json.clone(),
+                    payload: it.payload.clone(),
+                });
+            }
+        }
+    }
+    batch
+}
+
+#[derive(Deserialize)]
+struct ClientReport {
+    #[serde(default)]
+    discarded_events: Vec<Discarded>,
+    #[serde(default)]
+    rate_limited_events: Vec<Discarded>,
+    #[serde(default)]
+    filtered_events: Vec<Discarded>,
+    #[serde(default)]
+    filtered_sampling_events: Vec<Discarded>,
+}
+
+#[derive(Deserialize)]
+struct Discarded {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    quantity: u64,
+}
+
+/// What an SDK reports having dropped on its side, recorded as `client_discard` outcomes.
+fn client_report(project_id: i64, received_ms: i64, payload: &[u8]) -> Vec<OutcomeCount> {
+    let Ok(report) = serde_json::from_slice::<ClientReport>(payload) else {
+        return Vec::new();
+    };
+    [report.discarded_events, report.rate_limited_events, report.filtered_events, report.filtered_sampling_events]
+        .into_iter()
+        .flatten()
+        .filter(|d| d.quantity > 0)
+        .map(|d| OutcomeCount {
+            project_id,
+            minute_ms: minute(received_ms),
+            category: d.category,
+            outcome: "client_discard".into(),
+            reason: d.reason,
+            quantity: d.quantity,
+        })
+        .collect()
+}

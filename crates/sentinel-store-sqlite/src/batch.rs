@@ -1,0 +1,338 @@
+//! Applying a processed inbox batch: one transaction that stores events, upserts issues, rolls up
+//! counts and advances the worker cursor, so a crash leaves either all of it or none of it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+use crate::db_err;
+
+const CHUNK: usize = 400;
+
+/// Per-issue aggregate of the new events of one batch.
+struct IssueAgg<'a> {
+    first: &'a NewEvent,
+    last: &'a NewEvent,
+    count: i64,
+    first_seen: i64,
+    last_seen: i64,
+}
+
+pub async fn apply(pool: &SqlitePool, batch: &ProcessedBatch, max_id: Option<i64>) -> Result<BatchOutcome, StoreError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    let mut outcome = BatchOutcome::default();
+
+    let fresh = new_events(&mut tx, &batch.events).await?;
+    outcome.duplicates = (batch.events.len() - fresh.len()) as u64;
+
+    // Aggregate per (project, hash), in first-seen order so new issue ids follow event order.
+    let mut aggs: BTreeMap<(i64, &str), IssueAgg> = BTreeMap::new();
+    for ev in &fresh {
+        let agg = aggs.entry((ev.project_id, ev.grouping_hash.as_str())).or_insert(IssueAgg {
+            first: ev,
+            last: ev,
+            count: 0,
+            first_seen: ev.timestamp_ms,
+            last_seen: ev.timestamp_ms,
+        });
+        agg.count += 1;
+        if ev.timestamp_ms < agg.first_seen {
+            agg.first_seen = ev.timestamp_ms;
+        }
+        if ev.timestamp_ms >= agg.last_seen {
+            agg.last_seen = ev.timestamp_ms;
+            agg.last = ev;
+        }
+    }
+
+    let keys: Vec<(i64, &str)> = aggs.keys().copied().collect();
+    let existing = existing_issues(&mut tx, &keys).await?;
+    let ids = upsert_issues(&mut tx, &aggs).await?;
+
+    let now = batch.events.iter().map(|e| e.received_ms).max().unwrap_or_default();
+    let mut activity: Vec<(i64, &'static str)> = Vec::new();
+    for key in &keys {
+        let id = *ids.get(key).ok_or_else(|| StoreError::Corrupt("issue upsert returned no id".into()))?;
+        match existing.get(key) {
+            None => {
+                outcome.new_issues.push(id);
+                activity.push((id, "first_seen"));
+            }
+            Some(status) if status == "resolved" => {
+                outcome.regressed_issues.push(id);
+                activity.push((id, "set_regression"));
+            }
+            Some(_) => {}
+        }
+    }
+    insert_activity(&mut tx, &activity, now).await?;
+
+    insert_events(&mut tx, &fresh, &ids).await?;
+    outcome.events_stored = fresh.len() as u64;
+    rollups(&mut tx, &fresh, &ids).await?;
+    tag_values(&mut tx, &fresh, &ids).await?;
+
+    for chunk in batch.items.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO items (project_id, kind, event_id, received_ms, headers_json, payload) ");
+        qb.push_values(chunk, |mut b, it| {
+            b.push_bind(it.project_id)
+                .push_bind(it.kind.as_str())
+                .push_bind(it.event_id.map(|e| e.as_bytes().to_vec()))
+                .push_bind(it.received_ms)
+                .push_bind(it.headers_json.clone())
+                .push_bind(it.payload.clone());
+        });
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
+    }
+    outcome.items_stored = batch.items.len() as u64;
+
+    upsert_outcomes(&mut tx, &batch.outcomes).await?;
+    if let Some(max_id) = max_id {
+        sqlx::query("UPDATE worker_cursor SET inbox_id = max(inbox_id, $1) WHERE id = 1")
+            .bind(max_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(outcome)
+}
+
+/// The events of the batch that are not stored yet, first occurrence of each `(project, event_id)`.
+async fn new_events<'a>(tx: &mut SqliteConnection, events: &'a [NewEvent]) -> Result<Vec<&'a NewEvent>, StoreError> {
+    let mut stored: HashSet<(i64, Vec<u8>)> = HashSet::new();
+    let mut by_project: BTreeMap<i64, Vec<&NewEvent>> = BTreeMap::new();
+    for ev in events {
+        by_project.entry(ev.project_id).or_default().push(ev);
+    }
+    for (project_id, evs) in &by_project {
+        for chunk in evs.chunks(CHUNK) {
+            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT event_id FROM events WHERE project_id = ");
+            qb.push_bind(*project_id).push(" AND event_id IN (");
+            let mut sep = qb.separated(", ");
+            for ev in chunk {
+                sep.push_bind(ev.event_id.as_bytes().to_vec());
+            }
+            qb.push(")");
+            for row in qb.build().fetch_all(&mut *tx).await.map_err(db_err)? {
+                stored.insert((*project_id, row.try_get(0).map_err(db_err)?));
+            }
+        }
+    }
+    let mut fresh = Vec::with_capacity(events.len());
+    for ev in events {
+        if stored.insert((ev.project_id, ev.event_id.as_bytes().to_vec())) {
+            fresh.push(ev);
+        }
+    }
+    Ok(fresh)
+}
+
+async fn existing_issues<'a>(
+    tx: &mut SqliteConnection,
+    keys: &[(i64, &'a str)],
+) -> Result<HashMap<(i64, &'a str), String>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT project_id, hash, status FROM issues WHERE ");
+        let mut sep = qb.separated(" OR ");
+        for (project_id, hash) in chunk {
+            sep.push("(project_id = ").push_bind_unseparated(*project_id);
+            sep.push_unseparated(" AND hash = ").push_bind_unseparated(hash.to_string()).push_unseparated(")");
+        }
+        for row in qb.build().fetch_all(&mut *tx).await.map_err(db_err)? {
+            let project_id: i64 = row.try_get(0).map_err(db_err)?;
+            let hash: String = row.try_get(1).map_err(db_err)?;
+            if let Some(key) = chunk.iter().find(|(p, h)| *p == project_id && *h == hash) {
+                out.insert(*key, row.try_get(2).map_err(db_err)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn upsert_issues<'a>(
+    tx: &mut SqliteConnection,
+    aggs: &BTreeMap<(i64, &'a str), IssueAgg<'a>>,
+) -> Result<HashMap<(i64, &'a str), i64>, StoreError> {
+    let entries: Vec<(&(i64, &str), &IssueAgg)> = aggs.iter().collect();
+    let mut ids = HashMap::new();
+    for chunk in entries.chunks(CHUNK / 2) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO issues (project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen) ",
+        );
+        qb.push_values(chunk, |mut b, ((project_id, hash), agg)| {
+            b.push_bind(*project_id)
+                .push_bind(hash.to_string())
+                .push_bind(agg.first.title.clone())
+                .push_bind(agg.first.culprit.clone())
+                .push_bind(agg.first.message.clone())
+                .push_bind(agg.last.level.as_str())
+                .push_bind(agg.first.platform.clone())
+                .push_bind(agg.first_seen)
+                .push_bind(agg.last_seen)
+                .push_bind(agg.count);
+        });
+        qb.push(
+            " ON CONFLICT (project_id, hash) DO UPDATE SET \
+             times_seen = issues.times_seen + excluded.times_seen, \
+             first_seen_ms = min(issues.first_seen_ms, excluded.first_seen_ms), \
+             last_seen_ms = max(issues.last_seen_ms, excluded.last_seen_ms), \
+             level = excluded.level, \
+             status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END \
+             RETURNING id, project_id, hash",
+        );
+        for row in qb.build().fetch_all(&mut *tx).await.map_err(db_err)? {
+            let project_id: i64 = row.try_get(1).map_err(db_err)?;
+            let hash: String = row.try_get(2).map_err(db_err)?;
+            if let Some((key, _)) = chunk.iter().find(|((p, h), _)| *p == project_id && *h == hash) {
+                ids.insert(**key, row.try_get(0).map_err(db_err)?);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+async fn insert_activity(tx: &mut SqliteConnection, rows: &[(i64, &'static str)], now: i64) -> Result<(), StoreError> {
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO activity (issue_id, kind, created_ms) ");
+        qb.push_values(chunk, |mut b, (issue_id, kind)| {
+            b.push_bind(*issue_id).push_bind(*kind).push_bind(now);
+        });
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn issue_id(ids: &HashMap<(i64, &str), i64>, ev: &NewEvent) -> Result<i64, StoreError> {
+    ids.get(&(ev.project_id, ev.grouping_hash.as_str()))
+        .copied()
+        .ok_or_else(|| StoreError::Corrupt("event without an issue id".into()))
+}
+
+async fn insert_events(
+    tx: &mut SqliteConnection,
+    events: &[&NewEvent],
+    ids: &HashMap<(i64, &str), i64>,
+) -> Result<(), StoreError> {
+    for chunk in events.chunks(CHUNK / 2) {
+        let with_ids: Vec<(i64, &NewEvent)> =
+            chunk.iter().map(|ev| Ok((issue_id(ids, ev)?, *ev))).collect::<Result<_, StoreError>>()?;
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO events (project_id, event_id, issue_id, timestamp_ms, received_ms, level, platform, title, message, environment, release, payload) ",
+        );
+        qb.push_values(&with_ids, |mut b, (issue_id, ev)| {
+            b.push_bind(ev.project_id)
+                .push_bind(ev.event_id.as_bytes().to_vec())
+                .push_bind(*issue_id)
+                .push_bind(ev.timestamp_ms)
+                .push_bind(ev.received_ms)
+                .push_bind(ev.level.as_str())
+                .push_bind(ev.platform.clone())
+                .push_bind(ev.title.clone())
+                .push_bind(ev.message.clone())
+                .push_bind(ev.environment.clone())
+                .push_bind(ev.release.clone())
+                .push_bind(ev.payload.clone());
+        });
+        qb.push(" ON CONFLICT (project_id, event_id) DO NOTHING");
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+fn minute(ms: i64) -> i64 {
+    ms - ms.rem_euclid(60_000)
+}
+
+async fn rollups(
+    tx: &mut SqliteConnection,
+    events: &[&NewEvent],
+    ids: &HashMap<(i64, &str), i64>,
+) -> Result<(), StoreError> {
+    let mut counts: BTreeMap<(i64, i64, i64), i64> = BTreeMap::new();
+    for ev in events {
+        let m = minute(ev.timestamp_ms);
+        *counts.entry((ev.project_id, 0, m)).or_default() += 1;
+        *counts.entry((ev.project_id, issue_id(ids, ev)?, m)).or_default() += 1;
+    }
+    let rows: Vec<_> = counts.into_iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO rollups_minute (project_id, issue_id, minute_ms, count) ");
+        qb.push_values(chunk, |mut b, ((p, i, m), c)| {
+            b.push_bind(*p).push_bind(*i).push_bind(*m).push_bind(*c);
+        });
+        qb.push(
+            " ON CONFLICT (project_id, issue_id, minute_ms) DO UPDATE SET count = rollups_minute.count + excluded.count",
+        );
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+async fn tag_values(
+    tx: &mut SqliteConnection,
+    events: &[&NewEvent],
+    ids: &HashMap<(i64, &str), i64>,
+) -> Result<(), StoreError> {
+    // (issue, key, value) -> (count, first, last)
+    let mut agg: BTreeMap<(i64, &str, &str), (i64, i64, i64)> = BTreeMap::new();
+    for ev in events {
+        let issue = issue_id(ids, ev)?;
+        for (k, v) in &ev.tags {
+            let e = agg.entry((issue, k.as_str(), v.as_str())).or_insert((0, ev.timestamp_ms, ev.timestamp_ms));
+            e.0 += 1;
+            e.1 = e.1.min(ev.timestamp_ms);
+            e.2 = e.2.max(ev.timestamp_ms);
+        }
+    }
+    let rows: Vec<_> = agg.into_iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO issue_tag_values (issue_id, key, value, count, first_seen_ms, last_seen_ms) ",
+        );
+        qb.push_values(chunk, |mut b, ((issue, k, v), (c, first, last))| {
+            b.push_bind(*issue)
+                .push_bind(k.to_string())
+                .push_bind(v.to_string())
+                .push_bind(*c)
+                .push_bind(*first)
+                .push_bind(*last);
+        });
+        qb.push(
+            " ON CONFLICT (issue_id, key, value) DO UPDATE SET count = issue_tag_values.count + excluded.count, \
+             first_seen_ms = min(issue_tag_values.first_seen_ms, excluded.first_seen_ms), \
+             last_seen_ms = max(issue_tag_values.last_seen_ms, excluded.last_seen_ms)",
+        );
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub async fn upsert_outcomes(tx: &mut SqliteConnection, outcomes: &[OutcomeCount]) -> Result<(), StoreError> {
+    let mut agg: BTreeMap<(i64, i64, &str, &str, &str), i64> = BTreeMap::new();
+    for o in outcomes {
+        *agg.entry((o.project_id, o.minute_ms, &o.category, &o.outcome, &o.reason)).or_default() += o.quantity as i64;
+    }
+    let rows: Vec<_> = agg.into_iter().collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO outcomes (project_id, minute_ms, category, outcome, reason, quantity) ");
+        qb.push_values(chunk, |mut b, ((p, m, c, o, r), q)| {
+            b.push_bind(*p)
+                .push_bind(*m)
+                .push_bind(c.to_string())
+                .push_bind(o.to_string())
+                .push_bind(r.to_string())
+                .push_bind(*q);
+        });
+        qb.push(
+            " ON CONFLICT (project_id, minute_ms, category, outcome, reason) DO UPDATE SET quantity = outcomes.quantity + excluded.quantity",
+        );
+        qb.build().execute(&mut *tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}

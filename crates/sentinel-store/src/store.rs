@@ -1,0 +1,101 @@
+use async_trait::async_trait;
+use sentinel_protocol::ids::EventId;
+
+use crate::model::{
+    ApiToken, BatchOutcome, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery, IssueStatus,
+    NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the operation; callers answer 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness or validity rule of the data model was violated by the caller's input.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{what} {id} does not exist")]
+    NotFound { what: &'static str, id: String },
+    /// Stored data that cannot be decoded: a bug or a corrupted database.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// Everything Sentinel persists. Times are epoch milliseconds (UTC) supplied by the caller's clock.
+///
+/// Write methods that take several rows apply them in one transaction: either all of it is stored
+/// or none of it.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending migrations. Idempotent.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Cheap round trip used by readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- projects, keys, tokens ----
+
+    /// Creates a project in the organization (created on first use) together with its first key,
+    /// whose public key the caller generated. The slug is derived from the name.
+    async fn create_project(
+        &self,
+        org_slug: &str,
+        name: &str,
+        public_key: &str,
+        now_ms: i64,
+    ) -> Result<(Project, ProjectKey), StoreError>;
+    async fn list_projects(&self) -> Result<Vec<Project>, StoreError>;
+    async fn get_project(&self, project_id: i64) -> Result<Option<Project>, StoreError>;
+    async fn project_keys(&self, project_id: i64) -> Result<Vec<ProjectKey>, StoreError>;
+    /// The key with this public key, active or not.
+    async fn find_key(&self, public_key: &str) -> Result<Option<ProjectKey>, StoreError>;
+    /// Sets (or with `None` removes) a project's error-event rate limit, in events per minute.
+    async fn set_project_rate_limit(&self, project_id: i64, per_minute: Option<u32>) -> Result<(), StoreError>;
+    /// Sets (or removes) a key's error-event rate limit, in events per minute.
+    async fn set_key_rate_limit(&self, public_key: &str, per_minute: Option<u32>) -> Result<(), StoreError>;
+    /// Stores an API token by the SHA-256 of its secret; the secret itself is never stored.
+    async fn create_api_token(&self, name: &str, token_sha256: &str, now_ms: i64) -> Result<ApiToken, StoreError>;
+    async fn find_api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    // ---- inbox (durable queue between ingest and workers) ----
+
+    /// Appends items in one transaction; when this returns Ok they survive a crash.
+    async fn inbox_append(&self, items: &[NewInboxItem]) -> Result<(), StoreError>;
+    /// The oldest unprocessed items, at most `limit`. Items stay in the inbox until `apply_batch`
+    /// acknowledges them, so a crash before that makes them come back.
+    async fn inbox_claim(&self, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
+    async fn inbox_stats(&self) -> Result<InboxStats, StoreError>;
+
+    /// Stores the result of processing claimed inbox items and acknowledges them, atomically:
+    /// events (duplicates by `(project, event_id)` are skipped and counted nowhere), issue upserts
+    /// (with regressions), per-minute rollups, tag value counts, kept items and outcomes.
+    /// Applying the same batch twice has the same effect as applying it once.
+    async fn apply_batch(&self, batch: &ProcessedBatch) -> Result<BatchOutcome, StoreError>;
+    /// Adds outcome counts recorded outside the pipeline (ingest rejections).
+    async fn record_outcomes(&self, outcomes: &[OutcomeCount]) -> Result<(), StoreError>;
+
+    // ---- issues and events ----
+
+    async fn list_issues(&self, query: &IssueQuery) -> Result<Page<Issue>, StoreError>;
+    async fn get_issue(&self, issue_id: i64) -> Result<Option<Issue>, StoreError>;
+    /// Sets an issue's status and records the change in its activity.
+    async fn set_issue_status(&self, issue_id: i64, status: IssueStatus, now_ms: i64) -> Result<Issue, StoreError>;
+    /// Per tag key, the total count and the `top` most frequent values.
+    async fn issue_tags(&self, issue_id: i64, top: usize) -> Result<Vec<TagDistribution>, StoreError>;
+    /// An issue's events, newest first.
+    async fn list_issue_events(
+        &self,
+        issue_id: i64,
+        limit: usize,
+        cursor: Option<&crate::Cursor>,
+    ) -> Result<Page<EventRow>, StoreError>;
+    async fn get_event(&self, project_id: i64, event_id: EventId) -> Result<Option<StoredEvent>, StoreError>;
+    /// Event counts per bucket of `bucket_ms` in `[since_ms, until_ms)`, from the per-minute rollups;
+    /// only non-empty buckets, ordered by time. Bucket starts are multiples of `bucket_ms`.
+    async fn event_counts(
+        &self,
+        scope: CountScope,
+        since_ms: i64,
+        until_ms: i64,
+        bucket_ms: i64,
+    ) -> Result<Vec<(i64, u64)>, StoreError>;
+}
