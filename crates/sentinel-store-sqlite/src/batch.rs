@@ -336,3 +336,34 @@ pub async fn upsert_outcomes(tx: &mut SqliteConnection, outcomes: &[OutcomeCount
     }
     Ok(())
 }
+
+pub async fn outcome_totals(
+    pool: &SqlitePool,
+    project_id: i64,
+    since_ms: i64,
+    until_ms: i64,
+) -> Result<Vec<OutcomeCount>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT category, outcome, reason, sum(quantity) FROM outcomes \
+         WHERE project_id = $1 AND minute_ms >= $2 AND minute_ms < $3 \
+         GROUP BY category, outcome, reason ORDER BY category, outcome, reason",
+    )
+    .bind(project_id)
+    .bind(since_ms)
+    .bind(until_ms)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(OutcomeCount {
+                project_id,
+                minute_ms: since_ms,
+                category: r.try_get(0).map_err(db_err)?,
+                outcome: r.try_get(1).map_err(db_err)?,
+                reason: r.try_get(2).map_err(db_err)?,
+                quantity: r.try_get::<i64, _>(3).map_err(db_err)? as u64,
+            })
+        })
+        .collect()
+}

@@ -219,6 +219,15 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
+    async fn outcome_totals(
+        &self,
+        project_id: i64,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<OutcomeCount>, StoreError> {
+        batch::outcome_totals(&self.main_r, project_id, since_ms, until_ms).await
+    }
+
     async fn list_issues(&self, query: &IssueQuery) -> Result<Page<Issue>, StoreError> {
         issues::list(&self.main_r, query).await
     }

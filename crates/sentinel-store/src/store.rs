@@ -72,6 +72,10 @@ pub trait Store: Send + Sync + 'static {
     async fn apply_batch(&self, batch: &ProcessedBatch) -> Result<BatchOutcome, StoreError>;
     /// Adds outcome counts recorded outside the pipeline (ingest rejections).
     async fn record_outcomes(&self, outcomes: &[OutcomeCount]) -> Result<(), StoreError>;
+    /// Outcome totals per (category, outcome, reason) over `[since_ms, until_ms)`; `minute_ms` of
+    /// each returned row is `since_ms`. Ordered by category, outcome, reason.
+    async fn outcome_totals(&self, project_id: i64, since_ms: i64, until_ms: i64)
+    -> Result<Vec<OutcomeCount>, StoreError>;
 
     // ---- issues and events ----
 

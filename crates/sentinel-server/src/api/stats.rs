@@ -123,15 +123,17 @@ mod tests {
 
     #[test]
     fn window_aligns_to_buckets_and_includes_the_partial_last_bucket() {
+        let since = parse_time("since", "2025-12-31T22:10:00Z").unwrap();
+        let until = parse_time("until", "2026-01-01T00:30:00Z").unwrap();
         let p = StatsParams {
-            since: Some("1000".into()),
+            since: Some(format!("{}", since / 1000)),
             until: Some("2026-01-01T00:30:00Z".into()),
             resolution: Some("1h".into()),
         };
-        let until = parse_time("until", "2026-01-01T00:30:00Z").unwrap();
         let w = p.window(0).unwrap();
-        assert_eq!(w.since_ms, 0);
-        assert_eq!(w.until_ms, until + 1_800_000);
+        assert_eq!(w.since_ms, since - 600_000, "aligned down to 22:00");
+        assert_eq!(w.until_ms, until + 1_800_000, "aligned up to 01:00");
+        assert_eq!(w.bucket_ms, 3_600_000);
     }
 
     #[test]
