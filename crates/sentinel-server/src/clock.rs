@@ -11,7 +11,10 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[expect(clippy::disallowed_methods, reason = "SystemClock is the injected wall clock itself")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "SystemClock is the injected wall clock itself"
+    )]
     fn now_ms(&self) -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

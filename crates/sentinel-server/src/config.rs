@@ -117,7 +117,10 @@ impl Default for WorkerSettings {
 
 impl Default for StorageSettings {
     fn default() -> Self {
-        Self { inbox_durability: InboxDurability::Normal, cache_mib: 8 }
+        Self {
+            inbox_durability: InboxDurability::Normal,
+            cache_mib: 8,
+        }
     }
 }
 
@@ -134,17 +137,27 @@ pub enum ConfigError {
 impl Settings {
     /// Defaults overlaid with the TOML file at `path`.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
     }
 
     /// Checks cross-field rules; call after every source has been applied.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.path_prefix.is_empty() && (!self.path_prefix.starts_with('/') || self.path_prefix.ends_with('/')) {
+        if !self.path_prefix.is_empty()
+            && (!self.path_prefix.starts_with('/') || self.path_prefix.ends_with('/'))
+        {
             return Err(ConfigError::Invalid {
                 field: "path_prefix",
-                message: format!("{:?} must start with '/' and not end with '/', e.g. \"/sentry\"", self.path_prefix),
+                message: format!(
+                    "{:?} must start with '/' and not end with '/', e.g. \"/sentry\"",
+                    self.path_prefix
+                ),
             });
         }
         if let Some(url) = &self.public_url
@@ -156,10 +169,16 @@ impl Settings {
             });
         }
         if self.worker.batch_size == 0 {
-            return Err(ConfigError::Invalid { field: "worker.batch_size", message: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                field: "worker.batch_size",
+                message: "must be at least 1".into(),
+            });
         }
         if self.ingest.max_in_flight == 0 {
-            return Err(ConfigError::Invalid { field: "ingest.max_in_flight", message: "must be at least 1".into() });
+            return Err(ConfigError::Invalid {
+                field: "ingest.max_in_flight",
+                message: "must be at least 1".into(),
+            });
         }
         Ok(())
     }
@@ -217,19 +236,27 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(s.dsn("abc", 7), "http://abc@127.0.0.1:4321/sentry/7");
-        let s = Settings { public_url: Some("https://errors.example.com/x/".into()), ..s };
+        let s = Settings {
+            public_url: Some("https://errors.example.com/x/".into()),
+            ..s
+        };
         assert_eq!(s.dsn("abc", 7), "https://abc@errors.example.com/x/7");
     }
 
     #[test]
     fn unknown_config_keys_are_rejected_with_their_name() {
-        let err = toml::from_str::<Settings>("listn = \"1.2.3.4:5\"").unwrap_err().to_string();
+        let err = toml::from_str::<Settings>("listn = \"1.2.3.4:5\"")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listn"), "{err}");
     }
 
     #[test]
     fn bad_path_prefix_is_rejected() {
-        let s = Settings { path_prefix: "sentry/".into(), ..Settings::default() };
+        let s = Settings {
+            path_prefix: "sentry/".into(),
+            ..Settings::default()
+        };
         assert!(s.validate().unwrap_err().to_string().contains("path_prefix"));
     }
 }

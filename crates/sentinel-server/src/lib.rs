@@ -78,9 +78,15 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/0/projects/", get(api::projects::list))
         .route("/api/0/projects/{project_id}/issues/", get(issues::list))
-        .route("/api/0/projects/{project_id}/events/{event_id}/", get(issues::event))
+        .route(
+            "/api/0/projects/{project_id}/events/{event_id}/",
+            get(issues::event),
+        )
         .route("/api/0/projects/{project_id}/stats/", get(api::projects::stats))
-        .route("/api/0/issues/{issue_id}/", get(issues::detail).put(issues::update))
+        .route(
+            "/api/0/issues/{issue_id}/",
+            get(issues::detail).put(issues::update),
+        )
         .route("/api/0/issues/{issue_id}/events/", get(issues::events))
         .route("/api/0/issues/{issue_id}/stats/", get(issues::stats));
     let ops = Router::new()
@@ -95,7 +101,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state);
-    if prefix.is_empty() { app } else { Router::new().nest(&prefix, app) }
+    if prefix.is_empty() {
+        app
+    } else {
+        Router::new().nest(&prefix, app)
+    }
 }
 
 async fn not_found() -> api::ApiError {
@@ -113,7 +123,11 @@ pub struct Server {
 impl Server {
     /// Binds `settings.listen` (port 0 picks a free port), starts every role and returns once the
     /// server accepts connections. When no public URL is configured, DSNs use the bound address.
-    pub async fn start(mut settings: Settings, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Server> {
+    pub async fn start(
+        mut settings: Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Server> {
         settings.validate()?;
         let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
@@ -122,10 +136,15 @@ impl Server {
         settings.listen = addr;
         let settings = Arc::new(settings);
 
-        let depth = store.inbox_stats().await.context("reading the inbox depth")?.depth;
+        let depth = store
+            .inbox_stats()
+            .await
+            .context("reading the inbox depth")?
+            .depth;
         let inbox_depth = Arc::new(AtomicI64::new(depth as i64));
         let wake = Arc::new(Notify::new());
-        let (inbox, writer) = InboxWriter::spawn(store.clone(), inbox_depth.clone(), wake.clone(), WRITER_QUEUE);
+        let (inbox, writer) =
+            InboxWriter::spawn(store.clone(), inbox_depth.clone(), wake.clone(), WRITER_QUEUE);
         let outcomes = Arc::new(OutcomeBuffer::default());
         let state = AppState(Arc::new(Inner {
             store: store.clone(),
@@ -146,10 +165,16 @@ impl Server {
             inbox_depth,
             wake,
             batch_size: settings.worker.batch_size,
-            max_item_bytes: settings.ingest.max_event_bytes.max(settings.ingest.max_attachment_bytes),
+            max_item_bytes: settings
+                .ingest
+                .max_event_bytes
+                .max(settings.ingest.max_attachment_bytes),
         };
         let worker = spawn_named("worker", worker.run(rx.clone()));
-        let flusher = spawn_named("outcome-flusher", flush_outcomes(store.clone(), outcomes.clone(), rx.clone()));
+        let flusher = spawn_named(
+            "outcome-flusher",
+            flush_outcomes(store.clone(), outcomes.clone(), rx.clone()),
+        );
 
         let app = router(state);
         let mut stop = rx.clone();
@@ -167,7 +192,12 @@ impl Server {
             Ok(())
         });
         tracing::info!(addr = %addr, public_url = %settings.public_base_url(), "sentinel is listening");
-        Ok(Server { addr, settings, shutdown, handle })
+        Ok(Server {
+            addr,
+            settings,
+            shutdown,
+            handle,
+        })
     }
 
     /// Stops accepting requests, finishes those in flight and the worker's current batch.
@@ -182,7 +212,11 @@ impl Server {
     }
 }
 
-async fn flush_outcomes(store: Arc<dyn Store>, outcomes: Arc<OutcomeBuffer>, mut stop: watch::Receiver<bool>) {
+async fn flush_outcomes(
+    store: Arc<dyn Store>,
+    outcomes: Arc<OutcomeBuffer>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let stopping = tokio::select! {
             _ = tokio::time::sleep(OUTCOME_FLUSH) => false,

@@ -39,7 +39,10 @@ pub async fn ready(State(app): State<AppState>) -> Response {
     let now = app.clock.now_ms();
     match (app.store.ping().await, app.store.inbox_stats().await) {
         (Ok(()), Ok(stats)) => {
-            let lag = stats.oldest_received_ms.map(|t| ((now - t).max(0) as f64) / 1000.0).unwrap_or(0.0);
+            let lag = stats
+                .oldest_received_ms
+                .map(|t| ((now - t).max(0) as f64) / 1000.0)
+                .unwrap_or(0.0);
             Json(serde_json::json!({
                 "status": "ready",
                 "database": "ok",
@@ -62,7 +65,11 @@ pub async fn ready(State(app): State<AppState>) -> Response {
 pub async fn metrics(State(app): State<AppState>) -> Response {
     metrics::gauge!("sentinel_inbox_depth").set(app.inbox_depth.load(Ordering::Relaxed) as f64);
     app.metrics.run_upkeep();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
+        .into_response()
 }
 
 fn next_request_id() -> String {
@@ -82,7 +89,8 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .map(str::to_owned)
         .unwrap_or_else(next_request_id);
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     if let Ok(v) = HeaderValue::from_str(&id) {

@@ -1,4 +1,5 @@
 //! Full-stack tests of ingest and the API: a real server on port 0 over a fresh SQLite data dir.
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
 
 use std::io::Write;
 use std::sync::Arc;
@@ -29,12 +30,27 @@ async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
     store.migrate().await.unwrap();
     let (project, _) = store.create_project("default", "app", KEY, 0).await.unwrap();
     let token = sentinel_server::api::new_token();
-    store.create_api_token("test", &sentinel_server::api::token_hash(&token), 0).await.unwrap();
-    let mut settings =
-        Settings { data_dir: dir.path().into(), listen: "127.0.0.1:0".parse().unwrap(), ..Settings::default() };
+    store
+        .create_api_token("test", &sentinel_server::api::token_hash(&token), 0)
+        .await
+        .unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Settings::default()
+    };
     edit(&mut settings);
-    let server = Server::start(settings, store.clone(), Arc::new(SystemClock)).await.unwrap();
-    Env { server, store, http: reqwest::Client::new(), token, project: project.id, _dir: dir }
+    let server = Server::start(settings, store.clone(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    Env {
+        server,
+        store,
+        http: reqwest::Client::new(),
+        token,
+        project: project.id,
+        _dir: dir,
+    }
 }
 
 async fn start() -> Env {
@@ -61,7 +77,11 @@ fn event_json(id: &str, message: &str) -> Value {
 
 fn envelope(id: &str, message: &str) -> Vec<u8> {
     let event = event_json(id, message).to_string();
-    format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n", event.len()).into_bytes()
+    format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n",
+        event.len()
+    )
+    .into_bytes()
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {
@@ -79,7 +99,12 @@ impl Env {
         format!("{}{path}", self.server.base_url())
     }
 
-    async fn post(&self, path: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    async fn post(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let mut req = self.http.post(self.url(path)).body(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -93,11 +118,22 @@ impl Env {
 
     async fn send(&self, body: Vec<u8>) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let auth = format!("Sentry sentry_key={KEY}, sentry_version=7, sentry_client=test/1.0");
-        self.post(&format!("/api/{}/envelope/", self.project), body, &[("x-sentry-auth", &auth)]).await
+        self.post(
+            &format!("/api/{}/envelope/", self.project),
+            body,
+            &[("x-sentry-auth", &auth)],
+        )
+        .await
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self.http.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap();
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
         (resp.status(), resp.json().await.unwrap_or(Value::Null))
     }
 
@@ -113,7 +149,9 @@ impl Env {
 
     async fn issues(&self) -> Vec<Value> {
         self.processed().await;
-        let (status, body) = self.get(&format!("/api/0/projects/{}/issues/", self.project)).await;
+        let (status, body) = self
+            .get(&format!("/api/0/projects/{}/issues/", self.project))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["data"].as_array().unwrap().clone()
     }
@@ -154,7 +192,9 @@ async fn the_same_event_id_sent_twice_is_stored_once() {
     }
     let issues = env.issues().await;
     assert_eq!(issues[0]["times_seen"], 1);
-    let (status, stats) = env.get(&format!("/api/0/projects/{}/stats/?resolution=1d", env.project)).await;
+    let (status, stats) = env
+        .get(&format!("/api/0/projects/{}/stats/?resolution=1d", env.project))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stats["total"], 1);
 }
@@ -182,7 +222,11 @@ async fn every_compression_is_accepted() {
     let auth = format!("Sentry sentry_key={KEY}, sentry_version=7");
     for (encoding, body) in cases {
         let (status, _, resp) = env
-            .post(&format!("/api/{}/envelope/", env.project), body, &[("x-sentry-auth", &auth), ("content-encoding", encoding)])
+            .post(
+                &format!("/api/{}/envelope/", env.project),
+                body,
+                &[("x-sentry-auth", &auth), ("content-encoding", encoding)],
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{encoding}: {resp}");
     }
@@ -200,26 +244,53 @@ async fn malformed_envelopes_get_400_with_a_reason_and_store_nothing() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty", Vec::new(), "empty"),
         ("header not json", b"{oops\n".to_vec(), "not valid JSON"),
-        ("length past the end", b"{}\n{\"type\":\"event\",\"length\":500}\n{}".to_vec(), "length 500"),
+        (
+            "length past the end",
+            b"{}\n{\"type\":\"event\",\"length\":500}\n{}".to_vec(),
+            "length 500",
+        ),
         (
             "wrong length",
             b"{}\n{\"type\":\"event\",\"length\":2}\n{\"a\":1}\n".to_vec(),
             "instead of a newline",
         ),
-        ("invalid event json", b"{}\n{\"type\":\"event\"}\n{\"message\": \n".to_vec(), "not valid JSON"),
-        ("bad uuid", b"{\"event_id\":\"not-a-uuid\"}\n".to_vec(), "not a valid UUID"),
-        ("event not an object", b"{}\n{\"type\":\"event\"}\n[1,2]\n".to_vec(), "item 1"),
+        (
+            "invalid event json",
+            b"{}\n{\"type\":\"event\"}\n{\"message\": \n".to_vec(),
+            "not valid JSON",
+        ),
+        (
+            "bad uuid",
+            b"{\"event_id\":\"not-a-uuid\"}\n".to_vec(),
+            "not a valid UUID",
+        ),
+        (
+            "event not an object",
+            b"{}\n{\"type\":\"event\"}\n[1,2]\n".to_vec(),
+            "item 1",
+        ),
         ("truncated gzip", gzip(&envelope(&id(1), "x"))[..30].to_vec(), ""),
     ];
     let auth = format!("Sentry sentry_key={KEY}, sentry_version=7");
     for (name, body, needle) in cases {
-        let encoding = if name == "truncated gzip" { "gzip" } else { "identity" };
+        let encoding = if name == "truncated gzip" {
+            "gzip"
+        } else {
+            "identity"
+        };
         let (status, _, resp) = env
-            .post(&format!("/api/{}/envelope/", env.project), body, &[("x-sentry-auth", &auth), ("content-encoding", encoding)])
+            .post(
+                &format!("/api/{}/envelope/", env.project),
+                body,
+                &[("x-sentry-auth", &auth), ("content-encoding", encoding)],
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {resp}");
         let detail = resp["detail"].as_str().unwrap_or_default();
-        assert!(detail.contains(needle), "{name}: {detail:?} should mention {needle:?}");
+        assert!(
+            detail.contains(needle),
+            "{name}: {detail:?} should mention {needle:?}"
+        );
     }
     env.assert_nothing_stored().await;
 }
@@ -232,23 +303,47 @@ async fn wrong_or_missing_keys_get_403() {
     let (s, _, b) = env.post(&path, body.clone(), &[]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(b["detail"].as_str().unwrap().contains("missing authentication"));
-    let (s, _, b) = env.post(&format!("{path}?sentry_key=ffffffffffffffffffffffffffffffff"), body.clone(), &[]).await;
+    let (s, _, b) = env
+        .post(
+            &format!("{path}?sentry_key=ffffffffffffffffffffffffffffffff"),
+            body.clone(),
+            &[],
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(b["detail"].as_str().unwrap().contains("unknown DSN public key"));
-    let (s, _, b) = env.post(&format!("/api/999/envelope/?sentry_key={KEY}"), body.clone(), &[]).await;
+    let (s, _, b) = env
+        .post(&format!("/api/999/envelope/?sentry_key={KEY}"), body.clone(), &[])
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(b["detail"].as_str().unwrap().contains("does not belong to project 999"));
+    assert!(
+        b["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not belong to project 999")
+    );
     env.assert_nothing_stored().await;
 }
 
 #[tokio::test]
 async fn auth_by_query_string_and_envelope_dsn_both_work() {
     let env = start().await;
-    let (s, _, _) = env.post(&format!("/api/{}/envelope/?sentry_key={KEY}&sentry_version=7", env.project), envelope(&id(1), "x"), &[]).await;
+    let (s, _, _) = env
+        .post(
+            &format!("/api/{}/envelope/?sentry_key={KEY}&sentry_version=7", env.project),
+            envelope(&id(1), "x"),
+            &[],
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let dsn = format!("http://{KEY}@127.0.0.1/{}", env.project);
-    let body = format!("{{\"event_id\":\"{}\",\"dsn\":\"{dsn}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m\"}}\n", id(2));
-    let (s, _, b) = env.post(&format!("/api/{}/envelope/", env.project), body.into_bytes(), &[]).await;
+    let body = format!(
+        "{{\"event_id\":\"{}\",\"dsn\":\"{dsn}\"}}\n{{\"type\":\"event\"}}\n{{\"message\":\"m\"}}\n",
+        id(2)
+    );
+    let (s, _, b) = env
+        .post(&format!("/api/{}/envelope/", env.project), body.into_bytes(), &[])
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     env.processed().await;
 }
@@ -271,17 +366,34 @@ async fn oversized_items_and_zip_bombs_get_413_and_store_nothing() {
     assert!(bomb.len() < 2 << 20);
     let auth = format!("Sentry sentry_key={KEY}, sentry_version=7");
     let (s, _, b) = env
-        .post(&format!("/api/{}/envelope/", env.project), bomb, &[("x-sentry-auth", &auth), ("content-encoding", "gzip")])
+        .post(
+            &format!("/api/{}/envelope/", env.project),
+            bomb,
+            &[("x-sentry-auth", &auth), ("content-encoding", "gzip")],
+        )
         .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(b["detail"].as_str().unwrap().contains("decompressed body exceeds"), "{b}");
+    assert!(
+        b["detail"]
+            .as_str()
+            .unwrap()
+            .contains("decompressed body exceeds"),
+        "{b}"
+    );
     // A body over the compressed cap.
     let (s, _, b) = env.send(vec![b' '; 3 << 20]).await;
-    assert!(b["detail"].as_str().unwrap().contains("request body exceeds"), "{b}");
+    assert!(
+        b["detail"].as_str().unwrap().contains("request body exceeds"),
+        "{b}"
+    );
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     // A check-in over 100 KiB.
-    let checkin = json!({"check_in_id": id(1), "monitor_slug": "m", "status": "ok", "pad": "y".repeat(200_000)}).to_string();
-    let (s, _, _) = env.send(format!("{{}}\n{{\"type\":\"check_in\"}}\n{checkin}\n").into_bytes()).await;
+    let checkin =
+        json!({"check_in_id": id(1), "monitor_slug": "m", "status": "ok", "pad": "y".repeat(200_000)})
+            .to_string();
+    let (s, _, _) = env
+        .send(format!("{{}}\n{{\"type\":\"check_in\"}}\n{checkin}\n").into_bytes())
+        .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     env.assert_nothing_stored().await;
 }
@@ -304,16 +416,29 @@ async fn unknown_and_telemetry_items_never_fail_the_envelope() {
     let (s, _, b) = env.send(b"{}\n".to_vec()).await;
     assert_eq!((s, b), (StatusCode::OK, json!({})));
     let totals = env.store.outcome_totals(env.project, 0, i64::MAX).await.unwrap();
-    let discard = totals.iter().find(|o| o.outcome == "client_discard").expect("client report recorded");
+    let discard = totals
+        .iter()
+        .find(|o| o.outcome == "client_discard")
+        .expect("client report recorded");
     assert_eq!((discard.reason.as_str(), discard.quantity), ("queue_overflow", 3));
-    assert!(totals.iter().any(|o| o.outcome == "accepted" && o.category == "transaction"));
+    assert!(
+        totals
+            .iter()
+            .any(|o| o.outcome == "accepted" && o.category == "transaction")
+    );
 }
 
 #[tokio::test]
 async fn legacy_store_endpoint_accepts_a_bare_event() {
     let env = start().await;
     let body = event_json(&id(9), "legacy").to_string().into_bytes();
-    let (s, _, b) = env.post(&format!("/api/{}/store/?sentry_key={KEY}", env.project), body, &[]).await;
+    let (s, _, b) = env
+        .post(
+            &format!("/api/{}/store/?sentry_key={KEY}", env.project),
+            body,
+            &[],
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(b["id"], id(9));
     assert_eq!(env.issues().await.len(), 1);
@@ -324,35 +449,67 @@ async fn cors_preflight_and_error_responses_carry_cors_headers() {
     let env = start().await;
     let resp = env
         .http
-        .request(reqwest::Method::OPTIONS, env.url(&format!("/api/{}/envelope/", env.project)))
+        .request(
+            reqwest::Method::OPTIONS,
+            env.url(&format!("/api/{}/envelope/", env.project)),
+        )
         .header("origin", "https://app.example.com")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type,x-sentry-auth,sentry-trace")
+        .header(
+            "access-control-request-headers",
+            "content-type,x-sentry-auth,sentry-trace",
+        )
         .send()
         .await
         .unwrap();
     assert!(resp.status().is_success());
     assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-    assert!(resp.headers()["access-control-allow-headers"].to_str().unwrap().contains("x-sentry-auth"));
-    let (s, h, _) = env.post(&format!("/api/{}/envelope/", env.project), b"garbage".to_vec(), &[]).await;
+    assert!(
+        resp.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("x-sentry-auth")
+    );
+    let (s, h, _) = env
+        .post(
+            &format!("/api/{}/envelope/", env.project),
+            b"garbage".to_vec(),
+            &[],
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(h["access-control-allow-origin"], "*");
 }
 
 #[tokio::test]
 async fn over_the_rate_limit_answers_429_with_sentry_headers() {
-    let env = start_with(|s| s.rate_limits.push(RateLimitRule { project: 1, key: None, events_per_minute: 2 })).await;
+    let env = start_with(|s| {
+        s.rate_limits.push(RateLimitRule {
+            project: 1,
+            key: None,
+            events_per_minute: 2,
+        })
+    })
+    .await;
     for n in 0..2 {
         assert_eq!(env.send(envelope(&id(n), "x")).await.0, StatusCode::OK);
     }
     let (s, h, b) = env.send(envelope(&id(5), "x")).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
-    let retry: u64 = h["retry-after"].to_str().unwrap().parse().expect("integer Retry-After");
+    let retry: u64 = h["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("integer Retry-After");
     assert!((1..=60).contains(&retry));
     let limits = h["x-sentry-rate-limits"].to_str().unwrap();
     assert_eq!(limits, format!("{retry}:error;default:project:project_quota"));
     env.processed().await;
-    assert_eq!(env.issues().await[0]["times_seen"], 2, "the rejected event was not stored");
+    assert_eq!(
+        env.issues().await[0]["times_seen"],
+        2,
+        "the rejected event was not stored"
+    );
     // Project limits set with the CLI (stored) apply too, per key.
     env.store.set_key_rate_limit(KEY, Some(1)).await.unwrap();
 }
@@ -364,7 +521,12 @@ async fn a_stored_key_limit_is_enforced() {
     assert_eq!(env.send(envelope(&id(1), "x")).await.0, StatusCode::OK);
     let (s, h, _) = env.send(envelope(&id(2), "x")).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
-    assert!(h["x-sentry-rate-limits"].to_str().unwrap().ends_with(":error;default:key:key_quota"));
+    assert!(
+        h["x-sentry-rate-limits"]
+            .to_str()
+            .unwrap()
+            .ends_with(":error;default:key:key_quota")
+    );
 }
 
 #[tokio::test]
@@ -381,7 +543,13 @@ async fn api_requires_a_valid_token_and_answers_404_for_unknown_ids() {
     let env = start().await;
     let resp = env.http.get(env.url("/api/0/projects/")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = env.http.get(env.url("/api/0/projects/")).bearer_auth("sntl_wrong").send().await.unwrap();
+    let resp = env
+        .http
+        .get(env.url("/api/0/projects/"))
+        .bearer_auth("sntl_wrong")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let (s, projects) = env.get("/api/0/projects/").await;
     assert_eq!(s, StatusCode::OK);
@@ -404,11 +572,15 @@ async fn api_requires_a_valid_token_and_answers_404_for_unknown_ids() {
         ("level=loud", "level"),
         ("cursor=zzz", "cursor"),
     ] {
-        let (s, b) = env.get(&format!("/api/0/projects/{}/issues/?{query}", env.project)).await;
+        let (s, b) = env
+            .get(&format!("/api/0/projects/{}/issues/?{query}", env.project))
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{query}");
         assert!(b["detail"].as_str().unwrap().contains(needle), "{query}: {b}");
     }
-    let (s, b) = env.get(&format!("/api/0/projects/{}/stats/?resolution=5m", env.project)).await;
+    let (s, b) = env
+        .get(&format!("/api/0/projects/{}/stats/?resolution=5m", env.project))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
 }
 
@@ -416,7 +588,10 @@ async fn api_requires_a_valid_token_and_answers_404_for_unknown_ids() {
 async fn issue_detail_events_stats_and_regression_through_the_api() {
     let env = start().await;
     for n in 0..3 {
-        assert_eq!(env.send(envelope(&id(n), &format!("bad value {n}"))).await.0, StatusCode::OK);
+        assert_eq!(
+            env.send(envelope(&id(n), &format!("bad value {n}"))).await.0,
+            StatusCode::OK
+        );
     }
     let issues = env.issues().await;
     assert_eq!(issues.len(), 1, "{issues:?}");
@@ -426,28 +601,47 @@ async fn issue_detail_events_stats_and_regression_through_the_api() {
     let (s, detail) = env.get(&format!("/api/0/issues/{issue_id}/")).await;
     assert_eq!(s, StatusCode::OK);
     let tags = detail["tags"].as_array().unwrap();
-    let tenant = tags.iter().find(|t| t["key"] == "tenant_id").expect("tenant_id tag");
+    let tenant = tags
+        .iter()
+        .find(|t| t["key"] == "tenant_id")
+        .expect("tenant_id tag");
     assert_eq!(tenant["top"][0]["value"], "acme");
     assert_eq!(tenant["top"][0]["count"], 3);
 
-    let (s, events) = env.get(&format!("/api/0/issues/{issue_id}/events/?limit=2")).await;
+    let (s, events) = env
+        .get(&format!("/api/0/issues/{issue_id}/events/?limit=2"))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(events["data"].as_array().unwrap().len(), 2);
     assert_eq!(events["pagination"]["has_more"], true);
     let cursor = events["pagination"]["next_cursor"].as_str().unwrap();
-    let (_, rest) = env.get(&format!("/api/0/issues/{issue_id}/events/?limit=2&cursor={cursor}")).await;
+    let (_, rest) = env
+        .get(&format!(
+            "/api/0/issues/{issue_id}/events/?limit=2&cursor={cursor}"
+        ))
+        .await;
     assert_eq!(rest["data"].as_array().unwrap().len(), 1);
     assert_eq!(rest["pagination"]["has_more"], false);
 
-    let (s, event) = env.get(&format!("/api/0/projects/{}/events/{}/", env.project, id(1))).await;
+    let (s, event) = env
+        .get(&format!("/api/0/projects/{}/events/{}/", env.project, id(1)))
+        .await;
     assert_eq!(s, StatusCode::OK, "{event}");
     assert_eq!(event["event_id"], id(1));
     assert_eq!(event["issue_id"], issue_id.as_str());
     assert_eq!(event["environment"], "production");
 
-    let (s, stats) = env.get(&format!("/api/0/issues/{issue_id}/stats/?resolution=1m&since={}", 0.max(1))).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST, "a 1m series since 1970 is too many buckets: {stats}");
-    let (s, stats) = env.get(&format!("/api/0/issues/{issue_id}/stats/?resolution=1h")).await;
+    let (s, stats) = env
+        .get(&format!("/api/0/issues/{issue_id}/stats/?resolution=1m&since=1"))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "a 1m series since 1970 is too many buckets: {stats}"
+    );
+    let (s, stats) = env
+        .get(&format!("/api/0/issues/{issue_id}/stats/?resolution=1h"))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(stats["total"], 3);
     // The last 24 h in whole hours: both partial hours at the ends are included.
@@ -463,14 +657,28 @@ async fn issue_detail_events_stats_and_regression_through_the_api() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(env.get(&format!("/api/0/issues/{issue_id}/")).await.1["status"], "resolved");
-    let (s, b) = env.get(&format!("/api/0/projects/{}/issues/?status=resolved", env.project)).await;
+    assert_eq!(
+        env.get(&format!("/api/0/issues/{issue_id}/")).await.1["status"],
+        "resolved"
+    );
+    let (s, b) = env
+        .get(&format!(
+            "/api/0/projects/{}/issues/?status=resolved",
+            env.project
+        ))
+        .await;
     assert_eq!((s, b["data"].as_array().unwrap().len()), (StatusCode::OK, 1));
 
-    assert_eq!(env.send(envelope(&id(10), "bad value 10")).await.0, StatusCode::OK);
+    assert_eq!(
+        env.send(envelope(&id(10), "bad value 10")).await.0,
+        StatusCode::OK
+    );
     env.processed().await;
     let (_, after) = env.get(&format!("/api/0/issues/{issue_id}/")).await;
-    assert_eq!(after["status"], "unresolved", "a new event regresses a resolved issue");
+    assert_eq!(
+        after["status"], "unresolved",
+        "a new event regresses a resolved issue"
+    );
     assert_eq!(after["times_seen"], 4);
     let bad = env
         .http
@@ -490,10 +698,26 @@ async fn health_ready_and_metrics_answer() {
     env.processed().await;
     let health = env.http.get(env.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let ready: Value = env.http.get(env.url("/ready")).send().await.unwrap().json().await.unwrap();
+    let ready: Value = env
+        .http
+        .get(env.url("/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["inbox_depth"], 0);
-    let metrics = env.http.get(env.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = env
+        .http
+        .get(env.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("sentinel_ingest_accepted_total"), "{metrics}");
     assert!(metrics.contains("sentinel_inbox_depth"), "{metrics}");
 }
@@ -505,7 +729,17 @@ async fn a_path_prefix_moves_every_route() {
     assert_eq!(env.send(envelope(&id(1), "x")).await.0, StatusCode::OK);
     let (s, projects) = env.get("/api/0/projects/").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(projects[0]["dsn"].as_str().unwrap().ends_with(&format!("/sentry/{}", env.project)));
-    let unprefixed = env.http.get(format!("http://{}/health", env.server.addr)).send().await.unwrap();
+    assert!(
+        projects[0]["dsn"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/sentry/{}", env.project))
+    );
+    let unprefixed = env
+        .http
+        .get(format!("http://{}/health", env.server.addr))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unprefixed.status(), StatusCode::NOT_FOUND);
 }

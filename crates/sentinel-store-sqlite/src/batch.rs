@@ -19,7 +19,11 @@ struct IssueAgg<'a> {
     last_seen: i64,
 }
 
-pub async fn apply(pool: &SqlitePool, batch: &ProcessedBatch, max_id: Option<i64>) -> Result<BatchOutcome, StoreError> {
+pub async fn apply(
+    pool: &SqlitePool,
+    batch: &ProcessedBatch,
+    max_id: Option<i64>,
+) -> Result<BatchOutcome, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     let mut outcome = BatchOutcome::default();
 
@@ -29,13 +33,15 @@ pub async fn apply(pool: &SqlitePool, batch: &ProcessedBatch, max_id: Option<i64
     // Aggregate per (project, hash), in first-seen order so new issue ids follow event order.
     let mut aggs: BTreeMap<(i64, &str), IssueAgg> = BTreeMap::new();
     for ev in &fresh {
-        let agg = aggs.entry((ev.project_id, ev.grouping_hash.as_str())).or_insert(IssueAgg {
-            first: ev,
-            last: ev,
-            count: 0,
-            first_seen: ev.timestamp_ms,
-            last_seen: ev.timestamp_ms,
-        });
+        let agg = aggs
+            .entry((ev.project_id, ev.grouping_hash.as_str()))
+            .or_insert(IssueAgg {
+                first: ev,
+                last: ev,
+                count: 0,
+                first_seen: ev.timestamp_ms,
+                last_seen: ev.timestamp_ms,
+            });
         agg.count += 1;
         if ev.timestamp_ms < agg.first_seen {
             agg.first_seen = ev.timestamp_ms;
@@ -50,10 +56,17 @@ pub async fn apply(pool: &SqlitePool, batch: &ProcessedBatch, max_id: Option<i64
     let existing = existing_issues(&mut tx, &keys).await?;
     let ids = upsert_issues(&mut tx, &aggs).await?;
 
-    let now = batch.events.iter().map(|e| e.received_ms).max().unwrap_or_default();
+    let now = batch
+        .events
+        .iter()
+        .map(|e| e.received_ms)
+        .max()
+        .unwrap_or_default();
     let mut activity: Vec<(i64, &'static str)> = Vec::new();
     for key in &keys {
-        let id = *ids.get(key).ok_or_else(|| StoreError::Corrupt("issue upsert returned no id".into()))?;
+        let id = *ids
+            .get(key)
+            .ok_or_else(|| StoreError::Corrupt("issue upsert returned no id".into()))?;
         match existing.get(key) {
             None => {
                 outcome.new_issues.push(id);
@@ -74,8 +87,9 @@ pub async fn apply(pool: &SqlitePool, batch: &ProcessedBatch, max_id: Option<i64
     tag_values(&mut tx, &fresh, &ids).await?;
 
     for chunk in batch.items.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO items (project_id, kind, event_id, received_ms, headers_json, payload) ");
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO items (project_id, kind, event_id, received_ms, headers_json, payload) ",
+        );
         qb.push_values(chunk, |mut b, it| {
             b.push_bind(it.project_id)
                 .push_bind(it.kind.as_str())
@@ -101,7 +115,10 @@ pub async fn apply(pool: &SqlitePool, batch: &ProcessedBatch, max_id: Option<i64
 }
 
 /// The events of the batch that are not stored yet, first occurrence of each `(project, event_id)`.
-async fn new_events<'a>(tx: &mut SqliteConnection, events: &'a [NewEvent]) -> Result<Vec<&'a NewEvent>, StoreError> {
+async fn new_events<'a>(
+    tx: &mut SqliteConnection,
+    events: &'a [NewEvent],
+) -> Result<Vec<&'a NewEvent>, StoreError> {
     let mut stored: HashSet<(i64, Vec<u8>)> = HashSet::new();
     let mut by_project: BTreeMap<i64, Vec<&NewEvent>> = BTreeMap::new();
     for ev in events {
@@ -109,7 +126,8 @@ async fn new_events<'a>(tx: &mut SqliteConnection, events: &'a [NewEvent]) -> Re
     }
     for (project_id, evs) in &by_project {
         for chunk in evs.chunks(CHUNK) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT event_id FROM events WHERE project_id = ");
+            let mut qb: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT event_id FROM events WHERE project_id = ");
             qb.push_bind(*project_id).push(" AND event_id IN (");
             let mut sep = qb.separated(", ");
             for ev in chunk {
@@ -136,11 +154,14 @@ async fn existing_issues<'a>(
 ) -> Result<HashMap<(i64, &'a str), String>, StoreError> {
     let mut out = HashMap::new();
     for chunk in keys.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT project_id, hash, status FROM issues WHERE ");
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT project_id, hash, status FROM issues WHERE ");
         let mut sep = qb.separated(" OR ");
         for (project_id, hash) in chunk {
             sep.push("(project_id = ").push_bind_unseparated(*project_id);
-            sep.push_unseparated(" AND hash = ").push_bind_unseparated(hash.to_string()).push_unseparated(")");
+            sep.push_unseparated(" AND hash = ")
+                .push_bind_unseparated(hash.to_string())
+                .push_unseparated(")");
         }
         for row in qb.build().fetch_all(&mut *tx).await.map_err(db_err)? {
             let project_id: i64 = row.try_get(0).map_err(db_err)?;
@@ -195,9 +216,14 @@ async fn upsert_issues<'a>(
     Ok(ids)
 }
 
-async fn insert_activity(tx: &mut SqliteConnection, rows: &[(i64, &'static str)], now: i64) -> Result<(), StoreError> {
+async fn insert_activity(
+    tx: &mut SqliteConnection,
+    rows: &[(i64, &'static str)],
+    now: i64,
+) -> Result<(), StoreError> {
     for chunk in rows.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("INSERT INTO activity (issue_id, kind, created_ms) ");
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO activity (issue_id, kind, created_ms) ");
         qb.push_values(chunk, |mut b, (issue_id, kind)| {
             b.push_bind(*issue_id).push_bind(*kind).push_bind(now);
         });
@@ -218,8 +244,10 @@ async fn insert_events(
     ids: &HashMap<(i64, &str), i64>,
 ) -> Result<(), StoreError> {
     for chunk in events.chunks(CHUNK / 2) {
-        let with_ids: Vec<(i64, &NewEvent)> =
-            chunk.iter().map(|ev| Ok((issue_id(ids, ev)?, *ev))).collect::<Result<_, StoreError>>()?;
+        let with_ids: Vec<(i64, &NewEvent)> = chunk
+            .iter()
+            .map(|ev| Ok((issue_id(ids, ev)?, *ev)))
+            .collect::<Result<_, StoreError>>()?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO events (project_id, event_id, issue_id, timestamp_ms, received_ms, level, platform, title, message, environment, release, payload) ",
         );
@@ -283,7 +311,9 @@ async fn tag_values(
     for ev in events {
         let issue = issue_id(ids, ev)?;
         for (k, v) in &ev.tags {
-            let e = agg.entry((issue, k.as_str(), v.as_str())).or_insert((0, ev.timestamp_ms, ev.timestamp_ms));
+            let e =
+                agg.entry((issue, k.as_str(), v.as_str()))
+                    .or_insert((0, ev.timestamp_ms, ev.timestamp_ms));
             e.0 += 1;
             e.1 = e.1.min(ev.timestamp_ms);
             e.2 = e.2.max(ev.timestamp_ms);
@@ -315,12 +345,14 @@ async fn tag_values(
 pub async fn upsert_outcomes(tx: &mut SqliteConnection, outcomes: &[OutcomeCount]) -> Result<(), StoreError> {
     let mut agg: BTreeMap<(i64, i64, &str, &str, &str), i64> = BTreeMap::new();
     for o in outcomes {
-        *agg.entry((o.project_id, o.minute_ms, &o.category, &o.outcome, &o.reason)).or_default() += o.quantity as i64;
+        *agg.entry((o.project_id, o.minute_ms, &o.category, &o.outcome, &o.reason))
+            .or_default() += o.quantity as i64;
     }
     let rows: Vec<_> = agg.into_iter().collect();
     for chunk in rows.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO outcomes (project_id, minute_ms, category, outcome, reason, quantity) ");
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO outcomes (project_id, minute_ms, category, outcome, reason, quantity) ",
+        );
         qb.push_values(chunk, |mut b, ((p, m, c, o, r), q)| {
             b.push_bind(*p)
                 .push_bind(*m)

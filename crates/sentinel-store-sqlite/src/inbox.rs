@@ -47,9 +47,11 @@ pub async fn claim(pool: &SqlitePool, cursor: i64, limit: usize) -> Result<Vec<I
             let kind: String = r.try_get(2).map_err(db_err)?;
             let event_id: Option<Vec<u8>> = r.try_get(3).map_err(db_err)?;
             let event_id = match event_id {
-                Some(b) => Some(EventId::from_bytes(
-                    b.try_into().map_err(|_| StoreError::Corrupt("inbox event_id is not 16 bytes".into()))?,
-                )),
+                Some(b) => {
+                    Some(EventId::from_bytes(b.try_into().map_err(|_| {
+                        StoreError::Corrupt("inbox event_id is not 16 bytes".into())
+                    })?))
+                }
                 None => None,
             };
             Ok(InboxItem {
@@ -81,6 +83,10 @@ pub async fn stats(pool: &SqlitePool, cursor: i64) -> Result<InboxStats, StoreEr
 }
 
 pub async fn delete_through(pool: &SqlitePool, max_id: i64) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM inbox WHERE id <= $1").bind(max_id).execute(pool).await.map_err(db_err)?;
+    sqlx::query("DELETE FROM inbox WHERE id <= $1")
+        .bind(max_id)
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }

@@ -65,11 +65,13 @@ pub async fn list(pool: &SqlitePool, q: &IssueQuery) -> Result<Page<Issue>, Stor
     }
     for (key, value) in [("environment", &q.environment), ("release", &q.release)] {
         if let Some(value) = value {
-            qb.push(" AND EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = issues.id AND t.key = ")
-                .push_bind(key)
-                .push(" AND t.value = ")
-                .push_bind(value.clone())
-                .push(")");
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = issues.id AND t.key = ",
+            )
+            .push_bind(key)
+            .push(" AND t.value = ")
+            .push_bind(value.clone())
+            .push(")");
         }
     }
     if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
@@ -92,7 +94,8 @@ pub async fn list(pool: &SqlitePool, q: &IssueQuery) -> Result<Page<Issue>, Stor
             .push("))");
     }
     let limit = q.limit.clamp(1, 1000);
-    qb.push(format_args!(" ORDER BY {col} DESC, id DESC LIMIT ")).push_bind(limit as i64 + 1);
+    qb.push(format_args!(" ORDER BY {col} DESC, id DESC LIMIT "))
+        .push_bind(limit as i64 + 1);
     let rows = qb.build().fetch_all(pool).await.map_err(db_err)?;
     let mut items: Vec<Issue> = rows.iter().map(issue).collect::<Result<_, _>>()?;
     let next_cursor = if items.len() > limit {
@@ -120,7 +123,12 @@ pub async fn get(pool: &SqlitePool, id: i64) -> Result<Option<Issue>, StoreError
     row.as_ref().map(issue).transpose()
 }
 
-pub async fn set_status(pool: &SqlitePool, id: i64, status: IssueStatus, now_ms: i64) -> Result<Issue, StoreError> {
+pub async fn set_status(
+    pool: &SqlitePool,
+    id: i64,
+    status: IssueStatus,
+    now_ms: i64,
+) -> Result<Issue, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     let done = sqlx::query("UPDATE issues SET status = $1 WHERE id = $2")
         .bind(status.as_str())
@@ -129,7 +137,10 @@ pub async fn set_status(pool: &SqlitePool, id: i64, status: IssueStatus, now_ms:
         .await
         .map_err(db_err)?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound { what: "issue", id: id.to_string() });
+        return Err(StoreError::NotFound {
+            what: "issue",
+            id: id.to_string(),
+        });
     }
     let kind = match status {
         IssueStatus::Resolved => "set_resolved",
@@ -204,7 +215,9 @@ fn event_row(r: &SqliteRow) -> Result<EventRow, StoreError> {
     Ok(EventRow {
         id: r.try_get(0).map_err(db_err)?,
         event_id: EventId::from_bytes(
-            id_bytes.try_into().map_err(|_| StoreError::Corrupt("event_id is not 16 bytes".into()))?,
+            id_bytes
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("event_id is not 16 bytes".into()))?,
         ),
         project_id: r.try_get(2).map_err(db_err)?,
         issue_id: r.try_get(3).map_err(db_err)?,
@@ -237,19 +250,27 @@ pub async fn events(
             .push_bind(c.id)
             .push("))");
     }
-    qb.push(" ORDER BY timestamp_ms DESC, id DESC LIMIT ").push_bind(limit as i64 + 1);
+    qb.push(" ORDER BY timestamp_ms DESC, id DESC LIMIT ")
+        .push_bind(limit as i64 + 1);
     let rows = qb.build().fetch_all(pool).await.map_err(db_err)?;
     let mut items: Vec<EventRow> = rows.iter().map(event_row).collect::<Result<_, _>>()?;
     let next_cursor = if items.len() > limit {
         items.truncate(limit);
-        items.last().map(|e| Cursor { value: e.timestamp_ms, id: e.id })
+        items.last().map(|e| Cursor {
+            value: e.timestamp_ms,
+            id: e.id,
+        })
     } else {
         None
     };
     Ok(Page { items, next_cursor })
 }
 
-pub async fn event(pool: &SqlitePool, project_id: i64, event_id: EventId) -> Result<Option<StoredEvent>, StoreError> {
+pub async fn event(
+    pool: &SqlitePool,
+    project_id: i64,
+    event_id: EventId,
+) -> Result<Option<StoredEvent>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{EVENT_COLUMNS}, payload FROM events WHERE project_id = $1 AND event_id = $2"
     )))
@@ -258,7 +279,13 @@ pub async fn event(pool: &SqlitePool, project_id: i64, event_id: EventId) -> Res
     .fetch_optional(pool)
     .await
     .map_err(db_err)?;
-    row.map(|r| Ok(StoredEvent { row: event_row(&r)?, payload: r.try_get(12).map_err(db_err)? })).transpose()
+    row.map(|r| {
+        Ok(StoredEvent {
+            row: event_row(&r)?,
+            payload: r.try_get(12).map_err(db_err)?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn counts(
@@ -271,7 +298,10 @@ pub async fn counts(
     let bucket_ms = bucket_ms.max(60_000);
     let (project_sql, id) = match scope {
         CountScope::Project(p) => ("project_id = $1 AND issue_id = 0", p),
-        CountScope::Issue(i) => ("project_id = (SELECT project_id FROM issues WHERE id = $1) AND issue_id = $1", i),
+        CountScope::Issue(i) => (
+            "project_id = (SELECT project_id FROM issues WHERE id = $1) AND issue_id = $1",
+            i,
+        ),
     };
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT (minute_ms / $4) * $4 AS bucket, sum(count) FROM rollups_minute \
@@ -285,6 +315,11 @@ pub async fn counts(
     .await
     .map_err(db_err)?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get::<i64, _>(1).map_err(db_err)? as u64)))
+        .map(|r| {
+            Ok((
+                r.try_get(0).map_err(db_err)?,
+                r.try_get::<i64, _>(1).map_err(db_err)? as u64,
+            ))
+        })
         .collect()
 }

@@ -18,9 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::{
-    ApiToken, BatchOutcome, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue, IssueQuery, IssueStatus,
-    NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, Store, StoreError, StoredEvent,
-    TagDistribution,
+    ApiToken, BatchOutcome, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
+    IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, Store, StoreError,
+    StoredEvent, TagDistribution,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -48,7 +48,12 @@ pub struct SqliteOptions {
 
 impl SqliteOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), inbox_durability: Durability::Normal, cache_kib: 8 * 1024, read_connections: 4 }
+        Self {
+            data_dir: data_dir.into(),
+            inbox_durability: Durability::Normal,
+            cache_kib: 8 * 1024,
+            read_connections: 4,
+        }
     }
 }
 
@@ -99,7 +104,10 @@ impl SqliteStore {
     /// Opens (creating if needed) the databases in `opts.data_dir`. Call `migrate` before use.
     pub async fn open(opts: &SqliteOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(&opts.data_dir).map_err(|e| {
-            StoreError::Unavailable(format!("cannot create data directory {}: {e}", opts.data_dir.display()))
+            StoreError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                opts.data_dir.display()
+            ))
         })?;
         let main = opts.data_dir.join("sentinel.db");
         let inbox = opts.data_dir.join("inbox.db");
@@ -131,8 +139,14 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MAIN_MIGRATIONS.run(&self.main_w).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        INBOX_MIGRATIONS.run(&self.inbox_w).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        MAIN_MIGRATIONS
+            .run(&self.main_w)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        INBOX_MIGRATIONS
+            .run(&self.inbox_w)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let cursor: i64 = sqlx::query_scalar("SELECT inbox_id FROM worker_cursor WHERE id = 1")
             .fetch_one(&self.main_w)
             .await
@@ -142,8 +156,14 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.main_r).await.map_err(db_err)?;
-        sqlx::query("SELECT 1").execute(&self.inbox_r).await.map_err(db_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.main_r)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.inbox_r)
+            .await
+            .map_err(db_err)?;
         Ok(())
     }
 
@@ -162,7 +182,10 @@ impl Store for SqliteStore {
     }
 
     async fn get_project(&self, project_id: i64) -> Result<Option<Project>, StoreError> {
-        Ok(projects::list_projects(&self.main_r, Some(project_id)).await?.into_iter().next())
+        Ok(projects::list_projects(&self.main_r, Some(project_id))
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn project_keys(&self, project_id: i64) -> Result<Vec<ProjectKey>, StoreError> {
@@ -170,10 +193,19 @@ impl Store for SqliteStore {
     }
 
     async fn find_key(&self, public_key: &str) -> Result<Option<ProjectKey>, StoreError> {
-        Ok(projects::keys(&self.main_r, projects::KeyFilter::Public(public_key)).await?.into_iter().next())
+        Ok(
+            projects::keys(&self.main_r, projects::KeyFilter::Public(public_key))
+                .await?
+                .into_iter()
+                .next(),
+        )
     }
 
-    async fn set_project_rate_limit(&self, project_id: i64, per_minute: Option<u32>) -> Result<(), StoreError> {
+    async fn set_project_rate_limit(
+        &self,
+        project_id: i64,
+        per_minute: Option<u32>,
+    ) -> Result<(), StoreError> {
         projects::set_project_rate_limit(&self.main_w, project_id, per_minute).await
     }
 
@@ -181,7 +213,12 @@ impl Store for SqliteStore {
         projects::set_key_rate_limit(&self.main_w, public_key, per_minute).await
     }
 
-    async fn create_api_token(&self, name: &str, token_sha256: &str, now_ms: i64) -> Result<ApiToken, StoreError> {
+    async fn create_api_token(
+        &self,
+        name: &str,
+        token_sha256: &str,
+        now_ms: i64,
+    ) -> Result<ApiToken, StoreError> {
         projects::create_api_token(&self.main_w, name, token_sha256, now_ms).await
     }
 
@@ -236,7 +273,12 @@ impl Store for SqliteStore {
         issues::get(&self.main_r, issue_id).await
     }
 
-    async fn set_issue_status(&self, issue_id: i64, status: IssueStatus, now_ms: i64) -> Result<Issue, StoreError> {
+    async fn set_issue_status(
+        &self,
+        issue_id: i64,
+        status: IssueStatus,
+        now_ms: i64,
+    ) -> Result<Issue, StoreError> {
         issues::set_status(&self.main_w, issue_id, status, now_ms).await
     }
 

@@ -5,8 +5,7 @@ use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
 
 use crate::db_err;
 
-const PROJECT_COLUMNS: &str =
-    "SELECT p.id, o.slug, p.name, p.slug, p.created_ms, p.rate_limit_per_minute FROM projects p JOIN organizations o ON o.id = p.org_id";
+const PROJECT_COLUMNS: &str = "SELECT p.id, o.slug, p.name, p.slug, p.created_ms, p.rate_limit_per_minute FROM projects p JOIN organizations o ON o.id = p.org_id";
 const KEY_COLUMNS: &str =
     "SELECT id, project_id, public_key, label, active, created_ms, rate_limit_per_minute FROM project_keys";
 
@@ -112,11 +111,17 @@ pub async fn create_project(
 
 pub async fn list_projects(pool: &SqlitePool, id: Option<i64>) -> Result<Vec<Project>, StoreError> {
     let rows = match id {
-        Some(id) => sqlx::query(sqlx::AssertSqlSafe(format!("{PROJECT_COLUMNS} WHERE p.id = $1")))
-            .bind(id)
-            .fetch_all(pool)
-            .await,
-        None => sqlx::query(sqlx::AssertSqlSafe(format!("{PROJECT_COLUMNS} ORDER BY p.id"))).fetch_all(pool).await,
+        Some(id) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{PROJECT_COLUMNS} WHERE p.id = $1")))
+                .bind(id)
+                .fetch_all(pool)
+                .await
+        }
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{PROJECT_COLUMNS} ORDER BY p.id")))
+                .fetch_all(pool)
+                .await
+        }
     }
     .map_err(db_err)?;
     rows.iter().map(project).collect::<Result<_, _>>().map_err(db_err)
@@ -130,21 +135,31 @@ pub enum KeyFilter<'a> {
 pub async fn keys(pool: &SqlitePool, filter: KeyFilter<'_>) -> Result<Vec<ProjectKey>, StoreError> {
     let rows = match filter {
         KeyFilter::Project(id) => {
-            sqlx::query(sqlx::AssertSqlSafe(format!("{KEY_COLUMNS} WHERE project_id = $1 ORDER BY id")))
-                .bind(id)
-                .fetch_all(pool)
-                .await
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{KEY_COLUMNS} WHERE project_id = $1 ORDER BY id"
+            )))
+            .bind(id)
+            .fetch_all(pool)
+            .await
         }
-        KeyFilter::Public(k) => sqlx::query(sqlx::AssertSqlSafe(format!("{KEY_COLUMNS} WHERE public_key = $1")))
+        KeyFilter::Public(k) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{KEY_COLUMNS} WHERE public_key = $1"
+            )))
             .bind(k)
             .fetch_all(pool)
-            .await,
+            .await
+        }
     }
     .map_err(db_err)?;
     rows.iter().map(key).collect::<Result<_, _>>().map_err(db_err)
 }
 
-pub async fn set_project_rate_limit(pool: &SqlitePool, id: i64, per_minute: Option<u32>) -> Result<(), StoreError> {
+pub async fn set_project_rate_limit(
+    pool: &SqlitePool,
+    id: i64,
+    per_minute: Option<u32>,
+) -> Result<(), StoreError> {
     let done = sqlx::query("UPDATE projects SET rate_limit_per_minute = $1 WHERE id = $2")
         .bind(per_minute.map(i64::from))
         .bind(id)
@@ -152,12 +167,19 @@ pub async fn set_project_rate_limit(pool: &SqlitePool, id: i64, per_minute: Opti
         .await
         .map_err(db_err)?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound { what: "project", id: id.to_string() });
+        return Err(StoreError::NotFound {
+            what: "project",
+            id: id.to_string(),
+        });
     }
     Ok(())
 }
 
-pub async fn set_key_rate_limit(pool: &SqlitePool, public_key: &str, per_minute: Option<u32>) -> Result<(), StoreError> {
+pub async fn set_key_rate_limit(
+    pool: &SqlitePool,
+    public_key: &str,
+    per_minute: Option<u32>,
+) -> Result<(), StoreError> {
     let done = sqlx::query("UPDATE project_keys SET rate_limit_per_minute = $1 WHERE public_key = $2")
         .bind(per_minute.map(i64::from))
         .bind(public_key)
@@ -165,7 +187,10 @@ pub async fn set_key_rate_limit(pool: &SqlitePool, public_key: &str, per_minute:
         .await
         .map_err(db_err)?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound { what: "key", id: public_key.to_owned() });
+        return Err(StoreError::NotFound {
+            what: "key",
+            id: public_key.to_owned(),
+        });
     }
     Ok(())
 }
@@ -185,7 +210,12 @@ pub async fn create_api_token(
     .fetch_one(pool)
     .await
     .map_err(db_err)?;
-    Ok(ApiToken { id, name: name.to_owned(), scope: "admin".into(), created_ms: now_ms })
+    Ok(ApiToken {
+        id,
+        name: name.to_owned(),
+        scope: "admin".into(),
+        created_ms: now_ms,
+    })
 }
 
 pub async fn find_api_token(pool: &SqlitePool, token_sha256: &str) -> Result<Option<ApiToken>, StoreError> {
@@ -195,7 +225,12 @@ pub async fn find_api_token(pool: &SqlitePool, token_sha256: &str) -> Result<Opt
         .await
         .map_err(db_err)?;
     row.map(|r| -> Result<ApiToken, sqlx::Error> {
-        Ok(ApiToken { id: r.try_get(0)?, name: r.try_get(1)?, scope: r.try_get(2)?, created_ms: r.try_get(3)? })
+        Ok(ApiToken {
+            id: r.try_get(0)?,
+            name: r.try_get(1)?,
+            scope: r.try_get(2)?,
+            created_ms: r.try_get(3)?,
+        })
     })
     .transpose()
     .map_err(db_err)

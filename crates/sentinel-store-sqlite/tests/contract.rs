@@ -1,4 +1,5 @@
 //! The storage contract suite on the embedded SQLite backend.
+#![expect(clippy::expect_used, reason = "a backend that cannot start fails the test")]
 
 use std::sync::Arc;
 
@@ -8,9 +9,14 @@ use sentinel_store_tests::{Harness, contract_tests};
 
 async fn sqlite() -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&SqliteOptions::new(dir.path())).await.expect("open sqlite");
+    let store = SqliteStore::open(&SqliteOptions::new(dir.path()))
+        .await
+        .expect("open sqlite");
     store.migrate().await.expect("migrate");
-    Harness { store: Arc::new(store), guard: Box::new(dir) }
+    Harness {
+        store: Arc::new(store),
+        guard: Box::new(dir),
+    }
 }
 
 contract_tests!(sqlite());

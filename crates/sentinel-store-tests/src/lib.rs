@@ -3,6 +3,11 @@
 //! fresh, migrated, empty store per test.
 //!
 //! Depends on the store interface only; it names no backend.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "the contract suite is test code: a failed step is a failed test"
+)]
 
 use std::any::Any;
 use std::sync::Arc;
@@ -10,8 +15,8 @@ use std::sync::Arc;
 use sentinel_protocol::event::Level;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::{
-    CountScope, InboxItem, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem,
-    OutcomeCount, ProcessedBatch, Store, StoreError,
+    CountScope, InboxItem, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem,
+    NewStoredItem, OutcomeCount, ProcessedBatch, Store, StoreError,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, a schema).
@@ -85,18 +90,29 @@ fn event(project_id: i64, n: u32, hash: &str, ts: i64) -> NewEvent {
 }
 
 fn batch(events: Vec<NewEvent>) -> ProcessedBatch {
-    ProcessedBatch { events, ..Default::default() }
+    ProcessedBatch {
+        events,
+        ..Default::default()
+    }
 }
 
 async fn project(store: &dyn Store, name: &str) -> i64 {
     // Distinct names (up to 16 bytes) give distinct 32-hex keys.
     let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
     let key = format!("{hex:0<32}")[..32].to_owned();
-    store.create_project("default", name, &key, T0).await.expect("create project").0.id
+    store
+        .create_project("default", name, &key, T0)
+        .await
+        .expect("create project")
+        .0
+        .id
 }
 
 pub async fn projects_are_created_with_a_default_key(store: &dyn Store) {
-    let (p, k) = store.create_project("default", "My API", "0123456789abcdef0123456789abcdef", T0).await.unwrap();
+    let (p, k) = store
+        .create_project("default", "My API", "0123456789abcdef0123456789abcdef", T0)
+        .await
+        .unwrap();
     assert_eq!(p.slug, "my-api");
     assert_eq!(p.org_slug, "default");
     assert_eq!(k.project_id, p.id);
@@ -104,17 +120,41 @@ pub async fn projects_are_created_with_a_default_key(store: &dyn Store) {
     assert_eq!(store.list_projects().await.unwrap(), vec![p.clone()]);
     assert_eq!(store.get_project(p.id).await.unwrap(), Some(p.clone()));
     assert_eq!(store.get_project(p.id + 100).await.unwrap(), None);
-    assert_eq!(store.find_key("0123456789abcdef0123456789abcdef").await.unwrap(), Some(k.clone()));
-    assert_eq!(store.find_key("ffffffffffffffffffffffffffffffff").await.unwrap(), None);
+    assert_eq!(
+        store.find_key("0123456789abcdef0123456789abcdef").await.unwrap(),
+        Some(k.clone())
+    );
+    assert_eq!(
+        store.find_key("ffffffffffffffffffffffffffffffff").await.unwrap(),
+        None
+    );
     assert_eq!(store.project_keys(p.id).await.unwrap(), vec![k]);
 }
 
 pub async fn project_slugs_are_unique_per_organization(store: &dyn Store) {
-    store.create_project("default", "shop", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", T0).await.unwrap();
-    let err = store.create_project("default", "Shop", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", T0).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(ref m) if m.contains("shop")), "{err}");
-    assert_eq!(store.list_projects().await.unwrap().len(), 1, "the failed create left nothing behind");
-    assert!(store.create_project("default", "!!!", "cccccccccccccccccccccccccccccccc", T0).await.is_err());
+    store
+        .create_project("default", "shop", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", T0)
+        .await
+        .unwrap();
+    let err = store
+        .create_project("default", "Shop", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", T0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("shop")),
+        "{err}"
+    );
+    assert_eq!(
+        store.list_projects().await.unwrap().len(),
+        1,
+        "the failed create left nothing behind"
+    );
+    assert!(
+        store
+            .create_project("default", "!!!", "cccccccccccccccccccccccccccccccc", T0)
+            .await
+            .is_err()
+    );
 }
 
 pub async fn api_tokens_are_found_by_their_hash(store: &dyn Store) {
@@ -125,21 +165,58 @@ pub async fn api_tokens_are_found_by_their_hash(store: &dyn Store) {
 }
 
 pub async fn rate_limits_can_be_set_and_removed(store: &dyn Store) {
-    let (p, k) = store.create_project("default", "limited", "dddddddddddddddddddddddddddddddd", T0).await.unwrap();
+    let (p, k) = store
+        .create_project("default", "limited", "dddddddddddddddddddddddddddddddd", T0)
+        .await
+        .unwrap();
     store.set_project_rate_limit(p.id, Some(600)).await.unwrap();
     store.set_key_rate_limit(&k.public_key, Some(60)).await.unwrap();
-    assert_eq!(store.get_project(p.id).await.unwrap().unwrap().rate_limit_per_minute, Some(600));
-    assert_eq!(store.find_key(&k.public_key).await.unwrap().unwrap().rate_limit_per_minute, Some(60));
+    assert_eq!(
+        store
+            .get_project(p.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .rate_limit_per_minute,
+        Some(600)
+    );
+    assert_eq!(
+        store
+            .find_key(&k.public_key)
+            .await
+            .unwrap()
+            .unwrap()
+            .rate_limit_per_minute,
+        Some(60)
+    );
     store.set_project_rate_limit(p.id, None).await.unwrap();
-    assert_eq!(store.get_project(p.id).await.unwrap().unwrap().rate_limit_per_minute, None);
-    assert!(matches!(store.set_project_rate_limit(p.id + 1, Some(1)).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.set_key_rate_limit("nope", Some(1)).await, Err(StoreError::NotFound { .. })));
+    assert_eq!(
+        store
+            .get_project(p.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .rate_limit_per_minute,
+        None
+    );
+    assert!(matches!(
+        store.set_project_rate_limit(p.id + 1, Some(1)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.set_key_rate_limit("nope", Some(1)).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 fn inbox_item(project_id: i64, n: u32) -> NewInboxItem {
     NewInboxItem {
         project_id,
-        kind: if n % 2 == 0 { ItemKind::Event } else { ItemKind::Transaction },
+        kind: if n.is_multiple_of(2) {
+            ItemKind::Event
+        } else {
+            ItemKind::Transaction
+        },
         event_id: Some(eid(n)),
         received_ms: T0 + i64::from(n),
         sent_at: (n == 1).then(|| "2027-01-15T08:00:00Z".to_owned()),
@@ -157,17 +234,33 @@ pub async fn inbox_items_stay_until_a_batch_acknowledges_them(store: &dyn Store)
     assert_eq!(store.inbox_stats().await.unwrap().oldest_received_ms, Some(T0));
 
     let first: Vec<InboxItem> = store.inbox_claim(3).await.unwrap();
-    assert_eq!(first.iter().map(|c| c.item.clone()).collect::<Vec<_>>(), items[..3].to_vec());
+    assert_eq!(
+        first.iter().map(|c| c.item.clone()).collect::<Vec<_>>(),
+        items[..3].to_vec()
+    );
     // Not acknowledged yet: claiming again (as after a crash) returns the same items.
     let again = store.inbox_claim(3).await.unwrap();
-    assert_eq!(again.iter().map(|c| c.id).collect::<Vec<_>>(), first.iter().map(|c| c.id).collect::<Vec<_>>());
+    assert_eq!(
+        again.iter().map(|c| c.id).collect::<Vec<_>>(),
+        first.iter().map(|c| c.id).collect::<Vec<_>>()
+    );
 
-    let ack = ProcessedBatch { acknowledged: first.iter().map(|c| c.id).collect(), ..Default::default() };
+    let ack = ProcessedBatch {
+        acknowledged: first.iter().map(|c| c.id).collect(),
+        ..Default::default()
+    };
     store.apply_batch(&ack).await.unwrap();
     let rest = store.inbox_claim(10).await.unwrap();
-    assert_eq!(rest.iter().map(|c| c.item.clone()).collect::<Vec<_>>(), items[3..].to_vec());
+    assert_eq!(
+        rest.iter().map(|c| c.item.clone()).collect::<Vec<_>>(),
+        items[3..].to_vec()
+    );
     assert_eq!(store.inbox_stats().await.unwrap().depth, 2);
-    store.apply_batch(&ProcessedBatch { acknowledged: rest.iter().map(|c| c.id).collect(), ..Default::default() })
+    store
+        .apply_batch(&ProcessedBatch {
+            acknowledged: rest.iter().map(|c| c.id).collect(),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert!(store.inbox_claim(10).await.unwrap().is_empty());
@@ -204,19 +297,33 @@ pub async fn events_are_grouped_into_issues_with_counts_rollups_and_tags(store: 
     assert_eq!(out.items_stored, 1);
 
     let page = store
-        .list_issues(&IssueQuery { project_id: p, sort: IssueSort::TimesSeen, limit: 10, ..Default::default() })
+        .list_issues(&IssueQuery {
+            project_id: p,
+            sort: IssueSort::TimesSeen,
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
     let a = &page.items[0];
-    assert_eq!((a.times_seen, a.first_seen_ms, a.last_seen_ms), (3, T0 + 1_000, T0 + 62_000));
+    assert_eq!(
+        (a.times_seen, a.first_seen_ms, a.last_seen_ms),
+        (3, T0 + 1_000, T0 + 62_000)
+    );
     assert_eq!(a.title, "ValueError: bad aaaa");
     assert_eq!(a.status, IssueStatus::Unresolved);
     assert_eq!(page.items[1].times_seen, 1);
 
-    let per_minute = store.event_counts(CountScope::Project(p), T0, T0 + 120_000, 60_000).await.unwrap();
+    let per_minute = store
+        .event_counts(CountScope::Project(p), T0, T0 + 120_000, 60_000)
+        .await
+        .unwrap();
     assert_eq!(per_minute, vec![(T0, 2), (T0 + 60_000, 2)]);
-    let issue_counts = store.event_counts(CountScope::Issue(a.id), T0, T0 + 120_000, 60_000).await.unwrap();
+    let issue_counts = store
+        .event_counts(CountScope::Issue(a.id), T0, T0 + 120_000, 60_000)
+        .await
+        .unwrap();
     assert_eq!(issue_counts, vec![(T0, 1), (T0 + 60_000, 2)]);
 
     let tags = store.issue_tags(a.id, 10).await.unwrap();
@@ -231,21 +338,50 @@ pub async fn events_are_grouped_into_issues_with_counts_rollups_and_tags(store: 
 
 pub async fn duplicate_event_ids_are_stored_and_counted_once(store: &dyn Store) {
     let p = project(store, "dupes").await;
-    let first = store.apply_batch(&batch(vec![event(p, 1, "aaaa", T0), event(p, 1, "aaaa", T0)])).await.unwrap();
+    let first = store
+        .apply_batch(&batch(vec![event(p, 1, "aaaa", T0), event(p, 1, "aaaa", T0)]))
+        .await
+        .unwrap();
     assert_eq!((first.events_stored, first.duplicates), (1, 1));
-    let second = store.apply_batch(&batch(vec![event(p, 1, "aaaa", T0), event(p, 2, "aaaa", T0)])).await.unwrap();
+    let second = store
+        .apply_batch(&batch(vec![event(p, 1, "aaaa", T0), event(p, 2, "aaaa", T0)]))
+        .await
+        .unwrap();
     assert_eq!((second.events_stored, second.duplicates), (1, 1));
-    let issues = store.list_issues(&IssueQuery { project_id: p, limit: 10, ..Default::default() }).await.unwrap();
+    let issues = store
+        .list_issues(&IssueQuery {
+            project_id: p,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(issues.items[0].times_seen, 2);
-    assert_eq!(store.event_counts(CountScope::Project(p), T0, T0 + 60_000, 60_000).await.unwrap(), vec![(T0, 2)]);
+    assert_eq!(
+        store
+            .event_counts(CountScope::Project(p), T0, T0 + 60_000, 60_000)
+            .await
+            .unwrap(),
+        vec![(T0, 2)]
+    );
     // The same event id in another project is another event.
     let q = project(store, "other").await;
-    assert_eq!(store.apply_batch(&batch(vec![event(q, 1, "aaaa", T0)])).await.unwrap().events_stored, 1);
+    assert_eq!(
+        store
+            .apply_batch(&batch(vec![event(q, 1, "aaaa", T0)]))
+            .await
+            .unwrap()
+            .events_stored,
+        1
+    );
 }
 
 pub async fn applying_the_same_batch_twice_changes_nothing(store: &dyn Store) {
     let p = project(store, "idempotent").await;
-    store.inbox_append(&[inbox_item(p, 0), inbox_item(p, 2)]).await.unwrap();
+    store
+        .inbox_append(&[inbox_item(p, 0), inbox_item(p, 2)])
+        .await
+        .unwrap();
     let claimed = store.inbox_claim(10).await.unwrap();
     let mut b = batch(vec![event(p, 0, "aaaa", T0), event(p, 2, "aaaa", T0)]);
     b.acknowledged = claimed.iter().map(|c| c.id).collect();
@@ -261,31 +397,65 @@ pub async fn applying_the_same_batch_twice_changes_nothing(store: &dyn Store) {
     let again = store.apply_batch(&b).await.unwrap();
     assert_eq!(again.events_stored, 0);
     assert_eq!(again.duplicates, 2);
-    let issues = store.list_issues(&IssueQuery { project_id: p, limit: 10, ..Default::default() }).await.unwrap();
+    let issues = store
+        .list_issues(&IssueQuery {
+            project_id: p,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(issues.items.len(), 1);
     assert_eq!(issues.items[0].times_seen, 2);
-    assert_eq!(store.event_counts(CountScope::Project(p), T0, T0 + 60_000, 60_000).await.unwrap(), vec![(T0, 2)]);
+    assert_eq!(
+        store
+            .event_counts(CountScope::Project(p), T0, T0 + 60_000, 60_000)
+            .await
+            .unwrap(),
+        vec![(T0, 2)]
+    );
     assert!(store.inbox_claim(10).await.unwrap().is_empty());
 }
 
 pub async fn a_resolved_issue_regresses_on_a_new_event(store: &dyn Store) {
     let p = project(store, "regress").await;
-    let out = store.apply_batch(&batch(vec![event(p, 1, "aaaa", T0)])).await.unwrap();
+    let out = store
+        .apply_batch(&batch(vec![event(p, 1, "aaaa", T0)]))
+        .await
+        .unwrap();
     let id = out.new_issues[0];
-    let resolved = store.set_issue_status(id, IssueStatus::Resolved, T0 + 10).await.unwrap();
+    let resolved = store
+        .set_issue_status(id, IssueStatus::Resolved, T0 + 10)
+        .await
+        .unwrap();
     assert_eq!(resolved.status, IssueStatus::Resolved);
-    let out = store.apply_batch(&batch(vec![event(p, 2, "aaaa", T0 + 60_000)])).await.unwrap();
+    let out = store
+        .apply_batch(&batch(vec![event(p, 2, "aaaa", T0 + 60_000)]))
+        .await
+        .unwrap();
     assert_eq!(out.regressed_issues, vec![id]);
     assert!(out.new_issues.is_empty());
     let issue = store.get_issue(id).await.unwrap().unwrap();
     assert_eq!(issue.status, IssueStatus::Unresolved);
     assert_eq!(issue.times_seen, 2);
     // An ignored issue stays ignored.
-    store.set_issue_status(id, IssueStatus::Ignored, T0 + 70_000).await.unwrap();
-    let out = store.apply_batch(&batch(vec![event(p, 3, "aaaa", T0 + 80_000)])).await.unwrap();
+    store
+        .set_issue_status(id, IssueStatus::Ignored, T0 + 70_000)
+        .await
+        .unwrap();
+    let out = store
+        .apply_batch(&batch(vec![event(p, 3, "aaaa", T0 + 80_000)]))
+        .await
+        .unwrap();
     assert!(out.regressed_issues.is_empty());
-    assert_eq!(store.get_issue(id).await.unwrap().unwrap().status, IssueStatus::Ignored);
-    assert!(matches!(store.set_issue_status(id + 99, IssueStatus::Resolved, T0).await, Err(StoreError::NotFound { .. })));
+    assert_eq!(
+        store.get_issue(id).await.unwrap().unwrap().status,
+        IssueStatus::Ignored
+    );
+    assert!(matches!(
+        store.set_issue_status(id + 99, IssueStatus::Resolved, T0).await,
+        Err(StoreError::NotFound { .. })
+    ));
 }
 
 pub async fn issue_list_filters_sorts_and_paginates(store: &dyn Store) {
@@ -293,7 +463,12 @@ pub async fn issue_list_filters_sorts_and_paginates(store: &dyn Store) {
     let mut events = Vec::new();
     for i in 0..7u32 {
         for j in 0..=i {
-            let mut e = event(p, i * 100 + j, &format!("hash{i}"), T0 + i64::from(i) * 1_000 + i64::from(j));
+            let mut e = event(
+                p,
+                i * 100 + j,
+                &format!("hash{i}"),
+                T0 + i64::from(i) * 1_000 + i64::from(j),
+            );
             e.title = format!("Error{i}: 100% done_{i}");
             if i == 3 {
                 e.level = Level::Warning;
@@ -305,31 +480,74 @@ pub async fn issue_list_filters_sorts_and_paginates(store: &dyn Store) {
     }
     store.apply_batch(&batch(events)).await.unwrap();
     let q = |f: &dyn Fn(&mut IssueQuery)| {
-        let mut q = IssueQuery { project_id: p, limit: 100, ..Default::default() };
+        let mut q = IssueQuery {
+            project_id: p,
+            limit: 100,
+            ..Default::default()
+        };
         f(&mut q);
         q
     };
     let titles = |page: &sentinel_store::Page<sentinel_store::Issue>| {
-        page.items.iter().map(|i| i.title.split(':').next().unwrap_or_default().to_owned()).collect::<Vec<_>>()
+        page.items
+            .iter()
+            .map(|i| i.title.split(':').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
     };
     let all = store.list_issues(&q(&|_| {})).await.unwrap();
-    assert_eq!(titles(&all), ["Error6", "Error5", "Error4", "Error3", "Error2", "Error1", "Error0"]);
-    let by_count = store.list_issues(&q(&|q| q.sort = IssueSort::TimesSeen)).await.unwrap();
+    assert_eq!(
+        titles(&all),
+        [
+            "Error6", "Error5", "Error4", "Error3", "Error2", "Error1", "Error0"
+        ]
+    );
+    let by_count = store
+        .list_issues(&q(&|q| q.sort = IssueSort::TimesSeen))
+        .await
+        .unwrap();
     assert_eq!(by_count.items[0].times_seen, 7);
-    let oldest_first = store.list_issues(&q(&|q| q.sort = IssueSort::FirstSeen)).await.unwrap();
-    assert_eq!(titles(&oldest_first)[0], "Error6", "first_seen sorts newest first");
-    let warning = store.list_issues(&q(&|q| q.level = Some(Level::Warning))).await.unwrap();
+    let oldest_first = store
+        .list_issues(&q(&|q| q.sort = IssueSort::FirstSeen))
+        .await
+        .unwrap();
+    assert_eq!(
+        titles(&oldest_first)[0],
+        "Error6",
+        "first_seen sorts newest first"
+    );
+    let warning = store
+        .list_issues(&q(&|q| q.level = Some(Level::Warning)))
+        .await
+        .unwrap();
     assert_eq!(titles(&warning), ["Error3"]);
-    let staging = store.list_issues(&q(&|q| q.environment = Some("staging".into()))).await.unwrap();
+    let staging = store
+        .list_issues(&q(&|q| q.environment = Some("staging".into())))
+        .await
+        .unwrap();
     assert_eq!(titles(&staging), ["Error3"]);
-    let release = store.list_issues(&q(&|q| q.release = Some("nope".into()))).await.unwrap();
+    let release = store
+        .list_issues(&q(&|q| q.release = Some("nope".into())))
+        .await
+        .unwrap();
     assert!(release.items.is_empty());
-    let text = store.list_issues(&q(&|q| q.text = Some("error5".into()))).await.unwrap();
+    let text = store
+        .list_issues(&q(&|q| q.text = Some("error5".into())))
+        .await
+        .unwrap();
     assert_eq!(titles(&text), ["Error5"], "text search is case-insensitive");
-    let literal = store.list_issues(&q(&|q| q.text = Some("100% done_4".into()))).await.unwrap();
+    let literal = store
+        .list_issues(&q(&|q| q.text = Some("100% done_4".into())))
+        .await
+        .unwrap();
     assert_eq!(titles(&literal), ["Error4"], "% and _ are matched literally");
-    store.set_issue_status(all.items[0].id, IssueStatus::Resolved, T0).await.unwrap();
-    let unresolved = store.list_issues(&q(&|q| q.status = Some(IssueStatus::Unresolved))).await.unwrap();
+    store
+        .set_issue_status(all.items[0].id, IssueStatus::Resolved, T0)
+        .await
+        .unwrap();
+    let unresolved = store
+        .list_issues(&q(&|q| q.status = Some(IssueStatus::Unresolved)))
+        .await
+        .unwrap();
     assert_eq!(unresolved.items.len(), 6);
 
     let mut seen = Vec::new();
@@ -355,21 +573,45 @@ pub async fn issue_list_filters_sorts_and_paginates(store: &dyn Store) {
 pub async fn event_counts_are_bucketed_by_resolution(store: &dyn Store) {
     let p = project(store, "counts").await;
     let hour = 3_600_000;
-    let events = vec![event(p, 1, "a", T0), event(p, 2, "a", T0 + 59_999), event(p, 3, "b", T0 + hour + 5)];
+    let events = vec![
+        event(p, 1, "a", T0),
+        event(p, 2, "a", T0 + 59_999),
+        event(p, 3, "b", T0 + hour + 5),
+    ];
     store.apply_batch(&batch(events)).await.unwrap();
-    let by_hour = store.event_counts(CountScope::Project(p), T0 - hour, T0 + 2 * hour, hour).await.unwrap();
+    let by_hour = store
+        .event_counts(CountScope::Project(p), T0 - hour, T0 + 2 * hour, hour)
+        .await
+        .unwrap();
     let t0_hour = T0 - T0.rem_euclid(hour);
     assert_eq!(by_hour.iter().map(|(_, c)| *c).sum::<u64>(), 3);
     assert!(by_hour.iter().all(|(b, _)| (b - t0_hour) % hour == 0));
-    let window = store.event_counts(CountScope::Project(p), T0 + 60_000, T0 + 2 * hour, 60_000).await.unwrap();
-    assert_eq!(window, vec![(T0 + hour, 1)], "the window's start is inclusive, events before it excluded");
-    assert!(store.event_counts(CountScope::Project(p + 7), T0, T0 + hour, hour).await.unwrap().is_empty());
+    let window = store
+        .event_counts(CountScope::Project(p), T0 + 60_000, T0 + 2 * hour, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        window,
+        vec![(T0 + hour, 1)],
+        "the window's start is inclusive, events before it excluded"
+    );
+    assert!(
+        store
+            .event_counts(CountScope::Project(p + 7), T0, T0 + hour, hour)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn events_are_readable_by_id_and_listed_newest_first(store: &dyn Store) {
     let p = project(store, "events").await;
     let out = store
-        .apply_batch(&batch(vec![event(p, 1, "a", T0), event(p, 2, "a", T0 + 5_000), event(p, 3, "a", T0 + 1_000)]))
+        .apply_batch(&batch(vec![
+            event(p, 1, "a", T0),
+            event(p, 2, "a", T0 + 5_000),
+            event(p, 3, "a", T0 + 1_000),
+        ]))
         .await
         .unwrap();
     let issue = out.new_issues[0];
@@ -379,12 +621,24 @@ pub async fn events_are_readable_by_id_and_listed_newest_first(store: &dyn Store
     assert_eq!(stored.row.timestamp_ms, T0 + 5_000);
     assert_eq!(stored.row.environment.as_deref(), Some("production"));
     assert!(store.get_event(p, eid(99)).await.unwrap().is_none());
-    assert!(store.get_event(p + 1, eid(2)).await.unwrap().is_none(), "event ids are scoped by project");
+    assert!(
+        store.get_event(p + 1, eid(2)).await.unwrap().is_none(),
+        "event ids are scoped by project"
+    );
 
     let first = store.list_issue_events(issue, 2, None).await.unwrap();
-    assert_eq!(first.items.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![eid(2), eid(3)]);
-    let rest = store.list_issue_events(issue, 2, first.next_cursor.as_ref()).await.unwrap();
-    assert_eq!(rest.items.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![eid(1)]);
+    assert_eq!(
+        first.items.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        vec![eid(2), eid(3)]
+    );
+    let rest = store
+        .list_issue_events(issue, 2, first.next_cursor.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        vec![eid(1)]
+    );
     assert!(rest.next_cursor.is_none());
 }
 
@@ -405,10 +659,27 @@ pub async fn outcomes_accumulate_per_minute(store: &dyn Store) {
     accepted.outcome = "accepted".into();
     accepted.reason = String::new();
     accepted.minute_ms = T0 + 60_000;
-    store.apply_batch(&ProcessedBatch { outcomes: vec![accepted], ..Default::default() }).await.unwrap();
+    store
+        .apply_batch(&ProcessedBatch {
+            outcomes: vec![accepted],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let totals = store.outcome_totals(p, T0, T0 + 120_000).await.unwrap();
-    let summary: Vec<(&str, &str, u64)> =
-        totals.iter().map(|o| (o.outcome.as_str(), o.reason.as_str(), o.quantity)).collect();
-    assert_eq!(summary, vec![("accepted", "", 4), ("rate_limited", "project_quota", 10)]);
-    assert!(store.outcome_totals(p, T0 + 120_000, T0 + 180_000).await.unwrap().is_empty());
+    let summary: Vec<(&str, &str, u64)> = totals
+        .iter()
+        .map(|o| (o.outcome.as_str(), o.reason.as_str(), o.quantity))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![("accepted", "", 4), ("rate_limited", "project_quota", 10)]
+    );
+    assert!(
+        store
+            .outcome_totals(p, T0 + 120_000, T0 + 180_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -10,9 +10,9 @@ mod slug;
 mod store;
 
 pub use model::{
-    ApiToken, BatchOutcome, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue, IssueQuery, IssueSort,
-    IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, Page, ProcessedBatch, Project,
-    ProjectKey, StoredEvent, TagDistribution, TagValueCount,
+    ApiToken, BatchOutcome, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
+    IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, Page,
+    ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution, TagValueCount,
 };
 pub use slug::slugify;
 pub use store::{Store, StoreError};

@@ -216,7 +216,9 @@ impl FromStr for IssueStatus {
             "unresolved" => Ok(IssueStatus::Unresolved),
             "resolved" => Ok(IssueStatus::Resolved),
             "ignored" => Ok(IssueStatus::Ignored),
-            other => Err(format!("invalid status {other:?}: expected unresolved, resolved or ignored")),
+            other => Err(format!(
+                "invalid status {other:?}: expected unresolved, resolved or ignored"
+            )),
         }
     }
 }
@@ -252,7 +254,9 @@ impl FromStr for IssueSort {
             "last_seen" => Ok(IssueSort::LastSeen),
             "first_seen" => Ok(IssueSort::FirstSeen),
             "times_seen" => Ok(IssueSort::TimesSeen),
-            other => Err(format!("invalid sort {other:?}: expected last_seen, first_seen or times_seen")),
+            other => Err(format!(
+                "invalid sort {other:?}: expected last_seen, first_seen or times_seen"
+            )),
         }
     }
 }
@@ -276,7 +280,10 @@ impl FromStr for Cursor {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || format!("invalid cursor {s:?}: pass the next_cursor value of the previous page");
         let (value, id) = s.split_once(':').ok_or_else(err)?;
-        Ok(Cursor { value: value.parse().map_err(|_| err())?, id: id.parse().map_err(|_| err())? })
+        Ok(Cursor {
+            value: value.parse().map_err(|_| err())?,
+            id: id.parse().map_err(|_| err())?,
+        })
     }
 }
 

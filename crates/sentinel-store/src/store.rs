@@ -49,11 +49,20 @@ pub trait Store: Send + Sync + 'static {
     /// The key with this public key, active or not.
     async fn find_key(&self, public_key: &str) -> Result<Option<ProjectKey>, StoreError>;
     /// Sets (or with `None` removes) a project's error-event rate limit, in events per minute.
-    async fn set_project_rate_limit(&self, project_id: i64, per_minute: Option<u32>) -> Result<(), StoreError>;
+    async fn set_project_rate_limit(
+        &self,
+        project_id: i64,
+        per_minute: Option<u32>,
+    ) -> Result<(), StoreError>;
     /// Sets (or removes) a key's error-event rate limit, in events per minute.
     async fn set_key_rate_limit(&self, public_key: &str, per_minute: Option<u32>) -> Result<(), StoreError>;
     /// Stores an API token by the SHA-256 of its secret; the secret itself is never stored.
-    async fn create_api_token(&self, name: &str, token_sha256: &str, now_ms: i64) -> Result<ApiToken, StoreError>;
+    async fn create_api_token(
+        &self,
+        name: &str,
+        token_sha256: &str,
+        now_ms: i64,
+    ) -> Result<ApiToken, StoreError>;
     async fn find_api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>, StoreError>;
 
     // ---- inbox (durable queue between ingest and workers) ----
@@ -74,15 +83,24 @@ pub trait Store: Send + Sync + 'static {
     async fn record_outcomes(&self, outcomes: &[OutcomeCount]) -> Result<(), StoreError>;
     /// Outcome totals per (category, outcome, reason) over `[since_ms, until_ms)`; `minute_ms` of
     /// each returned row is `since_ms`. Ordered by category, outcome, reason.
-    async fn outcome_totals(&self, project_id: i64, since_ms: i64, until_ms: i64)
-    -> Result<Vec<OutcomeCount>, StoreError>;
+    async fn outcome_totals(
+        &self,
+        project_id: i64,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<OutcomeCount>, StoreError>;
 
     // ---- issues and events ----
 
     async fn list_issues(&self, query: &IssueQuery) -> Result<Page<Issue>, StoreError>;
     async fn get_issue(&self, issue_id: i64) -> Result<Option<Issue>, StoreError>;
     /// Sets an issue's status and records the change in its activity.
-    async fn set_issue_status(&self, issue_id: i64, status: IssueStatus, now_ms: i64) -> Result<Issue, StoreError>;
+    async fn set_issue_status(
+        &self,
+        issue_id: i64,
+        status: IssueStatus,
+        now_ms: i64,
+    ) -> Result<Issue, StoreError>;
     /// Per tag key, the total count and the `top` most frequent values.
     async fn issue_tags(&self, issue_id: i64, top: usize) -> Result<Vec<TagDistribution>, StoreError>;
     /// An issue's events, newest first.

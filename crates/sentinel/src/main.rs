@@ -142,9 +142,15 @@ fn settings(g: &Global) -> anyhow::Result<Settings> {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SENTINEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
         LogFormat::Text => builder.init(),
     }
 }
@@ -179,7 +185,10 @@ fn lock_data_dir(s: &Settings) -> anyhow::Result<std::fs::File> {
     let path = s.data_dir.join("serve.lock");
     let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     if file.try_lock().is_err() {
-        bail!("another `sentinel serve` is already using {}", s.data_dir.display());
+        bail!(
+            "another `sentinel serve` is already using {}",
+            s.data_dir.display()
+        );
     }
     Ok(file)
 }
@@ -226,20 +235,36 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Project(ProjectCommand::Create { name }) => {
             let store = open_store(&s).await?;
-            let (project, key) = store.create_project("default", name.trim(), &new_public_key(), clock.now_ms()).await?;
-            println!("created project {} ({}) with id {}", project.name, project.slug, project.id);
+            let (project, key) = store
+                .create_project("default", name.trim(), &new_public_key(), clock.now_ms())
+                .await?;
+            println!(
+                "created project {} ({}) with id {}",
+                project.name, project.slug, project.id
+            );
             println!("{}", s.dsn(&key.public_key, project.id));
         }
         Command::Project(ProjectCommand::List) => {
             let store = open_store(&s).await?;
             for p in store.list_projects().await? {
                 let keys = store.project_keys(p.id).await?;
-                let dsn = keys.iter().find(|k| k.active).map(|k| s.dsn(&k.public_key, p.id)).unwrap_or_default();
-                let limit = p.rate_limit_per_minute.map(|l| format!("{l}/min")).unwrap_or_else(|| "unlimited".into());
+                let dsn = keys
+                    .iter()
+                    .find(|k| k.active)
+                    .map(|k| s.dsn(&k.public_key, p.id))
+                    .unwrap_or_default();
+                let limit = p
+                    .rate_limit_per_minute
+                    .map(|l| format!("{l}/min"))
+                    .unwrap_or_else(|| "unlimited".into());
                 println!("{}\t{}\t{}\t{}\t{}", p.id, p.slug, p.name, limit, dsn);
             }
         }
-        Command::Project(ProjectCommand::SetLimit { project, per_minute, key }) => {
+        Command::Project(ProjectCommand::SetLimit {
+            project,
+            per_minute,
+            key,
+        }) => {
             let limit = match per_minute.as_str() {
                 "none" | "0" => None,
                 v => Some(v.parse::<u32>().with_context(|| {
@@ -260,7 +285,9 @@ async fn main() -> anyhow::Result<()> {
                 }
                 None => store.set_project_rate_limit(project, limit).await?,
             }
-            let what = key.map(|k| format!("key {k}")).unwrap_or_else(|| format!("project {project}"));
+            let what = key
+                .map(|k| format!("key {k}"))
+                .unwrap_or_else(|| format!("project {project}"));
             match limit {
                 Some(l) => println!("{what}: at most {l} error events per minute (applies within 10 s)"),
                 None => println!("{what}: no rate limit"),
@@ -269,9 +296,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Token(TokenCommand::Create { name }) => {
             let store = open_store(&s).await?;
             let token = sentinel_server::api::new_token();
-            let created =
-                store.create_api_token(&name, &sentinel_server::api::token_hash(&token), clock.now_ms()).await?;
-            println!("created {} token {:?} (id {}); it is shown only this once:", created.scope, created.name, created.id);
+            let created = store
+                .create_api_token(&name, &sentinel_server::api::token_hash(&token), clock.now_ms())
+                .await?;
+            println!(
+                "created {} token {:?} (id {}); it is shown only this once:",
+                created.scope, created.name, created.id
+            );
             println!("{token}");
         }
         Command::Config(ConfigCommand::Example) => print!("{}", Settings::example()),
@@ -283,7 +314,12 @@ async fn main() -> anyhow::Result<()> {
                     let p = store.list_projects().await?.into_iter().next().context(
                         "no project exists: create one with `sentinel project create NAME` or pass --dsn",
                     )?;
-                    let key = store.project_keys(p.id).await?.into_iter().find(|k| k.active).context("no active key")?;
+                    let key = store
+                        .project_keys(p.id)
+                        .await?
+                        .into_iter()
+                        .find(|k| k.active)
+                        .context("no active key")?;
                     s.dsn(&key.public_key, p.id)
                 }
             };

@@ -1,5 +1,10 @@
 //! Durability of the real binary: an event answered 200 survives SIGKILL at any moment, is
 //! processed after the restart, and is counted exactly once.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test by panicking"
+)]
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -13,9 +18,24 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_sentinel");
 
 fn last_line(args: &[&str], dir: &Path) -> String {
-    let out = Command::new(BIN).arg("--data-dir").arg(dir).args(args).output().expect("run sentinel");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run sentinel");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 /// Starts `sentinel serve` on a free port and returns it with its address once it listens.
@@ -33,15 +53,18 @@ fn serve(dir: &Path) -> (Child, String) {
     std::thread::spawn(move || {
         let mut sent = false;
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent && let Ok(v) = serde_json::from_str::<Value>(&line) {
-                if let Some(addr) = v["fields"]["addr"].as_str() {
-                    let _ = tx.send(addr.to_owned());
-                    sent = true;
-                }
+            if !sent
+                && let Ok(v) = serde_json::from_str::<Value>(&line)
+                && let Some(addr) = v["fields"]["addr"].as_str()
+            {
+                let _ = tx.send(addr.to_owned());
+                sent = true;
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("server did not report its address");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server did not report its address");
     (child, addr)
 }
 
@@ -54,7 +77,11 @@ fn envelope(id: &str, n: usize) -> Vec<u8> {
         "tags": {"tenant_id": format!("t{}", n % 5)},
     })
     .to_string();
-    format!("{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n", event.len()).into_bytes()
+    format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n",
+        event.len()
+    )
+    .into_bytes()
 }
 
 async fn wait_drained(http: &reqwest::Client, base: &str) {
@@ -75,7 +102,12 @@ async fn wait_drained(http: &reqwest::Client, base: &str) {
 async fn sigkill_under_load_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let dsn = last_line(&["project", "create", "shop"], dir.path());
-    let key = dsn.trim_start_matches("http://").split('@').next().unwrap().to_owned();
+    let key = dsn
+        .trim_start_matches("http://")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned();
     let token = last_line(&["token", "create", "crash-test"], dir.path());
     let (mut child, addr) = serve(dir.path());
     let base = format!("http://{addr}");
@@ -85,7 +117,13 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
     let sent: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut tasks = Vec::new();
     for worker in 0..8usize {
-        let (http, base, key, acked, sent) = (http.clone(), base.clone(), key.clone(), acked.clone(), sent.clone());
+        let (http, base, key, acked, sent) = (
+            http.clone(),
+            base.clone(),
+            key.clone(),
+            acked.clone(),
+            sent.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             // Bounded: each connection sends at most 5,000 events; the kill ends it much sooner.
             for n in 0..5_000usize {
@@ -93,7 +131,10 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
                 sent.lock().unwrap().push(id.clone());
                 let resp = http
                     .post(format!("{base}/api/1/envelope/"))
-                    .header("x-sentry-auth", format!("Sentry sentry_key={key}, sentry_version=7"))
+                    .header(
+                        "x-sentry-auth",
+                        format!("Sentry sentry_key={key}, sentry_version=7"),
+                    )
                     .body(envelope(&id, n))
                     .send()
                     .await;
@@ -134,7 +175,10 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
             .status();
         match status.as_u16() {
             200 => found += 1,
-            404 => assert!(!acked.contains(id), "event {id} was answered 200 but is missing after the restart"),
+            404 => assert!(
+                !acked.contains(id),
+                "event {id} was answered 200 but is missing after the restart"
+            ),
             other => panic!("unexpected status {other} reading event {id}"),
         }
     }
@@ -160,9 +204,18 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
         .json()
         .await
         .unwrap();
-    let times_seen: u64 = issues["data"].as_array().unwrap().iter().map(|i| i["times_seen"].as_u64().unwrap()).sum();
+    let times_seen: u64 = issues["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["times_seen"].as_u64().unwrap())
+        .sum();
     assert_eq!(times_seen, found);
-    eprintln!("sent {}, acknowledged {}, stored {found}", sent.len(), acked.len());
+    eprintln!(
+        "sent {}, acknowledged {}, stored {found}",
+        sent.len(),
+        acked.len()
+    );
     child.kill().unwrap();
     let _ = child.wait();
 }
@@ -171,7 +224,12 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
 async fn sigterm_finishes_in_flight_work_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let dsn = last_line(&["project", "create", "shop"], dir.path());
-    let key = dsn.trim_start_matches("http://").split('@').next().unwrap().to_owned();
+    let key = dsn
+        .trim_start_matches("http://")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned();
     let (mut child, addr) = serve(dir.path());
     let http = reqwest::Client::new();
     for n in 0..50usize {
@@ -183,7 +241,10 @@ async fn sigterm_finishes_in_flight_work_and_exits_cleanly() {
             .unwrap();
         assert_eq!(resp.status(), 200);
     }
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "serve exited with {exit}");

@@ -50,9 +50,16 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        let mut resp = (status, axum::Json(serde_json::json!({ "detail": self.to_string() }))).into_response();
+        let mut resp = (
+            status,
+            axum::Json(serde_json::json!({ "detail": self.to_string() })),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }
@@ -85,8 +92,12 @@ impl FromRequestParts<AppState> for Caller {
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
-            .ok_or_else(|| ApiError::Unauthorized("Authorization header must be \"Bearer <token>\"".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("Authorization header must be \"Bearer <token>\"".into())
+            })?;
         let found = app.store.find_api_token(&token_hash(token)).await?;
-        found.map(Caller).ok_or_else(|| ApiError::Unauthorized("invalid API token".into()))
+        found
+            .map(Caller)
+            .ok_or_else(|| ApiError::Unauthorized("invalid API token".into()))
     }
 }

@@ -24,7 +24,10 @@ pub struct ProjectJson {
 
 pub async fn project_json(app: &AppState, p: Project) -> Result<ProjectJson, ApiError> {
     let keys = app.store.project_keys(p.id).await?;
-    let dsn = keys.iter().find(|k| k.active).map(|k| app.settings.dsn(&k.public_key, p.id));
+    let dsn = keys
+        .iter()
+        .find(|k| k.active)
+        .map(|k| app.settings.dsn(&k.public_key, p.id));
     Ok(ProjectJson {
         id: p.id.to_string(),
         slug: p.slug,
@@ -46,12 +49,16 @@ pub async fn list(State(app): State<AppState>, _caller: Caller) -> Result<Json<V
 
 /// Parses a numeric id from the path, answering 404 (not 400) for anything else: no such resource.
 pub fn path_id(what: &str, raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>().map_err(|_| ApiError::NotFound(format!("{what} {raw} not found")))
+    raw.parse::<i64>()
+        .map_err(|_| ApiError::NotFound(format!("{what} {raw} not found")))
 }
 
 pub async fn existing_project(app: &AppState, raw: &str) -> Result<Project, ApiError> {
     let id = path_id("project", raw)?;
-    app.store.get_project(id).await?.ok_or_else(|| ApiError::NotFound(format!("project {id} not found")))
+    app.store
+        .get_project(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("project {id} not found")))
 }
 
 pub async fn stats(
@@ -64,7 +71,12 @@ pub async fn stats(
     let window = params.window(app.clock.now_ms())?;
     let sparse = app
         .store
-        .event_counts(CountScope::Project(project.id), window.since_ms, window.until_ms, window.bucket_ms)
+        .event_counts(
+            CountScope::Project(project.id),
+            window.since_ms,
+            window.until_ms,
+            window.bucket_ms,
+        )
         .await?;
     Ok(Json(fill(window, params.resolution_name(), &sparse)))
 }

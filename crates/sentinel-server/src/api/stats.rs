@@ -47,11 +47,13 @@ pub fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
     {
         return Ok((secs * 1000.0) as i64);
     }
-    chrono::DateTime::parse_from_rfc3339(value).map(|d| d.timestamp_millis()).map_err(|_| {
-        ApiError::BadRequest(format!(
-            "invalid {name} {value:?}: expected RFC 3339 (2026-01-31T12:00:00Z) or epoch seconds"
-        ))
-    })
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|d| d.timestamp_millis())
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "invalid {name} {value:?}: expected RFC 3339 (2026-01-31T12:00:00Z) or epoch seconds"
+            ))
+        })
 }
 
 impl StatsParams {
@@ -61,7 +63,9 @@ impl StatsParams {
             "1h" => ("1h", 3_600_000),
             "1d" => ("1d", 86_400_000),
             other => {
-                return Err(ApiError::BadRequest(format!("invalid resolution {other:?}: expected 1m, 1h or 1d")));
+                return Err(ApiError::BadRequest(format!(
+                    "invalid resolution {other:?}: expected 1m, 1h or 1d"
+                )));
             }
         };
         let _ = resolution;
@@ -78,13 +82,22 @@ impl StatsParams {
         }
         let since_ms = since - since.rem_euclid(bucket_ms);
         // `until` is exclusive; round up so the bucket holding `until` is included.
-        let until_ms = until - until.rem_euclid(bucket_ms) + if until.rem_euclid(bucket_ms) == 0 { 0 } else { bucket_ms };
+        let until_ms = until - until.rem_euclid(bucket_ms)
+            + if until.rem_euclid(bucket_ms) == 0 {
+                0
+            } else {
+                bucket_ms
+            };
         if (until_ms - since_ms) / bucket_ms > MAX_BUCKETS {
             return Err(ApiError::BadRequest(format!(
                 "the range spans more than {MAX_BUCKETS} buckets at this resolution; use a coarser resolution"
             )));
         }
-        Ok(Window { since_ms, until_ms, bucket_ms })
+        Ok(Window {
+            since_ms,
+            until_ms,
+            bucket_ms,
+        })
     }
 
     pub fn resolution_name(&self) -> String {
@@ -111,10 +124,20 @@ pub fn fill(window: Window, resolution: String, sparse: &[(i64, u64)]) -> StatsR
             }
         }
         total += count;
-        data.push(StatsPoint { time: rfc3339(t), timestamp: t / 1000, count });
+        data.push(StatsPoint {
+            time: rfc3339(t),
+            timestamp: t / 1000,
+            count,
+        });
         t += window.bucket_ms;
     }
-    StatsResponse { resolution, since: rfc3339(window.since_ms), until: rfc3339(window.until_ms), total, data }
+    StatsResponse {
+        resolution,
+        since: rfc3339(window.since_ms),
+        until: rfc3339(window.until_ms),
+        total,
+        data,
+    }
 }
 
 #[cfg(test)]
@@ -138,14 +161,26 @@ mod tests {
 
     #[test]
     fn bad_resolution_and_times_are_explained() {
-        let p = StatsParams { resolution: Some("5m".into()), ..Default::default() };
+        let p = StatsParams {
+            resolution: Some("5m".into()),
+            ..Default::default()
+        };
         assert!(p.window(0).unwrap_err().to_string().contains("1m, 1h or 1d"));
-        assert!(parse_time("since", "yesterday").unwrap_err().to_string().contains("RFC 3339"));
+        assert!(
+            parse_time("since", "yesterday")
+                .unwrap_err()
+                .to_string()
+                .contains("RFC 3339")
+        );
     }
 
     #[test]
     fn fill_zero_fills_missing_buckets_and_sums_the_total() {
-        let w = Window { since_ms: 0, until_ms: 180_000, bucket_ms: 60_000 };
+        let w = Window {
+            since_ms: 0,
+            until_ms: 180_000,
+            bucket_ms: 60_000,
+        };
         let r = fill(w, "1m".into(), &[(60_000, 4)]);
         assert_eq!(r.data.iter().map(|p| p.count).collect::<Vec<_>>(), vec![0, 4, 0]);
         assert_eq!(r.total, 4);

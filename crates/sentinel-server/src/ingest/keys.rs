@@ -33,18 +33,31 @@ pub struct KeyCache {
 
 impl KeyCache {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, known: Arc::default(), unknown: Arc::default() }
+        Self {
+            store,
+            clock,
+            known: Arc::default(),
+            unknown: Arc::default(),
+        }
     }
 
     /// The key's project and limits, or `None` if no such key exists.
     pub async fn lookup(&self, public_key: &str) -> Result<Option<KeyInfo>, StoreError> {
         let now = self.clock.now_ms();
-        if let Some((at, info)) = self.known.read().unwrap_or_else(|p| p.into_inner()).get(public_key)
+        if let Some((at, info)) = self
+            .known
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(public_key)
             && now - at < TTL_MS
         {
             return Ok(Some(info.clone()));
         }
-        if let Some(at) = self.unknown.read().unwrap_or_else(|p| p.into_inner()).get(public_key)
+        if let Some(at) = self
+            .unknown
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(public_key)
             && now - at < NEGATIVE_TTL_MS
         {
             return Ok(None);
@@ -57,7 +70,11 @@ impl KeyCache {
             unknown.insert(public_key.to_owned(), now);
             return Ok(None);
         };
-        let project_limit = self.store.get_project(key.project_id).await?.and_then(|p| p.rate_limit_per_minute);
+        let project_limit = self
+            .store
+            .get_project(key.project_id)
+            .await?
+            .and_then(|p| p.rate_limit_per_minute);
         let info = KeyInfo {
             key_id: key.id,
             public_key: key.public_key.clone(),
@@ -66,7 +83,10 @@ impl KeyCache {
             key_limit: key.rate_limit_per_minute,
             project_limit,
         };
-        self.known.write().unwrap_or_else(|p| p.into_inner()).insert(public_key.to_owned(), (now, info.clone()));
+        self.known
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(public_key.to_owned(), (now, info.clone()));
         Ok(Some(info))
     }
 }

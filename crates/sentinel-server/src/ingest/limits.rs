@@ -54,7 +54,10 @@ impl RateLimiter {
                 _ => 0,
             };
             if used.saturating_add(n) > *limit {
-                return Err(Limited { scope: *scope, retry_after_secs });
+                return Err(Limited {
+                    scope: *scope,
+                    retry_after_secs,
+                });
             }
         }
         for (scope, _) in limits {
@@ -80,7 +83,13 @@ mod tests {
         assert!(rl.try_acquire(t, &limits, 2).is_ok());
         assert!(rl.try_acquire(t, &limits, 1).is_ok());
         let err = rl.try_acquire(t, &limits, 1).unwrap_err();
-        assert_eq!(err, Limited { scope: Scope::Project(1), retry_after_secs: 45 });
+        assert_eq!(
+            err,
+            Limited {
+                scope: Scope::Project(1),
+                retry_after_secs: 45
+            }
+        );
         assert!(rl.try_acquire(180_000, &limits, 3).is_ok());
     }
 
@@ -91,6 +100,9 @@ mod tests {
         assert!(rl.try_acquire(0, &limits, 1).is_ok());
         assert_eq!(rl.try_acquire(0, &limits, 1).unwrap_err().scope, Scope::Key(5));
         // The project window still has 9 left for another key.
-        assert!(rl.try_acquire(0, &[(Scope::Project(1), 10), (Scope::Key(6), 100)], 9).is_ok());
+        assert!(
+            rl.try_acquire(0, &[(Scope::Project(1), 10), (Scope::Key(6), 100)], 9)
+                .is_ok()
+        );
     }
 }

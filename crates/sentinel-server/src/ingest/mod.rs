@@ -54,7 +54,10 @@ fn cors() -> CorsLayer {
             header::HeaderName::from_static("sentry-trace"),
             header::HeaderName::from_static("baggage"),
         ])
-        .expose_headers([header::RETRY_AFTER, header::HeaderName::from_static("x-sentry-rate-limits")])
+        .expose_headers([
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-sentry-rate-limits"),
+        ])
         .max_age(std::time::Duration::from_secs(3600))
 }
 
@@ -93,7 +96,11 @@ impl IntoResponse for IngestError {
             IngestError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             IngestError::RateLimited(l) => (
                 StatusCode::TOO_MANY_REQUESTS,
-                format!("{} rate limit exceeded; retry in {} s", l.scope.name(), l.retry_after_secs),
+                format!(
+                    "{} rate limit exceeded; retry in {} s",
+                    l.scope.name(),
+                    l.retry_after_secs
+                ),
             ),
             IngestError::Unavailable(_, m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
         };
@@ -134,7 +141,17 @@ async fn envelope_endpoint(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    respond(ingest(&app, Endpoint::Envelope, &project, query.as_deref(), &headers, body).await)
+    respond(
+        ingest(
+            &app,
+            Endpoint::Envelope,
+            &project,
+            query.as_deref(),
+            &headers,
+            body,
+        )
+        .await,
+    )
 }
 
 async fn store_endpoint(
@@ -182,16 +199,23 @@ fn public_key(query: Option<&str>, headers: &HeaderMap, header: &EnvelopeHeader)
             return Some(k);
         }
     }
-    header.dsn.as_deref().and_then(dsn_key_and_project).map(|(k, _)| k)
+    header
+        .dsn
+        .as_deref()
+        .and_then(dsn_key_and_project)
+        .map(|(k, _)| k)
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, IngestError> {
     match http_body_util::Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(IngestError::TooLarge(format!("request body exceeds the limit of {limit} bytes")))
-        }
-        Err(e) => Err(IngestError::BadRequest("invalid_body", format!("could not read the request body: {e}"))),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(IngestError::TooLarge(format!(
+            "request body exceeds the limit of {limit} bytes"
+        ))),
+        Err(e) => Err(IngestError::BadRequest(
+            "invalid_body",
+            format!("could not read the request body: {e}"),
+        )),
     }
 }
 
@@ -212,14 +236,24 @@ async fn ingest(
     body: Body,
 ) -> Result<Option<EventId>, IngestError> {
     let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| {
-        IngestError::Unavailable("overloaded", "server is handling too many ingest requests; retry later".into())
+        IngestError::Unavailable(
+            "overloaded",
+            "server is handling too many ingest requests; retry later".into(),
+        )
     })?;
     let limits = &app.settings.ingest;
     let project_id: i64 = project.parse().map_err(|_| {
-        IngestError::BadRequest("invalid_project", format!("project id in the URL must be a number, got {project:?}"))
+        IngestError::BadRequest(
+            "invalid_project",
+            format!("project id in the URL must be a number, got {project:?}"),
+        )
     })?;
     let raw = read_body(body, limits.max_compressed_bytes).await?;
-    let encoding = ContentEncoding::from_header(headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()));
+    let encoding = ContentEncoding::from_header(
+        headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
     let decoded = decode(encoding, &raw, limits.max_envelope_bytes).map_err(|e| match e {
         DecodeError::TooLarge { limit } => {
             IngestError::TooLarge(format!("decompressed body exceeds the limit of {limit} bytes"))
@@ -261,7 +295,9 @@ async fn ingest(
         return Err(IngestError::Forbidden("this DSN key is disabled".into()));
     }
     if info.project_id != project_id {
-        return Err(IngestError::Forbidden(format!("the DSN key does not belong to project {project_id}")));
+        return Err(IngestError::Forbidden(format!(
+            "the DSN key does not belong to project {project_id}"
+        )));
     }
 
     let now = app.clock.now_ms();
@@ -269,7 +305,8 @@ async fn ingest(
         Ok(a) => a,
         Err(e) => {
             let reason = e.reason();
-            app.outcomes.record(project_id, now, "error", "invalid", reason, 1);
+            app.outcomes
+                .record(project_id, now, "error", "invalid", reason, 1);
             return Err(e);
         }
     };
@@ -279,7 +316,14 @@ async fn ingest(
 
     let events = accepted.iter().filter(|a| a.kind == ItemKind::Event).count() as u32;
     if let Err(limited) = app.limiter.try_acquire(now, &limits_for(app, &info), events) {
-        app.outcomes.record(project_id, now, "error", "rate_limited", limited.scope.reason(), u64::from(events));
+        app.outcomes.record(
+            project_id,
+            now,
+            "error",
+            "rate_limited",
+            limited.scope.reason(),
+            u64::from(events),
+        );
         return Err(IngestError::RateLimited(limited));
     }
     let depth = app.inbox_depth.load(Ordering::Relaxed);
@@ -302,18 +346,24 @@ async fn ingest(
                 sent_at: envelope.header.sent_at.clone(),
                 headers_json: a.headers_json,
                 payload: zstd::bulk::compress(a.payload, 1).map_err(|e| {
-                    IngestError::Unavailable("compression_failed", format!("could not compress the item: {e}"))
+                    IngestError::Unavailable(
+                        "compression_failed",
+                        format!("could not compress the item: {e}"),
+                    )
                 })?,
             })
         })
         .collect::<Result<_, IngestError>>()?;
     let kinds: Vec<ItemKind> = items.iter().map(|i| i.kind).collect();
     app.inbox.append(items).await.map_err(|e| match e {
-        AppendError::Full => IngestError::Unavailable("queue_full", "ingest queue is full; retry later".into()),
-        AppendError::Closed => IngestError::Unavailable("shutting_down", "server is shutting down".into()),
-        AppendError::Failed(_) => {
-            IngestError::Unavailable("store_unavailable", "could not store the envelope; retry later".into())
+        AppendError::Full => {
+            IngestError::Unavailable("queue_full", "ingest queue is full; retry later".into())
         }
+        AppendError::Closed => IngestError::Unavailable("shutting_down", "server is shutting down".into()),
+        AppendError::Failed(_) => IngestError::Unavailable(
+            "store_unavailable",
+            "could not store the envelope; retry later".into(),
+        ),
     })?;
     for kind in kinds {
         metrics::counter!("sentinel_ingest_accepted_total", "category" => kind.category()).increment(1);
@@ -329,8 +379,17 @@ fn limits_for(app: &AppState, info: &KeyInfo) -> Vec<(Scope, u32)> {
     if let Some(l) = info.key_limit {
         out.push((Scope::Key(info.key_id), l));
     }
-    for rule in app.settings.rate_limits.iter().filter(|r| r.project == info.project_id) {
-        let scope = if rule.key.is_some() { Scope::Key(info.key_id) } else { Scope::Project(info.project_id) };
+    for rule in app
+        .settings
+        .rate_limits
+        .iter()
+        .filter(|r| r.project == info.project_id)
+    {
+        let scope = if rule.key.is_some() {
+            Scope::Key(info.key_id)
+        } else {
+            Scope::Project(info.project_id)
+        };
         if rule.key.as_deref().is_none_or(|k| k == info.public_key) {
             out.push((scope, rule.events_per_minute));
         }
@@ -369,7 +428,10 @@ fn validate_items<'a>(app: &AppState, envelope: &Envelope<'a>) -> Result<Vec<Acc
                     return Err(too_large(item.header.ty.as_str(), size, limits.max_event_bytes));
                 }
                 let payload_id = peek_event_id(item.payload).map_err(|e| {
-                    IngestError::BadRequest("invalid_event", format!("item {n} ({}): {e}", item.header.ty.as_str()))
+                    IngestError::BadRequest(
+                        "invalid_event",
+                        format!("item {n} ({}): {e}", item.header.ty.as_str()),
+                    )
                 })?;
                 let id = envelope.header.event_id.or(payload_id).filter(|id| !id.is_nil());
                 event_id = Some(id.unwrap_or_else(|| EventId::from_bytes(*uuid::Uuid::new_v4().as_bytes())));
@@ -390,11 +452,16 @@ fn validate_items<'a>(app: &AppState, envelope: &Envelope<'a>) -> Result<Vec<Acc
             }
             ItemKind::Span | ItemKind::Session | ItemKind::Sessions | ItemKind::ClientReport => {
                 if size > limits.max_event_bytes * 10 {
-                    return Err(too_large(item.header.ty.as_str(), size, limits.max_event_bytes * 10));
+                    return Err(too_large(
+                        item.header.ty.as_str(),
+                        size,
+                        limits.max_event_bytes * 10,
+                    ));
                 }
                 // Telemetry that fails to parse is dropped on its own; it never fails the envelope.
                 if peek_event_id(item.payload).is_err() {
-                    metrics::counter!("sentinel_ingest_dropped_items_total", "type" => kind.as_str()).increment(1);
+                    metrics::counter!("sentinel_ingest_dropped_items_total", "type" => kind.as_str())
+                        .increment(1);
                     continue;
                 }
             }
@@ -407,7 +474,12 @@ fn validate_items<'a>(app: &AppState, envelope: &Envelope<'a>) -> Result<Vec<Acc
             })
             .to_string()
         });
-        out.push(Accepted { kind, event_id, headers_json, payload: item.payload });
+        out.push(Accepted {
+            kind,
+            event_id,
+            headers_json,
+            payload: item.payload,
+        });
     }
     Ok(out)
 }

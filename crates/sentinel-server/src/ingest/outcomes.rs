@@ -39,14 +39,16 @@ impl OutcomeBuffer {
         let counts = std::mem::take(&mut *self.counts.lock().unwrap_or_else(|p| p.into_inner()));
         counts
             .into_iter()
-            .map(|((project_id, minute_ms, category, outcome, reason), quantity)| OutcomeCount {
-                project_id,
-                minute_ms,
-                category: category.into(),
-                outcome: outcome.into(),
-                reason: reason.into(),
-                quantity,
-            })
+            .map(
+                |((project_id, minute_ms, category, outcome, reason), quantity)| OutcomeCount {
+                    project_id,
+                    minute_ms,
+                    category: category.into(),
+                    outcome: outcome.into(),
+                    reason: reason.into(),
+                    quantity,
+                },
+            )
             .collect()
     }
 }

@@ -65,7 +65,12 @@ impl InboxWriter {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, depth: Arc<AtomicI64>, wake: Arc<Notify>) {
+async fn run(
+    mut rx: mpsc::Receiver<Pending>,
+    store: Arc<dyn Store>,
+    depth: Arc<AtomicI64>,
+    wake: Arc<Notify>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let mut count = batch[0].items.len();
@@ -88,7 +93,9 @@ async fn run(mut rx: mpsc::Receiver<Pending>, store: Arc<dyn Store>, depth: Arc<
                 depth.fetch_add(items.len() as i64, Ordering::SeqCst);
                 wake.notify_one();
             }
-            Err(e) => tracing::error!(error = %e, items = items.len(), "inbox commit failed; requests answered 503"),
+            Err(e) => {
+                tracing::error!(error = %e, items = items.len(), "inbox commit failed; requests answered 503")
+            }
         }
         for p in batch {
             // A requester that went away (client disconnected) no longer needs the answer.

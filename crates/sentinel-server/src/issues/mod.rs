@@ -60,7 +60,10 @@ pub struct Pagination {
 
 impl Pagination {
     fn from(next: Option<Cursor>) -> Self {
-        Pagination { has_more: next.is_some(), next_cursor: next.map(|c| c.to_string()) }
+        Pagination {
+            has_more: next.is_some(),
+            next_cursor: next.map(|c| c.to_string()),
+        }
     }
 }
 
@@ -87,13 +90,17 @@ fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
         None => Ok(DEFAULT_LIMIT),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::BadRequest(format!("invalid limit {v:?}: expected a number from 1 to {MAX_LIMIT}"))),
+            _ => Err(ApiError::BadRequest(format!(
+                "invalid limit {v:?}: expected a number from 1 to {MAX_LIMIT}"
+            ))),
         },
     }
 }
 
 fn cursor(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-    raw.filter(|c| !c.is_empty()).map(|c| c.parse().map_err(ApiError::BadRequest)).transpose()
+    raw.filter(|c| !c.is_empty())
+        .map(|c| c.parse().map_err(ApiError::BadRequest))
+        .transpose()
 }
 
 pub async fn list(
@@ -105,21 +112,34 @@ pub async fn list(
     let project = existing_project(&app, &project).await?;
     let query = IssueQuery {
         project_id: project.id,
-        status: p.status.as_deref().filter(|s| !s.is_empty()).map(str::parse).transpose().map_err(ApiError::BadRequest)?,
+        status: p
+            .status
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .transpose()
+            .map_err(ApiError::BadRequest)?,
         level: p
             .level
             .as_deref()
             .filter(|s| !s.is_empty())
             .map(|l| {
                 Level::parse(l).ok_or_else(|| {
-                    ApiError::BadRequest(format!("invalid level {l:?}: expected debug, info, warning, error or fatal"))
+                    ApiError::BadRequest(format!(
+                        "invalid level {l:?}: expected debug, info, warning, error or fatal"
+                    ))
                 })
             })
             .transpose()?,
         environment: p.environment.filter(|s| !s.is_empty()),
         release: p.release.filter(|s| !s.is_empty()),
         text: p.query.filter(|s| !s.is_empty()),
-        sort: p.sort.as_deref().unwrap_or("last_seen").parse().map_err(ApiError::BadRequest)?,
+        sort: p
+            .sort
+            .as_deref()
+            .unwrap_or("last_seen")
+            .parse()
+            .map_err(ApiError::BadRequest)?,
         limit: limit(p.limit.as_deref())?,
         cursor: cursor(p.cursor.as_deref())?,
     };
@@ -132,7 +152,10 @@ pub async fn list(
 
 async fn existing_issue(app: &AppState, raw: &str) -> Result<Issue, ApiError> {
     let id = path_id("issue", raw)?;
-    app.store.get_issue(id).await?.ok_or_else(|| ApiError::NotFound(format!("issue {id} not found")))
+    app.store
+        .get_issue(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("issue {id} not found")))
 }
 
 pub async fn detail(
@@ -142,7 +165,10 @@ pub async fn detail(
 ) -> Result<Json<IssueJson>, ApiError> {
     let issue = existing_issue(&app, &issue).await?;
     let tags = app.store.issue_tags(issue.id, 10).await?;
-    Ok(Json(IssueJson { tags: Some(tags), ..IssueJson::from(issue) }))
+    Ok(Json(IssueJson {
+        tags: Some(tags),
+        ..IssueJson::from(issue)
+    }))
 }
 
 #[derive(Deserialize)]
@@ -160,7 +186,10 @@ pub async fn update(
     let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("invalid body: {}", e.body_text())))?;
     let status: IssueStatus = body.status.parse().map_err(ApiError::BadRequest)?;
     let issue = existing_issue(&app, &issue).await?;
-    let updated = app.store.set_issue_status(issue.id, status, app.clock.now_ms()).await?;
+    let updated = app
+        .store
+        .set_issue_status(issue.id, status, app.clock.now_ms())
+        .await?;
     Ok(Json(IssueJson::from(updated)))
 }
 
@@ -212,8 +241,14 @@ pub async fn events(
     Query(p): Query<PageParams>,
 ) -> Result<Json<PageJson<EventJson>>, ApiError> {
     let issue = existing_issue(&app, &issue).await?;
-    let page =
-        app.store.list_issue_events(issue.id, limit(p.limit.as_deref())?, cursor(p.cursor.as_deref())?.as_ref()).await?;
+    let page = app
+        .store
+        .list_issue_events(
+            issue.id,
+            limit(p.limit.as_deref())?,
+            cursor(p.cursor.as_deref())?.as_ref(),
+        )
+        .await?;
     Ok(Json(PageJson {
         data: page.items.into_iter().map(EventJson::from).collect(),
         pagination: Pagination::from(page.next_cursor),
@@ -227,21 +262,28 @@ pub async fn event(
     Path((project, event_id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let project = existing_project(&app, &project).await?;
-    let id: EventId = event_id.parse().map_err(|_| ApiError::NotFound(format!("event {event_id} not found")))?;
+    let id: EventId = event_id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("event {event_id} not found")))?;
     let stored = app
         .store
         .get_event(project.id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("event {event_id} not found")))?;
-    let payload = zstd::bulk::decompress(&stored.payload, app.settings.ingest.max_event_bytes * 2)
-        .map_err(|e| ApiError::Internal(format!("stored payload of event {id} cannot be decompressed: {e}")))?;
+    let payload =
+        zstd::bulk::decompress(&stored.payload, app.settings.ingest.max_event_bytes * 2).map_err(|e| {
+            ApiError::Internal(format!(
+                "stored payload of event {id} cannot be decompressed: {e}"
+            ))
+        })?;
     let cfg = NormalizeConfig::new(stored.row.received_ms, None);
-    let mut summary = summarize(&payload, &cfg).map_err(|e| ApiError::Internal(format!("stored event {id}: {e}")))?;
+    let mut summary =
+        summarize(&payload, &cfg).map_err(|e| ApiError::Internal(format!("stored event {id}: {e}")))?;
     // The stored timestamp already had clock-drift correction applied at ingest.
     summary.timestamp_ms = stored.row.timestamp_ms;
     summary.event_id = Some(id);
-    let mut json =
-        normalized_json(&payload, &summary).map_err(|e| ApiError::Internal(format!("stored event {id}: {e}")))?;
+    let mut json = normalized_json(&payload, &summary)
+        .map_err(|e| ApiError::Internal(format!("stored event {id}: {e}")))?;
     if let Some(obj) = json.as_object_mut() {
         obj.insert("event_id".into(), id.to_string().into());
         obj.insert("issue_id".into(), stored.row.issue_id.to_string().into());
@@ -260,7 +302,14 @@ pub async fn stats(
 ) -> Result<Json<StatsResponse>, ApiError> {
     let issue = existing_issue(&app, &issue).await?;
     let window = params.window(app.clock.now_ms())?;
-    let sparse =
-        app.store.event_counts(CountScope::Issue(issue.id), window.since_ms, window.until_ms, window.bucket_ms).await?;
+    let sparse = app
+        .store
+        .event_counts(
+            CountScope::Issue(issue.id),
+            window.since_ms,
+            window.until_ms,
+            window.bucket_ms,
+        )
+        .await?;
     Ok(Json(fill(window, params.resolution_name(), &sparse)))
 }

@@ -31,7 +31,11 @@ pub struct Worker {
 impl Worker {
     /// Processes one batch; returns how many inbox items it handled (0 when the inbox is empty).
     pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let claimed = self.store.inbox_claim(self.batch_size).await.context("claiming inbox items")?;
+        let claimed = self
+            .store
+            .inbox_claim(self.batch_size)
+            .await
+            .context("claiming inbox items")?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -42,7 +46,11 @@ impl Worker {
         let batch = tokio::task::spawn_blocking(move || process(&claimed, max_item_bytes))
             .await
             .context("processing task panicked")?;
-        let outcome = self.store.apply_batch(&batch).await.context("storing a processed batch")?;
+        let outcome = self
+            .store
+            .apply_batch(&batch)
+            .await
+            .context("storing a processed batch")?;
         self.inbox_depth.fetch_sub(n as i64, Ordering::SeqCst);
         metrics::counter!("sentinel_worker_events_stored_total").increment(outcome.events_stored);
         metrics::counter!("sentinel_worker_duplicates_total").increment(outcome.duplicates);
@@ -104,7 +112,10 @@ fn minute(ms: i64) -> i64 {
 
 /// Turns claimed inbox items into what the store writes. Pure apart from decompression.
 pub fn process(claimed: &[InboxItem], max_item_bytes: usize) -> ProcessedBatch {
-    let mut batch = ProcessedBatch { acknowledged: claimed.iter().map(|c| c.id).collect(), ..Default::default() };
+    let mut batch = ProcessedBatch {
+        acknowledged: claimed.iter().map(|c| c.id).collect(),
+        ..Default::default()
+    };
     for c in claimed {
         let it = &c.item;
         let accepted = |quantity: u64| OutcomeCount {
@@ -119,7 +130,11 @@ pub fn process(claimed: &[InboxItem], max_item_bytes: usize) -> ProcessedBatch {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(inbox.id = c.id, error = %e, "inbox item cannot be decompressed; dropped");
-                batch.outcomes.push(OutcomeCount { outcome: "invalid".into(), reason: "corrupt".into(), ..accepted(1) });
+                batch.outcomes.push(OutcomeCount {
+                    outcome: "invalid".into(),
+                    reason: "corrupt".into(),
+                    ..accepted(1)
+                });
                 continue;
             }
         };
@@ -160,7 +175,11 @@ pub fn process(claimed: &[InboxItem], max_item_bytes: usize) -> ProcessedBatch {
                     }
                 }
             }
-            ItemKind::ClientReport => batch.outcomes.extend(client_report(it.project_id, it.received_ms, &payload)),
+            ItemKind::ClientReport => {
+                batch
+                    .outcomes
+                    .extend(client_report(it.project_id, it.received_ms, &payload))
+            }
             kind => {
                 batch.outcomes.push(accepted(1));
                 batch.items.push(NewStoredItem {
@@ -204,17 +223,22 @@ fn client_report(project_id: i64, received_ms: i64, payload: &[u8]) -> Vec<Outco
     let Ok(report) = serde_json::from_slice::<ClientReport>(payload) else {
         return Vec::new();
     };
-    [report.discarded_events, report.rate_limited_events, report.filtered_events, report.filtered_sampling_events]
-        .into_iter()
-        .flatten()
-        .filter(|d| d.quantity > 0)
-        .map(|d| OutcomeCount {
-            project_id,
-            minute_ms: minute(received_ms),
-            category: d.category,
-            outcome: "client_discard".into(),
-            reason: d.reason,
-            quantity: d.quantity,
-        })
-        .collect()
+    [
+        report.discarded_events,
+        report.rate_limited_events,
+        report.filtered_events,
+        report.filtered_sampling_events,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|d| d.quantity > 0)
+    .map(|d| OutcomeCount {
+        project_id,
+        minute_ms: minute(received_ms),
+        category: d.category,
+        outcome: "client_discard".into(),
+        reason: d.reason,
+        quantity: d.quantity,
+    })
+    .collect()
 }
