@@ -43,6 +43,9 @@ pub struct IngestSettings {
     pub max_inbox_depth: u64,
     /// Ingest requests processed at once; more are answered 503 at once rather than queued.
     pub max_in_flight: usize,
+    /// Memory for request bodies (compressed plus decoded) of all in-flight ingest requests, MiB.
+    /// A request that would exceed it is answered 503: memory stays bounded under any load.
+    pub max_body_memory_mib: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +108,7 @@ impl Default for IngestSettings {
             max_attachment_bytes: 20 << 20,
             max_inbox_depth: 1_000_000,
             max_in_flight: 1024,
+            max_body_memory_mib: 256,
         }
     }
 }
@@ -172,6 +176,12 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 field: "worker.batch_size",
                 message: "must be at least 1".into(),
+            });
+        }
+        if self.ingest.max_body_memory_mib * 1024 * 1024 < self.ingest.max_compressed_bytes {
+            return Err(ConfigError::Invalid {
+                field: "ingest.max_body_memory_mib",
+                message: "must hold at least one request of ingest.max_compressed_bytes".into(),
             });
         }
         if self.ingest.max_in_flight == 0 {

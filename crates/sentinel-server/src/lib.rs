@@ -48,6 +48,8 @@ pub struct Inner {
     /// Inbox items accepted but not yet processed.
     pub inbox_depth: Arc<AtomicI64>,
     pub in_flight: Arc<Semaphore>,
+    /// KiB of request bodies (compressed and decoded) held by in-flight ingest requests.
+    pub body_budget: Arc<Semaphore>,
     pub outcomes: Arc<OutcomeBuffer>,
     pub metrics: PrometheusHandle,
 }
@@ -155,6 +157,7 @@ impl Server {
             inbox,
             inbox_depth: inbox_depth.clone(),
             in_flight: Arc::new(Semaphore::new(settings.ingest.max_in_flight)),
+            body_budget: Arc::new(Semaphore::new(settings.ingest.max_body_memory_mib * 1024)),
             outcomes: outcomes.clone(),
             metrics: ops::metrics_handle(),
         }));

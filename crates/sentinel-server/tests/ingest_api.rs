@@ -743,3 +743,29 @@ async fn a_path_prefix_moves_every_route() {
         .unwrap();
     assert_eq!(unprefixed.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn requests_beyond_the_body_memory_budget_are_shed_with_503() {
+    let env = start_with(|s| {
+        s.ingest.max_body_memory_mib = 1;
+        s.ingest.max_compressed_bytes = 1 << 20;
+        s.ingest.max_envelope_bytes = 4 << 20;
+    })
+    .await;
+    // Small on the wire, 2 MiB decoded: more than the whole 1 MiB budget.
+    let mut body = envelope(&id(1), "x");
+    body.extend(std::iter::repeat_n(b'\n', 2 << 20));
+    let auth = format!("Sentry sentry_key={KEY}, sentry_version=7");
+    let (s, h, b) = env
+        .post(
+            &format!("/api/{}/envelope/", env.project),
+            gzip(&body),
+            &[("x-sentry-auth", &auth), ("content-encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_eq!(h["retry-after"], "1");
+    // The budget was released: a normal request still goes through.
+    assert_eq!(env.send(envelope(&id(2), "x")).await.0, StatusCode::OK);
+    assert_eq!(env.issues().await.len(), 1);
+}

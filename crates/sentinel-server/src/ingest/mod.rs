@@ -5,6 +5,7 @@ pub mod limits;
 pub mod outcomes;
 pub mod writer;
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
@@ -20,6 +21,7 @@ use sentinel_protocol::envelope::{self, Envelope, EnvelopeHeader, Item, ItemHead
 use sentinel_protocol::event::peek_event_id;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::{ItemKind, NewInboxItem};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower_http::cors::{Any, CorsLayer};
 
 pub use keys::{KeyCache, KeyInfo};
@@ -206,17 +208,39 @@ fn public_key(query: Option<&str>, headers: &HeaderMap, header: &EnvelopeHeader)
         .map(|(k, _)| k)
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, IngestError> {
-    match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(IngestError::TooLarge(format!(
-            "request body exceeds the limit of {limit} bytes"
-        ))),
-        Err(e) => Err(IngestError::BadRequest(
-            "invalid_body",
-            format!("could not read the request body: {e}"),
-        )),
+/// Permits of the body budget are KiB.
+const BUDGET_UNIT: usize = 1024;
+
+fn budget_exhausted() -> IngestError {
+    IngestError::Unavailable("overloaded", "server is holding too many request bytes; retry later".into())
+}
+
+/// Takes `bytes` worth of the shared body budget, or fails at once (load shedding, never waiting).
+fn reserve(budget: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, IngestError> {
+    let units = u32::try_from(bytes.div_ceil(BUDGET_UNIT)).map_err(|_| budget_exhausted())?;
+    budget.clone().try_acquire_many_owned(units).map_err(|_| budget_exhausted())
+}
+
+/// Reads the body up to `limit` bytes, charging every chunk to the body budget as it arrives.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    budget: &Arc<Semaphore>,
+    held: &mut Vec<OwnedSemaphorePermit>,
+) -> Result<bytes::Bytes, IngestError> {
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| IngestError::BadRequest("invalid_body", format!("could not read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        if buf.len() + data.len() > limit {
+            return Err(IngestError::TooLarge(format!("request body exceeds the limit of {limit} bytes")));
+        }
+        held.push(reserve(budget, data.len())?);
+        buf.extend_from_slice(&data);
     }
+    Ok(buf.freeze())
 }
 
 /// One item that passed validation, before compression.
@@ -248,7 +272,8 @@ async fn ingest(
             format!("project id in the URL must be a number, got {project:?}"),
         )
     })?;
-    let raw = read_body(body, limits.max_compressed_bytes).await?;
+    let mut held = Vec::new();
+    let raw = read_body(body, limits.max_compressed_bytes, &app.body_budget, &mut held).await?;
     let encoding = ContentEncoding::from_header(
         headers
             .get(header::CONTENT_ENCODING)
@@ -260,6 +285,9 @@ async fn ingest(
         }
         DecodeError::Corrupt { .. } => IngestError::BadRequest("invalid_compression", e.to_string()),
     })?;
+    if let std::borrow::Cow::Owned(d) = &decoded {
+        held.push(reserve(&app.body_budget, d.len())?);
+    }
     let envelope = match endpoint {
         Endpoint::Envelope => envelope::parse(&decoded)
             .map_err(|e| IngestError::BadRequest("invalid_envelope", format!("malformed envelope: {e}")))?,
