@@ -70,6 +70,10 @@ pub struct StorageSettings {
     pub inbox_durability: InboxDurability,
     /// SQLite page cache per connection, MiB.
     pub cache_mib: u32,
+    /// Events a project needs before a compression dictionary is trained for it.
+    pub dictionary_min_events: usize,
+    /// How often projects are checked for dictionary training, seconds.
+    pub dictionary_check_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +128,8 @@ impl Default for StorageSettings {
         Self {
             inbox_durability: InboxDurability::Normal,
             cache_mib: 8,
+            dictionary_min_events: 1000,
+            dictionary_check_secs: 60,
         }
     }
 }
@@ -170,6 +176,12 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 field: "public_url",
                 message: format!("{url:?} must start with http:// or https://"),
+            });
+        }
+        if self.storage.dictionary_min_events < 20 {
+            return Err(ConfigError::Invalid {
+                field: "storage.dictionary_min_events",
+                message: "must be at least 20 (zstd needs samples to train on)".into(),
             });
         }
         if self.worker.batch_size == 0 {

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod ingest;
 pub mod issues;
@@ -27,6 +28,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tracing::Instrument;
 
 use crate::clock::Clock;
+use crate::codec::{Codec, Trainer};
 use crate::config::Settings;
 use crate::ingest::KeyCache;
 use crate::ingest::limits::RateLimiter;
@@ -51,6 +53,7 @@ pub struct Inner {
     /// KiB of request bodies (compressed and decoded) held by in-flight ingest requests.
     pub body_budget: Arc<Semaphore>,
     pub outcomes: Arc<OutcomeBuffer>,
+    pub codec: Arc<Codec>,
     pub metrics: PrometheusHandle,
 }
 
@@ -148,6 +151,15 @@ impl Server {
         let (inbox, writer) =
             InboxWriter::spawn(store.clone(), inbox_depth.clone(), wake.clone(), WRITER_QUEUE);
         let outcomes = Arc::new(OutcomeBuffer::default());
+        let codec = Arc::new(
+            Codec::load(store.as_ref())
+                .await
+                .context("loading compression dictionaries")?,
+        );
+        let max_item_bytes = settings
+            .ingest
+            .max_event_bytes
+            .max(settings.ingest.max_attachment_bytes);
         let state = AppState(Arc::new(Inner {
             store: store.clone(),
             clock: clock.clone(),
@@ -159,21 +171,34 @@ impl Server {
             in_flight: Arc::new(Semaphore::new(settings.ingest.max_in_flight)),
             body_budget: Arc::new(Semaphore::new(settings.ingest.max_body_memory_mib * 1024)),
             outcomes: outcomes.clone(),
+            codec: codec.clone(),
             metrics: ops::metrics_handle(),
         }));
         let (shutdown, rx) = watch::channel(false);
         let worker = Worker {
             store: store.clone(),
-            clock,
+            clock: clock.clone(),
+            codec: codec.clone(),
             inbox_depth,
             wake,
             batch_size: settings.worker.batch_size,
-            max_item_bytes: settings
-                .ingest
-                .max_event_bytes
-                .max(settings.ingest.max_attachment_bytes),
+            max_item_bytes,
         };
         let worker = spawn_named("worker", worker.run(rx.clone()));
+        let trainer = Trainer {
+            store: store.clone(),
+            codec,
+            clock,
+            min_events: settings.storage.dictionary_min_events,
+            max_payload_bytes: max_item_bytes,
+        };
+        let trainer = spawn_named(
+            "dictionary-trainer",
+            trainer.run(
+                Duration::from_secs(settings.storage.dictionary_check_secs.max(1)),
+                rx.clone(),
+            ),
+        );
         let flusher = spawn_named(
             "outcome-flusher",
             flush_outcomes(store.clone(), outcomes.clone(), rx.clone()),
@@ -192,6 +217,7 @@ impl Server {
             writer.await.context("inbox writer task")?;
             worker.await.context("worker task")?;
             flusher.await.context("outcome flusher task")?;
+            trainer.await.context("dictionary trainer task")?;
             Ok(())
         });
         tracing::info!(addr = %addr, public_url = %settings.public_base_url(), "sentinel is listening");

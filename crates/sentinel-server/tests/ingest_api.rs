@@ -769,3 +769,61 @@ async fn requests_beyond_the_body_memory_budget_are_shed_with_503() {
     assert_eq!(env.send(envelope(&id(2), "x")).await.0, StatusCode::OK);
     assert_eq!(env.issues().await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_trained_dictionary_compresses_new_events_and_old_ones_stay_readable() {
+    let env = start_with(|s| {
+        s.storage.dictionary_min_events = 150;
+        s.storage.dictionary_check_secs = 1;
+    })
+    .await;
+    let send_rich = |n: u32| {
+        let mut event = event_json(&id(n), &format!("bad value {}", n % 13));
+        event["breadcrumbs"] = json!({"values": (0..12).map(|i| json!({
+            "category": "query", "message": format!("SELECT * FROM orders WHERE id = {}", n * 31 + i), "level": "info"
+        })).collect::<Vec<_>>()});
+        event["contexts"] =
+            json!({"runtime": {"name": "CPython", "version": "3.11.7"}, "os": {"name": "Linux"}});
+        let body = event.to_string();
+        format!("{{\"event_id\":\"{}\"}}\n{{\"type\":\"event\"}}\n{body}\n", id(n)).into_bytes()
+    };
+    for n in 1..=160 {
+        assert_eq!(env.send(send_rich(n)).await.0, StatusCode::OK);
+    }
+    env.processed().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while env.store.compression_dicts().await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no dictionary was trained");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Ingest picks up the dictionary as soon as the trainer installs it.
+    assert_eq!(env.send(send_rich(500)).await.0, StatusCode::OK);
+    env.processed().await;
+    let old = env
+        .store
+        .get_event(env.project, id(1).parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let new = env
+        .store
+        .get_event(env.project, id(500).parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.dict_id, 0);
+    assert!(new.dict_id > 0);
+    assert!(
+        new.payload.len() < old.payload.len(),
+        "{} < {}",
+        new.payload.len(),
+        old.payload.len()
+    );
+    for n in [1, 500] {
+        let (s, event) = env
+            .get(&format!("/api/0/projects/{}/events/{}/", env.project, id(n)))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{event}");
+        assert_eq!(event["breadcrumbs"]["values"].as_array().map(Vec::len), Some(12));
+    }
+}

@@ -249,7 +249,7 @@ async fn insert_events(
             .map(|ev| Ok((issue_id(ids, ev)?, *ev)))
             .collect::<Result<_, StoreError>>()?;
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO events (project_id, event_id, issue_id, timestamp_ms, received_ms, level, platform, title, message, environment, release, payload) ",
+            "INSERT INTO events (project_id, event_id, issue_id, timestamp_ms, received_ms, level, platform, title, message, environment, release, dict_id, payload) ",
         );
         qb.push_values(&with_ids, |mut b, (issue_id, ev)| {
             b.push_bind(ev.project_id)
@@ -263,6 +263,7 @@ async fn insert_events(
                 .push_bind(ev.message.clone())
                 .push_bind(ev.environment.clone())
                 .push_bind(ev.release.clone())
+                .push_bind(ev.dict_id)
                 .push_bind(ev.payload.clone());
         });
         qb.push(" ON CONFLICT (project_id, event_id) DO NOTHING");
@@ -397,5 +398,56 @@ pub async fn outcome_totals(
                 quantity: r.try_get::<i64, _>(3).map_err(db_err)? as u64,
             })
         })
+        .collect()
+}
+
+pub async fn save_dict(
+    pool: &SqlitePool,
+    project_id: i64,
+    bytes: &[u8],
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar(
+        "INSERT INTO compression_dicts (project_id, created_ms, dict) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(project_id)
+    .bind(now_ms)
+    .bind(bytes.to_vec())
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)
+}
+
+pub async fn dicts(pool: &SqlitePool) -> Result<Vec<sentinel_store::CompressionDict>, StoreError> {
+    let rows = sqlx::query("SELECT id, project_id, created_ms, dict FROM compression_dicts ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok(sentinel_store::CompressionDict {
+                id: r.try_get(0).map_err(db_err)?,
+                project_id: r.try_get(1).map_err(db_err)?,
+                created_ms: r.try_get(2).map_err(db_err)?,
+                bytes: r.try_get(3).map_err(db_err)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn sample_payloads(
+    pool: &SqlitePool,
+    project_id: i64,
+    limit: usize,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    let rows =
+        sqlx::query("SELECT dict_id, payload FROM events WHERE project_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(project_id)
+            .bind(limit as i64)
+            .fetch_all(pool)
+            .await
+            .map_err(db_err)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0).map_err(db_err)?, r.try_get(1).map_err(db_err)?)))
         .collect()
 }

@@ -16,7 +16,7 @@ pub async fn append(pool: &SqlitePool, items: &[NewInboxItem]) -> Result<(), Sto
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     for chunk in items.chunks(ROWS_PER_STATEMENT) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO inbox (project_id, kind, event_id, received_ms, sent_at, headers_json, payload) ",
+            "INSERT INTO inbox (project_id, kind, event_id, received_ms, sent_at, headers_json, dict_id, payload) ",
         );
         qb.push_values(chunk, |mut b, it| {
             b.push_bind(it.project_id)
@@ -25,6 +25,7 @@ pub async fn append(pool: &SqlitePool, items: &[NewInboxItem]) -> Result<(), Sto
                 .push_bind(it.received_ms)
                 .push_bind(it.sent_at.clone())
                 .push_bind(it.headers_json.clone())
+                .push_bind(it.dict_id)
                 .push_bind(it.payload.clone());
         });
         qb.build().execute(&mut *tx).await.map_err(db_err)?;
@@ -34,7 +35,7 @@ pub async fn append(pool: &SqlitePool, items: &[NewInboxItem]) -> Result<(), Sto
 
 pub async fn claim(pool: &SqlitePool, cursor: i64, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
     let rows = sqlx::query(
-        "SELECT id, project_id, kind, event_id, received_ms, sent_at, headers_json, payload \
+        "SELECT id, project_id, kind, event_id, received_ms, sent_at, headers_json, payload, dict_id \
          FROM inbox WHERE id > $1 ORDER BY id LIMIT $2",
     )
     .bind(cursor)
@@ -64,6 +65,7 @@ pub async fn claim(pool: &SqlitePool, cursor: i64, limit: usize) -> Result<Vec<I
                     sent_at: r.try_get(5).map_err(db_err)?,
                     headers_json: r.try_get(6).map_err(db_err)?,
                     payload: r.try_get(7).map_err(db_err)?,
+                    dict_id: r.try_get(8).map_err(db_err)?,
                 },
             })
         })

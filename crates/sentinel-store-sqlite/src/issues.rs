@@ -272,7 +272,7 @@ pub async fn event(
     event_id: EventId,
 ) -> Result<Option<StoredEvent>, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{EVENT_COLUMNS}, payload FROM events WHERE project_id = $1 AND event_id = $2"
+        "{EVENT_COLUMNS}, payload, dict_id FROM events WHERE project_id = $1 AND event_id = $2"
     )))
     .bind(project_id)
     .bind(event_id.as_bytes().to_vec())
@@ -283,6 +283,7 @@ pub async fn event(
         Ok(StoredEvent {
             row: event_row(&r)?,
             payload: r.try_get(12).map_err(db_err)?,
+            dict_id: r.try_get(13).map_err(db_err)?,
         })
     })
     .transpose()

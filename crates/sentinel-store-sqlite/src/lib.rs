@@ -18,9 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::{
-    ApiToken, BatchOutcome, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
-    IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, Store, StoreError,
-    StoredEvent, TagDistribution,
+    ApiToken, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue,
+    IssueQuery, IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, Store,
+    StoreError, StoredEvent, TagDistribution,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -263,6 +263,27 @@ impl Store for SqliteStore {
         until_ms: i64,
     ) -> Result<Vec<OutcomeCount>, StoreError> {
         batch::outcome_totals(&self.main_r, project_id, since_ms, until_ms).await
+    }
+
+    async fn save_compression_dict(
+        &self,
+        project_id: i64,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<i64, StoreError> {
+        batch::save_dict(&self.main_w, project_id, bytes, now_ms).await
+    }
+
+    async fn compression_dicts(&self) -> Result<Vec<CompressionDict>, StoreError> {
+        batch::dicts(&self.main_r).await
+    }
+
+    async fn sample_event_payloads(
+        &self,
+        project_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        batch::sample_payloads(&self.main_r, project_id, limit).await
     }
 
     async fn list_issues(&self, query: &IssueQuery) -> Result<Page<Issue>, StoreError> {

@@ -43,7 +43,8 @@ macro_rules! contract_tests {
             issue_list_filters_sorts_and_paginates,
             event_counts_are_bucketed_by_resolution,
             events_are_readable_by_id_and_listed_newest_first,
-            outcomes_accumulate_per_minute
+            outcomes_accumulate_per_minute,
+            compression_dicts_are_kept_per_project
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -86,6 +87,7 @@ fn event(project_id: i64, n: u32, hash: &str, ts: i64) -> NewEvent {
             ("tenant_id".into(), format!("tenant-{}", n % 2)),
         ],
         payload: format!("payload-{n}").into_bytes(),
+        dict_id: i64::from(n % 3),
     }
 }
 
@@ -222,6 +224,7 @@ fn inbox_item(project_id: i64, n: u32) -> NewInboxItem {
         sent_at: (n == 1).then(|| "2027-01-15T08:00:00Z".to_owned()),
         headers_json: None,
         payload: vec![n as u8; 10],
+        dict_id: i64::from(n),
     }
 }
 
@@ -617,6 +620,7 @@ pub async fn events_are_readable_by_id_and_listed_newest_first(store: &dyn Store
     let issue = out.new_issues[0];
     let stored = store.get_event(p, eid(2)).await.unwrap().expect("stored event");
     assert_eq!(stored.payload, b"payload-2");
+    assert_eq!(stored.dict_id, 2, "the dictionary id travels with the payload");
     assert_eq!(stored.row.issue_id, issue);
     assert_eq!(stored.row.timestamp_ms, T0 + 5_000);
     assert_eq!(stored.row.environment.as_deref(), Some("production"));
@@ -682,4 +686,44 @@ pub async fn outcomes_accumulate_per_minute(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn compression_dicts_are_kept_per_project(store: &dyn Store) {
+    let p = project(store, "dicts").await;
+    let q = project(store, "other").await;
+    assert!(store.compression_dicts().await.unwrap().is_empty());
+    let a = store.save_compression_dict(p, b"dict-a", T0).await.unwrap();
+    let b = store.save_compression_dict(q, b"dict-b", T0 + 1).await.unwrap();
+    assert!(
+        a > 0 && b > a,
+        "ids are positive (0 means no dictionary) and increasing"
+    );
+    let all = store.compression_dicts().await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|d| (d.id, d.project_id, d.bytes.as_slice()))
+            .collect::<Vec<_>>(),
+        vec![(a, p, &b"dict-a"[..]), (b, q, &b"dict-b"[..])]
+    );
+
+    store
+        .apply_batch(&batch(
+            (1..=5).map(|n| event(p, n, "h", T0 + i64::from(n))).collect(),
+        ))
+        .await
+        .unwrap();
+    store
+        .apply_batch(&batch(vec![event(q, 9, "h", T0)]))
+        .await
+        .unwrap();
+    let sample = store.sample_event_payloads(p, 3).await.unwrap();
+    assert_eq!(
+        sample,
+        vec![
+            (2, b"payload-5".to_vec()),
+            (1, b"payload-4".to_vec()),
+            (0, b"payload-3".to_vec())
+        ]
+    );
+    assert_eq!(store.sample_event_payloads(q, 10).await.unwrap().len(), 1);
 }

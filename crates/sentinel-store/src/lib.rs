@@ -10,8 +10,8 @@ mod slug;
 mod store;
 
 pub use model::{
-    ApiToken, BatchOutcome, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
-    IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, Page,
+    ApiToken, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue,
+    IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, Page,
     ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution, TagValueCount,
 };
 pub use slug::slugify;

@@ -112,6 +112,8 @@ pub struct NewInboxItem {
     /// Item headers worth keeping (attachment filename, content type), as compact JSON.
     pub headers_json: Option<String>,
     pub payload: Vec<u8>,
+    /// The compression dictionary `payload` was compressed with; 0 means none.
+    pub dict_id: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +147,8 @@ pub struct NewEvent {
     pub tags: Vec<(String, String)>,
     /// zstd-compressed original event JSON.
     pub payload: Vec<u8>,
+    /// The compression dictionary of `payload`; 0 means none.
+    pub dict_id: i64,
 }
 
 /// A non-event item kept for the features that will process it (transactions, spans, check-ins,
@@ -328,6 +332,17 @@ pub struct StoredEvent {
     pub row: EventRow,
     /// zstd-compressed original event JSON.
     pub payload: Vec<u8>,
+    /// The compression dictionary of `payload`; 0 means none.
+    pub dict_id: i64,
+}
+
+/// A zstd dictionary trained on a project's events; payloads name it by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressionDict {
+    pub id: i64,
+    pub project_id: i64,
+    pub created_ms: i64,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,8 +2,9 @@ use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 
 use crate::model::{
-    ApiToken, BatchOutcome, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery, IssueStatus,
-    NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution,
+    ApiToken, BatchOutcome, CompressionDict, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
+    IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent,
+    TagDistribution,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,24 @@ pub trait Store: Send + Sync + 'static {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<Vec<OutcomeCount>, StoreError>;
+
+    // ---- compression dictionaries ----
+
+    /// Stores a dictionary trained for a project; returns its id (never 0).
+    async fn save_compression_dict(
+        &self,
+        project_id: i64,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<i64, StoreError>;
+    /// Every dictionary, oldest first.
+    async fn compression_dicts(&self) -> Result<Vec<CompressionDict>, StoreError>;
+    /// The payloads (with their dictionary ids) of up to `limit` of a project's newest events.
+    async fn sample_event_payloads(
+        &self,
+        project_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
 
     // ---- issues and events ----
 

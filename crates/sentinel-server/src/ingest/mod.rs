@@ -29,6 +29,7 @@ use limits::Scope;
 use writer::AppendError;
 
 use crate::AppState;
+use crate::codec::Codec;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -212,13 +213,19 @@ fn public_key(query: Option<&str>, headers: &HeaderMap, header: &EnvelopeHeader)
 const BUDGET_UNIT: usize = 1024;
 
 fn budget_exhausted() -> IngestError {
-    IngestError::Unavailable("overloaded", "server is holding too many request bytes; retry later".into())
+    IngestError::Unavailable(
+        "overloaded",
+        "server is holding too many request bytes; retry later".into(),
+    )
 }
 
 /// Takes `bytes` worth of the shared body budget, or fails at once (load shedding, never waiting).
 fn reserve(budget: &Arc<Semaphore>, bytes: usize) -> Result<OwnedSemaphorePermit, IngestError> {
     let units = u32::try_from(bytes.div_ceil(BUDGET_UNIT)).map_err(|_| budget_exhausted())?;
-    budget.clone().try_acquire_many_owned(units).map_err(|_| budget_exhausted())
+    budget
+        .clone()
+        .try_acquire_many_owned(units)
+        .map_err(|_| budget_exhausted())
 }
 
 /// Reads the body up to `limit` bytes, charging every chunk to the body budget as it arrives.
@@ -231,11 +238,14 @@ async fn read_body(
     let mut body = body;
     let mut buf = bytes::BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| IngestError::BadRequest("invalid_body", format!("could not read the request body: {e}")))?;
+        let frame = frame.map_err(|e| {
+            IngestError::BadRequest("invalid_body", format!("could not read the request body: {e}"))
+        })?;
         let Ok(data) = frame.into_data() else { continue };
         if buf.len() + data.len() > limit {
-            return Err(IngestError::TooLarge(format!("request body exceeds the limit of {limit} bytes")));
+            return Err(IngestError::TooLarge(format!(
+                "request body exceeds the limit of {limit} bytes"
+            )));
         }
         held.push(reserve(budget, data.len())?);
         buf.extend_from_slice(&data);
@@ -366,6 +376,14 @@ async fn ingest(
     let items: Vec<NewInboxItem> = accepted
         .into_iter()
         .map(|a| {
+            let compressed = if a.kind == ItemKind::Event {
+                app.codec.compress_event(project_id, a.payload)
+            } else {
+                Codec::compress_plain(a.payload).map(|p| (0, p))
+            };
+            let (dict_id, payload) = compressed.map_err(|e| {
+                IngestError::Unavailable("compression_failed", format!("could not compress the item: {e}"))
+            })?;
             Ok(NewInboxItem {
                 project_id,
                 kind: a.kind,
@@ -373,12 +391,8 @@ async fn ingest(
                 received_ms: now,
                 sent_at: envelope.header.sent_at.clone(),
                 headers_json: a.headers_json,
-                payload: zstd::bulk::compress(a.payload, 1).map_err(|e| {
-                    IngestError::Unavailable(
-                        "compression_failed",
-                        format!("could not compress the item: {e}"),
-                    )
-                })?,
+                payload,
+                dict_id,
             })
         })
         .collect::<Result<_, IngestError>>()?;

@@ -270,12 +270,17 @@ pub async fn event(
         .get_event(project.id, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("event {event_id} not found")))?;
-    let payload =
-        zstd::bulk::decompress(&stored.payload, app.settings.ingest.max_event_bytes * 2).map_err(|e| {
-            ApiError::Internal(format!(
-                "stored payload of event {id} cannot be decompressed: {e}"
-            ))
-        })?;
+    if !app.codec.knows(stored.dict_id) {
+        app.codec.refresh(app.store.as_ref()).await?;
+    }
+    let payload = app
+        .codec
+        .decompress(
+            stored.dict_id,
+            &stored.payload,
+            app.settings.ingest.max_event_bytes * 2,
+        )
+        .map_err(|e| ApiError::Internal(format!("stored payload of event {id}: {e}")))?;
     let cfg = NormalizeConfig::new(stored.row.received_ms, None);
     let mut summary =
         summarize(&payload, &cfg).map_err(|e| ApiError::Internal(format!("stored event {id}: {e}")))?;

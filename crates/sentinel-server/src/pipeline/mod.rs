@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::Clock;
+use crate::codec::Codec;
 
 /// Longest a title or message column gets; the full text stays in the payload.
 const MAX_COLUMN_CHARS: usize = 1024;
@@ -21,6 +22,7 @@ const MAX_COLUMN_CHARS: usize = 1024;
 pub struct Worker {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    pub codec: Arc<Codec>,
     pub inbox_depth: Arc<AtomicI64>,
     pub wake: Arc<Notify>,
     pub batch_size: usize,
@@ -41,9 +43,17 @@ impl Worker {
         }
         let started = Instant::now();
         let n = claimed.len();
+        if claimed.iter().any(|c| !self.codec.knows(c.item.dict_id)) {
+            // Trained by another node since we last looked.
+            self.codec
+                .refresh(self.store.as_ref())
+                .await
+                .context("loading compression dictionaries")?;
+        }
         let max_item_bytes = self.max_item_bytes;
+        let codec = self.codec.clone();
         // Decompression, parsing and grouping are CPU work: keep them off the async threads.
-        let batch = tokio::task::spawn_blocking(move || process(&claimed, max_item_bytes))
+        let batch = tokio::task::spawn_blocking(move || process(&claimed, &codec, max_item_bytes))
             .await
             .context("processing task panicked")?;
         let outcome = self
@@ -111,7 +121,7 @@ fn minute(ms: i64) -> i64 {
 }
 
 /// Turns claimed inbox items into what the store writes. Pure apart from decompression.
-pub fn process(claimed: &[InboxItem], max_item_bytes: usize) -> ProcessedBatch {
+pub fn process(claimed: &[InboxItem], codec: &Codec, max_item_bytes: usize) -> ProcessedBatch {
     let mut batch = ProcessedBatch {
         acknowledged: claimed.iter().map(|c| c.id).collect(),
         ..Default::default()
@@ -126,7 +136,7 @@ pub fn process(claimed: &[InboxItem], max_item_bytes: usize) -> ProcessedBatch {
             reason: String::new(),
             quantity,
         };
-        let payload = match zstd::bulk::decompress(&it.payload, max_item_bytes.max(1) * 2) {
+        let payload = match codec.decompress(it.dict_id, &it.payload, max_item_bytes.max(1) * 2) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(inbox.id = c.id, error = %e, "inbox item cannot be decompressed; dropped");
@@ -163,6 +173,7 @@ pub fn process(claimed: &[InboxItem], max_item_bytes: usize) -> ProcessedBatch {
                             release: s.release.clone(),
                             tags: s.tags,
                             payload: it.payload.clone(),
+                            dict_id: it.dict_id,
                         });
                     }
                     Err(e) => {

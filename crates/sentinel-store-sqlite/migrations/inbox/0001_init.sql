@@ -8,5 +8,6 @@ CREATE TABLE inbox (
     received_ms INTEGER NOT NULL,
     sent_at TEXT,
     headers_json TEXT,
+    dict_id INTEGER NOT NULL DEFAULT 0,
     payload BLOB NOT NULL
 );

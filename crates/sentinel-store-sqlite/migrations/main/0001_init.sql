@@ -68,10 +68,19 @@ CREATE TABLE events (
     message TEXT,
     environment TEXT,
     release TEXT,
+    dict_id INTEGER NOT NULL DEFAULT 0,
     payload BLOB NOT NULL
 );
 CREATE UNIQUE INDEX events_by_event_id ON events (project_id, event_id);
 CREATE INDEX events_by_issue ON events (issue_id, timestamp_ms, id);
+
+-- zstd dictionaries trained per project; payloads refer to them by id (0 = no dictionary).
+CREATE TABLE compression_dicts (
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    dict BLOB NOT NULL
+);
 
 -- Items kept for later features: transactions, spans, check-ins, sessions, attachments.
 CREATE TABLE items (
