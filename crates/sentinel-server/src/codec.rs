@@ -7,6 +7,7 @@
 //! reader decompresses with that id. Dictionaries are never deleted, so any stored payload stays
 //! readable.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -21,6 +22,17 @@ const LEVEL_PLAIN: i32 = 1;
 const LEVEL_WITH_DICT: i32 = 3;
 /// Dictionary size; 64 KiB measured best on sentry-python-shaped events (see docs/PERFORMANCE.md).
 const DICT_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    // One compression and one decompression context per thread, reused: creating a context per
+    // call allocated (and zeroed, and for decompression mmap'd) a few hundred KiB every time.
+    static CCTX: RefCell<zstd::zstd_safe::CCtx<'static>> = RefCell::new(zstd::zstd_safe::CCtx::create());
+    static DCTX: RefCell<zstd::zstd_safe::DCtx<'static>> = RefCell::new(zstd::zstd_safe::DCtx::create());
+}
+
+fn zstd_error(code: usize) -> std::io::Error {
+    std::io::Error::other(zstd::zstd_safe::get_error_name(code))
+}
 
 struct Dict {
     id: i64,
@@ -104,43 +116,52 @@ impl Codec {
     /// Compresses an event payload with the project's newest dictionary (or none yet).
     /// Returns the dictionary id (0 for none) and the compressed bytes.
     pub fn compress_event(&self, project_id: i64, data: &[u8]) -> std::io::Result<(i64, Vec<u8>)> {
-        let dict = self
-            .state
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .newest_by_project
-            .get(&project_id)
-            .cloned();
-        match dict {
-            Some(d) => {
-                let mut c = zstd::bulk::Compressor::with_prepared_dictionary(&d.enc)?;
-                Ok((d.id, c.compress(data)?))
-            }
-            None => Ok((0, zstd::bulk::compress(data, LEVEL_PLAIN)?)),
-        }
+        let dict = self.state.read().unwrap_or_else(|p| p.into_inner()).newest_by_project.get(&project_id).cloned();
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+        CCTX.with_borrow_mut(|cctx| match &dict {
+            Some(d) => cctx.compress_using_cdict(&mut out, data, d.enc.as_cdict()),
+            None => cctx.compress(&mut out, data, LEVEL_PLAIN),
+        })
+        .map_err(zstd_error)?;
+        Ok((dict.map_or(0, |d| d.id), out))
     }
 
     /// Compresses without a dictionary (non-event items).
     pub fn compress_plain(data: &[u8]) -> std::io::Result<Vec<u8>> {
-        zstd::bulk::compress(data, LEVEL_PLAIN)
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+        CCTX.with_borrow_mut(|cctx| cctx.compress(&mut out, data, LEVEL_PLAIN)).map_err(zstd_error)?;
+        Ok(out)
     }
 
     /// Decompresses a payload, refusing to produce more than `cap` bytes.
     pub fn decompress(&self, dict_id: i64, data: &[u8], cap: usize) -> Result<Vec<u8>, CodecError> {
-        let corrupt = |e: std::io::Error| CodecError::Corrupt(e.to_string());
-        if dict_id == 0 {
-            return zstd::bulk::decompress(data, cap).map_err(corrupt);
-        }
-        let dict = self
-            .state
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .get(&dict_id)
-            .cloned();
-        let dict = dict.ok_or(CodecError::UnknownDict(dict_id))?;
-        let mut d = zstd::bulk::Decompressor::with_prepared_dictionary(&dict.dec).map_err(corrupt)?;
-        d.decompress(data, cap).map_err(corrupt)
+        let dict = match dict_id {
+            0 => None,
+            id => Some(
+                self.state
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .by_id
+                    .get(&id)
+                    .cloned()
+                    .ok_or(CodecError::UnknownDict(id))?,
+            ),
+        };
+        // Every payload Sentinel writes records its size; trust it only up to `cap`.
+        let size = match zstd::zstd_safe::get_frame_content_size(data) {
+            Ok(Some(n)) if n <= cap as u64 => n as usize,
+            Ok(Some(n)) => {
+                return Err(CodecError::Corrupt(format!("payload decompresses to {n} bytes, over the {cap} limit")));
+            }
+            _ => cap,
+        };
+        let mut out = Vec::with_capacity(size);
+        DCTX.with_borrow_mut(|dctx| match &dict {
+            Some(d) => dctx.decompress_using_ddict(&mut out, data, d.dec.as_ddict()),
+            None => dctx.decompress(&mut out, data),
+        })
+        .map_err(|code| CodecError::Corrupt(zstd::zstd_safe::get_error_name(code).to_owned()))?;
+        Ok(out)
     }
 }
 
