@@ -163,10 +163,11 @@ async fn existing_issues<'a>(
                 .push_bind_unseparated(hash.to_string())
                 .push_unseparated(")");
         }
+        let wanted: HashMap<(i64, &str), (i64, &'a str)> = chunk.iter().map(|k| (*k, *k)).collect();
         for row in qb.build().fetch_all(&mut *tx).await.map_err(db_err)? {
             let project_id: i64 = row.try_get(0).map_err(db_err)?;
             let hash: String = row.try_get(1).map_err(db_err)?;
-            if let Some(key) = chunk.iter().find(|(p, h)| *p == project_id && *h == hash) {
+            if let Some(key) = wanted.get(&(project_id, hash.as_str())) {
                 out.insert(*key, row.try_get(2).map_err(db_err)?);
             }
         }
@@ -205,11 +206,12 @@ async fn upsert_issues<'a>(
              status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END \
              RETURNING id, project_id, hash",
         );
+        let wanted: HashMap<(i64, &str), (i64, &'a str)> = chunk.iter().map(|(k, _)| (**k, **k)).collect();
         for row in qb.build().fetch_all(&mut *tx).await.map_err(db_err)? {
             let project_id: i64 = row.try_get(1).map_err(db_err)?;
             let hash: String = row.try_get(2).map_err(db_err)?;
-            if let Some((key, _)) = chunk.iter().find(|((p, h), _)| *p == project_id && *h == hash) {
-                ids.insert(**key, row.try_get(0).map_err(db_err)?);
+            if let Some(key) = wanted.get(&(project_id, hash.as_str())) {
+                ids.insert(*key, row.try_get(0).map_err(db_err)?);
             }
         }
     }
