@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use sentinel_store::{CompressionDict, Store, StoreError};
+use sentinel_store::{CompressionDict, CountScope, Store, StoreError};
 use tokio::sync::watch;
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
@@ -180,6 +180,11 @@ impl Trainer {
         let mut trained = 0;
         for project in self.store.list_projects().await? {
             if self.codec.has_dict(project.id) {
+                continue;
+            }
+            // Cheap first: the rollups know how many events the project has.
+            let counts = self.store.event_counts(CountScope::Project(project.id), 0, i64::MAX / 2, i64::MAX / 4).await?;
+            if counts.iter().map(|(_, n)| *n).sum::<u64>() < self.min_events as u64 {
                 continue;
             }
             let sample = self
