@@ -116,7 +116,13 @@ impl Codec {
     /// Compresses an event payload with the project's newest dictionary (or none yet).
     /// Returns the dictionary id (0 for none) and the compressed bytes.
     pub fn compress_event(&self, project_id: i64, data: &[u8]) -> std::io::Result<(i64, Vec<u8>)> {
-        let dict = self.state.read().unwrap_or_else(|p| p.into_inner()).newest_by_project.get(&project_id).cloned();
+        let dict = self
+            .state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .newest_by_project
+            .get(&project_id)
+            .cloned();
         let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
         CCTX.with_borrow_mut(|cctx| match &dict {
             Some(d) => cctx.compress_using_cdict(&mut out, data, d.enc.as_cdict()),
@@ -129,7 +135,8 @@ impl Codec {
     /// Compresses without a dictionary (non-event items).
     pub fn compress_plain(data: &[u8]) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
-        CCTX.with_borrow_mut(|cctx| cctx.compress(&mut out, data, LEVEL_PLAIN)).map_err(zstd_error)?;
+        CCTX.with_borrow_mut(|cctx| cctx.compress(&mut out, data, LEVEL_PLAIN))
+            .map_err(zstd_error)?;
         Ok(out)
     }
 
@@ -151,7 +158,9 @@ impl Codec {
         let size = match zstd::zstd_safe::get_frame_content_size(data) {
             Ok(Some(n)) if n <= cap as u64 => n as usize,
             Ok(Some(n)) => {
-                return Err(CodecError::Corrupt(format!("payload decompresses to {n} bytes, over the {cap} limit")));
+                return Err(CodecError::Corrupt(format!(
+                    "payload decompresses to {n} bytes, over the {cap} limit"
+                )));
             }
             _ => cap,
         };
@@ -183,7 +192,10 @@ impl Trainer {
                 continue;
             }
             // Cheap first: the rollups know how many events the project has.
-            let counts = self.store.event_counts(CountScope::Project(project.id), 0, i64::MAX / 2, i64::MAX / 4).await?;
+            let counts = self
+                .store
+                .event_counts(CountScope::Project(project.id), 0, i64::MAX / 2, i64::MAX / 4)
+                .await?;
             if counts.iter().map(|(_, n)| *n).sum::<u64>() < self.min_events as u64 {
                 continue;
             }

@@ -23,6 +23,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Error-event rate limits in addition to those set with `sentinel project set-limit`.
     /// The lowest applicable limit wins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rate_limits: Vec<RateLimitRule>,
 }
 
@@ -223,21 +224,85 @@ impl Settings {
     /// A commented example configuration with every default.
     pub fn example() -> String {
         let defaults = toml::to_string_pretty(&Settings::default()).unwrap_or_default();
-        format!(
+        let mut out = String::from(
             "# Sentinel configuration. Every value shown is the default; delete what you don't change.\n\
-             # Precedence: defaults < this file (--config / SENTINEL_CONFIG) < SENTINEL_* variables < flags.\n\
-             #\n\
-             # Rate limits for error events, per project or per key (lowest applicable wins):\n\
+             # Precedence: defaults < this file (--config / SENTINEL_CONFIG) < SENTINEL_* variables < flags.\n\n",
+        );
+        for line in defaults.lines() {
+            let key = line.split_once(" = ").map(|(k, _)| k.trim());
+            if let Some(doc) = key
+                .and_then(|k| FIELD_DOCS.iter().find(|(name, _)| *name == k))
+                .map(|(_, d)| d)
+            {
+                out.push_str(&format!("# {doc}\n"));
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push_str(
+            "\n# Rate limits for error events, per project or per key (the lowest applicable wins):\n\
              # [[rate_limits]]\n\
              # project = 1\n\
              # events_per_minute = 600\n\
              # [[rate_limits]]\n\
              # project = 1\n\
              # key = \"0123456789abcdef0123456789abcdef\"\n\
-             # events_per_minute = 100\n\n{defaults}"
-        )
+             # events_per_minute = 100\n",
+        );
+        out
     }
 }
+
+/// One line of documentation per field, for `sentinel config example`.
+const FIELD_DOCS: &[(&str, &str)] = &[
+    ("data_dir", "Directory holding the embedded databases."),
+    (
+        "listen",
+        "Address and port for ingest, API and operations endpoints.",
+    ),
+    (
+        "public_url",
+        "Base URL in DSNs, path prefix included (default: http://<listen><path_prefix>).",
+    ),
+    ("path_prefix", "Prefix in front of every route, e.g. \"/sentry\"."),
+    (
+        "max_compressed_bytes",
+        "Largest request body as sent (compressed), bytes.",
+    ),
+    (
+        "max_envelope_bytes",
+        "Largest envelope after decompression, bytes.",
+    ),
+    ("max_event_bytes", "Largest event or transaction item, bytes."),
+    ("max_check_in_bytes", "Largest check-in item, bytes."),
+    ("max_attachment_bytes", "Largest attachment item, bytes."),
+    (
+        "max_inbox_depth",
+        "Unprocessed items above which ingest answers 503.",
+    ),
+    (
+        "max_in_flight",
+        "Ingest requests handled at once; more get 503 immediately.",
+    ),
+    (
+        "max_body_memory_mib",
+        "Memory for in-flight request bodies (compressed + decoded), MiB; beyond it 503.",
+    ),
+    ("batch_size", "Inbox items processed per worker transaction."),
+    (
+        "inbox_durability",
+        "\"normal\" survives a process crash; \"full\" also power loss (fsync per commit).",
+    ),
+    ("cache_mib", "SQLite page cache per connection, MiB."),
+    (
+        "dictionary_min_events",
+        "Events a project needs before a compression dictionary is trained for it.",
+    ),
+    (
+        "dictionary_check_secs",
+        "How often projects are checked for dictionary training, seconds.",
+    ),
+];
 
 #[cfg(test)]
 mod tests {
@@ -248,6 +313,23 @@ mod tests {
         let parsed: Settings = toml::from_str(&Settings::example()).unwrap();
         assert_eq!(parsed.listen, Settings::default().listen);
         assert_eq!(parsed.ingest.max_event_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn the_commented_rate_limit_example_parses_when_uncommented() {
+        let example = Settings::example();
+        let (head, tail) = example.split_once("# Rate limits").unwrap();
+        let uncommented: String = tail
+            .lines()
+            .skip(1)
+            .map(|l| format!("{}\n", l.trim_start_matches("# ")))
+            .collect();
+        let parsed: Settings = toml::from_str(&format!("{head}{uncommented}")).unwrap();
+        assert_eq!(parsed.rate_limits.len(), 2);
+        assert_eq!(
+            parsed.rate_limits[1].key.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
     }
 
     #[test]
