@@ -167,6 +167,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn close(&self) {
+        // Readers first, so the last writer connection to close can checkpoint and remove the WAL.
+        self.main_r.close().await;
+        self.inbox_r.close().await;
+        self.main_w.close().await;
+        self.inbox_w.close().await;
+    }
+
     async fn create_project(
         &self,
         org_slug: &str,

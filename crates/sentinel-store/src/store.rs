@@ -32,6 +32,9 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap round trip used by readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Closes every connection once in-flight work is done (on SQLite this checkpoints the WAL
+    /// into the database files). Using the store afterwards is an error.
+    async fn close(&self);
 
     // ---- projects, keys, tokens ----
 
