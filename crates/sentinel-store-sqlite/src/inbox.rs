@@ -9,26 +9,36 @@ use crate::{db_err, parse_col};
 /// Rows per INSERT statement: 8 binds each stays far below SQLite's variable limit.
 const ROWS_PER_STATEMENT: usize = 500;
 
+fn insert(chunk: &[NewInboxItem]) -> QueryBuilder<Sqlite> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO inbox (project_id, kind, event_id, received_ms, sent_at, headers_json, dict_id, payload) ",
+    );
+    qb.push_values(chunk, |mut b, it| {
+        b.push_bind(it.project_id)
+            .push_bind(it.kind.as_str())
+            .push_bind(it.event_id.map(|e| e.as_bytes().to_vec()))
+            .push_bind(it.received_ms)
+            .push_bind(it.sent_at.clone())
+            .push_bind(it.headers_json.clone())
+            .push_bind(it.dict_id)
+            .push_bind(it.payload.clone());
+    });
+    qb
+}
+
 pub async fn append(pool: &SqlitePool, items: &[NewInboxItem]) -> Result<(), StoreError> {
     if items.is_empty() {
         return Ok(());
     }
+    // One statement is its own transaction in SQLite: a group commit that fits in one INSERT
+    // needs a single round trip to the connection instead of BEGIN, INSERT and COMMIT.
+    if items.len() <= ROWS_PER_STATEMENT {
+        insert(items).build().execute(pool).await.map_err(db_err)?;
+        return Ok(());
+    }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
     for chunk in items.chunks(ROWS_PER_STATEMENT) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO inbox (project_id, kind, event_id, received_ms, sent_at, headers_json, dict_id, payload) ",
-        );
-        qb.push_values(chunk, |mut b, it| {
-            b.push_bind(it.project_id)
-                .push_bind(it.kind.as_str())
-                .push_bind(it.event_id.map(|e| e.as_bytes().to_vec()))
-                .push_bind(it.received_ms)
-                .push_bind(it.sent_at.clone())
-                .push_bind(it.headers_json.clone())
-                .push_bind(it.dict_id)
-                .push_bind(it.payload.clone());
-        });
-        qb.build().execute(&mut *tx).await.map_err(db_err)?;
+        insert(chunk).build().execute(&mut *tx).await.map_err(db_err)?;
     }
     tx.commit().await.map_err(db_err)
 }

@@ -269,6 +269,15 @@ pub async fn inbox_items_stay_until_a_batch_acknowledges_them(store: &dyn Store)
     assert!(store.inbox_claim(10).await.unwrap().is_empty());
     assert_eq!(store.inbox_stats().await.unwrap().depth, 0);
 
+    // A large group commit is as atomic and ordered as a small one.
+    let many: Vec<NewInboxItem> = (100..1_300).map(|n| inbox_item(p, n)).collect();
+    store.inbox_append(&many).await.unwrap();
+    let claimed = store.inbox_claim(5_000).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.item.clone()).collect::<Vec<_>>(), many);
+    store.apply_batch(&ProcessedBatch { acknowledged: claimed.iter().map(|c| c.id).collect(), ..Default::default() })
+        .await
+        .unwrap();
+
     // Ids keep growing after the inbox was emptied.
     store.inbox_append(&[inbox_item(p, 9)]).await.unwrap();
     let late = store.inbox_claim(10).await.unwrap();
