@@ -1,5 +1,5 @@
-//! Durability of the real binary: an event answered 200 survives SIGKILL at any moment, is
-//! processed after the restart, and is counted exactly once.
+//! The real binary: durability across SIGKILL (an event answered 200 survives, is processed after
+//! the restart and counted once), graceful shutdown, data-dir locking and `sentinel seed`.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -98,16 +98,26 @@ async fn wait_drained(http: &reqwest::Client, base: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_under_load_loses_no_acknowledged_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let dsn = last_line(&["project", "create", "shop"], dir.path());
-    let key = dsn
-        .trim_start_matches("http://")
+/// Creates the project "shop" and returns its DSN's public key.
+fn project_key(dir: &Path) -> String {
+    let dsn = last_line(&["project", "create", "shop"], dir);
+    dsn.trim_start_matches("http://")
         .split('@')
         .next()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    let resp = http.get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{url}");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = project_key(dir.path());
     let token = last_line(&["token", "create", "crash-test"], dir.path());
     let (mut child, addr) = serve(dir.path());
     let base = format!("http://{addr}");
@@ -185,25 +195,19 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
     assert!(found >= acked.len() as u64);
 
     // Counted exactly once: the rollups and issue counters agree with the stored events.
-    let stats: Value = http
-        .get(format!("{base}/api/0/projects/1/stats/?resolution=1d"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(
+        &http,
+        &format!("{base}/api/0/projects/1/stats/?resolution=1d"),
+        &token,
+    )
+    .await;
     assert_eq!(stats["total"].as_u64(), Some(found), "{stats}");
-    let issues: Value = http
-        .get(format!("{base}/api/0/projects/1/issues/?limit=100"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issues = get_json(
+        &http,
+        &format!("{base}/api/0/projects/1/issues/?limit=100"),
+        &token,
+    )
+    .await;
     let times_seen: u64 = issues["data"]
         .as_array()
         .unwrap()
@@ -223,13 +227,7 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
 #[tokio::test]
 async fn sigterm_finishes_in_flight_work_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let dsn = last_line(&["project", "create", "shop"], dir.path());
-    let key = dsn
-        .trim_start_matches("http://")
-        .split('@')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = project_key(dir.path());
     let (mut child, addr) = serve(dir.path());
     let http = reqwest::Client::new();
     for n in 0..50usize {
@@ -248,6 +246,12 @@ async fn sigterm_finishes_in_flight_work_and_exits_cleanly() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "serve exited with {exit}");
+    for wal in ["sentinel.db-wal", "inbox.db-wal"] {
+        let left = std::fs::metadata(dir.path().join(wal))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert_eq!(left, 0, "{wal} was not checkpointed on shutdown");
+    }
     // A second server may now take the data directory, and finds nothing left behind.
     let (mut again, addr) = serve(dir.path());
     wait_drained(&http, &format!("http://{addr}")).await;
@@ -269,4 +273,39 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already using"));
     first.kill().unwrap();
     let _ = first.wait();
+}
+
+#[tokio::test]
+async fn seed_sends_realistic_events_through_the_ingest_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serve(dir.path());
+    let dsn = last_line(&["--listen", &addr, "project", "create", "seeded"], dir.path());
+    let token = last_line(&["token", "create", "t"], dir.path());
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["seed", "--events", "300", "--dsn", &dsn])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    wait_drained(&http, &base).await;
+    let stats = get_json(
+        &http,
+        &format!("{base}/api/0/projects/1/stats/?resolution=1d"),
+        &token,
+    )
+    .await;
+    assert_eq!(stats["total"], 300, "{stats}");
+    let issues = get_json(
+        &http,
+        &format!("{base}/api/0/projects/1/issues/?limit=100"),
+        &token,
+    )
+    .await;
+    let n = issues["data"].as_array().unwrap().len();
+    assert!(n > 10, "realistic traffic spreads over many issues, got {n}");
+    child.kill().unwrap();
+    let _ = child.wait();
 }
