@@ -274,7 +274,11 @@ pub async fn inbox_items_stay_until_a_batch_acknowledges_them(store: &dyn Store)
     store.inbox_append(&many).await.unwrap();
     let claimed = store.inbox_claim(5_000).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.item.clone()).collect::<Vec<_>>(), many);
-    store.apply_batch(&ProcessedBatch { acknowledged: claimed.iter().map(|c| c.id).collect(), ..Default::default() })
+    store
+        .apply_batch(&ProcessedBatch {
+            acknowledged: claimed.iter().map(|c| c.id).collect(),
+            ..Default::default()
+        })
         .await
         .unwrap();
 
