@@ -129,7 +129,7 @@ impl Default for StorageSettings {
         Self {
             inbox_durability: InboxDurability::Normal,
             cache_mib: 8,
-            dictionary_min_events: 1000,
+            dictionary_min_events: 250,
             dictionary_check_secs: 10,
         }
     }
