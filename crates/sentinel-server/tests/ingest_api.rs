@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use sentinel_server::Server;
-use sentinel_server::clock::SystemClock;
+use sentinel_server::clock::{Clock, ManualClock, SystemClock};
 use sentinel_server::config::{RateLimitRule, Settings};
 use sentinel_store::Store;
 use sentinel_store_sqlite::{SqliteOptions, SqliteStore};
@@ -25,6 +25,10 @@ struct Env {
 }
 
 async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
+    start_with_clock(edit, Arc::new(SystemClock)).await
+}
+
+async fn start_with_clock(edit: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&SqliteOptions::new(dir.path())).await.unwrap());
     store.migrate().await.unwrap();
@@ -40,9 +44,7 @@ async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
         ..Settings::default()
     };
     edit(&mut settings);
-    let server = Server::start(settings, store.clone(), Arc::new(SystemClock))
-        .await
-        .unwrap();
+    let server = Server::start(settings, store.clone(), clock).await.unwrap();
     Env {
         server,
         store,
@@ -510,8 +512,36 @@ async fn over_the_rate_limit_answers_429_with_sentry_headers() {
         2,
         "the rejected event was not stored"
     );
-    // Project limits set with the CLI (stored) apply too, per key.
-    env.store.set_key_rate_limit(KEY, Some(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_rate_limit_window_ends_with_the_minute() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000 + 45_500)); // 45.5 s into a minute
+    let env = start_with_clock(
+        |s| {
+            s.rate_limits.push(RateLimitRule {
+                project: 1,
+                key: None,
+                events_per_minute: 1,
+            })
+        },
+        clock.clone(),
+    )
+    .await;
+    assert_eq!(env.send(envelope(&id(1), "x")).await.0, StatusCode::OK);
+    let (s, h, _) = env.send(envelope(&id(2), "x")).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        h["retry-after"], "15",
+        "14.5 s to the end of the minute, rounded up"
+    );
+    clock.advance(14_500);
+    assert_eq!(
+        env.send(envelope(&id(3), "x")).await.0,
+        StatusCode::OK,
+        "a new minute, a new budget"
+    );
+    assert_eq!(env.issues().await[0]["times_seen"], 2);
 }
 
 #[tokio::test]

@@ -125,15 +125,6 @@ impl SqliteStore {
             cursor: AtomicI64::new(0),
         })
     }
-
-    /// Bytes used on disk by the database files (including WAL files).
-    pub fn disk_usage(data_dir: &Path) -> u64 {
-        ["sentinel.db", "sentinel.db-wal", "inbox.db", "inbox.db-wal"]
-            .iter()
-            .filter_map(|f| std::fs::metadata(data_dir.join(f)).ok())
-            .map(|m| m.len())
-            .sum()
-    }
 }
 
 #[async_trait]

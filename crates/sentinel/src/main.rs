@@ -174,16 +174,6 @@ async fn open_store(s: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
     Ok(Arc::new(store))
 }
 
-fn new_public_key() -> String {
-    uuid_like_hex()
-}
-
-/// 32 random hex digits.
-fn uuid_like_hex() -> String {
-    let token = sentinel_server::api::new_token();
-    token.trim_start_matches("sntl_")[..32].to_owned()
-}
-
 /// Only one server may own a data directory at a time; CLI commands may run beside it.
 fn lock_data_dir(s: &Settings) -> anyhow::Result<std::fs::File> {
     std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating {}", s.data_dir.display()))?;
@@ -242,7 +232,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Project(ProjectCommand::Create { name }) => {
             let store = open_store(&s).await?;
             let (project, key) = store
-                .create_project("default", name.trim(), &new_public_key(), clock.now_ms())
+                .create_project(
+                    "default",
+                    name.trim(),
+                    &sentinel_server::api::new_public_key(),
+                    clock.now_ms(),
+                )
                 .await?;
             println!(
                 "created project {} ({}) with id {}",

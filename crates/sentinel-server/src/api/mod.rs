@@ -76,6 +76,11 @@ pub fn new_token() -> String {
     format!("sntl_{}", hex::encode(bytes))
 }
 
+/// A fresh DSN public key: 32 lower-case hex digits (the JS SDK requires `\w+`).
+pub fn new_public_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
 /// An authenticated API caller (bearer token).
 pub struct Caller(pub ApiToken);
 

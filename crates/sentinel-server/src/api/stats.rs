@@ -33,6 +33,8 @@ pub struct StatsResponse {
 /// The validated window: bucket-aligned `[since, until)` and the bucket size in ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// `1m`, `1h` or `1d`.
+    pub resolution: &'static str,
     pub since_ms: i64,
     pub until_ms: i64,
     pub bucket_ms: i64,
@@ -68,7 +70,6 @@ impl StatsParams {
                 )));
             }
         };
-        let _ = resolution;
         let until = match &self.until {
             Some(v) => parse_time("until", v)?,
             None => now_ms,
@@ -94,19 +95,16 @@ impl StatsParams {
             )));
         }
         Ok(Window {
+            resolution,
             since_ms,
             until_ms,
             bucket_ms,
         })
     }
-
-    pub fn resolution_name(&self) -> String {
-        self.resolution.clone().unwrap_or_else(|| "1h".into())
-    }
 }
 
 /// Zero-fills the buckets of `window` from the sparse `(bucket_start, count)` pairs.
-pub fn fill(window: Window, resolution: String, sparse: &[(i64, u64)]) -> StatsResponse {
+pub fn fill(window: Window, sparse: &[(i64, u64)]) -> StatsResponse {
     let mut data = Vec::with_capacity(((window.until_ms - window.since_ms) / window.bucket_ms) as usize);
     let mut it = sparse.iter().peekable();
     let mut t = window.since_ms;
@@ -132,7 +130,7 @@ pub fn fill(window: Window, resolution: String, sparse: &[(i64, u64)]) -> StatsR
         t += window.bucket_ms;
     }
     StatsResponse {
-        resolution,
+        resolution: window.resolution.to_owned(),
         since: rfc3339(window.since_ms),
         until: rfc3339(window.until_ms),
         total,
@@ -177,12 +175,14 @@ mod tests {
     #[test]
     fn fill_zero_fills_missing_buckets_and_sums_the_total() {
         let w = Window {
+            resolution: "1m",
             since_ms: 0,
             until_ms: 180_000,
             bucket_ms: 60_000,
         };
-        let r = fill(w, "1m".into(), &[(60_000, 4)]);
+        let r = fill(w, &[(60_000, 4)]);
         assert_eq!(r.data.iter().map(|p| p.count).collect::<Vec<_>>(), vec![0, 4, 0]);
         assert_eq!(r.total, 4);
+        assert_eq!(r.resolution, "1m");
     }
 }

@@ -316,5 +316,5 @@ pub async fn stats(
             window.bucket_ms,
         )
         .await?;
-    Ok(Json(fill(window, params.resolution_name(), &sparse)))
+    Ok(Json(fill(window, &sparse)))
 }

@@ -53,7 +53,7 @@ impl Worker {
         let max_item_bytes = self.max_item_bytes;
         let codec = self.codec.clone();
         // Decompression, parsing and grouping are CPU work: keep them off the async threads.
-        let batch = tokio::task::spawn_blocking(move || process(&claimed, &codec, max_item_bytes))
+        let batch = tokio::task::spawn_blocking(move || process(claimed, &codec, max_item_bytes))
             .await
             .context("processing task panicked")?;
         let outcome = self
@@ -121,17 +121,19 @@ fn minute(ms: i64) -> i64 {
 }
 
 /// Turns claimed inbox items into what the store writes. Pure apart from decompression.
-pub fn process(claimed: &[InboxItem], codec: &Codec, max_item_bytes: usize) -> ProcessedBatch {
+pub fn process(claimed: Vec<InboxItem>, codec: &Codec, max_item_bytes: usize) -> ProcessedBatch {
     let mut batch = ProcessedBatch {
         acknowledged: claimed.iter().map(|c| c.id).collect(),
         ..Default::default()
     };
     for c in claimed {
-        let it = &c.item;
+        let id = c.id;
+        let it = c.item;
+        let (project_id, received_ms, category) = (it.project_id, it.received_ms, it.kind.category());
         let accepted = |quantity: u64| OutcomeCount {
-            project_id: it.project_id,
-            minute_ms: minute(it.received_ms),
-            category: it.kind.category().into(),
+            project_id,
+            minute_ms: minute(received_ms),
+            category: category.into(),
             outcome: "accepted".into(),
             reason: String::new(),
             quantity,
@@ -139,7 +141,7 @@ pub fn process(claimed: &[InboxItem], codec: &Codec, max_item_bytes: usize) -> P
         let payload = match codec.decompress(it.dict_id, &it.payload, max_item_bytes.max(1) * 2) {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(inbox.id = c.id, error = %e, "inbox item cannot be decompressed; dropped");
+                tracing::error!(inbox.id = id, error = %e, "inbox item cannot be decompressed; dropped");
                 batch.outcomes.push(OutcomeCount {
                     outcome: "invalid".into(),
                     reason: "corrupt".into(),
@@ -150,34 +152,34 @@ pub fn process(claimed: &[InboxItem], codec: &Codec, max_item_bytes: usize) -> P
         };
         match it.kind {
             ItemKind::Event => {
-                let cfg = NormalizeConfig::new(it.received_ms, it.sent_at.clone());
+                let cfg = NormalizeConfig::new(received_ms, it.sent_at);
                 let Some(event_id) = it.event_id else {
-                    tracing::error!(inbox.id = c.id, "event without an id in the inbox; dropped");
+                    tracing::error!(inbox.id = id, "event without an id in the inbox; dropped");
                     continue;
                 };
                 match summarize(&payload, &cfg) {
                     Ok(s) => {
                         batch.outcomes.push(accepted(1));
                         batch.events.push(NewEvent {
-                            project_id: it.project_id,
+                            project_id,
                             event_id,
-                            grouping_hash: s.grouping.hash.clone(),
                             title: truncate(&s.grouping.title),
                             culprit: truncate(&s.grouping.culprit),
+                            grouping_hash: s.grouping.hash,
                             message: s.message.as_deref().map(truncate),
                             level: s.level,
-                            platform: s.platform.clone(),
+                            platform: s.platform,
                             timestamp_ms: s.timestamp_ms,
-                            received_ms: it.received_ms,
-                            environment: s.environment.clone(),
-                            release: s.release.clone(),
+                            received_ms,
+                            environment: s.environment,
+                            release: s.release,
                             tags: s.tags,
-                            payload: it.payload.clone(),
+                            payload: it.payload,
                             dict_id: it.dict_id,
                         });
                     }
                     Err(e) => {
-                        tracing::warn!(inbox.id = c.id, error = %e, "event cannot be normalized; dropped");
+                        tracing::warn!(inbox.id = id, error = %e, "event cannot be normalized; dropped");
                         batch.outcomes.push(OutcomeCount {
                             outcome: "invalid".into(),
                             reason: "invalid_event".into(),
@@ -186,20 +188,18 @@ pub fn process(claimed: &[InboxItem], codec: &Codec, max_item_bytes: usize) -> P
                     }
                 }
             }
-            ItemKind::ClientReport => {
-                batch
-                    .outcomes
-                    .extend(client_report(it.project_id, it.received_ms, &payload))
-            }
+            ItemKind::ClientReport => batch
+                .outcomes
+                .extend(client_report(project_id, received_ms, &payload)),
             kind => {
                 batch.outcomes.push(accepted(1));
                 batch.items.push(NewStoredItem {
-                    project_id: it.project_id,
+                    project_id,
                     kind,
                     event_id: it.event_id,
-                    received_ms: it.received_ms,
-                    headers_json: it.headers_json.clone(),
-                    payload: it.payload.clone(),
+                    received_ms,
+                    headers_json: it.headers_json,
+                    payload: it.payload,
                 });
             }
         }

@@ -63,7 +63,12 @@ impl TestServerBuilder {
         let store = open_store(data_dir.path()).await;
         let now = self.clock.now_ms();
         let (project, key) = store
-            .create_project("default", &self.project_name, &random_hex32(), now)
+            .create_project(
+                "default",
+                &self.project_name,
+                &sentinel_server::api::new_public_key(),
+                now,
+            )
             .await
             .unwrap_or_else(|e| panic!("creating the test project: {e}"));
         let token = sentinel_server::api::new_token();
@@ -320,12 +325,6 @@ async fn open_store(dir: &Path) -> Arc<dyn Store> {
         .await
         .unwrap_or_else(|e| panic!("migrating SQLite in {}: {e}", dir.display()));
     Arc::new(store)
-}
-
-/// 32 random hex digits, the shape of a DSN public key.
-pub fn random_hex32() -> String {
-    let token = sentinel_server::api::new_token();
-    token.trim_start_matches("sntl_")[..32].to_owned()
 }
 
 /// A polling budget: check a condition, and if it doesn't hold yet, `pause` briefly and check
