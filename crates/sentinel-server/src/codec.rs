@@ -242,21 +242,6 @@ impl Trainer {
         }
         Ok(trained)
     }
-
-    pub async fn run(self, every: Duration, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = shutdown.wait_for(|s| *s) => break,
-            }
-            if let Err(e) = self.run_once().await {
-                tracing::warn!(error = format!("{e:#}"), "dictionary training pass failed");
-            }
-            if let Err(e) = self.codec.refresh(self.store.as_ref()).await {
-                tracing::warn!(error = %e, "could not reload compression dictionaries");
-            }
-        }
-    }
 }
 
 #[cfg(test)]

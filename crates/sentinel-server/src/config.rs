@@ -1,6 +1,8 @@
 //! One typed settings tree: defaults, then an optional TOML file, then `SENTINEL_…` environment
 //! variables and command-line flags (applied by the binary). Loading never writes anything.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -18,9 +20,15 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Path prefix in front of every route (e.g. `/sentry` serves `/sentry/api/1/envelope/`).
     pub path_prefix: String,
+    /// What this process does (`--roles`); several processes sharing one PostgreSQL database can
+    /// split the roles between them.
+    pub roles: Vec<Role>,
+    pub database: DatabaseSettings,
     pub ingest: IngestSettings,
     pub worker: WorkerSettings,
     pub storage: StorageSettings,
+    pub retention: RetentionSettings,
+    pub scheduler: SchedulerSettings,
     /// Error-event rate limits in addition to those set with `sentinel project set-limit`.
     /// The lowest applicable limit wins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -77,6 +85,188 @@ pub struct StorageSettings {
     pub dictionary_check_secs: u64,
 }
 
+/// One part of the server a process can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The Sentry ingest endpoints: authenticate, limit, append to the inbox.
+    Ingest,
+    /// Turns inbox items into events, issues and rollups.
+    Worker,
+    /// The JSON API.
+    Web,
+    /// Singleton jobs (retention, partitions, dictionary training), run by whichever process
+    /// holds the `scheduler` lease.
+    Scheduler,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Ingest, Role::Worker, Role::Web, Role::Scheduler];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Ingest => "ingest",
+            Role::Worker => "worker",
+            Role::Web => "web",
+            Role::Scheduler => "scheduler",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown role {s:?}: expected ingest, worker, web or scheduler"))
+    }
+}
+
+/// Parses `ingest,worker` (or `all`) into roles, without duplicates, in a fixed order.
+pub fn parse_roles(list: &str) -> Result<Vec<Role>, String> {
+    if list.trim() == "all" {
+        return Ok(Role::ALL.to_vec());
+    }
+    let mut roles = list
+        .split(',')
+        .filter(|r| !r.trim().is_empty())
+        .map(str::parse)
+        .collect::<Result<Vec<Role>, _>>()?;
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        return Err("no roles given: expected a comma-separated list of ingest, worker, web, scheduler".into());
+    }
+    Ok(roles)
+}
+
+/// A database URL whose password never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, for the database driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Scheme, host, port and database, without user information or parameters.
+    pub fn redacted(&self) -> String {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("", self.0.as_str()));
+        let rest = rest.rsplit_once('@').map(|(_, host)| host).unwrap_or(rest);
+        let rest = rest.split_once('?').map(|(r, _)| r).unwrap_or(rest);
+        format!("{scheme}://{rest}")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://user:password@host:port/database`; absent means the embedded SQLite database in
+    /// `data_dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<DatabaseUrl>,
+    /// PostgreSQL schema to use (created if missing); absent means the user's default (`public`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// PostgreSQL connections per process.
+    pub max_connections: u32,
+    /// Longest a single PostgreSQL statement may run, milliseconds.
+    pub statement_timeout_ms: u64,
+    /// Longest a request waits for a free connection before answering 503, milliseconds.
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL TLS: disable, prefer, require, verify-ca or verify-full (default: the URL's
+    /// `sslmode`, else prefer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<String>,
+    /// How long a worker owns the inbox items it claimed; a worker that dies has its items taken
+    /// over by another after this, seconds.
+    pub inbox_lease_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            schema: None,
+            max_connections: 16,
+            statement_timeout_ms: 30_000,
+            acquire_timeout_ms: 5_000,
+            ssl_mode: None,
+            inbox_lease_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Days events (and kept transactions, attachments, …) are kept after they were received.
+    pub event_days: u32,
+    /// Per-project overrides of `event_days`, by project id or slug.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub projects: BTreeMap<String, u32>,
+    /// Days per-minute event counts are kept before they are folded into hourly counts.
+    pub minute_rollup_days: u32,
+    /// Days hourly event counts and ingest outcomes are kept.
+    pub hour_rollup_days: u32,
+    /// How often the scheduler runs retention, seconds.
+    pub interval_secs: u64,
+    /// Most rows one delete statement removes, so ingest is never blocked for long.
+    pub delete_batch: usize,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            event_days: 90,
+            projects: BTreeMap::new(),
+            minute_rollup_days: 14,
+            hour_rollup_days: 365,
+            interval_secs: 3600,
+            delete_batch: 2_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// How long the scheduler lease lasts without renewal; another process takes over within
+    /// this time when the leader dies, seconds.
+    pub lease_secs: u64,
+    /// Days of time partitions created ahead (PostgreSQL).
+    pub partition_days_ahead: u32,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            lease_secs: 30,
+            partition_days_ahead: 3,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitRule {
@@ -95,9 +285,13 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
             public_url: None,
             path_prefix: String::new(),
+            roles: Role::ALL.to_vec(),
+            database: DatabaseSettings::default(),
             ingest: IngestSettings::default(),
             worker: WorkerSettings::default(),
             storage: StorageSettings::default(),
+            retention: RetentionSettings::default(),
+            scheduler: SchedulerSettings::default(),
             rate_limits: Vec::new(),
         }
     }
@@ -197,6 +391,52 @@ impl Settings {
                 message: "must hold at least one request of ingest.max_compressed_bytes".into(),
             });
         }
+        if self.roles.is_empty() {
+            return Err(ConfigError::Invalid {
+                field: "roles",
+                message: "at least one of ingest, worker, web, scheduler".into(),
+            });
+        }
+        if let Some(url) = &self.database.url
+            && !(url.expose().starts_with("postgres://") || url.expose().starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                field: "database.url",
+                message: format!("{url} must start with postgres:// (without it, SQLite in data_dir is used)"),
+            });
+        }
+        let days = std::iter::once(("retention.event_days", self.retention.event_days)).chain(
+            self.retention
+                .projects
+                .values()
+                .map(|d| ("retention.projects", *d)),
+        );
+        for (field, d) in days {
+            if d == 0 {
+                return Err(ConfigError::Invalid {
+                    field,
+                    message: "must be at least 1 day".into(),
+                });
+            }
+        }
+        if self.retention.minute_rollup_days == 0 || self.retention.hour_rollup_days < self.retention.minute_rollup_days {
+            return Err(ConfigError::Invalid {
+                field: "retention.hour_rollup_days",
+                message: "minute_rollup_days must be at least 1 and hour_rollup_days at least minute_rollup_days".into(),
+            });
+        }
+        if self.retention.delete_batch == 0 || self.retention.interval_secs == 0 {
+            return Err(ConfigError::Invalid {
+                field: "retention.delete_batch",
+                message: "delete_batch and interval_secs must be at least 1".into(),
+            });
+        }
+        if self.scheduler.lease_secs < 3 || self.database.inbox_lease_secs < 3 {
+            return Err(ConfigError::Invalid {
+                field: "scheduler.lease_secs",
+                message: "scheduler.lease_secs and database.inbox_lease_secs must be at least 3 seconds".into(),
+            });
+        }
         if self.ingest.max_in_flight == 0 {
             return Err(ConfigError::Invalid {
                 field: "ingest.max_in_flight",
@@ -226,7 +466,10 @@ impl Settings {
         let defaults = toml::to_string_pretty(&Settings::default()).unwrap_or_default();
         let mut out = String::from(
             "# Sentinel configuration. Every value shown is the default; delete what you don't change.\n\
-             # Precedence: defaults < this file (--config / SENTINEL_CONFIG) < SENTINEL_* variables < flags.\n\n",
+             # Precedence: defaults < this file (--config / SENTINEL_CONFIG) < SENTINEL_* variables < flags.\n\
+             # PostgreSQL instead of the embedded SQLite database: in [database], set\n\
+             # url = \"postgres://sentinel:secret@db.internal:5432/sentinel\" (or --database-url), and\n\
+             # optionally schema = \"sentinel\" and ssl_mode = \"require\".\n\n",
         );
         for line in defaults.lines() {
             let key = line.split_once(" = ").map(|(k, _)| k.trim());
@@ -247,7 +490,11 @@ impl Settings {
              # [[rate_limits]]\n\
              # project = 1\n\
              # key = \"0123456789abcdef0123456789abcdef\"\n\
-             # events_per_minute = 100\n",
+             # events_per_minute = 100\n\
+             \n# Keep one project's events for a different number of days (by project id or slug):\n\
+             # [retention.projects]\n\
+             # checkout = 30\n\
+",
         );
         out
     }
@@ -289,6 +536,36 @@ const FIELD_DOCS: &[(&str, &str)] = &[
         "Memory for in-flight request bodies (compressed + decoded), MiB; beyond it 503.",
     ),
     ("batch_size", "Inbox items processed per worker transaction."),
+    (
+        "roles",
+        "What this process runs: ingest, worker, web, scheduler (--roles ingest,web).",
+    ),
+    (
+        "max_connections",
+        "PostgreSQL connections per process (database.url = \"postgres://…\" selects PostgreSQL).",
+    ),
+    ("statement_timeout_ms", "Longest one PostgreSQL statement may run, ms."),
+    (
+        "acquire_timeout_ms",
+        "Longest a request waits for a database connection before 503, ms.",
+    ),
+    (
+        "inbox_lease_secs",
+        "A dead worker's claimed items are taken over by another after this, seconds.",
+    ),
+    ("event_days", "Days events are kept after they were received."),
+    (
+        "minute_rollup_days",
+        "Days per-minute counts are kept before folding into hourly counts.",
+    ),
+    ("hour_rollup_days", "Days hourly counts and ingest outcomes are kept."),
+    ("interval_secs", "How often retention runs, seconds."),
+    ("delete_batch", "Most rows one retention delete statement removes."),
+    (
+        "lease_secs",
+        "Scheduler lease; another process takes over this long after the leader died, seconds.",
+    ),
+    ("partition_days_ahead", "Days of PostgreSQL time partitions created ahead."),
     (
         "inbox_durability",
         "\"normal\" survives a process crash; \"full\" also power loss (fsync per commit).",

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod issues;
 pub mod ops;
 pub mod pipeline;
+pub mod scheduler;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -29,12 +30,13 @@ use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::codec::{Codec, Trainer};
-use crate::config::Settings;
+use crate::config::{Role, Settings};
 use crate::ingest::KeyCache;
 use crate::ingest::limits::RateLimiter;
 use crate::ingest::outcomes::OutcomeBuffer;
 use crate::ingest::writer::InboxWriter;
 use crate::pipeline::Worker;
+use crate::scheduler::Scheduler;
 
 /// Queue between ingest requests and the inbox writer, in requests.
 const WRITER_QUEUE: usize = 8192;
@@ -79,30 +81,34 @@ where
     tokio::spawn(fut.instrument(tracing::info_span!("task", name)))
 }
 
+/// The routes of the roles in `settings.roles`; operations endpoints are always served.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/api/0/projects/", get(api::projects::list))
-        .route("/api/0/projects/{project_id}/issues/", get(issues::list))
-        .route(
-            "/api/0/projects/{project_id}/events/{event_id}/",
-            get(issues::event),
-        )
-        .route("/api/0/projects/{project_id}/stats/", get(api::projects::stats))
-        .route(
-            "/api/0/issues/{issue_id}/",
-            get(issues::detail).put(issues::update),
-        )
-        .route("/api/0/issues/{issue_id}/events/", get(issues::events))
-        .route("/api/0/issues/{issue_id}/stats/", get(issues::stats));
-    let ops = Router::new()
+    let roles = &state.settings.roles;
+    let mut app = Router::new()
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics));
+    if roles.contains(&Role::Ingest) {
+        app = app.merge(ingest::routes());
+    }
+    if roles.contains(&Role::Web) {
+        app = app
+            .route("/api/0/projects/", get(api::projects::list))
+            .route("/api/0/projects/{project_id}/issues/", get(issues::list))
+            .route(
+                "/api/0/projects/{project_id}/events/{event_id}/",
+                get(issues::event),
+            )
+            .route("/api/0/projects/{project_id}/stats/", get(api::projects::stats))
+            .route(
+                "/api/0/issues/{issue_id}/",
+                get(issues::detail).put(issues::update),
+            )
+            .route("/api/0/issues/{issue_id}/events/", get(issues::events))
+            .route("/api/0/issues/{issue_id}/stats/", get(issues::stats));
+    }
     let prefix = state.settings.path_prefix.clone();
-    let app = Router::new()
-        .merge(ingest::routes())
-        .merge(api)
-        .merge(ops)
+    let app = app
         .fallback(not_found)
         .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state);
@@ -175,34 +181,54 @@ impl Server {
             metrics: ops::metrics_handle(),
         }));
         let (shutdown, rx) = watch::channel(false);
-        let worker = Worker {
-            store: store.clone(),
-            clock: clock.clone(),
-            codec: codec.clone(),
-            inbox_depth,
-            wake,
-            batch_size: settings.worker.batch_size,
-            max_item_bytes,
-        };
-        let worker = spawn_named("worker", worker.run(rx.clone()));
-        let trainer = Trainer {
-            store: store.clone(),
-            codec,
-            clock,
-            min_events: settings.storage.dictionary_min_events,
-            max_payload_bytes: max_item_bytes,
-        };
-        let trainer = spawn_named(
-            "dictionary-trainer",
-            trainer.run(
-                Duration::from_secs(settings.storage.dictionary_check_secs.max(1)),
-                rx.clone(),
-            ),
-        );
-        let flusher = spawn_named(
-            "outcome-flusher",
-            flush_outcomes(store.clone(), outcomes.clone(), rx.clone()),
-        );
+        let roles = settings.roles.clone();
+        let mut tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)> = Vec::new();
+        if roles.contains(&Role::Worker) {
+            let worker = Worker {
+                store: store.clone(),
+                clock: clock.clone(),
+                codec: codec.clone(),
+                inbox_depth,
+                wake,
+                batch_size: settings.worker.batch_size,
+                max_item_bytes,
+            };
+            tasks.push(("worker", spawn_named("worker", worker.run(rx.clone()))));
+        }
+        if roles.contains(&Role::Scheduler) {
+            let scheduler = Scheduler {
+                store: store.clone(),
+                clock: clock.clone(),
+                settings: settings.clone(),
+                trainer: Trainer {
+                    store: store.clone(),
+                    codec: codec.clone(),
+                    clock: clock.clone(),
+                    min_events: settings.storage.dictionary_min_events,
+                    max_payload_bytes: max_item_bytes,
+                },
+                holder: scheduler::holder_id(),
+            };
+            tasks.push(("scheduler", spawn_named("scheduler", scheduler.run(rx.clone()))));
+        }
+        if roles.contains(&Role::Ingest) {
+            // Dictionaries trained by the scheduler (here or on another node) reach ingest here.
+            let every = Duration::from_secs(settings.storage.dictionary_check_secs.max(1));
+            tasks.push((
+                "dictionary-refresh",
+                spawn_named(
+                    "dictionary-refresh",
+                    refresh_dictionaries(store.clone(), codec.clone(), every, rx.clone()),
+                ),
+            ));
+            tasks.push((
+                "outcome-flusher",
+                spawn_named(
+                    "outcome-flusher",
+                    flush_outcomes(store.clone(), outcomes.clone(), rx.clone()),
+                ),
+            ));
+        }
 
         let app = router(state);
         let mut stop = rx.clone();
@@ -215,12 +241,13 @@ impl Server {
                 .context("serving HTTP")?;
             // The router (and with it every inbox sender) is gone: the writer drains and stops.
             writer.await.context("inbox writer task")?;
-            worker.await.context("worker task")?;
-            flusher.await.context("outcome flusher task")?;
-            trainer.await.context("dictionary trainer task")?;
+            for (name, task) in tasks {
+                task.await.with_context(|| format!("{name} task"))?;
+            }
             Ok(())
         });
-        tracing::info!(addr = %addr, public_url = %settings.public_base_url(), "sentinel is listening");
+        let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        tracing::info!(addr = %addr, public_url = %settings.public_base_url(), roles = %roles.join(","), "sentinel is listening");
         Ok(Server {
             addr,
             settings,
@@ -238,6 +265,23 @@ impl Server {
     /// `http://addr` plus the path prefix.
     pub fn base_url(&self) -> String {
         format!("http://{}{}", self.addr, self.settings.path_prefix)
+    }
+}
+
+async fn refresh_dictionaries(
+    store: Arc<dyn Store>,
+    codec: Arc<Codec>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        if let Err(e) = codec.refresh(store.as_ref()).await {
+            tracing::warn!(error = %e, "could not reload compression dictionaries");
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 
+use crate::maintenance::{Lease, RetentionPolicy, RetentionReport};
+use crate::transfer::{TableSpec, Value};
 use crate::model::{
     ApiToken, BatchOutcome, CompressionDict, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
     IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent,
@@ -75,13 +77,19 @@ pub trait Store: Send + Sync + 'static {
     async fn inbox_append(&self, items: &[NewInboxItem]) -> Result<(), StoreError>;
     /// The oldest unprocessed items, at most `limit`. Items stay in the inbox until `apply_batch`
     /// acknowledges them, so a crash before that makes them come back.
+    ///
+    /// On a backend shared by several processes (PostgreSQL) the items are leased to this store
+    /// instance for its configured inbox lease: other instances skip them meanwhile, and take them
+    /// over once the lease has expired (the claimer died or stalled).
     async fn inbox_claim(&self, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
     async fn inbox_stats(&self) -> Result<InboxStats, StoreError>;
 
     /// Stores the result of processing claimed inbox items and acknowledges them, atomically:
     /// events (duplicates by `(project, event_id)` are skipped and counted nowhere), issue upserts
     /// (with regressions), per-minute rollups, tag value counts, kept items and outcomes.
-    /// Applying the same batch twice has the same effect as applying it once.
+    /// Applying the same batch twice has the same effect as applying it once. If another instance
+    /// has taken the items over since they were claimed (an expired lease), nothing is applied and
+    /// the answer is `StoreError::Conflict`: that instance processes them instead.
     async fn apply_batch(&self, batch: &ProcessedBatch) -> Result<BatchOutcome, StoreError>;
     /// Adds outcome counts recorded outside the pipeline (ingest rejections).
     async fn record_outcomes(&self, outcomes: &[OutcomeCount]) -> Result<(), StoreError>;
@@ -133,8 +141,14 @@ pub trait Store: Send + Sync + 'static {
         cursor: Option<&crate::Cursor>,
     ) -> Result<Page<EventRow>, StoreError>;
     async fn get_event(&self, project_id: i64, event_id: EventId) -> Result<Option<StoredEvent>, StoreError>;
-    /// Event counts per bucket of `bucket_ms` in `[since_ms, until_ms)`, from the per-minute rollups;
-    /// only non-empty buckets, ordered by time. Bucket starts are multiples of `bucket_ms`.
+    /// Event counts per bucket of `bucket_ms` in `[since_ms, until_ms)`, from the rollups; only
+    /// non-empty buckets, ordered by time. Bucket starts are multiples of `bucket_ms`.
+    ///
+    /// Minute rollups older than the retention's `minute_rollup_days` are compacted into hourly
+    /// ones (`apply_retention`), and the counts read both, so totals over whole hours are the same
+    /// before and after compaction. Over compacted history an hour is one point in time, its start:
+    /// a bucket smaller than an hour gets the whole hour's count at the hour's start, and a window
+    /// edge inside such an hour includes or excludes the whole hour by its start.
     async fn event_counts(
         &self,
         scope: CountScope,
@@ -142,4 +156,68 @@ pub trait Store: Send + Sync + 'static {
         until_ms: i64,
         bucket_ms: i64,
     ) -> Result<Vec<(i64, u64)>, StoreError>;
+
+    // ---- singleton leases (leader election) ----
+
+    /// Takes lease `name` for `holder` until `now_ms + ttl_ms` if it is free, expired, or already
+    /// held by `holder` (which renews it). Returns whether `holder` holds it afterwards. Atomic:
+    /// of several callers racing for a free lease exactly one gets it.
+    async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool, StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+    /// Gives lease `name` up if `holder` holds it, so another node can take it at once.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+    /// The lease's last holder and expiry (possibly in the past); `None` if never taken or released.
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+
+    // ---- maintenance (run by the leader) ----
+
+    /// Makes sure time-partitioned tables can take rows stamped in `[from_ms, until_ms)`: on
+    /// PostgreSQL creates the missing partitions; nothing to do on SQLite. Idempotent.
+    async fn ensure_partitions(&self, from_ms: i64, until_ms: i64) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+    /// One retention pass: deletes events, kept items and event-id records received before each
+    /// project's cutoff, issues last seen before it (with their tag values and activity), folds
+    /// minute rollups older than `minute_rollup_days` into hourly rollups, deletes hourly rollups
+    /// and outcomes older than `hour_rollup_days`. PostgreSQL drops whole partitions where it can;
+    /// row deletes go in statements of at most `policy.delete_batch` rows. Event counts
+    /// (`event_counts`) stay the same across compaction.
+    async fn apply_retention(&self, policy: &RetentionPolicy, now_ms: i64) -> Result<RetentionReport, StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+
+    // ---- transfer between backends (`sentinel migrate-data`) ----
+
+    /// Up to `limit` rows of `table` in key order, after the key `after` (exclusive) when given;
+    /// values in `table.columns` order. The inbox yields only unprocessed items.
+    async fn export_rows(
+        &self,
+        table: &TableSpec,
+        after: Option<&[Value]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+    /// Inserts rows exported by any backend in one transaction, keeping their ids and skipping rows
+    /// whose key already exists, so a resumed copy never duplicates. Returns how many were new.
+    async fn import_rows(&self, table: &TableSpec, rows: &[Vec<Value>]) -> Result<u64, StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+    /// The greatest key present in `table` (to resume a copy after it).
+    async fn last_key(&self, table: &TableSpec) -> Result<Option<Vec<Value>>, StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+    /// Rows in `table` (the inbox: unprocessed items only).
+    async fn count_rows(&self, table: &TableSpec) -> Result<u64, StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
+    /// After imports: moves id generators past the greatest imported ids, so new rows never collide.
+    async fn finish_import(&self) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
+    }
 }

@@ -1,6 +1,9 @@
 //! The `sentinel` binary: command-line parsing and wiring, nothing else. This is the only place
 //! that names a storage backend.
 
+mod backend;
+mod migrate_data;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,9 +11,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use sentinel_server::clock::{Clock, SystemClock};
-use sentinel_server::config::{InboxDurability, Settings};
+use sentinel_server::config::{DatabaseUrl, Settings, parse_roles};
 use sentinel_store::Store;
-use sentinel_store_sqlite::{Durability, SqliteOptions, SqliteStore};
+
+use crate::backend::Location;
 
 // mimalloc: measurably less CPU than glibc malloc for the many short-lived buffers of the ingest
 // path (see docs/PERFORMANCE.md).
@@ -32,6 +36,9 @@ struct Global {
     /// Directory holding the embedded database [default: ./sentinel-data]
     #[arg(long, global = true, env = "SENTINEL_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// PostgreSQL database to use instead of the embedded one: postgres://user:password@host/db
+    #[arg(long, global = true, env = "SENTINEL_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Optional TOML config file (see `sentinel config example`)
     #[arg(long, global = true, env = "SENTINEL_CONFIG")]
     config: Option<PathBuf>,
@@ -58,7 +65,21 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server: ingest, workers, API and operations endpoints on one port
-    Serve,
+    Serve {
+        /// Roles of this process, comma-separated: ingest, worker, web, scheduler [default: all]
+        #[arg(long, env = "SENTINEL_ROLES")]
+        roles: Option<String>,
+    },
+    /// Copy all data from one database to another (e.g. the embedded SQLite to PostgreSQL);
+    /// resumable, verified by row counts
+    MigrateData {
+        /// Source: a SQLite data directory (or its sentinel.db) or a postgres:// URL
+        #[arg(long)]
+        from: String,
+        /// Target: a postgres:// URL (or a SQLite data directory); should be empty or a partial copy
+        #[arg(long)]
+        to: String,
+    },
     /// Apply database migrations and exit
     Migrate,
     /// Manage projects
@@ -140,6 +161,9 @@ fn settings(g: &Global) -> anyhow::Result<Settings> {
     if let Some(p) = &g.path_prefix {
         s.path_prefix = p.clone();
     }
+    if let Some(u) = &g.database_url {
+        s.database.url = Some(DatabaseUrl::new(u.clone()));
+    }
     s.validate()?;
     Ok(s)
 }
@@ -160,32 +184,8 @@ fn init_logs(format: LogFormat) {
     }
 }
 
-async fn open_store(s: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
-    let mut opts = SqliteOptions::new(&s.data_dir);
-    opts.inbox_durability = match s.storage.inbox_durability {
-        InboxDurability::Normal => Durability::Normal,
-        InboxDurability::Full => Durability::Full,
-    };
-    opts.cache_kib = s.storage.cache_mib * 1024;
-    let store = SqliteStore::open(&opts)
-        .await
-        .with_context(|| format!("opening the database in {}", s.data_dir.display()))?;
-    store.migrate().await.context("applying migrations")?;
-    Ok(Arc::new(store))
-}
-
-/// Only one server may own a data directory at a time; CLI commands may run beside it.
-fn lock_data_dir(s: &Settings) -> anyhow::Result<std::fs::File> {
-    std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating {}", s.data_dir.display()))?;
-    let path = s.data_dir.join("serve.lock");
-    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    if file.try_lock().is_err() {
-        bail!(
-            "another `sentinel serve` is already using {}",
-            s.data_dir.display()
-        );
-    }
-    Ok(file)
+async fn open_store(s: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    backend::open(&Location::of(s), s).await
 }
 
 async fn shutdown_signal() {
@@ -212,12 +212,20 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logs(cli.global.log_format);
-    let s = settings(&cli.global)?;
+    let mut s = settings(&cli.global)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
-        Command::Serve => {
-            let _lock = lock_data_dir(&s)?;
-            let store = open_store(&s).await?;
+        Command::Serve { roles } => {
+            if let Some(r) = roles {
+                s.roles = parse_roles(&r).map_err(|e| anyhow::anyhow!("--roles: {e}"))?;
+            }
+            let location = Location::of(&s);
+            let _lock = match &location {
+                Location::Sqlite(dir) => Some(backend::lock_data_dir(dir)?),
+                Location::Postgres(_) => None,
+            };
+            tracing::info!(database = %location.describe(), "opening the database");
+            let store = backend::open(&location, &s).await?;
             let server = sentinel_server::Server::start(s, store.clone(), clock).await?;
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests and the current batch");
@@ -227,7 +235,34 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             open_store(&s).await?;
-            println!("migrations applied in {}", s.data_dir.display());
+            println!("migrations applied to the {}", Location::of(&s).describe());
+        }
+        Command::MigrateData { from, to } => {
+            let (from, to) = (
+                Location::parse(&from, &s.database),
+                Location::parse(&to, &s.database),
+            );
+            // The source must not change while it is copied.
+            let _lock = match &from {
+                Location::Sqlite(dir) => {
+                    if !dir.join("sentinel.db").exists() {
+                        bail!("--from: no Sentinel database in {} (expected sentinel.db)", dir.display());
+                    }
+                    Some(backend::lock_data_dir(dir).context("stop the server before copying its data")?)
+                }
+                Location::Postgres(_) => None,
+            };
+            eprintln!("copying from the {} to the {}", from.describe(), to.describe());
+            let source = backend::open(&from, &s).await?;
+            let target = backend::open(&to, &s).await?;
+            let report = migrate_data::run(source.as_ref(), target.as_ref()).await?;
+            let total: u64 = report.iter().map(|r| r.target_rows).sum();
+            for r in &report {
+                println!("{}\t{}\t{}", r.table, r.source_rows, r.target_rows);
+            }
+            println!("verified: {total} rows in {} tables match the source", report.len());
+            source.close().await;
+            target.close().await;
         }
         Command::Project(ProjectCommand::Create { name }) => {
             let store = open_store(&s).await?;

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sentinel_protocol::event::{NormalizeConfig, summarize};
-use sentinel_store::{InboxItem, ItemKind, NewEvent, NewStoredItem, OutcomeCount, ProcessedBatch, Store};
+use sentinel_store::{
+    InboxItem, ItemKind, NewEvent, NewStoredItem, OutcomeCount, ProcessedBatch, Store, StoreError,
+};
 use serde::Deserialize;
 use tokio::sync::{Notify, watch};
 
@@ -79,15 +81,18 @@ impl Worker {
         Ok(n)
     }
 
-    /// Runs until `shutdown` turns true, finishing the batch in progress first.
+    /// Runs until `shutdown` turns true, finishing the batch in progress first. Failures (the
+    /// database unreachable, say) are retried with exponential backoff and jitter, so workers of
+    /// several processes don't hammer a recovering database in step.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_millis(100);
+        let mut failures: u32 = 0;
         loop {
             if *shutdown.borrow() {
                 break;
             }
             match self.run_once().await {
                 Ok(0) => {
+                    failures = 0;
                     metrics::gauge!("sentinel_processing_lag_seconds").set(0.0);
                     tokio::select! {
                         _ = self.wake.notified() => {}
@@ -95,18 +100,34 @@ impl Worker {
                         _ = shutdown.changed() => {}
                     }
                 }
-                Ok(_) => backoff = Duration::from_millis(100),
+                Ok(_) => failures = 0,
+                Err(e) if is_taken_over(&e) => {
+                    // Our lease on these items expired and another worker has them: not an error.
+                    tracing::warn!(error = format!("{e:#}"), "batch was taken over by another worker; skipped");
+                }
                 Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "worker batch failed; retrying");
+                    failures = failures.saturating_add(1);
+                    let delay = backoff(failures);
+                    tracing::error!(error = format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "worker batch failed; retrying");
+                    metrics::counter!("sentinel_worker_batch_failures_total").increment(1);
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(delay) => {}
                         _ = shutdown.changed() => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
         }
     }
+}
+
+fn is_taken_over(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Conflict(_)))
+}
+
+/// Exponential backoff from 100 ms up to 5 s, with "full jitter" (a random delay up to the bound).
+fn backoff(failures: u32) -> Duration {
+    let bound_ms = (100u64 << failures.min(6).saturating_sub(1)).min(5_000);
+    Duration::from_millis(rand::random_range(bound_ms / 2..=bound_ms))
 }
 
 fn truncate(s: &str) -> String {

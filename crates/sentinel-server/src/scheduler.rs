@@ -1,0 +1,189 @@
+//! The scheduler role: singleton jobs run by whichever process holds the `scheduler` lease in the
+//! database. Every process with the role competes for the lease; the holder renews it at a third
+//! of its lifetime, so when the leader dies another process takes over within one lease, and a
+//! leader that shuts down gives it up at once.
+//!
+//! Jobs: time partitions ahead (PostgreSQL), retention, compression-dictionary training.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sentinel_store::{DAY_MS, RetentionPolicy, Store};
+use tokio::sync::watch;
+
+use crate::clock::Clock;
+use crate::codec::Trainer;
+use crate::config::Settings;
+
+pub const LEASE_NAME: &str = "scheduler";
+const PARTITIONS_EVERY: Duration = Duration::from_secs(600);
+
+/// A job that runs at most once per `every` while this process leads.
+struct Job {
+    name: &'static str,
+    every: Duration,
+    last: Option<Instant>,
+}
+
+impl Job {
+    fn new(name: &'static str, every: Duration) -> Self {
+        Self {
+            name,
+            every,
+            last: None,
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= self.every)
+    }
+}
+
+pub struct Scheduler {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    pub trainer: Trainer,
+    /// Identifies this process in the lease row (host, pid and a random suffix).
+    pub holder: String,
+}
+
+/// `host:pid:random`, unique per process start.
+pub fn holder_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "sentinel".into());
+    format!("{host}:{}:{:08x}", std::process::id(), rand::random::<u32>())
+}
+
+impl Scheduler {
+    /// Competes for the lease until `shutdown`; runs the jobs while holding it.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let ttl = Duration::from_secs(self.settings.scheduler.lease_secs);
+        let mut jobs = [
+            Job::new("partitions", PARTITIONS_EVERY),
+            Job::new(
+                "retention",
+                Duration::from_secs(self.settings.retention.interval_secs),
+            ),
+            Job::new(
+                "dictionaries",
+                Duration::from_secs(self.settings.storage.dictionary_check_secs.max(1)),
+            ),
+        ];
+        let mut leading = false;
+        loop {
+            let now = self.clock.now_ms();
+            match self
+                .store
+                .acquire_lease(LEASE_NAME, &self.holder, now, ttl.as_millis() as i64)
+                .await
+            {
+                Ok(true) => {
+                    if !leading {
+                        tracing::info!(holder = %self.holder, "took the scheduler lease: running singleton jobs here");
+                        leading = true;
+                    }
+                    metrics::gauge!("sentinel_scheduler_leader").set(1.0);
+                    for job in jobs.iter_mut().filter(|j| j.due()) {
+                        // A job that fails is retried at its next interval, not in a tight loop.
+                        job.last = Some(Instant::now());
+                        if let Err(e) = self.run_job(job.name).await {
+                            tracing::warn!(job = job.name, error = format!("{e:#}"), "scheduled job failed");
+                        }
+                    }
+                }
+                Ok(false) => {
+                    if leading {
+                        tracing::warn!("lost the scheduler lease to another process");
+                        leading = false;
+                        jobs.iter_mut().for_each(|j| j.last = None);
+                    }
+                    metrics::gauge!("sentinel_scheduler_leader").set(0.0);
+                }
+                Err(e) => {
+                    // Unknown whether we still hold it: stop acting as leader until renewed.
+                    if leading {
+                        tracing::warn!(error = %e, "cannot renew the scheduler lease; pausing singleton jobs");
+                        leading = false;
+                    }
+                    metrics::gauge!("sentinel_scheduler_leader").set(0.0);
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(ttl / 3) => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+        }
+        if leading {
+            match self.store.release_lease(LEASE_NAME, &self.holder).await {
+                Ok(()) => tracing::info!("released the scheduler lease"),
+                Err(e) => tracing::warn!(error = %e, "could not release the scheduler lease; it expires by itself"),
+            }
+        }
+    }
+
+    async fn run_job(&self, name: &str) -> anyhow::Result<()> {
+        match name {
+            "partitions" => {
+                let now = self.clock.now_ms();
+                let ahead = i64::from(self.settings.scheduler.partition_days_ahead.max(1));
+                self.store
+                    .ensure_partitions(now - DAY_MS, now + ahead * DAY_MS)
+                    .await?;
+            }
+            "retention" => {
+                let policy = retention_policy(&self.settings, self.store.as_ref()).await?;
+                let started = Instant::now();
+                let report = self.store.apply_retention(&policy, self.clock.now_ms()).await?;
+                tracing::info!(
+                    events = report.events_deleted,
+                    items = report.items_deleted,
+                    issues = report.issues_deleted,
+                    minute_rollups_compacted = report.minute_rollups_compacted,
+                    hour_rollups = report.hour_rollups_deleted,
+                    outcomes = report.outcomes_deleted,
+                    partitions_dropped = report.partitions_dropped.len(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "retention pass done"
+                );
+                metrics::counter!("sentinel_retention_events_deleted_total").increment(report.events_deleted);
+            }
+            "dictionaries" => {
+                self.trainer.run_once().await?;
+            }
+            other => anyhow::bail!("unknown job {other}"),
+        }
+        Ok(())
+    }
+}
+
+/// The retention policy of the settings, with project slugs resolved to ids. Unknown projects in
+/// the overrides are reported and ignored.
+pub async fn retention_policy(settings: &Settings, store: &dyn Store) -> anyhow::Result<RetentionPolicy> {
+    let r = &settings.retention;
+    let mut policy = RetentionPolicy {
+        event_days: r.event_days,
+        minute_rollup_days: r.minute_rollup_days,
+        hour_rollup_days: r.hour_rollup_days,
+        delete_batch: r.delete_batch,
+        ..RetentionPolicy::default()
+    };
+    if r.projects.is_empty() {
+        return Ok(policy);
+    }
+    let projects = store.list_projects().await?;
+    for (name, days) in &r.projects {
+        let found = projects
+            .iter()
+            .find(|p| p.slug == *name || p.id.to_string() == *name);
+        match found {
+            Some(p) => {
+                policy.project_event_days.insert(p.id, *days);
+            }
+            None => tracing::warn!(
+                project = %name,
+                "retention.projects names a project that does not exist; ignored"
+            ),
+        }
+    }
+    Ok(policy)
+}

@@ -1,0 +1,79 @@
+//! Types for the work one leader does on a schedule: retention and (on PostgreSQL) partitions.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub const DAY_MS: i64 = 86_400_000;
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// What to keep. Event ages are measured from `received_ms` (the time Sentinel accepted the event,
+/// which is also the partition key on PostgreSQL); rollup ages from their bucket start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Events, kept items, their de-duplication ids, and issues last seen before the cutoff.
+    pub event_days: u32,
+    /// Per-project overrides of `event_days`, by project id.
+    pub project_event_days: BTreeMap<i64, u32>,
+    /// Minute rollups older than this are folded into hourly rollups and deleted.
+    pub minute_rollup_days: u32,
+    /// Hourly rollups (and ingest outcomes) older than this are deleted.
+    pub hour_rollup_days: u32,
+    /// Most rows one statement deletes where rows are deleted (SQLite, and PostgreSQL rows of
+    /// projects whose retention is shorter than their partition's), so writers are never blocked
+    /// for long.
+    pub delete_batch: usize,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            event_days: 90,
+            project_event_days: BTreeMap::new(),
+            minute_rollup_days: 14,
+            hour_rollup_days: 365,
+            delete_batch: 2_000,
+        }
+    }
+}
+
+impl RetentionPolicy {
+    pub fn event_days_for(&self, project_id: i64) -> u32 {
+        self.project_event_days
+            .get(&project_id)
+            .copied()
+            .unwrap_or(self.event_days)
+    }
+
+    /// The longest event retention of any project: partitions older than this hold nothing to keep.
+    pub fn longest_event_days(&self) -> u32 {
+        self.project_event_days
+            .values()
+            .copied()
+            .chain([self.event_days])
+            .max()
+            .unwrap_or(self.event_days)
+    }
+}
+
+/// What one retention pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    pub events_deleted: u64,
+    pub items_deleted: u64,
+    pub issues_deleted: u64,
+    /// Minute rollup rows folded into hourly rows (and removed).
+    pub minute_rollups_compacted: u64,
+    pub hour_rollups_deleted: u64,
+    pub outcomes_deleted: u64,
+    /// PostgreSQL partitions dropped whole (table names).
+    pub partitions_dropped: Vec<String>,
+}
+
+/// Who holds a singleton lease, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub name: String,
+    pub holder: String,
+    pub expires_ms: i64,
+}

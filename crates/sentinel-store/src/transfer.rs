@@ -1,0 +1,147 @@
+//! Backend-neutral row transfer for `sentinel migrate-data`: every persistent table, its columns
+//! and its key, so a copy can be made table by table in key order, resumed after the last key the
+//! target holds, and verified by counting.
+
+/// A column value as both backends can read and write it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// One table to copy. `key` columns are a prefix-free unique key used for keyset paging
+/// (`(k1, k2, …) > (…)`) and for resuming; rows are copied in key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub columns: &'static [&'static str],
+    pub key: &'static [&'static str],
+}
+
+/// Every table `migrate-data` copies, parents before children. Column names are the same on both
+/// backends; integer columns carry `Value::Int` (booleans as 0/1), ids and event ids keep their
+/// values, `event_id` columns are 16-byte blobs. The inbox holds the items not yet processed.
+pub const TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "organizations",
+        columns: &["id", "slug", "name", "created_ms"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "projects",
+        columns: &["id", "org_id", "name", "slug", "created_ms", "rate_limit_per_minute"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "project_keys",
+        columns: &[
+            "id",
+            "project_id",
+            "public_key",
+            "label",
+            "active",
+            "created_ms",
+            "rate_limit_per_minute",
+        ],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "api_tokens",
+        columns: &["id", "name", "token_sha256", "scope", "created_ms"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "compression_dicts",
+        columns: &["id", "project_id", "created_ms", "dict"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "issues",
+        columns: &[
+            "id",
+            "project_id",
+            "hash",
+            "title",
+            "culprit",
+            "message",
+            "level",
+            "status",
+            "platform",
+            "first_seen_ms",
+            "last_seen_ms",
+            "times_seen",
+        ],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "events",
+        columns: &[
+            "id",
+            "project_id",
+            "event_id",
+            "issue_id",
+            "timestamp_ms",
+            "received_ms",
+            "level",
+            "platform",
+            "title",
+            "message",
+            "environment",
+            "release",
+            "dict_id",
+            "payload",
+        ],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "items",
+        columns: &["id", "project_id", "kind", "event_id", "received_ms", "headers_json", "payload"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "rollups_minute",
+        columns: &["project_id", "issue_id", "minute_ms", "count"],
+        key: &["project_id", "issue_id", "minute_ms"],
+    },
+    TableSpec {
+        name: "rollups_hour",
+        columns: &["project_id", "issue_id", "hour_ms", "count"],
+        key: &["project_id", "issue_id", "hour_ms"],
+    },
+    TableSpec {
+        name: "issue_tag_values",
+        columns: &["issue_id", "key", "value", "count", "first_seen_ms", "last_seen_ms"],
+        key: &["issue_id", "key", "value"],
+    },
+    TableSpec {
+        name: "outcomes",
+        columns: &["project_id", "minute_ms", "category", "outcome", "reason", "quantity"],
+        key: &["project_id", "minute_ms", "category", "outcome", "reason"],
+    },
+    TableSpec {
+        name: "activity",
+        columns: &["id", "issue_id", "kind", "data", "created_ms"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "inbox",
+        columns: &[
+            "id",
+            "project_id",
+            "kind",
+            "event_id",
+            "received_ms",
+            "sent_at",
+            "headers_json",
+            "dict_id",
+            "payload",
+        ],
+        key: &["id"],
+    },
+];
+
+pub fn table(name: &str) -> Option<&'static TableSpec> {
+    TABLES.iter().find(|t| t.name == name)
+}
