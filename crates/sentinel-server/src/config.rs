@@ -491,7 +491,7 @@ impl Settings {
              # project = 1\n\
              # key = \"0123456789abcdef0123456789abcdef\"\n\
              # events_per_minute = 100\n\
-             \n# Keep one project's events for a different number of days (by project id or slug):\n\
+             \n## Keep one project's events for a different number of days (by project id or slug):\n\
              # [retention.projects]\n\
              # checkout = 30\n\
 ",
@@ -603,10 +603,48 @@ mod tests {
             .collect();
         let parsed: Settings = toml::from_str(&format!("{head}{uncommented}")).unwrap();
         assert_eq!(parsed.rate_limits.len(), 2);
+        assert_eq!(parsed.retention.projects.get("checkout"), Some(&30));
         assert_eq!(
             parsed.rate_limits[1].key.as_deref(),
             Some("0123456789abcdef0123456789abcdef")
         );
+    }
+
+    #[test]
+    fn roles_parse_from_a_list_or_all() {
+        assert_eq!(parse_roles("all").unwrap(), Role::ALL.to_vec());
+        assert_eq!(
+            parse_roles("web,ingest,web").unwrap(),
+            vec![Role::Ingest, Role::Web]
+        );
+        let err = parse_roles("ingest,checker").unwrap_err();
+        assert!(err.contains("\"checker\""), "{err}");
+        assert!(parse_roles(" , ").is_err());
+    }
+
+    #[test]
+    fn database_urls_never_show_their_password() {
+        let url = DatabaseUrl::new("postgres://sentinel:s3cret@db.internal:5432/sentinel?sslmode=require&password=x");
+        let settings = Settings {
+            database: DatabaseSettings {
+                url: Some(url.clone()),
+                ..DatabaseSettings::default()
+            },
+            ..Settings::default()
+        };
+        for shown in [format!("{url}"), format!("{url:?}"), format!("{settings:?}")] {
+            assert!(!shown.contains("s3cret") && !shown.contains("password=x"), "{shown}");
+        }
+        assert_eq!(url.redacted(), "postgres://db.internal:5432/sentinel");
+        assert!(settings.validate().is_ok());
+        let mysql = Settings {
+            database: DatabaseSettings {
+                url: Some(DatabaseUrl::new("mysql://db/x")),
+                ..DatabaseSettings::default()
+            },
+            ..Settings::default()
+        };
+        assert!(mysql.validate().unwrap_err().to_string().contains("database.url"));
     }
 
     #[test]

@@ -212,8 +212,9 @@ impl Server {
             tasks.push(("scheduler", spawn_named("scheduler", scheduler.run(rx.clone()))));
         }
         if roles.contains(&Role::Ingest) {
-            // Dictionaries trained by the scheduler (here or on another node) reach ingest here.
-            let every = Duration::from_secs(settings.storage.dictionary_check_secs.max(1));
+            // Dictionaries trained by the scheduler on another node reach ingest here (one trained
+            // in this process is installed at once); each refresh reads every dictionary, so rarely.
+            let every = Duration::from_secs(settings.storage.dictionary_check_secs.max(60));
             tasks.push((
                 "dictionary-refresh",
                 spawn_named(

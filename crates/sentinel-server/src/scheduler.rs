@@ -6,6 +6,7 @@
 //! Jobs: time partitions ahead (PostgreSQL), retention, compression-dictionary training.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sentinel_store::{DAY_MS, RetentionPolicy, Store};
@@ -17,6 +18,8 @@ use crate::config::Settings;
 
 pub const LEASE_NAME: &str = "scheduler";
 const PARTITIONS_EVERY: Duration = Duration::from_secs(600);
+/// How often the job loop looks for due jobs.
+const JOB_TICK: Duration = Duration::from_secs(1);
 
 /// A job that runs at most once per `every` while this process leads.
 struct Job {
@@ -55,65 +58,80 @@ pub fn holder_id() -> String {
 }
 
 impl Scheduler {
-    /// Competes for the lease until `shutdown`; runs the jobs while holding it.
+    /// Competes for the lease until `shutdown`; runs the jobs while holding it. The lease is
+    /// renewed by its own task, so a long job (a big retention pass) never lets it lapse.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let ttl = Duration::from_secs(self.settings.scheduler.lease_secs);
+        let this = Arc::new(self);
+        let leading = Arc::new(AtomicBool::new(false));
+        let lease = tokio::spawn(this.clone().hold_lease(leading.clone(), shutdown.clone()));
         let mut jobs = [
             Job::new("partitions", PARTITIONS_EVERY),
             Job::new(
                 "retention",
-                Duration::from_secs(self.settings.retention.interval_secs),
+                Duration::from_secs(this.settings.retention.interval_secs),
             ),
             Job::new(
                 "dictionaries",
-                Duration::from_secs(self.settings.storage.dictionary_check_secs.max(1)),
+                Duration::from_secs(this.settings.storage.dictionary_check_secs.max(1)),
             ),
         ];
-        let mut leading = false;
+        loop {
+            if leading.load(Ordering::SeqCst) {
+                for job in jobs.iter_mut().filter(|j| j.due()) {
+                    if !leading.load(Ordering::SeqCst) || *shutdown.borrow() {
+                        break;
+                    }
+                    // A job that fails is retried at its next interval, not in a tight loop.
+                    job.last = Some(Instant::now());
+                    if let Err(e) = this.run_job(job.name).await {
+                        tracing::warn!(job = job.name, error = format!("{e:#}"), "scheduled job failed");
+                    }
+                }
+            } else {
+                // After a hand-over, every job is due again on this node.
+                jobs.iter_mut().for_each(|j| j.last = None);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(JOB_TICK) => {}
+                _ = shutdown.wait_for(|s| *s) => break,
+            }
+        }
+        if let Err(e) = lease.await {
+            tracing::warn!(error = %e, "scheduler lease task failed");
+        }
+    }
+
+    /// Takes and renews the lease every third of its lifetime; releases it on shutdown.
+    async fn hold_lease(self: Arc<Self>, leading: Arc<AtomicBool>, mut shutdown: watch::Receiver<bool>) {
+        let ttl = Duration::from_secs(self.settings.scheduler.lease_secs);
         loop {
             let now = self.clock.now_ms();
-            match self
+            let held = self
                 .store
                 .acquire_lease(LEASE_NAME, &self.holder, now, ttl.as_millis() as i64)
-                .await
-            {
-                Ok(true) => {
-                    if !leading {
-                        tracing::info!(holder = %self.holder, "took the scheduler lease: running singleton jobs here");
-                        leading = true;
-                    }
-                    metrics::gauge!("sentinel_scheduler_leader").set(1.0);
-                    for job in jobs.iter_mut().filter(|j| j.due()) {
-                        // A job that fails is retried at its next interval, not in a tight loop.
-                        job.last = Some(Instant::now());
-                        if let Err(e) = self.run_job(job.name).await {
-                            tracing::warn!(job = job.name, error = format!("{e:#}"), "scheduled job failed");
-                        }
-                    }
+                .await;
+            let was = leading.load(Ordering::SeqCst);
+            match &held {
+                Ok(true) if !was => {
+                    tracing::info!(holder = %self.holder, "took the scheduler lease: running singleton jobs here")
                 }
-                Ok(false) => {
-                    if leading {
-                        tracing::warn!("lost the scheduler lease to another process");
-                        leading = false;
-                        jobs.iter_mut().for_each(|j| j.last = None);
-                    }
-                    metrics::gauge!("sentinel_scheduler_leader").set(0.0);
+                Ok(false) if was => tracing::warn!("lost the scheduler lease to another process"),
+                // Unknown whether we still hold it: stop acting as leader until renewed.
+                Err(e) if was => {
+                    tracing::warn!(error = %e, "cannot renew the scheduler lease; pausing singleton jobs")
                 }
-                Err(e) => {
-                    // Unknown whether we still hold it: stop acting as leader until renewed.
-                    if leading {
-                        tracing::warn!(error = %e, "cannot renew the scheduler lease; pausing singleton jobs");
-                        leading = false;
-                    }
-                    metrics::gauge!("sentinel_scheduler_leader").set(0.0);
-                }
+                _ => {}
             }
+            let now_leading = matches!(held, Ok(true));
+            leading.store(now_leading, Ordering::SeqCst);
+            metrics::gauge!("sentinel_scheduler_leader").set(if now_leading { 1.0 } else { 0.0 });
             tokio::select! {
                 _ = tokio::time::sleep(ttl / 3) => {}
                 _ = shutdown.wait_for(|s| *s) => break,
             }
         }
-        if leading {
+        if leading.swap(false, Ordering::SeqCst) {
+            metrics::gauge!("sentinel_scheduler_leader").set(0.0);
             match self.store.release_lease(LEASE_NAME, &self.holder).await {
                 Ok(()) => tracing::info!("released the scheduler lease"),
                 Err(e) => tracing::warn!(error = %e, "could not release the scheduler lease; it expires by itself"),
