@@ -25,6 +25,7 @@ pub async fn apply(
     max_id: Option<i64>,
 ) -> Result<BatchOutcome, StoreError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+    refuse_acknowledged(&mut tx, &batch.acknowledged).await?;
     let mut outcome = BatchOutcome::default();
 
     let fresh = new_events(&mut tx, &batch.events).await?;
@@ -112,6 +113,25 @@ pub async fn apply(
     }
     tx.commit().await.map_err(db_err)?;
     Ok(outcome)
+}
+
+/// A batch acknowledging an item at or below the worker cursor was applied before (or overlaps
+/// one that was): applying it again would count its outcomes twice, so nothing is applied.
+async fn refuse_acknowledged(tx: &mut SqliteConnection, acknowledged: &[i64]) -> Result<(), StoreError> {
+    let Some(lowest) = acknowledged.iter().copied().min() else {
+        return Ok(());
+    };
+    let cursor: i64 = sqlx::query_scalar("SELECT inbox_id FROM worker_cursor WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    if lowest <= cursor {
+        return Err(StoreError::Conflict(format!(
+            "inbox item {lowest} was already acknowledged (the worker cursor is at {cursor}): \
+             this batch was applied before, so nothing was applied again"
+        )));
+    }
+    Ok(())
 }
 
 /// The events of the batch that are not stored yet, first occurrence of each `(project, event_id)`.

@@ -304,9 +304,14 @@ pub async fn counts(
             i,
         ),
     };
+    // Compacted history is in hourly rows; reading both keeps counts the same across compaction.
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT (minute_ms / $4) * $4 AS bucket, sum(count) FROM rollups_minute \
-         WHERE {project_sql} AND minute_ms >= $2 AND minute_ms < $3 GROUP BY bucket ORDER BY bucket"
+        "SELECT (at_ms / $4) * $4 AS bucket, sum(n) FROM ( \
+         SELECT minute_ms AS at_ms, count AS n FROM rollups_minute \
+         WHERE {project_sql} AND minute_ms >= $2 AND minute_ms < $3 \
+         UNION ALL SELECT hour_ms, count FROM rollups_hour \
+         WHERE {project_sql} AND hour_ms >= $2 AND hour_ms < $3) \
+         GROUP BY bucket ORDER BY bucket"
     )))
     .bind(id)
     .bind(since_ms)

@@ -8,7 +8,10 @@
 mod batch;
 mod inbox;
 mod issues;
+mod leases;
 mod projects;
+mod retention;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -17,10 +20,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
+use sentinel_store::transfer::{TableSpec, Value};
 use sentinel_store::{
     ApiToken, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue,
-    IssueQuery, IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, Store,
-    StoreError, StoredEvent, TagDistribution,
+    IssueQuery, IssueStatus, Lease, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey,
+    RetentionPolicy, RetentionReport, Store, StoreError, StoredEvent, TagDistribution,
 };
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -125,7 +129,36 @@ impl SqliteStore {
             cursor: AtomicI64::new(0),
         })
     }
+
+    /// Where `table`'s rows are read for a transfer.
+    fn source(&self, table: &TableSpec) -> transfer::Source<'_> {
+        if table.name == INBOX {
+            transfer::Source {
+                pool: &self.inbox_r,
+                after_id: Some(self.cursor.load(Ordering::SeqCst)),
+            }
+        } else {
+            transfer::Source {
+                pool: &self.main_r,
+                after_id: None,
+            }
+        }
+    }
+
+    /// Moves the worker cursor back below `lowest`, so imported inbox items with ids this store
+    /// already processed (and deleted) are pending again.
+    async fn reopen_inbox_from(&self, lowest: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE worker_cursor SET inbox_id = min(inbox_id, $1) WHERE id = 1")
+            .bind(lowest - 1)
+            .execute(&self.main_w)
+            .await
+            .map_err(db_err)?;
+        self.cursor.fetch_min(lowest - 1, Ordering::SeqCst);
+        Ok(())
+    }
 }
+
+const INBOX: &str = "inbox";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -327,6 +360,78 @@ impl Store for SqliteStore {
         bucket_ms: i64,
     ) -> Result<Vec<(i64, u64)>, StoreError> {
         issues::counts(&self.main_r, scope, since_ms, until_ms, bucket_ms).await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        leases::acquire(&self.main_w, name, holder, now_ms, ttl_ms).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        leases::release(&self.main_w, name, holder).await
+    }
+
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        leases::get(&self.main_r, name).await
+    }
+
+    async fn ensure_partitions(&self, _from_ms: i64, _until_ms: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn apply_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now_ms: i64,
+    ) -> Result<RetentionReport, StoreError> {
+        retention::apply(&self.main_w, policy, now_ms).await
+    }
+
+    async fn export_rows(
+        &self,
+        table: &TableSpec,
+        after: Option<&[Value]>,
+        limit: usize,
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        transfer::export(self.source(table), table, after, limit).await
+    }
+
+    async fn import_rows(&self, table: &TableSpec, rows: &[Vec<Value>]) -> Result<u64, StoreError> {
+        if table.name != INBOX {
+            return transfer::import(&self.main_w, table, rows, None).await;
+        }
+        let cursor = self.cursor.load(Ordering::SeqCst);
+        let inserted = transfer::import(&self.inbox_w, table, rows, Some(cursor)).await?;
+        // The inbox's first column is its id.
+        let lowest = rows
+            .iter()
+            .filter_map(|r| match r.first() {
+                Some(Value::Int(id)) => Some(*id),
+                _ => None,
+            })
+            .min();
+        if let Some(lowest) = lowest.filter(|id| *id <= cursor) {
+            self.reopen_inbox_from(lowest).await?;
+        }
+        Ok(inserted)
+    }
+
+    async fn last_key(&self, table: &TableSpec) -> Result<Option<Vec<Value>>, StoreError> {
+        transfer::last_key(self.source(table), table).await
+    }
+
+    async fn count_rows(&self, table: &TableSpec) -> Result<u64, StoreError> {
+        transfer::count(self.source(table), table).await
+    }
+
+    async fn finish_import(&self) -> Result<(), StoreError> {
+        // Main tables use plain INTEGER PRIMARY KEYs: new ids follow the greatest present already.
+        transfer::advance_inbox_sequence(&self.inbox_w, self.cursor.load(Ordering::SeqCst)).await
     }
 }
 

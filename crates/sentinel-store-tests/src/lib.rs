@@ -10,13 +10,16 @@
 )]
 
 use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use sentinel_protocol::event::Level;
 use sentinel_protocol::ids::EventId;
+use sentinel_store::transfer::{self, TableSpec, Value};
 use sentinel_store::{
-    CountScope, InboxItem, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem,
-    NewStoredItem, OutcomeCount, ProcessedBatch, Store, StoreError,
+    CountScope, DAY_MS, HOUR_MS, InboxItem, IssueQuery, IssueSort, IssueStatus, ItemKind, Lease, NewEvent,
+    NewInboxItem, NewStoredItem, OutcomeCount, ProcessedBatch, RetentionPolicy, RetentionReport, Store,
+    StoreError,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, a schema).
@@ -29,6 +32,14 @@ pub struct Harness {
 /// (an async expression evaluating to a [`Harness`]).
 #[macro_export]
 macro_rules! contract_tests {
+    // For backends that need an external server: `$factory` evaluates to `Option<Harness>`, and
+    // `None` (no server configured) ends each test early. The factory itself reports the skip.
+    (optional: $factory:expr) => {
+        $crate::contract_tests!(match $factory.await {
+            ::std::option::Option::Some(harness) => ::std::future::ready(harness),
+            ::std::option::Option::None => return,
+        });
+    };
     ($factory:expr) => {
         $crate::contract_tests!(@each $factory;
             projects_are_created_with_a_default_key,
@@ -44,7 +55,11 @@ macro_rules! contract_tests {
             event_counts_are_bucketed_by_resolution,
             events_are_readable_by_id_and_listed_newest_first,
             outcomes_accumulate_per_minute,
-            compression_dicts_are_kept_per_project
+            compression_dicts_are_kept_per_project,
+            leases_have_one_holder_until_they_expire_or_are_released,
+            retention_deletes_old_events_items_and_issues_per_project,
+            minute_rollups_fold_into_hours_without_changing_counts,
+            rows_copy_between_stores_and_resume
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -410,9 +425,11 @@ pub async fn applying_the_same_batch_twice_changes_nothing(store: &dyn Store) {
         quantity: 2,
     });
     store.apply_batch(&b).await.unwrap();
-    let again = store.apply_batch(&b).await.unwrap();
-    assert_eq!(again.events_stored, 0);
-    assert_eq!(again.duplicates, 2);
+    let again = store.apply_batch(&b).await.unwrap_err();
+    assert!(
+        matches!(again, StoreError::Conflict(_)),
+        "acknowledging the same items again is refused: {again}"
+    );
     let issues = store
         .list_issues(&IssueQuery {
             project_id: p,
@@ -430,7 +447,19 @@ pub async fn applying_the_same_batch_twice_changes_nothing(store: &dyn Store) {
             .unwrap(),
         vec![(T0, 2)]
     );
+    let totals = store.outcome_totals(p, T0, T0 + 60_000).await.unwrap();
+    assert_eq!(
+        totals.iter().map(|o| o.quantity).collect::<Vec<_>>(),
+        vec![2],
+        "outcomes are not counted twice"
+    );
     assert!(store.inbox_claim(10).await.unwrap().is_empty());
+
+    // A batch acknowledging nothing is tied to no inbox item: it applies, duplicates skipped.
+    let mut unacknowledged = batch(vec![event(p, 0, "aaaa", T0), event(p, 4, "aaaa", T0)]);
+    unacknowledged.acknowledged.clear();
+    let out = store.apply_batch(&unacknowledged).await.unwrap();
+    assert_eq!((out.events_stored, out.duplicates), (1, 1));
 }
 
 pub async fn a_resolved_issue_regresses_on_a_new_event(store: &dyn Store) {
@@ -739,4 +768,602 @@ pub async fn compression_dicts_are_kept_per_project(store: &dyn Store) {
         ]
     );
     assert_eq!(store.sample_event_payloads(q, 10).await.unwrap().len(), 1);
+}
+
+pub async fn leases_have_one_holder_until_they_expire_or_are_released(store: &dyn Store) {
+    const TTL: i64 = 30_000;
+    let lease = |holder: &str, expires_ms| {
+        Some(Lease {
+            name: "retention".into(),
+            holder: holder.into(),
+            expires_ms,
+        })
+    };
+    assert_eq!(store.lease("retention").await.unwrap(), None);
+    assert!(store.acquire_lease("retention", "node-a", T0, TTL).await.unwrap());
+    assert!(
+        !store
+            .acquire_lease("retention", "node-b", T0 + 1_000, TTL)
+            .await
+            .unwrap(),
+        "held and not expired"
+    );
+    assert!(
+        store
+            .acquire_lease("retention", "node-a", T0 + 20_000, TTL)
+            .await
+            .unwrap(),
+        "the holder renews"
+    );
+    assert_eq!(
+        store.lease("retention").await.unwrap(),
+        lease("node-a", T0 + 50_000)
+    );
+    assert!(
+        !store
+            .acquire_lease("retention", "node-b", T0 + 49_999, TTL)
+            .await
+            .unwrap(),
+        "the renewal moved the expiry"
+    );
+    assert!(
+        store.acquire_lease("alerts", "node-b", T0, TTL).await.unwrap(),
+        "leases are independent by name"
+    );
+
+    assert!(
+        store
+            .acquire_lease("retention", "node-b", T0 + 50_000, TTL)
+            .await
+            .unwrap(),
+        "an expired lease goes to whoever asks"
+    );
+    assert!(
+        !store
+            .acquire_lease("retention", "node-a", T0 + 50_001, TTL)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.lease("retention").await.unwrap(),
+        lease("node-b", T0 + 80_000)
+    );
+
+    store.release_lease("retention", "node-a").await.unwrap();
+    assert_eq!(
+        store.lease("retention").await.unwrap(),
+        lease("node-b", T0 + 80_000),
+        "only the holder releases"
+    );
+    store.release_lease("retention", "node-b").await.unwrap();
+    assert_eq!(store.lease("retention").await.unwrap(), None);
+    assert!(
+        store
+            .acquire_lease("retention", "node-a", T0 + 50_002, TTL)
+            .await
+            .unwrap(),
+        "a released lease is free at once"
+    );
+
+    // Eight nodes race for a free lease: exactly one gets it.
+    let holders: Vec<String> = (0..8).map(|i| format!("racer-{i}")).collect();
+    let take = |i: usize| store.acquire_lease("race", &holders[i], T0, TTL);
+    let r = tokio::join!(
+        take(0),
+        take(1),
+        take(2),
+        take(3),
+        take(4),
+        take(5),
+        take(6),
+        take(7)
+    );
+    let won = [r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7].map(|r| r.unwrap());
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let winner = won.iter().position(|w| *w).unwrap();
+    assert_eq!(
+        store.lease("race").await.unwrap().map(|l| l.holder),
+        Some(holders[winner].clone())
+    );
+}
+
+fn stored_item(project_id: i64, received_ms: i64) -> NewStoredItem {
+    NewStoredItem {
+        project_id,
+        kind: ItemKind::Transaction,
+        event_id: None,
+        received_ms,
+        headers_json: None,
+        payload: b"{}".to_vec(),
+    }
+}
+
+fn spec(name: &str) -> &'static TableSpec {
+    transfer::table(name).expect("a table of the transfer list")
+}
+
+/// Every exported row of `table`, in pages of `page` rows.
+async fn export_all(store: &dyn Store, table: &TableSpec, page: usize) -> Vec<Vec<Value>> {
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    loop {
+        let after = rows.last().map(|r| key_of(table, r));
+        let next = store.export_rows(table, after.as_deref(), page).await.unwrap();
+        assert!(
+            next.len() <= page,
+            "{}: a page holds at most its limit",
+            table.name
+        );
+        if next.is_empty() {
+            return rows;
+        }
+        rows.extend(next);
+    }
+}
+
+fn column(table: &TableSpec, row: &[Value], name: &str) -> Value {
+    let i = table
+        .columns
+        .iter()
+        .position(|c| *c == name)
+        .expect("a column of the table");
+    row[i].clone()
+}
+
+fn key_of(table: &TableSpec, row: &[Value]) -> Vec<Value> {
+    table.key.iter().map(|k| column(table, row, k)).collect()
+}
+
+async fn issue_of(store: &dyn Store, project_id: i64, n: u32) -> i64 {
+    store
+        .get_event(project_id, eid(n))
+        .await
+        .unwrap()
+        .expect("stored event")
+        .row
+        .issue_id
+}
+
+pub async fn retention_deletes_old_events_items_and_issues_per_project(store: &dyn Store) {
+    let now = T0 + 200 * DAY_MS;
+    let ago = |days: i64| now - days * DAY_MS;
+    let p = project(store, "long").await;
+    let q = project(store, "short").await;
+    // Sent late with an old timestamp: its age counts from its arrival.
+    let mut late = event(p, 9, "late", ago(100));
+    late.received_ms = ago(1);
+    let events = vec![
+        event(p, 1, "old", ago(100)),
+        event(p, 2, "old", ago(100) + 60_000),
+        event(p, 3, "old", ago(95)),
+        event(p, 4, "mixed", ago(100)),
+        event(p, 5, "mixed", ago(1)),
+        event(p, 8, "mid", ago(30)),
+        late,
+        event(q, 6, "qold", ago(30)),
+        event(q, 7, "qnew", ago(1)),
+    ];
+    let items = [(p, 100), (p, 99), (p, 91), (p, 1), (q, 30), (q, 1)]
+        .map(|(project_id, days)| stored_item(project_id, ago(days)))
+        .to_vec();
+    store
+        .apply_batch(&ProcessedBatch {
+            events,
+            items,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (old, mixed, qold) = (
+        issue_of(store, p, 1).await,
+        issue_of(store, p, 4).await,
+        issue_of(store, q, 6).await,
+    );
+    store
+        .set_issue_status(old, IssueStatus::Resolved, ago(94))
+        .await
+        .unwrap();
+
+    let policy = RetentionPolicy {
+        event_days: 90,
+        project_event_days: BTreeMap::from([(q, 7)]),
+        delete_batch: 2,
+        ..Default::default()
+    };
+    let report = store.apply_retention(&policy, now).await.unwrap();
+    assert_eq!(
+        (report.events_deleted, report.items_deleted, report.issues_deleted),
+        (5, 4, 2),
+        "{report:?}"
+    );
+
+    for (project_id, n, kept) in [
+        (p, 1, false),
+        (p, 2, false),
+        (p, 3, false),
+        (p, 4, false),
+        (p, 5, true),
+        (p, 8, true),
+        (p, 9, true),
+        (q, 6, false),
+        (q, 7, true),
+    ] {
+        assert_eq!(
+            store.get_event(project_id, eid(n)).await.unwrap().is_some(),
+            kept,
+            "event {n} of project {project_id}"
+        );
+    }
+    assert_eq!(store.get_issue(old).await.unwrap(), None);
+    assert_eq!(store.get_issue(qold).await.unwrap(), None);
+    assert!(
+        store
+            .list_issue_events(old, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let mixed_events = store.list_issue_events(mixed, 10, None).await.unwrap();
+    assert_eq!(
+        mixed_events.items.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        vec![eid(5)],
+        "an issue with recent events stays, without its old events"
+    );
+    let items = spec("items");
+    let kept: BTreeSet<(Value, Value)> = export_all(store, items, 100)
+        .await
+        .iter()
+        .map(|r| (column(items, r, "project_id"), column(items, r, "received_ms")))
+        .collect();
+    assert_eq!(
+        kept,
+        BTreeSet::from([
+            (Value::Int(p), Value::Int(ago(1))),
+            (Value::Int(q), Value::Int(ago(1)))
+        ])
+    );
+    for name in ["issue_tag_values", "activity"] {
+        let table = spec(name);
+        let orphans = export_all(store, table, 100)
+            .await
+            .into_iter()
+            .filter(|r| [Value::Int(old), Value::Int(qold)].contains(&column(table, r, "issue_id")))
+            .count();
+        assert_eq!(orphans, 0, "{name} of deleted issues are deleted with them");
+    }
+
+    assert_eq!(
+        store.apply_retention(&policy, now).await.unwrap(),
+        RetentionReport::default(),
+        "a second pass finds nothing to do"
+    );
+
+    // The group comes back as a new issue that inherits nothing of the deleted one.
+    let out = store
+        .apply_batch(&batch(vec![event(p, 20, "old", now)]))
+        .await
+        .unwrap();
+    assert_eq!(out.new_issues.len(), 1);
+    let reborn = out.new_issues[0];
+    let tags = store.issue_tags(reborn, 10).await.unwrap();
+    assert!(tags.iter().all(|t| t.total == 1), "{tags:?}");
+    let counts = store
+        .event_counts(CountScope::Issue(reborn), ago(400), now + DAY_MS, DAY_MS)
+        .await
+        .unwrap();
+    assert_eq!(counts.iter().map(|(_, c)| c).sum::<u64>(), 1, "{counts:?}");
+}
+
+/// The distinct (issue group, bucket) rollup rows of `events` (group "" is the whole project).
+fn rollup_rows<'a>(
+    events: impl IntoIterator<Item = &'a NewEvent>,
+    bucket_ms: i64,
+) -> BTreeSet<(String, i64)> {
+    events
+        .into_iter()
+        .flat_map(|e| {
+            let b = e.timestamp_ms - e.timestamp_ms.rem_euclid(bucket_ms);
+            [(String::new(), b), (e.grouping_hash.clone(), b)]
+        })
+        .collect()
+}
+
+type CountView = (CountScope, i64, i64, i64);
+
+async fn counts(store: &dyn Store, views: &[CountView]) -> Vec<Vec<(i64, u64)>> {
+    let mut out = Vec::new();
+    for (scope, since, until, bucket) in views {
+        out.push(store.event_counts(*scope, *since, *until, *bucket).await.unwrap());
+    }
+    out
+}
+
+pub async fn minute_rollups_fold_into_hours_without_changing_counts(store: &dyn Store) {
+    const MINUTE: i64 = 60_000;
+    // Half past: the hour around the minute cutoff (now - 14 days) is not over and stays in minutes.
+    let now = T0 + 200 * DAY_MS + 30 * MINUTE;
+    let old = T0 + 180 * DAY_MS;
+    let cutoff_hour = T0 + 186 * DAY_MS;
+    let ancient = T0 - 200 * DAY_MS;
+    let p = project(store, "compact").await;
+    let mut events = Vec::new();
+    let mut n = 0..;
+    let mut add = |hash: &str, ts: i64| events.push(event(p, n.next().unwrap_or_default(), hash, ts));
+    for k in 0..12 {
+        add(
+            if k % 3 == 0 { "b" } else { "a" },
+            old + k * 17 * MINUTE + k * 1_000,
+        );
+    }
+    add("a", cutoff_hour - 5 * MINUTE);
+    for k in 0..3 {
+        add("a", cutoff_hour + (10 + k) * MINUTE);
+    }
+    for k in 0..4 {
+        add("a", ancient + k * 25 * MINUTE);
+    }
+    for k in 0..3 {
+        add("b", now - HOUR_MS + k * MINUTE);
+    }
+    store.apply_batch(&batch(events.clone())).await.unwrap();
+    let ancient_outcome = OutcomeCount {
+        project_id: p,
+        minute_ms: ancient,
+        category: "error".into(),
+        outcome: "accepted".into(),
+        reason: String::new(),
+        quantity: 4,
+    };
+    let old_outcome = OutcomeCount {
+        minute_ms: old,
+        ..ancient_outcome.clone()
+    };
+    store
+        .record_outcomes(&[ancient_outcome, old_outcome])
+        .await
+        .unwrap();
+    let a = issue_of(store, p, 1).await;
+
+    let whole_hours: Vec<CountView> = vec![
+        (CountScope::Project(p), old - HOUR_MS, old + 5 * HOUR_MS, HOUR_MS),
+        (CountScope::Issue(a), old - HOUR_MS, old + 5 * HOUR_MS, HOUR_MS),
+        (CountScope::Project(p), old - 3 * DAY_MS, now + DAY_MS, DAY_MS),
+        (CountScope::Issue(a), old - 3 * DAY_MS, now + DAY_MS, 6 * HOUR_MS),
+        (CountScope::Project(p), cutoff_hour, cutoff_hour + HOUR_MS, MINUTE),
+        (CountScope::Project(p), now - HOUR_MS, now, MINUTE),
+    ];
+    let ancient_view = [(
+        CountScope::Project(p),
+        ancient - HOUR_MS,
+        ancient + 3 * HOUR_MS,
+        HOUR_MS,
+    )];
+    let before = counts(store, &whole_hours).await;
+    assert_eq!(before[0].iter().map(|(_, c)| c).sum::<u64>(), 12);
+    assert!(!counts(store, &ancient_view).await[0].is_empty());
+
+    let policy = RetentionPolicy {
+        event_days: 1_000,
+        delete_batch: 3,
+        ..Default::default()
+    };
+    let report = store.apply_retention(&policy, now).await.unwrap();
+    let folded = events.iter().filter(|e| e.timestamp_ms < cutoff_hour);
+    let ancient_hours = events.iter().filter(|e| e.timestamp_ms < ancient + DAY_MS);
+    assert_eq!(
+        report,
+        RetentionReport {
+            minute_rollups_compacted: rollup_rows(folded, MINUTE).len() as u64,
+            hour_rollups_deleted: rollup_rows(ancient_hours, HOUR_MS).len() as u64,
+            outcomes_deleted: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(
+        counts(store, &whole_hours).await,
+        before,
+        "the same counts over whole hours"
+    );
+    assert!(
+        counts(store, &ancient_view).await[0].is_empty(),
+        "hourly rollups older than a year are gone"
+    );
+    assert_eq!(
+        store.outcome_totals(p, ancient, ancient + MINUTE).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(store.outcome_totals(p, old, old + MINUTE).await.unwrap().len(), 1);
+
+    // Minute buckets over compacted history land on hour starts; the unfinished hour kept minutes.
+    let by_minute = |since: i64, until: i64| store.event_counts(CountScope::Project(p), since, until, MINUTE);
+    assert_eq!(
+        by_minute(old - HOUR_MS, old + 5 * HOUR_MS).await.unwrap(),
+        before[0],
+        "per minute = per hour, at hour starts"
+    );
+    assert_eq!(
+        by_minute(cutoff_hour - HOUR_MS, cutoff_hour + HOUR_MS)
+            .await
+            .unwrap(),
+        vec![
+            (cutoff_hour - HOUR_MS, 1),
+            (cutoff_hour + 10 * MINUTE, 1),
+            (cutoff_hour + 11 * MINUTE, 1),
+            (cutoff_hour + 12 * MINUTE, 1)
+        ]
+    );
+    let minute_rows = events.iter().filter(|e| e.timestamp_ms >= cutoff_hour);
+    assert_eq!(
+        store.count_rows(spec("rollups_minute")).await.unwrap(),
+        rollup_rows(minute_rows, MINUTE).len() as u64
+    );
+    assert_eq!(
+        store.apply_retention(&policy, now).await.unwrap(),
+        RetentionReport::default()
+    );
+
+    // An event arriving late for a compacted hour adds to it, and folds into it on the next pass.
+    store
+        .apply_batch(&batch(vec![event(p, 100, "a", old + 5 * MINUTE)]))
+        .await
+        .unwrap();
+    let mut expected = before.clone();
+    for view in [0, 1] {
+        assert_eq!(expected[view][0].0, old);
+        expected[view][0].1 += 1;
+    }
+    expected[2]
+        .iter_mut()
+        .filter(|(d, _)| *d == old - old.rem_euclid(DAY_MS))
+        .for_each(|(_, c)| *c += 1);
+    expected[3]
+        .iter_mut()
+        .filter(|(b, _)| *b == old - old.rem_euclid(6 * HOUR_MS))
+        .for_each(|(_, c)| *c += 1);
+    assert_eq!(counts(store, &whole_hours).await, expected);
+    let report = store.apply_retention(&policy, now).await.unwrap();
+    assert_eq!(report.minute_rollups_compacted, 2);
+    assert_eq!(counts(store, &whole_hours).await, expected);
+}
+
+/// Puts rows in every table of the transfer list: two projects, a token, a dictionary, issues
+/// with events, tags and activity, items, outcomes, minute and hourly rollups, and three pending
+/// inbox items. Public for backends' own copy tests, which need two stores.
+pub async fn populate_every_table(store: &dyn Store) {
+    let p = project(store, "copied").await;
+    let q = project(store, "limited").await;
+    store.set_project_rate_limit(q, Some(60)).await.unwrap();
+    store.create_api_token("ci", "deadbeef", T0).await.unwrap();
+    store.save_compression_dict(p, b"dict", T0).await.unwrap();
+    let mut events: Vec<NewEvent> = (1..=6)
+        .map(|n| event(p, n, ["a", "b", "c"][n as usize % 3], T0 + i64::from(n) * 60_000))
+        .collect();
+    events[0].message = None;
+    events.push(event(q, 7, "a", T0 + 20 * DAY_MS));
+    let mut b = batch(events);
+    b.items = vec![stored_item(p, T0), stored_item(q, T0 + 1)];
+    b.outcomes = (0..4)
+        .map(|m| OutcomeCount {
+            project_id: p,
+            minute_ms: T0 + m * 60_000,
+            category: "error".into(),
+            outcome: "accepted".into(),
+            reason: if m % 2 == 0 { String::new() } else { "x".into() },
+            quantity: 1,
+        })
+        .collect();
+    let out = store.apply_batch(&b).await.unwrap();
+    store
+        .set_issue_status(out.new_issues[0], IssueStatus::Resolved, T0 + DAY_MS)
+        .await
+        .unwrap();
+    // Project p's minutes are 20 days old by then: they become hourly rollups.
+    let policy = RetentionPolicy {
+        event_days: 1_000,
+        ..Default::default()
+    };
+    store.apply_retention(&policy, T0 + 20 * DAY_MS).await.unwrap();
+    store
+        .inbox_append(&(0..5).map(|n| inbox_item(p, n)).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let claimed = store.inbox_claim(2).await.unwrap();
+    store
+        .apply_batch(&ProcessedBatch {
+            acknowledged: claimed.iter().map(|c| c.id).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+pub async fn rows_copy_between_stores_and_resume(store: &dyn Store) {
+    populate_every_table(store).await;
+    for table in transfer::TABLES {
+        let total = store.count_rows(table).await.unwrap();
+        assert!(total > 0, "{} has rows to copy", table.name);
+        let rows = export_all(store, table, 3).await;
+        assert_eq!(rows.len() as u64, total, "{}: each row once", table.name);
+        assert!(rows.iter().all(|r| r.len() == table.columns.len()));
+        let keys: Vec<Vec<Value>> = rows.iter().map(|r| key_of(table, r)).collect();
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "{}: in key order, keys unique: {keys:?}",
+            table.name
+        );
+        assert_eq!(store.last_key(table).await.unwrap().as_ref(), keys.last());
+        let half = keys.len() / 2;
+        assert_eq!(
+            store.export_rows(table, Some(&keys[half]), 1_000).await.unwrap(),
+            rows[half + 1..],
+            "{}: a copy resumes after a key",
+            table.name
+        );
+        assert_eq!(
+            store.import_rows(table, &rows).await.unwrap(),
+            0,
+            "{}: rows already there are skipped",
+            table.name
+        );
+        assert_eq!(store.count_rows(table).await.unwrap(), total);
+    }
+    assert_eq!(
+        store.count_rows(spec("inbox")).await.unwrap(),
+        3,
+        "pending items only"
+    );
+
+    // Values keep their types: blobs, texts, integers, nulls.
+    let events = spec("events");
+    let first = &store.export_rows(events, None, 1).await.unwrap()[0];
+    assert_eq!(
+        column(events, first, "event_id"),
+        Value::Blob(eid(1).as_bytes().to_vec())
+    );
+    assert_eq!(column(events, first, "message"), Value::Null);
+    assert_eq!(
+        column(events, first, "title"),
+        Value::Text("ValueError: bad b".into())
+    );
+    let projects = spec("projects");
+    let limits: Vec<Value> = export_all(store, projects, 10)
+        .await
+        .iter()
+        .map(|r| column(projects, r, "rate_limit_per_minute"))
+        .collect();
+    assert_eq!(limits, vec![Value::Null, Value::Int(60)]);
+
+    // A row with a new key is inserted once, with its id.
+    let tokens = spec("api_tokens");
+    let mut token = store.export_rows(tokens, None, 1).await.unwrap().remove(0);
+    token[0] = Value::Int(1_000);
+    token[2] = Value::Text("feedface".into());
+    assert_eq!(store.import_rows(tokens, &[token.clone()]).await.unwrap(), 1);
+    assert_eq!(store.import_rows(tokens, &[token]).await.unwrap(), 0);
+    assert_eq!(
+        store.find_api_token("feedface").await.unwrap().map(|t| t.id),
+        Some(1_000)
+    );
+
+    // An imported inbox item is pending, and new items get ids after it once the import finishes.
+    let inbox = spec("inbox");
+    let mut item = store.last_key(inbox).await.unwrap().expect("pending items");
+    let Value::Int(last) = item[0] else {
+        panic!("inbox ids are integers: {item:?}")
+    };
+    item = export_all(store, inbox, 10).await.pop().expect("an inbox row");
+    item[0] = Value::Int(last + 100);
+    assert_eq!(store.import_rows(inbox, &[item]).await.unwrap(), 1);
+    store.finish_import().await.unwrap();
+    store.inbox_append(&[inbox_item(1, 50)]).await.unwrap();
+    let ids: Vec<i64> = store
+        .inbox_claim(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(ids[3], last + 100);
+    assert!(ids[4] > last + 100, "{ids:?}");
 }

@@ -2,12 +2,12 @@ use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 
 use crate::maintenance::{Lease, RetentionPolicy, RetentionReport};
-use crate::transfer::{TableSpec, Value};
 use crate::model::{
     ApiToken, BatchOutcome, CompressionDict, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
     IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent,
     TagDistribution,
 };
+use crate::transfer::{TableSpec, Value};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -162,7 +162,13 @@ pub trait Store: Send + Sync + 'static {
     /// Takes lease `name` for `holder` until `now_ms + ttl_ms` if it is free, expired, or already
     /// held by `holder` (which renews it). Returns whether `holder` holds it afterwards. Atomic:
     /// of several callers racing for a free lease exactly one gets it.
-    async fn acquire_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> Result<bool, StoreError> {
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
         Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
     }
     /// Gives lease `name` up if `holder` holds it, so another node can take it at once.
@@ -187,7 +193,11 @@ pub trait Store: Send + Sync + 'static {
     /// and outcomes older than `hour_rollup_days`. PostgreSQL drops whole partitions where it can;
     /// row deletes go in statements of at most `policy.delete_batch` rows. Event counts
     /// (`event_counts`) stay the same across compaction.
-    async fn apply_retention(&self, policy: &RetentionPolicy, now_ms: i64) -> Result<RetentionReport, StoreError> {
+    async fn apply_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now_ms: i64,
+    ) -> Result<RetentionReport, StoreError> {
         Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
     }
 

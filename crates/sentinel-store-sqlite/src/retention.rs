@@ -1,0 +1,271 @@
+//! One retention pass on SQLite: row deletes in short statements of at most `delete_batch` rows,
+//! yielding between them so the single writer connection is shared with ingest and the workers,
+//! and folding old minute rollups into hourly ones without changing any count.
+
+use sentinel_store::{DAY_MS, HOUR_MS, RetentionPolicy, RetentionReport, StoreError};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use crate::db_err;
+
+/// Each statement deletes at most `$3` rows of project `$1` older than `$2`.
+const OLD_EVENTS: &str = "DELETE FROM events WHERE id IN \
+     (SELECT id FROM events WHERE project_id = $1 AND received_ms < $2 LIMIT $3)";
+const OLD_ITEMS: &str = "DELETE FROM items WHERE id IN \
+     (SELECT id FROM items WHERE project_id = $1 AND received_ms < $2 LIMIT $3)";
+const OLD_HOUR_ROLLUPS: &str = "DELETE FROM rollups_hour WHERE project_id = $1 AND (issue_id, hour_ms) IN \
+     (SELECT issue_id, hour_ms FROM rollups_hour WHERE project_id = $1 AND hour_ms < $2 LIMIT $3)";
+const OLD_OUTCOMES: &str = "DELETE FROM outcomes WHERE project_id = $1 \
+     AND (minute_ms, category, outcome, reason) IN (SELECT minute_ms, category, outcome, reason \
+     FROM outcomes WHERE project_id = $1 AND minute_ms < $2 LIMIT $3)";
+
+/// The issues of project `$1` last seen before `$2` that have no events left, at most `$3`.
+/// (An event sent late with an old timestamp outlives its issue's `last_seen`: the issue stays
+/// until that event expires too, so no event ever points at a deleted issue.) Each statement of a
+/// transaction evaluates it again and finds the same issues: only the last one deletes them.
+macro_rules! stale_issues {
+    () => {
+        "SELECT id FROM issues WHERE project_id = $1 AND last_seen_ms < $2 \
+         AND NOT EXISTS (SELECT 1 FROM events WHERE events.issue_id = issues.id) \
+         ORDER BY last_seen_ms, id LIMIT $3"
+    };
+}
+
+/// What belongs to a stale issue only. The rollups go too: SQLite may give the id of a deleted
+/// issue to the next new one, which must not inherit anything.
+const ISSUE_CHILDREN: [&str; 4] = [
+    concat!(
+        "DELETE FROM issue_tag_values WHERE issue_id IN (",
+        stale_issues!(),
+        ")"
+    ),
+    concat!("DELETE FROM activity WHERE issue_id IN (", stale_issues!(), ")"),
+    concat!(
+        "DELETE FROM rollups_minute WHERE project_id = $1 AND issue_id IN (",
+        stale_issues!(),
+        ")"
+    ),
+    concat!(
+        "DELETE FROM rollups_hour WHERE project_id = $1 AND issue_id IN (",
+        stale_issues!(),
+        ")"
+    ),
+];
+const STALE_ISSUES: &str = concat!("DELETE FROM issues WHERE id IN (", stale_issues!(), ")");
+
+/// The oldest (by issue, then minute) `$4` minute rows of project `$1` from issue `$2` on, in
+/// hours that ended before `$3`.
+macro_rules! foldable_minutes {
+    () => {
+        "SELECT issue_id, minute_ms, count FROM rollups_minute \
+         WHERE project_id = $1 AND issue_id >= $2 AND minute_ms < $3 ORDER BY issue_id, minute_ms LIMIT $4"
+    };
+}
+// `WHERE true` keeps SQLite from reading `ON CONFLICT` as a join constraint.
+const FOLD_MINUTES: &str = concat!(
+    "INSERT INTO rollups_hour (project_id, issue_id, hour_ms, count) \
+     SELECT $1, issue_id, minute_ms - minute_ms % $5 AS hour, sum(count) FROM (",
+    foldable_minutes!(),
+    ") WHERE true GROUP BY issue_id, hour \
+     ON CONFLICT (project_id, issue_id, hour_ms) DO UPDATE SET count = rollups_hour.count + excluded.count \
+     RETURNING issue_id"
+);
+const FOLDED_MINUTES: &str = concat!(
+    "DELETE FROM rollups_minute WHERE project_id = $1 AND (issue_id, minute_ms) IN (SELECT issue_id, minute_ms FROM (",
+    foldable_minutes!(),
+    "))"
+);
+
+fn days(n: u32) -> i64 {
+    i64::from(n) * DAY_MS
+}
+
+pub async fn apply(
+    pool: &SqlitePool,
+    policy: &RetentionPolicy,
+    now_ms: i64,
+) -> Result<RetentionReport, StoreError> {
+    let batch = i64::try_from(policy.delete_batch.max(1)).unwrap_or(i64::MAX);
+    let minute_cutoff = now_ms - days(policy.minute_rollup_days);
+    // Only whole hours are folded, so no hour is ever half minutes, half hourly row.
+    let fold_before = minute_cutoff - minute_cutoff.rem_euclid(HOUR_MS);
+    let hour_cutoff = now_ms - days(policy.hour_rollup_days);
+    let projects: Vec<i64> = sqlx::query_scalar("SELECT id FROM projects ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    let mut report = RetentionReport::default();
+    for project_id in projects {
+        let cutoff = now_ms - days(policy.event_days_for(project_id));
+        report.events_deleted += drain(pool, OLD_EVENTS, project_id, cutoff, batch).await?;
+        report.items_deleted += drain(pool, OLD_ITEMS, project_id, cutoff, batch).await?;
+        report.issues_deleted += delete_stale_issues(pool, project_id, cutoff, batch).await?;
+        report.minute_rollups_compacted += fold_minutes(pool, project_id, fold_before, batch).await?;
+        report.hour_rollups_deleted += drain(pool, OLD_HOUR_ROLLUPS, project_id, hour_cutoff, batch).await?;
+        report.outcomes_deleted += drain(pool, OLD_OUTCOMES, project_id, hour_cutoff, batch).await?;
+    }
+    Ok(report)
+}
+
+/// Runs `sql` (a bounded delete) until it deletes less than a full batch; each run commits on
+/// its own and lets other writers in before the next.
+async fn drain(
+    pool: &SqlitePool,
+    sql: &'static str,
+    project_id: i64,
+    before: i64,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(sql)
+            .bind(project_id)
+            .bind(before)
+            .bind(batch)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        total += deleted;
+        tokio::task::yield_now().await;
+        if deleted < batch as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes issues last seen before `before` with everything that is theirs only, `batch` issues
+/// per transaction.
+async fn delete_stale_issues(
+    pool: &SqlitePool,
+    project_id: i64,
+    before: i64,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut issues = 0;
+    loop {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        for sql in ISSUE_CHILDREN {
+            stale_delete(&mut tx, sql, project_id, before, batch).await?;
+        }
+        let deleted = stale_delete(&mut tx, STALE_ISSUES, project_id, before, batch).await?;
+        tx.commit().await.map_err(db_err)?;
+        issues += deleted;
+        tokio::task::yield_now().await;
+        if deleted < batch as u64 {
+            return Ok(issues);
+        }
+    }
+}
+
+async fn stale_delete(
+    tx: &mut SqliteConnection,
+    sql: &'static str,
+    project_id: i64,
+    before: i64,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(sql)
+        .bind(project_id)
+        .bind(before)
+        .bind(batch)
+        .execute(tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected())
+}
+
+/// Folds minute rollups of hours that ended before `before` into hourly rollups, `batch` minute
+/// rows per transaction (adding to the hour where a previous chunk already started it). Walks the
+/// project's issues in key order, so each minute row is read about once per pass.
+async fn fold_minutes(
+    pool: &SqlitePool,
+    project_id: i64,
+    before: i64,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut from_issue = i64::MIN;
+    let mut total = 0;
+    loop {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        let touched: Vec<i64> = sqlx::query_scalar(FOLD_MINUTES)
+            .bind(project_id)
+            .bind(from_issue)
+            .bind(before)
+            .bind(batch)
+            .bind(HOUR_MS)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let folded = sqlx::query(FOLDED_MINUTES)
+            .bind(project_id)
+            .bind(from_issue)
+            .bind(before)
+            .bind(batch)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        total += folded;
+        tokio::task::yield_now().await;
+        match touched.into_iter().max() {
+            Some(last) if folded >= batch as u64 => from_issue = last,
+            _ => return Ok(total),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_store::Store;
+    use sqlx::Row;
+
+    use super::*;
+    use crate::{SqliteOptions, SqliteStore};
+
+    /// Retention runs beside ingest: every statement must reach its rows through an index, never
+    /// by reading a whole table (of payloads, for events).
+    #[tokio::test]
+    async fn retention_statements_search_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&SqliteOptions::new(dir.path())).await.unwrap();
+        store.migrate().await.unwrap();
+        let statements = [
+            OLD_EVENTS,
+            OLD_ITEMS,
+            OLD_HOUR_ROLLUPS,
+            OLD_OUTCOMES,
+            STALE_ISSUES,
+            FOLD_MINUTES,
+            FOLDED_MINUTES,
+        ];
+        for sql in statements.iter().chain(&ISSUE_CHILDREN) {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+            for i in (1..=5).filter(|i| sql.contains(&format!("${i}"))) {
+                query = query.bind(i);
+            }
+            let plan: Vec<String> = query
+                .fetch_all(&store.main_w)
+                .await
+                .unwrap()
+                .iter()
+                .map(|step| step.try_get(3).unwrap())
+                .collect();
+            for detail in &plan {
+                assert!(
+                    !detail.starts_with("SCAN ") || detail.starts_with("SCAN (subquery"),
+                    "{detail} in the plan of {sql}"
+                );
+            }
+            // By age, not every row of the project.
+            for table in ["events", "items"] {
+                if sql.contains(&format!("FROM {table} WHERE project_id")) {
+                    assert!(
+                        plan.iter().any(|d| d.contains("received_ms<?")),
+                        "{plan:?} for {sql}"
+                    );
+                }
+            }
+        }
+    }
+}
