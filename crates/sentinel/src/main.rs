@@ -246,7 +246,10 @@ async fn main() -> anyhow::Result<()> {
             let _lock = match &from {
                 Location::Sqlite(dir) => {
                     if !dir.join("sentinel.db").exists() {
-                        bail!("--from: no Sentinel database in {} (expected sentinel.db)", dir.display());
+                        bail!(
+                            "--from: no Sentinel database in {} (expected sentinel.db)",
+                            dir.display()
+                        );
                     }
                     Some(backend::lock_data_dir(dir).context("stop the server before copying its data")?)
                 }
@@ -260,7 +263,10 @@ async fn main() -> anyhow::Result<()> {
             for r in &report {
                 println!("{}\t{}\t{}", r.table, r.source_rows, r.target_rows);
             }
-            println!("verified: {total} rows in {} tables match the source", report.len());
+            println!(
+                "verified: {total} rows in {} tables match the source",
+                report.len()
+            );
             source.close().await;
             target.close().await;
         }

@@ -132,10 +132,14 @@ async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_resta
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(ready_during, 503, "/ready should answer 503 while the database is down");
-    tokio::time::sleep(Duration::from_secs(10).saturating_sub(Duration::from_secs_f64(
-        started.elapsed().as_secs_f64() - cut_at,
-    )))
+    assert_eq!(
+        ready_during, 503,
+        "/ready should answer 503 while the database is down"
+    );
+    tokio::time::sleep(
+        Duration::from_secs(10)
+            .saturating_sub(Duration::from_secs_f64(started.elapsed().as_secs_f64() - cut_at)),
+    )
     .await;
     proxy.restore();
     let restored_at = started.elapsed().as_secs_f64();
@@ -146,7 +150,10 @@ async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_resta
     // Recovery without a restart: ready again, and events accepted after the outage.
     let deadline = Instant::now() + Duration::from_secs(30);
     while ready_status(&http, &base).await != 200 {
-        assert!(Instant::now() < deadline, "/ready did not recover after the database returned");
+        assert!(
+            Instant::now() < deadline,
+            "/ready did not recover after the database returned"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let after = post_envelope(&http, &base, project, &key, envelope(&"f".repeat(32), 0, 0))
@@ -155,7 +162,11 @@ async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_resta
     assert_eq!(after.status(), 200, "ingest did not recover after the outage");
 
     let seen = std::mem::take(&mut *seen.lock().unwrap());
-    assert!(seen.other.is_empty(), "unexpected answers: {:?}", &seen.other[..seen.other.len().min(5)]);
+    assert!(
+        seen.other.is_empty(),
+        "unexpected answers: {:?}",
+        &seen.other[..seen.other.len().min(5)]
+    );
     assert!(seen.unavailable > 0, "no 503 during a 10 s database outage");
     assert_eq!(seen.unavailable_without_retry_after, 0, "503 without Retry-After");
     assert!(
@@ -191,7 +202,10 @@ async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_resta
         before_outage,
         seen.unavailable
     );
-    assert!(server.terminate(), "the server did not exit cleanly after SIGTERM");
+    assert!(
+        server.terminate(),
+        "the server did not exit cleanly after SIGTERM"
+    );
 }
 
 fn hex(b: &[u8]) -> String {
@@ -229,7 +243,10 @@ async fn snapshot(http: &reqwest::Client, base: &str, token: &str, project: i64)
         http,
         base,
         token,
-        &format!("/api/0/issues/{}/events/?limit=3", issues["data"][0]["id"].as_str().unwrap()),
+        &format!(
+            "/api/0/issues/{}/events/?limit=3",
+            issues["data"][0]["id"].as_str().unwrap()
+        ),
     )
     .await;
     for e in events["data"].as_array().unwrap() {
@@ -281,14 +298,26 @@ async fn migrate_data_moves_an_embedded_installation_to_postgres_and_the_api_ans
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let ready = api(&http, &server.base, &token, "/ready").await;
-        let issues = api(&http, &server.base, &token, &format!("/api/0/projects/{project}/issues/")).await;
+        let issues = api(
+            &http,
+            &server.base,
+            &token,
+            &format!("/api/0/projects/{project}/issues/"),
+        )
+        .await;
         if ready["inbox_depth"] == 0 && issues["data"].as_array().map(Vec::len) == Some(7) {
             break;
         }
         assert!(Instant::now() < deadline, "events not processed: {ready}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let issues = api(&http, &server.base, &token, &format!("/api/0/projects/{project}/issues/")).await;
+    let issues = api(
+        &http,
+        &server.base,
+        &token,
+        &format!("/api/0/projects/{project}/issues/"),
+    )
+    .await;
     let first = issues["data"][0]["id"].as_str().unwrap().to_owned();
     let resolved = http
         .put(format!("{}/api/0/issues/{first}/", server.base))
@@ -338,7 +367,13 @@ async fn migrate_data_moves_an_embedded_installation_to_postgres_and_the_api_ans
     assert_eq!(r.status(), 200);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let issues = api(&http, &pg.base, &token, &format!("/api/0/projects/{project}/issues/")).await;
+        let issues = api(
+            &http,
+            &pg.base,
+            &token,
+            &format!("/api/0/projects/{project}/issues/"),
+        )
+        .await;
         if issues["data"].as_array().map(Vec::len) == Some(8) {
             let ids: HashSet<&str> = issues["data"]
                 .as_array()
@@ -349,7 +384,10 @@ async fn migrate_data_moves_an_embedded_installation_to_postgres_and_the_api_ans
             assert_eq!(ids.len(), 8, "issue ids collide after the move");
             break;
         }
-        assert!(Instant::now() < deadline, "a new event was not processed on PostgreSQL");
+        assert!(
+            Instant::now() < deadline,
+            "a new event was not processed on PostgreSQL"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(pg.terminate(), "the PostgreSQL server did not stop cleanly");

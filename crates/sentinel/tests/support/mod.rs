@@ -95,10 +95,12 @@ impl Drop for Schema {
                 .ok()?;
             rt.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {name} CASCADE")))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {name} CASCADE"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()
             })
         })
         .join();
@@ -243,12 +245,7 @@ impl Proxy {
     /// The database goes away: open connections are closed, new ones refused.
     pub fn cut(&self) {
         self.down.store(true, Ordering::SeqCst);
-        for h in self
-            .conns
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
+        for h in self.conns.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
             h.abort();
         }
     }

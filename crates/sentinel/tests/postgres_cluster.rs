@@ -1,0 +1,1024 @@
+//! Several `sentinel serve` processes working together: on one PostgreSQL database, ingest and
+//! workers split across processes with a worker SIGKILLed under load (every accepted event stored
+//! exactly once, one issue per group with the right count), and the scheduler lease moving to
+//! another process when its leader dies. On the embedded SQLite database: one server per data
+//! directory, and each role serving only its own endpoints.
+//!
+//! The PostgreSQL tests need `SENTINEL_TEST_DATABASE_URL` (CI sets it); each works in a schema of
+//! its own, dropped at the end. Without the variable they are skipped, except under `CI`, where a
+//! skipped PostgreSQL run is a failure.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test by panicking"
+)]
+
+mod common;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Deadline, run_child, run_child_unchecked};
+use sentinel_server::clock::{Clock, SystemClock};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sentinel");
+/// CLI commands and server start-up: generous, a debug build on a busy CI machine.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Lines of a server's log kept to explain a failure.
+const LOG_TAIL: usize = 60;
+
+// --- processes ---------------------------------------------------------------------------------
+
+/// `sentinel` with `args`, unaffected by any `SENTINEL_*` variable of the environment the tests
+/// run in (a developer's `SENTINEL_DATABASE_URL` must not redirect a SQLite test).
+fn sentinel(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SENTINEL_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("SENTINEL_LOG", "info").args(args);
+    cmd
+}
+
+/// Runs a CLI command to completion and returns its last line of output (a DSN, a token).
+async fn cli_last_line(args: &[&str]) -> String {
+    let out = run_child(sentinel(args).into(), CHILD_TIMEOUT).await;
+    out.stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("sentinel {args:?} printed nothing; stderr:\n{}", out.stderr))
+        .trim()
+        .to_owned()
+}
+
+/// A running `sentinel serve` process. Dropping it SIGKILLs it, so a failing test leaves no
+/// server behind.
+struct Node {
+    name: String,
+    child: Child,
+    base: String,
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Node {
+    /// Starts `sentinel <global> serve --roles <roles>` on a free loopback port and returns once it
+    /// reports listening with exactly `expect_roles`.
+    async fn start(name: &str, global: &[&str], roles: &str, expect_roles: &str) -> Node {
+        let mut cmd = sentinel(global);
+        cmd.args([
+            "serve",
+            "--roles",
+            roles,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let log: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<(String, String)>();
+        let tail = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && v["fields"]["message"] == "sentinel is listening"
+                    && let (Some(addr), Some(roles)) =
+                        (v["fields"]["addr"].as_str(), v["fields"]["roles"].as_str())
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send((addr.to_owned(), roles.to_owned()));
+                }
+                let mut tail = tail.lock().unwrap();
+                if tail.len() == LOG_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+        let mut node = Node {
+            name: name.to_owned(),
+            child,
+            base: String::new(),
+            log,
+        };
+        match tokio::time::timeout(CHILD_TIMEOUT, rx).await {
+            Ok(Ok((addr, roles))) => {
+                assert_eq!(
+                    roles, expect_roles,
+                    "{name} (--roles {roles}) reports other roles than expected"
+                );
+                node.base = format!("http://{addr}");
+                node
+            }
+            _ => panic!(
+                "{name} did not report listening within {CHILD_TIMEOUT:?} (exit: {:?}); log:\n{}",
+                node.child.try_wait(),
+                node.log_tail()
+            ),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn log_tail(&self) -> String {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// SIGKILL: no shutdown code runs, as when the machine or the OOM killer takes the process.
+    fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (bounded) for the process to exit; returns its status.
+    async fn terminate(&mut self) -> ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "could not send SIGTERM to {}", self.name);
+        let deadline = Deadline::after(Duration::from_secs(30));
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                deadline.pause().await,
+                "{} did not exit within 30 s of SIGTERM; log:\n{}",
+                self.name,
+                self.log_tail()
+            );
+        }
+    }
+
+    /// SIGTERM and asserts a clean exit (status 0).
+    async fn stop(&mut self) {
+        let status = self.terminate().await;
+        assert!(
+            status.success(),
+            "{} exited with {status} after SIGTERM; log:\n{}",
+            self.name,
+            self.log_tail()
+        );
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    // Loopback only: a proxy from the environment must not get in the way.
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+async fn get(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    let (status, body) = get(http, url, Some(token)).await;
+    assert_eq!(status, 200, "GET {url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
+}
+
+/// `(public key, project id)` of a DSN `http://<key>@<host>/<id>`.
+fn parse_dsn(dsn: &str) -> (String, i64) {
+    let rest = dsn.split_once("://").map_or(dsn, |(_, r)| r);
+    let (key, host_path) = rest.split_once('@').unwrap_or_else(|| panic!("not a DSN: {dsn}"));
+    let id = host_path
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("DSN without a project id: {dsn}"));
+    (key.to_owned(), id)
+}
+
+// --- PostgreSQL --------------------------------------------------------------------------------
+
+/// A schema of its own for one test, dropped when this is dropped (also when the test fails).
+/// Drop it after the servers using it have stopped: declare it before them.
+struct PgSchema {
+    url: String,
+    name: String,
+    /// Connections whose `search_path` is the test schema.
+    pool: PgPool,
+}
+
+impl PgSchema {
+    /// None (after saying so) when `SENTINEL_TEST_DATABASE_URL` is unset; under `CI` that panics
+    /// instead, so that a skipped PostgreSQL run never looks like a pass.
+    async fn create(test: &str) -> Option<PgSchema> {
+        let url = match std::env::var("SENTINEL_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{test}: SENTINEL_TEST_DATABASE_URL is not set, but CI is: the PostgreSQL \
+                     tests must run in CI (set it to e.g. postgres://postgres@127.0.0.1:5432/test)"
+                );
+                eprintln!("SKIPPED {test}: PostgreSQL test, SENTINEL_TEST_DATABASE_URL is not set");
+                return None;
+            }
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let options: PgConnectOptions = url
+            .parse()
+            .unwrap_or_else(|e| panic!("SENTINEL_TEST_DATABASE_URL is not a PostgreSQL URL: {e}"));
+        // The server creates the schema (with `[database] schema`); these connections only read it.
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy_with(options.options([("search_path", name.as_str())]));
+        Some(PgSchema { url, name, pool })
+    }
+
+    /// Writes a config file using this schema: `database_extra` goes into `[database]`, `rest`
+    /// (further tables) after it. Returns its path.
+    fn config(&self, dir: &Path, database_extra: &str, rest: &str) -> String {
+        let path = dir.join("sentinel.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[database]\nschema = \"{}\"\n{database_extra}\n{rest}\n",
+                self.name
+            ),
+        )
+        .unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        // Drop runs outside any async context we could await in: use a runtime of its own.
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // A session left idle in a transaction on the schema must not hang the test.
+                sqlx::query("SET lock_timeout = '10s'")
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                pool.close().await;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test schema {}: {e}", self.name),
+            Err(_) => eprintln!("dropping test schema {} panicked", self.name),
+        }
+    }
+}
+
+/// `/metrics` value of an unlabelled metric, if the process exposes it.
+async fn metric(http: &reqwest::Client, node: &Node, name: &str) -> Option<f64> {
+    let (status, body) = get(http, &node.url("/metrics"), None).await;
+    assert_eq!(status, 200, "{} /metrics: {body}", node.name);
+    body.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
+}
+
+async fn inbox_depth(http: &reqwest::Client, node: &Node) -> Option<u64> {
+    let (status, body) = get(http, &node.url("/ready"), None).await;
+    if status != 200 {
+        return None;
+    }
+    serde_json::from_str::<Value>(&body).ok()?["inbox_depth"].as_u64()
+}
+
+// --- SDK-shaped traffic ------------------------------------------------------------------------
+
+const GROUPS: usize = 40;
+const TYPES: [(&str, &str, &str); 10] = [
+    ("KeyError", "load_cart", "'sku-{n}'"),
+    (
+        "ValueError",
+        "parse_quantity",
+        "invalid literal for int() with base 10: 'x{n}'",
+    ),
+    (
+        "TypeError",
+        "apply_discount",
+        "unsupported operand type(s) for -: 'NoneType' and 'int'",
+    ),
+    (
+        "AttributeError",
+        "resolve_customer",
+        "'NoneType' object has no attribute 'email'",
+    ),
+    ("IndexError", "pick_warehouse", "list index out of range"),
+    ("ZeroDivisionError", "average_rating", "division by zero"),
+    ("RuntimeError", "reserve_stock", "stock reservation {n} expired"),
+    (
+        "PermissionError",
+        "export_report",
+        "[Errno 13] Permission denied: '/exports/{n}.csv'",
+    ),
+    (
+        "TimeoutError",
+        "charge_card",
+        "payment gateway did not answer within 10 s (attempt {n})",
+    ),
+    (
+        "ConnectionError",
+        "notify_shipping",
+        "Connection refused by shipping-api:443 (req {n})",
+    ),
+];
+const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
+const MODULES: [&str; 4] = ["orders", "payments", "inventory", "accounts"];
+
+/// Group of the n-th event: group g gets g+1 of every 820 events, so every group has a different
+/// number of events and a mix-up between two issues shows in their counts.
+fn group_of(n: usize) -> usize {
+    let k = n % (GROUPS * (GROUPS + 1) / 2);
+    let mut g = 0;
+    while (g + 1) * (g + 2) / 2 <= k {
+        g += 1;
+    }
+    g
+}
+
+/// Exception type and raising function of a group: each group a distinct type + frames.
+fn group_shape(g: usize) -> (&'static str, &'static str, &'static str, &'static str) {
+    let (ty, func, value) = TYPES[g % TYPES.len()];
+    (ty, func, value, MODULES[g / TYPES.len()])
+}
+
+/// An envelope as sentry-python 2.x sends it for an unhandled exception in a Django view.
+fn python_envelope(event_id: &str, n: usize, now_ms: i64) -> Vec<u8> {
+    let g = group_of(n);
+    let (ty, func, value, module) = group_shape(g);
+    let ts = now_ms as f64 / 1000.0;
+    let frame = |file: &str, module: &str, function: &str, lineno: u32, line: &str, in_app: bool| {
+        json!({
+            "filename": file, "abs_path": format!("/app/{file}"), "module": module,
+            "function": function, "lineno": lineno, "context_line": line,
+            "pre_context": ["", "    # keep the request id for the logs"], "post_context": ["", ""],
+            "in_app": in_app, "vars": {"request": "<WSGIRequest: POST '/api/checkout/'>", "n": n},
+        })
+    };
+    let event = json!({
+        "event_id": event_id,
+        "timestamp": ts,
+        "platform": "python",
+        "level": "error",
+        "logger": format!("shop.{module}"),
+        "server_name": format!("web-{}", n % 6),
+        "release": "shop@2024.6.1",
+        "environment": if n.is_multiple_of(10) { "staging" } else { "production" },
+        "transaction": format!("/api/{module}/{{id}}/"),
+        "exception": {"values": [{
+            "type": ty,
+            "value": value.replace("{n}", &(n % 997).to_string()),
+            "mechanism": {"type": "django", "handled": false},
+            "stacktrace": {"frames": [
+                frame("django/core/handlers/exception.py", "django.core.handlers.exception", "inner", 55,
+                      "response = get_response(request)", false),
+                frame("django/core/handlers/base.py", "django.core.handlers.base", "_get_response", 197,
+                      "response = wrapped_callback(request, *callback_args, **callback_kwargs)", false),
+                frame(&format!("shop/{module}/views.py"), &format!("shop.{module}.views"), "post", 42,
+                      &format!("result = services.{func}(request.data)"), true),
+                frame(&format!("shop/{module}/services.py"), &format!("shop.{module}.services"), func, 88 + g as u32,
+                      "raise", true),
+            ]},
+        }]},
+        "tags": {"tenant_id": format!("tenant-{}", n % 13), "region": REGIONS[n % 2]},
+        "user": {"id": (n % 500).to_string(), "ip_address": format!("10.0.{}.{}", n % 250, n % 200)},
+        "request": {
+            "url": format!("https://shop.example.com/api/{module}/{}/", n % 1000),
+            "method": "POST",
+            "headers": {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64)", "Content-Type": "application/json"},
+        },
+        "breadcrumbs": {"values": [
+            {"timestamp": ts - 1.5, "category": "query", "message": "SELECT \"shop_cart\".\"id\" FROM \"shop_cart\" WHERE id = %s"},
+            {"timestamp": ts - 0.2, "type": "http", "category": "httplib",
+             "data": {"url": "https://payments.internal/v1/charge", "method": "POST", "status_code": 502}},
+        ]},
+        "contexts": {
+            "runtime": {"name": "CPython", "version": "3.12.3"},
+            "os": {"name": "Linux", "version": "6.1.0"},
+            "trace": {"trace_id": format!("{:032x}", n as u128 * 0x9e37_79b9_7f4a_7c15), "span_id": format!("{:016x}", n + 1)},
+        },
+        "sdk": {
+            "name": "sentry.python.django", "version": "2.19.2",
+            "packages": [{"name": "pypi:sentry-sdk", "version": "2.19.2"}],
+            "integrations": ["django", "logging", "stdlib", "threading"],
+        },
+    })
+    .to_string();
+    let header = json!({"event_id": event_id, "sdk": {"name": "sentry.python.django", "version": "2.19.2"}});
+    format!(
+        "{header}\n{{\"type\":\"event\",\"length\":{},\"content_type\":\"application/json\"}}\n{event}\n",
+        event.len()
+    )
+    .into_bytes()
+}
+
+/// Posts one envelope; Ok when answered 200 with the event's id. A 503 (the server says: not
+/// stored, retry) is retried after its Retry-After like an SDK would; any other answer is an error.
+async fn post_envelope(
+    http: &reqwest::Client,
+    url: &str,
+    auth: &str,
+    event_id: &str,
+    body: &[u8],
+    unavailable: &AtomicUsize,
+) -> Result<(), String> {
+    for _attempt in 0..20 {
+        let resp = http
+            .post(url)
+            .header("x-sentry-auth", auth)
+            .header("content-type", "application/x-sentry-envelope")
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| format!("POST {url} (event {event_id}): {e}"))?;
+        let status = resp.status().as_u16();
+        if status == 503 {
+            unavailable.fetch_add(1, Ordering::Relaxed);
+            let wait = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1)
+                .min(1);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            continue;
+        }
+        let text = resp.text().await.unwrap_or_default();
+        if status != 200 {
+            return Err(format!("POST {url} (event {event_id}): {status} {text}"));
+        }
+        let answered: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("POST {url}: 200 with a body that is not JSON ({e}): {text}"))?;
+        if answered["id"] != event_id {
+            return Err(format!("POST {url}: answered {text} for event {event_id}"));
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "POST {url} (event {event_id}): still 503 after 20 attempts"
+    ))
+}
+
+/// What one sending task achieved.
+#[derive(Default)]
+struct Sent {
+    /// Indexes of the events answered 200 (each once, however often it was sent).
+    accepted: Vec<usize>,
+    resent: usize,
+}
+
+// --- tests -------------------------------------------------------------------------------------
+
+const EVENTS: usize = 20_000;
+const CONCURRENCY: usize = 16;
+const KILL_AFTER: usize = 8_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ingest_and_two_worker_processes_store_every_accepted_event_once() {
+    let Some(db) =
+        PgSchema::create("two_ingest_and_two_worker_processes_store_every_accepted_event_once").await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = db.config(
+        dir.path(),
+        "inbox_lease_secs = 3\nmax_connections = 8",
+        "[scheduler]\nlease_secs = 3\n[worker]\nbatch_size = 200",
+    );
+    let data_dir = dir.path().join("data").to_string_lossy().into_owned();
+    let global = [
+        "--database-url",
+        db.url.as_str(),
+        "--config",
+        config.as_str(),
+        "--data-dir",
+        data_dir.as_str(),
+    ];
+    let dsn = cli_last_line(&[&global[..], &["project", "create", "shop"]].concat()).await;
+    let (key, project_id) = parse_dsn(&dsn);
+    let token = cli_last_line(&[&global[..], &["token", "create", "cluster-test"]].concat()).await;
+
+    let mut ingest = [
+        Node::start(
+            "ingest-1",
+            &global,
+            "ingest,web,scheduler",
+            "ingest,web,scheduler",
+        )
+        .await,
+        Node::start("ingest-2", &global, "ingest,web", "ingest,web").await,
+    ];
+    let mut workers = [
+        Node::start("worker-1", &global, "worker", "worker").await,
+        Node::start("worker-2", &global, "worker", "worker").await,
+    ];
+    let http = http_client();
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7, sentry_client=sentry.python/2.19.2");
+    let ids: Arc<Vec<String>> = Arc::new(
+        (0..EVENTS)
+            .map(|_| uuid::Uuid::new_v4().simple().to_string())
+            .collect(),
+    );
+    let urls: Arc<Vec<String>> = Arc::new(
+        ingest
+            .iter()
+            .map(|n| n.url(&format!("/api/{project_id}/envelope/")))
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let unavailable = Arc::new(AtomicUsize::new(0));
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (http, auth, ids, urls, next, accepted, unavailable) = (
+            http.clone(),
+            auth.clone(),
+            ids.clone(),
+            urls.clone(),
+            next.clone(),
+            accepted.clone(),
+            unavailable.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut sent = Sent::default();
+            // Bounded: the shared counter hands out each of the EVENTS indexes once.
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= EVENTS {
+                    return Ok::<Sent, String>(sent);
+                }
+                let body = python_envelope(&ids[n], n, SystemClock.now_ms());
+                post_envelope(&http, &urls[n % 2], &auth, &ids[n], &body, &unavailable).await?;
+                sent.accepted.push(n);
+                accepted.fetch_add(1, Ordering::Relaxed);
+                if n % 50 == 17 {
+                    // The SDK retry: the answer got lost, the same envelope arrives again, at
+                    // the other ingest process.
+                    post_envelope(&http, &urls[(n + 1) % 2], &auth, &ids[n], &body, &unavailable).await?;
+                    sent.resent += 1;
+                }
+            }
+        }));
+    }
+
+    // SIGKILL a worker mid-run, once it is doing its share of the work.
+    let deadline = Deadline::after(Duration::from_secs(120));
+    loop {
+        if accepted.load(Ordering::Relaxed) >= KILL_AFTER
+            && metric(&http, &workers[1], "sentinel_worker_events_stored_total")
+                .await
+                .is_some_and(|v| v > 0.0)
+        {
+            break;
+        }
+        assert!(
+            !tasks.iter().all(|t| t.is_finished()),
+            "the load ended before worker-2 could be killed under it (accepted {}); \
+             worker-2 log:\n{}",
+            accepted.load(Ordering::Relaxed),
+            workers[1].log_tail()
+        );
+        assert!(
+            deadline.pause().await,
+            "{KILL_AFTER} events not accepted (or worker-2 idle) within 120 s: accepted {}; \
+             worker-2 log:\n{}",
+            accepted.load(Ordering::Relaxed),
+            workers[1].log_tail()
+        );
+    }
+    let stored_before_kill = db.count("SELECT count(*) FROM events").await;
+    workers[1].kill();
+    let killed_at = accepted.load(Ordering::Relaxed);
+    // For the report: work the dead worker may have left leased (taken over after the lease).
+    let (leased, holders): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT lease_holder) FROM inbox WHERE lease_holder IS NOT NULL \
+         AND lease_until_ms > (extract(epoch FROM clock_timestamp()) * 1000)::bigint",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+
+    let mut accepted_n = Vec::new();
+    let mut resent = 0;
+    for t in tasks {
+        let sent = t.await.unwrap().unwrap_or_else(|e| panic!("{e}"));
+        accepted_n.extend(sent.accepted);
+        resent += sent.resent;
+    }
+    let send_secs = started.elapsed().as_secs_f64();
+    let accepted_ids: HashSet<&str> = accepted_n.iter().map(|&n| ids[n].as_str()).collect();
+    assert_eq!(accepted_ids.len(), EVENTS, "every event was answered 200 once");
+    let mut per_group = vec![0i64; GROUPS];
+    for &n in &accepted_n {
+        per_group[group_of(n)] += 1;
+    }
+
+    // Processed: the inbox is empty and the stored count has stopped changing.
+    let deadline = Deadline::after(Duration::from_secs(120));
+    let (mut last, mut stable_since) = (-1i64, Instant::now());
+    loop {
+        let depth = inbox_depth(&http, &ingest[0]).await;
+        let stored = db.count("SELECT count(*) FROM events").await;
+        if stored != last {
+            (last, stable_since) = (stored, Instant::now());
+        }
+        if depth == Some(0) && stable_since.elapsed() >= Duration::from_millis(500) {
+            break;
+        }
+        assert!(
+            deadline.pause().await,
+            "not processed within 120 s: inbox depth {depth:?}, {stored} of {} events stored; \
+             worker-1 log:\n{}",
+            accepted_ids.len(),
+            workers[0].log_tail()
+        );
+    }
+    let total_secs = started.elapsed().as_secs_f64();
+
+    // Stored exactly once, every one of them.
+    let (rows, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT event_id) FROM events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(distinct, rows, "some events were stored more than once");
+    assert_eq!(
+        rows as usize,
+        accepted_ids.len(),
+        "stored events differ from the accepted ones"
+    );
+    let stored: Vec<String> = sqlx::query_scalar("SELECT encode(event_id, 'hex') FROM events")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let stored: HashSet<String> = stored.into_iter().collect();
+    let missing: Vec<&&str> = accepted_ids
+        .iter()
+        .filter(|id| !stored.contains(**id))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "accepted (answered 200) but not stored, e.g. {missing:?}"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM event_ids").await,
+        rows,
+        "event_ids and events disagree"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM inbox").await, 0, "inbox rows left");
+
+    // What a user sees: one issue per group, counted once per distinct event.
+    let list = get_json(
+        &http,
+        &ingest[0].url(&format!("/api/0/projects/{project_id}/issues/?limit=100")),
+        &token,
+    )
+    .await;
+    let issues = list["data"].as_array().unwrap();
+    assert_eq!(issues.len(), GROUPS, "one issue per group: {list}");
+    let listed_total: i64 = issues.iter().map(|i| i["times_seen"].as_i64().unwrap()).sum();
+    assert_eq!(listed_total as usize, accepted_ids.len(), "issue counts");
+    let mut issue_of_group = HashMap::new();
+    for (g, expected) in per_group.iter().enumerate() {
+        let n = *accepted_n.iter().find(|&&n| group_of(n) == g).unwrap();
+        let event = get_json(
+            &http,
+            &ingest[1].url(&format!("/api/0/projects/{project_id}/events/{}/", ids[n])),
+            &token,
+        )
+        .await;
+        let issue_id = event["issue_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("event without issue_id: {event}"))
+            .to_owned();
+        let issue = get_json(
+            &http,
+            &ingest[g % 2].url(&format!("/api/0/issues/{issue_id}/")),
+            &token,
+        )
+        .await;
+        let (ty, ..) = group_shape(g);
+        assert!(
+            issue["title"].as_str().unwrap_or_default().starts_with(ty),
+            "group {g} ({ty}) has issue {issue_id} titled {}",
+            issue["title"]
+        );
+        assert_eq!(
+            issue["times_seen"].as_i64(),
+            Some(*expected),
+            "group {g} ({ty}): issue {issue_id} count"
+        );
+        if let Some(other) = issue_of_group.insert(issue_id.clone(), g) {
+            panic!("groups {other} and {g} share issue {issue_id}");
+        }
+    }
+
+    // Where ingest time goes: the inbox group commit each request waits for.
+    let commit_ms = metric(
+        &http,
+        &ingest[0],
+        "sentinel_inbox_commit_seconds{quantile=\"0.5\"}",
+    )
+    .await
+    .unwrap_or(f64::NAN)
+        * 1000.0;
+    let commit_items = metric(&http, &ingest[0], "sentinel_inbox_commit_items{quantile=\"0.5\"}")
+        .await
+        .unwrap_or(f64::NAN);
+    eprintln!("ingest-1 inbox commits: median {commit_ms:.1} ms for {commit_items:.0} items");
+    eprintln!(
+        "accepted {} events ({resent} sent twice, {} answers 503) on 2 ingest processes in {send_secs:.1} s: \
+         {:.0} events/s; all stored after {total_secs:.1} s: {:.0} events/s end to end; worker-2 \
+         SIGKILLed after {killed_at} accepted, {stored_before_kill} stored, {leased} inbox items \
+         leased by {holders} workers at that moment",
+        accepted_ids.len(),
+        unavailable.load(Ordering::Relaxed),
+        accepted_ids.len() as f64 / send_secs,
+        accepted_ids.len() as f64 / total_secs,
+    );
+
+    for node in ingest.iter_mut().chain(&mut workers[..1]) {
+        node.stop().await;
+    }
+}
+
+/// The `scheduler` lease row: holder and expiry, if any.
+async fn scheduler_lease(db: &PgSchema) -> Option<(String, i64)> {
+    sqlx::query_as("SELECT holder, expires_ms FROM leases WHERE name = 'scheduler'")
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_lease_moves_to_another_process_when_the_leader_dies() {
+    let Some(db) =
+        PgSchema::create("the_scheduler_lease_moves_to_another_process_when_the_leader_dies").await
+    else {
+        return;
+    };
+    const LEASE_SECS: u64 = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let config = db.config(
+        dir.path(),
+        "max_connections = 4",
+        &format!("[scheduler]\nlease_secs = {LEASE_SECS}"),
+    );
+    let data_dir = dir.path().join("data").to_string_lossy().into_owned();
+    let global = [
+        "--database-url",
+        db.url.as_str(),
+        "--config",
+        config.as_str(),
+        "--data-dir",
+        data_dir.as_str(),
+    ];
+    let mut nodes = [
+        Node::start("a", &global, "scheduler,web", "web,scheduler").await,
+        Node::start("b", &global, "scheduler,web", "web,scheduler").await,
+    ];
+    let http = http_client();
+
+    // Exactly one leads.
+    let deadline = Deadline::after(Duration::from_secs(30));
+    let leader = loop {
+        let a = metric(&http, &nodes[0], "sentinel_scheduler_leader").await;
+        let b = metric(&http, &nodes[1], "sentinel_scheduler_leader").await;
+        match (a, b) {
+            (Some(1.0), Some(0.0)) => break 0,
+            (Some(0.0), Some(1.0)) => break 1,
+            (Some(1.0), Some(1.0)) => panic!("both processes report leading the scheduler"),
+            _ => {}
+        }
+        assert!(
+            deadline.pause().await,
+            "not exactly one scheduler leader within 30 s: a={a:?} b={b:?}"
+        );
+    };
+    let follower = 1 - leader;
+    let (holder, _) = scheduler_lease(&db).await.expect("the leader holds a lease row");
+    assert!(
+        holder.contains(&format!(":{}:", nodes[leader].pid())),
+        "lease held by {holder:?}, but process {} (pid {}) reports leading",
+        nodes[leader].name,
+        nodes[leader].pid()
+    );
+
+    // The leader dies without giving the lease up: the other takes over once it expires.
+    nodes[leader].kill();
+    let killed = Instant::now();
+    let budget = Duration::from_secs(2 * LEASE_SECS + 1);
+    let deadline = Deadline::after(budget);
+    while metric(&http, &nodes[follower], "sentinel_scheduler_leader").await != Some(1.0) {
+        assert!(
+            deadline.pause().await,
+            "{} did not take the scheduler lease within {budget:?} of the leader's death; lease \
+             row: {:?}; log:\n{}",
+            nodes[follower].name,
+            scheduler_lease(&db).await,
+            nodes[follower].log_tail()
+        );
+    }
+    let took_over = killed.elapsed();
+    let (holder, _) = scheduler_lease(&db)
+        .await
+        .expect("the new leader holds a lease row");
+    assert!(
+        holder.contains(&format!(":{}:", nodes[follower].pid())),
+        "lease held by {holder:?} after the takeover, not by pid {}",
+        nodes[follower].pid()
+    );
+    eprintln!(
+        "{} took the scheduler lease {:.1} s after the leader was killed (lease {LEASE_SECS} s)",
+        nodes[follower].name,
+        took_over.as_secs_f64()
+    );
+
+    // A graceful stop gives the lease up at once instead of letting it run out.
+    nodes[follower].stop().await;
+    match scheduler_lease(&db).await {
+        None => {}
+        Some((holder, expires_ms)) => assert!(
+            expires_ms <= SystemClock.now_ms(),
+            "after a graceful stop the lease is still held by {holder:?} until {expires_ms}"
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refuses_a_second_server_and_points_to_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_string_lossy().into_owned();
+    let mut first = Node::start(
+        "first",
+        &["--data-dir", &data_dir],
+        "all",
+        "ingest,worker,web,scheduler",
+    )
+    .await;
+    // Whatever its roles: a web-only second process would still write the same database.
+    let mut second = sentinel(&["--data-dir", &data_dir]);
+    second.args(["serve", "--roles", "web", "--listen", "127.0.0.1:0"]);
+    let out = run_child_unchecked(second.into(), CHILD_TIMEOUT).await;
+    assert!(
+        !out.status.success(),
+        "a second server on the same SQLite data directory started; stderr:\n{}",
+        out.stderr
+    );
+    for needed in ["single-node", "PostgreSQL"] {
+        assert!(
+            out.stderr.contains(needed),
+            "the refusal does not mention {needed:?}:\n{}",
+            out.stderr
+        );
+    }
+    // The first one was not disturbed.
+    let (status, _) = get(&http_client(), &first.url("/health"), None).await;
+    assert_eq!(status, 200);
+    first.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_decide_which_endpoints_a_process_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_string_lossy().into_owned();
+    let global = ["--data-dir", data_dir.as_str()];
+    let dsn = cli_last_line(&[&global[..], &["project", "create", "shop"]].concat()).await;
+    let (key, project_id) = parse_dsn(&dsn);
+    let token = cli_last_line(&[&global[..], &["token", "create", "roles-test"]].concat()).await;
+    let http = http_client();
+    let event_id = "0123456789abcdef0123456789abcdef";
+    let envelope = python_envelope(event_id, 3, SystemClock.now_ms());
+    let post = |node: &Node| {
+        http.post(node.url(&format!("/api/{project_id}/envelope/")))
+            .header(
+                "x-sentry-auth",
+                format!("Sentry sentry_key={key}, sentry_version=7"),
+            )
+            .body(envelope.clone())
+            .send()
+    };
+
+    // web: the API, no ingest.
+    let mut web = Node::start("web", &global, "web", "web").await;
+    let resp = post(&web).await.unwrap();
+    assert_eq!(resp.status(), 404, "a web-only process accepted an envelope");
+    let projects = get_json(&http, &web.url("/api/0/projects/"), &token).await;
+    assert!(projects.to_string().contains("shop"), "{projects}");
+    web.stop().await;
+
+    // ingest: accepts (durably, into the inbox), no API, and without a worker nothing is processed.
+    let mut ingest = Node::start("ingest", &global, "ingest", "ingest").await;
+    let (status, body) = get(&http, &ingest.url("/api/0/projects/"), Some(&token)).await;
+    assert_eq!(status, 404, "an ingest-only process served the API: {body}");
+    let resp = post(&ingest).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["id"], event_id);
+    assert_eq!(
+        inbox_depth(&http, &ingest).await,
+        Some(1),
+        "no worker role: the item waits"
+    );
+    ingest.stop().await;
+
+    // worker (with web, to look): processes what ingest left in the inbox.
+    let mut worker = Node::start("worker", &global, "worker,web", "worker,web").await;
+    let deadline = Deadline::after(Duration::from_secs(30));
+    while inbox_depth(&http, &worker).await != Some(0) {
+        assert!(
+            deadline.pause().await,
+            "the worker did not drain the inbox within 30 s"
+        );
+    }
+    let event = get_json(
+        &http,
+        &worker.url(&format!("/api/0/projects/{project_id}/events/{event_id}/")),
+        &token,
+    )
+    .await;
+    assert!(event["issue_id"].is_string(), "{event}");
+    worker.stop().await;
+
+    // A role that does not exist is refused by name, before anything starts.
+    let mut bad = sentinel(&global);
+    bad.args(["serve", "--roles", "web,foo", "--listen", "127.0.0.1:0"]);
+    let out = run_child_unchecked(bad.into(), CHILD_TIMEOUT).await;
+    assert!(!out.status.success(), "--roles web,foo was accepted");
+    assert!(
+        out.stderr.contains("\"foo\"") && out.stderr.contains("ingest, worker, web"),
+        "the error does not name the bad role and the valid ones:\n{}",
+        out.stderr
+    );
+}
