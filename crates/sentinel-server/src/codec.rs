@@ -10,10 +10,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use sentinel_store::{CompressionDict, CountScope, Store, StoreError};
-use tokio::sync::watch;
 use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
 use crate::clock::Clock;

@@ -137,7 +137,9 @@ pub fn parse_roles(list: &str) -> Result<Vec<Role>, String> {
     roles.sort();
     roles.dedup();
     if roles.is_empty() {
-        return Err("no roles given: expected a comma-separated list of ingest, worker, web, scheduler".into());
+        return Err(
+            "no roles given: expected a comma-separated list of ingest, worker, web, scheduler".into(),
+        );
     }
     Ok(roles)
 }
@@ -402,7 +404,9 @@ impl Settings {
         {
             return Err(ConfigError::Invalid {
                 field: "database.url",
-                message: format!("{url} must start with postgres:// (without it, SQLite in data_dir is used)"),
+                message: format!(
+                    "{url} must start with postgres:// (without it, SQLite in data_dir is used)"
+                ),
             });
         }
         let days = std::iter::once(("retention.event_days", self.retention.event_days)).chain(
@@ -419,10 +423,14 @@ impl Settings {
                 });
             }
         }
-        if self.retention.minute_rollup_days == 0 || self.retention.hour_rollup_days < self.retention.minute_rollup_days {
+        if self.retention.minute_rollup_days == 0
+            || self.retention.hour_rollup_days < self.retention.minute_rollup_days
+        {
             return Err(ConfigError::Invalid {
                 field: "retention.hour_rollup_days",
-                message: "minute_rollup_days must be at least 1 and hour_rollup_days at least minute_rollup_days".into(),
+                message:
+                    "minute_rollup_days must be at least 1 and hour_rollup_days at least minute_rollup_days"
+                        .into(),
             });
         }
         if self.retention.delete_batch == 0 || self.retention.interval_secs == 0 {
@@ -434,7 +442,8 @@ impl Settings {
         if self.scheduler.lease_secs < 3 || self.database.inbox_lease_secs < 3 {
             return Err(ConfigError::Invalid {
                 field: "scheduler.lease_secs",
-                message: "scheduler.lease_secs and database.inbox_lease_secs must be at least 3 seconds".into(),
+                message: "scheduler.lease_secs and database.inbox_lease_secs must be at least 3 seconds"
+                    .into(),
             });
         }
         if self.ingest.max_in_flight == 0 {
@@ -544,7 +553,10 @@ const FIELD_DOCS: &[(&str, &str)] = &[
         "max_connections",
         "PostgreSQL connections per process (database.url = \"postgres://…\" selects PostgreSQL).",
     ),
-    ("statement_timeout_ms", "Longest one PostgreSQL statement may run, ms."),
+    (
+        "statement_timeout_ms",
+        "Longest one PostgreSQL statement may run, ms.",
+    ),
     (
         "acquire_timeout_ms",
         "Longest a request waits for a database connection before 503, ms.",
@@ -558,14 +570,23 @@ const FIELD_DOCS: &[(&str, &str)] = &[
         "minute_rollup_days",
         "Days per-minute counts are kept before folding into hourly counts.",
     ),
-    ("hour_rollup_days", "Days hourly counts and ingest outcomes are kept."),
+    (
+        "hour_rollup_days",
+        "Days hourly counts and ingest outcomes are kept.",
+    ),
     ("interval_secs", "How often retention runs, seconds."),
-    ("delete_batch", "Most rows one retention delete statement removes."),
+    (
+        "delete_batch",
+        "Most rows one retention delete statement removes.",
+    ),
     (
         "lease_secs",
         "Scheduler lease; another process takes over this long after the leader died, seconds.",
     ),
-    ("partition_days_ahead", "Days of PostgreSQL time partitions created ahead."),
+    (
+        "partition_days_ahead",
+        "Days of PostgreSQL time partitions created ahead.",
+    ),
     (
         "inbox_durability",
         "\"normal\" survives a process crash; \"full\" also power loss (fsync per commit).",
@@ -624,7 +645,9 @@ mod tests {
 
     #[test]
     fn database_urls_never_show_their_password() {
-        let url = DatabaseUrl::new("postgres://sentinel:s3cret@db.internal:5432/sentinel?sslmode=require&password=x");
+        let url = DatabaseUrl::new(
+            "postgres://sentinel:s3cret@db.internal:5432/sentinel?sslmode=require&password=x",
+        );
         let settings = Settings {
             database: DatabaseSettings {
                 url: Some(url.clone()),
@@ -633,7 +656,10 @@ mod tests {
             ..Settings::default()
         };
         for shown in [format!("{url}"), format!("{url:?}"), format!("{settings:?}")] {
-            assert!(!shown.contains("s3cret") && !shown.contains("password=x"), "{shown}");
+            assert!(
+                !shown.contains("s3cret") && !shown.contains("password=x"),
+                "{shown}"
+            );
         }
         assert_eq!(url.redacted(), "postgres://db.internal:5432/sentinel");
         assert!(settings.validate().is_ok());

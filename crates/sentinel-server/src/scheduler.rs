@@ -134,7 +134,9 @@ impl Scheduler {
             metrics::gauge!("sentinel_scheduler_leader").set(0.0);
             match self.store.release_lease(LEASE_NAME, &self.holder).await {
                 Ok(()) => tracing::info!("released the scheduler lease"),
-                Err(e) => tracing::warn!(error = %e, "could not release the scheduler lease; it expires by itself"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not release the scheduler lease; it expires by itself")
+                }
             }
         }
     }

@@ -1156,6 +1156,8 @@ pub async fn minute_rollups_fold_into_hours_without_changing_counts(store: &dyn 
             minute_rollups_compacted: rollup_rows(folded, MINUTE).len() as u64,
             hour_rollups_deleted: rollup_rows(ancient_hours, HOUR_MS).len() as u64,
             outcomes_deleted: 1,
+            // PostgreSQL drops whole partitions on the way; which ones is backend business.
+            partitions_dropped: report.partitions_dropped.clone(),
             ..Default::default()
         }
     );

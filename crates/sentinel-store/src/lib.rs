@@ -11,11 +11,11 @@ mod slug;
 mod store;
 pub mod transfer;
 
+pub use maintenance::{DAY_MS, HOUR_MS, Lease, RetentionPolicy, RetentionReport};
 pub use model::{
     ApiToken, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue,
     IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, Page,
     ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution, TagValueCount,
 };
-pub use maintenance::{DAY_MS, HOUR_MS, Lease, RetentionPolicy, RetentionReport};
 pub use slug::slugify;
 pub use store::{Store, StoreError};

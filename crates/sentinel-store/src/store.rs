@@ -168,25 +168,17 @@ pub trait Store: Send + Sync + 'static {
         holder: &str,
         now_ms: i64,
         ttl_ms: i64,
-    ) -> Result<bool, StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    ) -> Result<bool, StoreError>;
     /// Gives lease `name` up if `holder` holds it, so another node can take it at once.
-    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
     /// The lease's last holder and expiry (possibly in the past); `None` if never taken or released.
-    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
 
     // ---- maintenance (run by the leader) ----
 
     /// Makes sure time-partitioned tables can take rows stamped in `[from_ms, until_ms)`: on
     /// PostgreSQL creates the missing partitions; nothing to do on SQLite. Idempotent.
-    async fn ensure_partitions(&self, from_ms: i64, until_ms: i64) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    async fn ensure_partitions(&self, from_ms: i64, until_ms: i64) -> Result<(), StoreError>;
     /// One retention pass: deletes events, kept items and event-id records received before each
     /// project's cutoff, issues last seen before it (with their tag values and activity), folds
     /// minute rollups older than `minute_rollup_days` into hourly rollups, deletes hourly rollups
@@ -197,9 +189,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         policy: &RetentionPolicy,
         now_ms: i64,
-    ) -> Result<RetentionReport, StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    ) -> Result<RetentionReport, StoreError>;
 
     // ---- transfer between backends (`sentinel migrate-data`) ----
 
@@ -210,24 +200,14 @@ pub trait Store: Send + Sync + 'static {
         table: &TableSpec,
         after: Option<&[Value]>,
         limit: usize,
-    ) -> Result<Vec<Vec<Value>>, StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    ) -> Result<Vec<Vec<Value>>, StoreError>;
     /// Inserts rows exported by any backend in one transaction, keeping their ids and skipping rows
     /// whose key already exists, so a resumed copy never duplicates. Returns how many were new.
-    async fn import_rows(&self, table: &TableSpec, rows: &[Vec<Value>]) -> Result<u64, StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    async fn import_rows(&self, table: &TableSpec, rows: &[Vec<Value>]) -> Result<u64, StoreError>;
     /// The greatest key present in `table` (to resume a copy after it).
-    async fn last_key(&self, table: &TableSpec) -> Result<Option<Vec<Value>>, StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    async fn last_key(&self, table: &TableSpec) -> Result<Option<Vec<Value>>, StoreError>;
     /// Rows in `table` (the inbox: unprocessed items only).
-    async fn count_rows(&self, table: &TableSpec) -> Result<u64, StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    async fn count_rows(&self, table: &TableSpec) -> Result<u64, StoreError>;
     /// After imports: moves id generators past the greatest imported ids, so new rows never collide.
-    async fn finish_import(&self) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("TEMPORARY: not implemented yet".into()))
-    }
+    async fn finish_import(&self) -> Result<(), StoreError>;
 }

@@ -31,7 +31,14 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "projects",
-        columns: &["id", "org_id", "name", "slug", "created_ms", "rate_limit_per_minute"],
+        columns: &[
+            "id",
+            "org_id",
+            "name",
+            "slug",
+            "created_ms",
+            "rate_limit_per_minute",
+        ],
         key: &["id"],
     },
     TableSpec {
@@ -97,7 +104,15 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "items",
-        columns: &["id", "project_id", "kind", "event_id", "received_ms", "headers_json", "payload"],
+        columns: &[
+            "id",
+            "project_id",
+            "kind",
+            "event_id",
+            "received_ms",
+            "headers_json",
+            "payload",
+        ],
         key: &["id"],
     },
     TableSpec {
@@ -112,12 +127,26 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "issue_tag_values",
-        columns: &["issue_id", "key", "value", "count", "first_seen_ms", "last_seen_ms"],
+        columns: &[
+            "issue_id",
+            "key",
+            "value",
+            "count",
+            "first_seen_ms",
+            "last_seen_ms",
+        ],
         key: &["issue_id", "key", "value"],
     },
     TableSpec {
         name: "outcomes",
-        columns: &["project_id", "minute_ms", "category", "outcome", "reason", "quantity"],
+        columns: &[
+            "project_id",
+            "minute_ms",
+            "category",
+            "outcome",
+            "reason",
+            "quantity",
+        ],
         key: &["project_id", "minute_ms", "category", "outcome", "reason"],
     },
     TableSpec {

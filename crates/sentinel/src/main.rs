@@ -259,9 +259,10 @@ async fn main() -> anyhow::Result<()> {
             let source = backend::open(&from, &s).await?;
             let target = backend::open(&to, &s).await?;
             let report = migrate_data::run(source.as_ref(), target.as_ref()).await?;
+            println!("table\tsource rows\ttarget rows\tcopied now");
             let total: u64 = report.iter().map(|r| r.target_rows).sum();
             for r in &report {
-                println!("{}\t{}\t{}", r.table, r.source_rows, r.target_rows);
+                println!("{}\t{}\t{}\t{}", r.table, r.source_rows, r.target_rows, r.copied);
             }
             println!(
                 "verified: {total} rows in {} tables match the source",

@@ -103,12 +103,19 @@ impl Worker {
                 Ok(_) => failures = 0,
                 Err(e) if is_taken_over(&e) => {
                     // Our lease on these items expired and another worker has them: not an error.
-                    tracing::warn!(error = format!("{e:#}"), "batch was taken over by another worker; skipped");
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "batch was taken over by another worker; skipped"
+                    );
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     let delay = backoff(failures);
-                    tracing::error!(error = format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "worker batch failed; retrying");
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "worker batch failed; retrying"
+                    );
                     metrics::counter!("sentinel_worker_batch_failures_total").increment(1);
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
