@@ -11,11 +11,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use sentinel_store::{BatchOutcome, CompressionDict, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
+use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
+use sentinel_store_sql::{IssueAgg, IssueKey, issue_aggregates, issue_id, tag_counts};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::partitions::{Family, Partition};
 use crate::{PgStore, db_err, sqlstate};
+
+sentinel_store_sql::outcomes_and_dicts! {
+    db: sqlx::Postgres,
+    db_err: crate::db_err,
+}
 
 const MAX_ATTEMPTS: u32 = 5;
 
@@ -28,6 +34,12 @@ enum TxError {
 impl From<sqlx::Error> for TxError {
     fn from(e: sqlx::Error) -> Self {
         TxError::Sql(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
     }
 }
 
@@ -81,17 +93,6 @@ fn partitions_for(batch: &ProcessedBatch) -> Result<BTreeSet<Partition>, StoreEr
     Ok(out)
 }
 
-/// Per-issue aggregate of the new events of one batch.
-struct IssueAgg<'a> {
-    first: &'a NewEvent,
-    last: &'a NewEvent,
-    count: i64,
-    first_seen: i64,
-    last_seen: i64,
-}
-
-type IssueKey<'a> = (i64, &'a str);
-
 async fn try_apply(pool: &PgPool, holder: &str, batch: &ProcessedBatch) -> Result<BatchOutcome, TxError> {
     let mut tx = pool.begin().await?;
     match write(&mut tx, holder, batch).await {
@@ -115,26 +116,7 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
     outcome.duplicates = (batch.events.len() - fresh.len()) as u64;
 
     // Sorted by (project, hash): the lock order of issue rows.
-    let mut aggs: BTreeMap<IssueKey, IssueAgg> = BTreeMap::new();
-    for ev in &fresh {
-        let agg = aggs
-            .entry((ev.project_id, ev.grouping_hash.as_str()))
-            .or_insert(IssueAgg {
-                first: ev,
-                last: ev,
-                count: 0,
-                first_seen: ev.timestamp_ms,
-                last_seen: ev.timestamp_ms,
-            });
-        agg.count += 1;
-        if ev.timestamp_ms < agg.first_seen {
-            agg.first_seen = ev.timestamp_ms;
-        }
-        if ev.timestamp_ms >= agg.last_seen {
-            agg.last_seen = ev.timestamp_ms;
-            agg.last = ev;
-        }
-    }
+    let aggs = issue_aggregates(&fresh);
     let keys: Vec<IssueKey> = aggs.keys().copied().collect();
     let previous = lock_issues(&mut *tx, &keys).await?;
     let upserted = upsert_issues(&mut *tx, &aggs).await?;
@@ -359,12 +341,6 @@ async fn insert_activity(
     Ok(())
 }
 
-fn issue_id(ids: &HashMap<IssueKey, i64>, ev: &NewEvent) -> Result<i64, TxError> {
-    ids.get(&(ev.project_id, ev.grouping_hash.as_str()))
-        .copied()
-        .ok_or_else(|| TxError::Store(StoreError::Corrupt("event without an issue id".into())))
-}
-
 async fn insert_events(
     tx: &mut PgConnection,
     events: &[&NewEvent],
@@ -448,19 +424,8 @@ async fn tag_values(
     events: &[&NewEvent],
     ids: &HashMap<IssueKey<'_>, i64>,
 ) -> Result<(), TxError> {
-    // (issue, key, value) -> (count, first, last), sorted: the lock order.
-    let mut agg: BTreeMap<(i64, &str, &str), (i64, i64, i64)> = BTreeMap::new();
-    for ev in events {
-        let issue = issue_id(ids, ev)?;
-        for (k, v) in &ev.tags {
-            let e =
-                agg.entry((issue, k.as_str(), v.as_str()))
-                    .or_insert((0, ev.timestamp_ms, ev.timestamp_ms));
-            e.0 += 1;
-            e.1 = e.1.min(ev.timestamp_ms);
-            e.2 = e.2.max(ev.timestamp_ms);
-        }
-    }
+    // Sorted: the lock order.
+    let agg = tag_counts(events, ids)?;
     if agg.is_empty() {
         return Ok(());
     }
@@ -554,66 +519,6 @@ pub async fn record_outcomes(pool: &PgPool, outcomes: &[OutcomeCount]) -> Result
     let mut conn = pool.acquire().await.map_err(db_err)?;
     // One statement: atomic on its own.
     upsert_outcomes(&mut conn, outcomes).await.map_err(db_err)
-}
-
-pub async fn outcome_totals(
-    pool: &PgPool,
-    project_id: i64,
-    since_ms: i64,
-    until_ms: i64,
-) -> Result<Vec<OutcomeCount>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT category, outcome, reason, sum(quantity)::bigint FROM outcomes \
-         WHERE project_id = $1 AND minute_ms >= $2 AND minute_ms < $3 \
-         GROUP BY category, outcome, reason ORDER BY category, outcome, reason",
-    )
-    .bind(project_id)
-    .bind(since_ms)
-    .bind(until_ms)
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            Ok(OutcomeCount {
-                project_id,
-                minute_ms: since_ms,
-                category: r.try_get(0).map_err(db_err)?,
-                outcome: r.try_get(1).map_err(db_err)?,
-                reason: r.try_get(2).map_err(db_err)?,
-                quantity: r.try_get::<i64, _>(3).map_err(db_err)? as u64,
-            })
-        })
-        .collect()
-}
-
-pub async fn save_dict(pool: &PgPool, project_id: i64, bytes: &[u8], now_ms: i64) -> Result<i64, StoreError> {
-    sqlx::query_scalar(
-        "INSERT INTO compression_dicts (project_id, created_ms, dict) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(project_id)
-    .bind(now_ms)
-    .bind(bytes)
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)
-}
-
-pub async fn dicts(pool: &PgPool) -> Result<Vec<CompressionDict>, StoreError> {
-    let rows = sqlx::query("SELECT id, project_id, created_ms, dict FROM compression_dicts ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            Ok(CompressionDict {
-                id: r.try_get(0).map_err(db_err)?,
-                project_id: r.try_get(1).map_err(db_err)?,
-                created_ms: r.try_get(2).map_err(db_err)?,
-                bytes: r.try_get(3).map_err(db_err)?,
-            })
-        })
-        .collect()
 }
 
 /// Newest by arrival: ordered like the partitions, so only the newest partitions are read.

@@ -4,9 +4,14 @@
 //! Acknowledging (deleting) claimed items happens inside `apply_batch`'s transaction (batch.rs).
 
 use sentinel_store::{InboxItem, InboxStats, NewInboxItem, StoreError};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
-use crate::{DB_NOW_MS, db_err, event_id, parse_col};
+use crate::{DB_NOW_MS, db_err};
+
+sentinel_store_sql::inbox_rows! {
+    db: sqlx::Postgres,
+    db_err: crate::db_err,
+}
 
 pub async fn append(pool: &PgPool, items: &[NewInboxItem]) -> Result<(), StoreError> {
     if items.is_empty() {
@@ -73,26 +78,7 @@ pub async fn claim(
     .fetch_all(pool)
     .await
     .map_err(db_err)?;
-    let mut items = rows
-        .iter()
-        .map(|r| {
-            let kind: String = r.try_get(2).map_err(db_err)?;
-            let event: Option<Vec<u8>> = r.try_get(3).map_err(db_err)?;
-            Ok(InboxItem {
-                id: r.try_get(0).map_err(db_err)?,
-                item: NewInboxItem {
-                    project_id: r.try_get(1).map_err(db_err)?,
-                    kind: parse_col(&kind)?,
-                    event_id: event.map(event_id).transpose()?,
-                    received_ms: r.try_get(4).map_err(db_err)?,
-                    sent_at: r.try_get(5).map_err(db_err)?,
-                    headers_json: r.try_get(6).map_err(db_err)?,
-                    payload: r.try_get(7).map_err(db_err)?,
-                    dict_id: r.try_get(8).map_err(db_err)?,
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut items = rows.iter().map(inbox_item).collect::<Result<Vec<_>, _>>()?;
     // UPDATE … RETURNING has no order of its own.
     items.sort_by_key(|i| i.id);
     Ok(items)
@@ -104,8 +90,5 @@ pub async fn stats(pool: &PgPool) -> Result<InboxStats, StoreError> {
         .fetch_one(pool)
         .await
         .map_err(db_err)?;
-    Ok(InboxStats {
-        depth: row.try_get::<i64, _>(0).map_err(db_err)? as u64,
-        oldest_received_ms: row.try_get(1).map_err(db_err)?,
-    })
+    inbox_stats(&row)
 }

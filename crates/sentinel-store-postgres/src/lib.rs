@@ -10,6 +10,7 @@
 mod batch;
 mod inbox;
 mod issues;
+mod leases;
 mod options;
 mod partitions;
 mod projects;
@@ -27,8 +28,9 @@ use sentinel_store::{
     Issue, IssueQuery, IssueStatus, Lease, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project,
     ProjectKey, RetentionPolicy, RetentionReport, Store, StoreError, StoredEvent, TagDistribution,
 };
+use sentinel_store_sql::KeyFilter;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool, Row};
+use sqlx::{Executor, PgPool};
 
 pub use options::{PgOptions, redact_url};
 
@@ -192,16 +194,14 @@ impl Store for PgStore {
     }
 
     async fn project_keys(&self, project_id: i64) -> Result<Vec<ProjectKey>, StoreError> {
-        projects::keys(&self.pool, projects::KeyFilter::Project(project_id)).await
+        projects::keys(&self.pool, KeyFilter::Project(project_id)).await
     }
 
     async fn find_key(&self, public_key: &str) -> Result<Option<ProjectKey>, StoreError> {
-        Ok(
-            projects::keys(&self.pool, projects::KeyFilter::Public(public_key))
-                .await?
-                .into_iter()
-                .next(),
-        )
+        Ok(projects::keys(&self.pool, KeyFilter::Public(public_key))
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn set_project_rate_limit(
@@ -330,46 +330,15 @@ impl Store for PgStore {
         now_ms: i64,
         ttl_ms: i64,
     ) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO leases (name, holder, expires_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms \
-             WHERE leases.holder = excluded.holder OR leases.expires_ms <= $4 \
-             RETURNING holder",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(now_ms.saturating_add(ttl_ms))
-        .bind(now_ms)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(row.is_some())
+        leases::acquire(&self.pool, name, holder, now_ms, ttl_ms).await
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(holder)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        leases::release(&self.pool, name, holder).await
     }
 
     async fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
-        let row = sqlx::query("SELECT name, holder, expires_ms FROM leases WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.map(|r| {
-            Ok(Lease {
-                name: r.try_get(0).map_err(db_err)?,
-                holder: r.try_get(1).map_err(db_err)?,
-                expires_ms: r.try_get(2).map_err(db_err)?,
-            })
-        })
-        .transpose()
+        leases::get(&self.pool, name).await
     }
 
     async fn ensure_partitions(&self, from_ms: i64, until_ms: i64) -> Result<(), StoreError> {
@@ -409,14 +378,4 @@ impl Store for PgStore {
     async fn finish_import(&self) -> Result<(), StoreError> {
         transfer::finish_import(self).await
     }
-}
-
-fn parse_col<T: std::str::FromStr<Err = String>>(value: &str) -> Result<T, StoreError> {
-    value.parse().map_err(StoreError::Corrupt)
-}
-
-fn event_id(bytes: Vec<u8>) -> Result<EventId, StoreError> {
-    Ok(EventId::from_bytes(bytes.try_into().map_err(|_| {
-        StoreError::Corrupt("event_id is not 16 bytes".into())
-    })?))
 }

@@ -4,20 +4,17 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
+use sentinel_store_sql::{IssueAgg, issue_aggregates, issue_id, tag_counts};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::db_err;
 
-const CHUNK: usize = 400;
-
-/// Per-issue aggregate of the new events of one batch.
-struct IssueAgg<'a> {
-    first: &'a NewEvent,
-    last: &'a NewEvent,
-    count: i64,
-    first_seen: i64,
-    last_seen: i64,
+sentinel_store_sql::outcomes_and_dicts! {
+    db: sqlx::Sqlite,
+    db_err: crate::db_err,
 }
+
+const CHUNK: usize = 400;
 
 pub async fn apply(
     pool: &SqlitePool,
@@ -31,28 +28,8 @@ pub async fn apply(
     let fresh = new_events(&mut tx, &batch.events).await?;
     outcome.duplicates = (batch.events.len() - fresh.len()) as u64;
 
-    // Aggregate per (project, hash), in first-seen order so new issue ids follow event order.
-    let mut aggs: BTreeMap<(i64, &str), IssueAgg> = BTreeMap::new();
-    for ev in &fresh {
-        let agg = aggs
-            .entry((ev.project_id, ev.grouping_hash.as_str()))
-            .or_insert(IssueAgg {
-                first: ev,
-                last: ev,
-                count: 0,
-                first_seen: ev.timestamp_ms,
-                last_seen: ev.timestamp_ms,
-            });
-        agg.count += 1;
-        if ev.timestamp_ms < agg.first_seen {
-            agg.first_seen = ev.timestamp_ms;
-        }
-        if ev.timestamp_ms >= agg.last_seen {
-            agg.last_seen = ev.timestamp_ms;
-            agg.last = ev;
-        }
-    }
-
+    // Per (project, hash), in key order: new issue ids follow that order.
+    let aggs = issue_aggregates(&fresh);
     let keys: Vec<(i64, &str)> = aggs.keys().copied().collect();
     let existing = existing_issues(&mut tx, &keys).await?;
     let ids = upsert_issues(&mut tx, &aggs).await?;
@@ -254,12 +231,6 @@ async fn insert_activity(
     Ok(())
 }
 
-fn issue_id(ids: &HashMap<(i64, &str), i64>, ev: &NewEvent) -> Result<i64, StoreError> {
-    ids.get(&(ev.project_id, ev.grouping_hash.as_str()))
-        .copied()
-        .ok_or_else(|| StoreError::Corrupt("event without an issue id".into()))
-}
-
 async fn insert_events(
     tx: &mut SqliteConnection,
     events: &[&NewEvent],
@@ -329,20 +300,7 @@ async fn tag_values(
     events: &[&NewEvent],
     ids: &HashMap<(i64, &str), i64>,
 ) -> Result<(), StoreError> {
-    // (issue, key, value) -> (count, first, last)
-    let mut agg: BTreeMap<(i64, &str, &str), (i64, i64, i64)> = BTreeMap::new();
-    for ev in events {
-        let issue = issue_id(ids, ev)?;
-        for (k, v) in &ev.tags {
-            let e =
-                agg.entry((issue, k.as_str(), v.as_str()))
-                    .or_insert((0, ev.timestamp_ms, ev.timestamp_ms));
-            e.0 += 1;
-            e.1 = e.1.min(ev.timestamp_ms);
-            e.2 = e.2.max(ev.timestamp_ms);
-        }
-    }
-    let rows: Vec<_> = agg.into_iter().collect();
+    let rows: Vec<_> = tag_counts(events, ids)?.into_iter().collect();
     for chunk in rows.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO issue_tag_values (issue_id, key, value, count, first_seen_ms, last_seen_ms) ",
@@ -390,71 +348,6 @@ pub async fn upsert_outcomes(tx: &mut SqliteConnection, outcomes: &[OutcomeCount
         qb.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     Ok(())
-}
-
-pub async fn outcome_totals(
-    pool: &SqlitePool,
-    project_id: i64,
-    since_ms: i64,
-    until_ms: i64,
-) -> Result<Vec<OutcomeCount>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT category, outcome, reason, sum(quantity) FROM outcomes \
-         WHERE project_id = $1 AND minute_ms >= $2 AND minute_ms < $3 \
-         GROUP BY category, outcome, reason ORDER BY category, outcome, reason",
-    )
-    .bind(project_id)
-    .bind(since_ms)
-    .bind(until_ms)
-    .fetch_all(pool)
-    .await
-    .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            Ok(OutcomeCount {
-                project_id,
-                minute_ms: since_ms,
-                category: r.try_get(0).map_err(db_err)?,
-                outcome: r.try_get(1).map_err(db_err)?,
-                reason: r.try_get(2).map_err(db_err)?,
-                quantity: r.try_get::<i64, _>(3).map_err(db_err)? as u64,
-            })
-        })
-        .collect()
-}
-
-pub async fn save_dict(
-    pool: &SqlitePool,
-    project_id: i64,
-    bytes: &[u8],
-    now_ms: i64,
-) -> Result<i64, StoreError> {
-    sqlx::query_scalar(
-        "INSERT INTO compression_dicts (project_id, created_ms, dict) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(project_id)
-    .bind(now_ms)
-    .bind(bytes.to_vec())
-    .fetch_one(pool)
-    .await
-    .map_err(db_err)
-}
-
-pub async fn dicts(pool: &SqlitePool) -> Result<Vec<sentinel_store::CompressionDict>, StoreError> {
-    let rows = sqlx::query("SELECT id, project_id, created_ms, dict FROM compression_dicts ORDER BY id")
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            Ok(sentinel_store::CompressionDict {
-                id: r.try_get(0).map_err(db_err)?,
-                project_id: r.try_get(1).map_err(db_err)?,
-                created_ms: r.try_get(2).map_err(db_err)?,
-                bytes: r.try_get(3).map_err(db_err)?,
-            })
-        })
-        .collect()
 }
 
 pub async fn sample_payloads(

@@ -1,10 +1,14 @@
 //! The durable inbox: group-committed appends, cursor-based claiming, idempotent deletes.
 
-use sentinel_protocol::ids::EventId;
 use sentinel_store::{InboxItem, InboxStats, NewInboxItem, StoreError};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 
-use crate::{db_err, parse_col};
+use crate::db_err;
+
+sentinel_store_sql::inbox_rows! {
+    db: sqlx::Sqlite,
+    db_err: crate::db_err,
+}
 
 /// Rows per INSERT statement: 8 binds each stays far below SQLite's variable limit.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -53,33 +57,7 @@ pub async fn claim(pool: &SqlitePool, cursor: i64, limit: usize) -> Result<Vec<I
     .fetch_all(pool)
     .await
     .map_err(db_err)?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = r.try_get(2).map_err(db_err)?;
-            let event_id: Option<Vec<u8>> = r.try_get(3).map_err(db_err)?;
-            let event_id = match event_id {
-                Some(b) => {
-                    Some(EventId::from_bytes(b.try_into().map_err(|_| {
-                        StoreError::Corrupt("inbox event_id is not 16 bytes".into())
-                    })?))
-                }
-                None => None,
-            };
-            Ok(InboxItem {
-                id: r.try_get(0).map_err(db_err)?,
-                item: NewInboxItem {
-                    project_id: r.try_get(1).map_err(db_err)?,
-                    kind: parse_col(&kind)?,
-                    event_id,
-                    received_ms: r.try_get(4).map_err(db_err)?,
-                    sent_at: r.try_get(5).map_err(db_err)?,
-                    headers_json: r.try_get(6).map_err(db_err)?,
-                    payload: r.try_get(7).map_err(db_err)?,
-                    dict_id: r.try_get(8).map_err(db_err)?,
-                },
-            })
-        })
-        .collect()
+    rows.iter().map(inbox_item).collect()
 }
 
 pub async fn stats(pool: &SqlitePool, cursor: i64) -> Result<InboxStats, StoreError> {
@@ -88,10 +66,7 @@ pub async fn stats(pool: &SqlitePool, cursor: i64) -> Result<InboxStats, StoreEr
         .fetch_one(pool)
         .await
         .map_err(db_err)?;
-    Ok(InboxStats {
-        depth: row.try_get::<i64, _>(0).map_err(db_err)? as u64,
-        oldest_received_ms: row.try_get(1).map_err(db_err)?,
-    })
+    inbox_stats(&row)
 }
 
 pub async fn delete_through(pool: &SqlitePool, max_id: i64) -> Result<(), StoreError> {

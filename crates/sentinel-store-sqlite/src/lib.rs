@@ -14,7 +14,6 @@ mod retention;
 mod transfer;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -26,6 +25,7 @@ use sentinel_store::{
     IssueQuery, IssueStatus, Lease, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey,
     RetentionPolicy, RetentionReport, Store, StoreError, StoredEvent, TagDistribution,
 };
+use sentinel_store_sql::KeyFilter;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -221,16 +221,14 @@ impl Store for SqliteStore {
     }
 
     async fn project_keys(&self, project_id: i64) -> Result<Vec<ProjectKey>, StoreError> {
-        projects::keys(&self.main_r, projects::KeyFilter::Project(project_id)).await
+        projects::keys(&self.main_r, KeyFilter::Project(project_id)).await
     }
 
     async fn find_key(&self, public_key: &str) -> Result<Option<ProjectKey>, StoreError> {
-        Ok(
-            projects::keys(&self.main_r, projects::KeyFilter::Public(public_key))
-                .await?
-                .into_iter()
-                .next(),
-        )
+        Ok(projects::keys(&self.main_r, KeyFilter::Public(public_key))
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn set_project_rate_limit(
@@ -433,8 +431,4 @@ impl Store for SqliteStore {
         // Main tables use plain INTEGER PRIMARY KEYs: new ids follow the greatest present already.
         transfer::advance_inbox_sequence(&self.inbox_w, self.cursor.load(Ordering::SeqCst)).await
     }
-}
-
-fn parse_col<T: FromStr<Err = String>>(value: &str) -> Result<T, StoreError> {
-    value.parse().map_err(StoreError::Corrupt)
 }

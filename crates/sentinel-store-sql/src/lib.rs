@@ -1,0 +1,53 @@
+//! SQL text and row mapping that both storage backends share.
+//!
+//! The statements here are written in the SQL that SQLite and PostgreSQL both accept (`$n`
+//! placeholders, `ON CONFLICT`, `RETURNING`, `CAST(… AS BIGINT)` for sums), so they are kept once.
+//! The functions that run them are stamped out per backend by `macro_rules!` over the sqlx
+//! database type: each backend invokes a macro in its own module and passes what differs — its
+//! error mapping, how it begins a write transaction, `LIKE` or `ILIKE`, how counts are bucketed —
+//! and keeps its own code for everything else (SQLite's single writer and inbox cursor,
+//! PostgreSQL's leased inbox, partitions, `unnest` batches and `FOR UPDATE`). The pure helpers
+//! beside the macros take values and return values.
+//!
+//! Depends on sqlx and the store interface (and the protocol's value types) only: no backend's
+//! dialect, no server.
+
+mod batch;
+mod inbox;
+mod issues;
+mod leases;
+mod projects;
+
+use std::str::FromStr;
+
+use sentinel_protocol::event::Level;
+use sentinel_protocol::ids::EventId;
+use sentinel_store::StoreError;
+
+pub use batch::{IssueAgg, IssueKey, TagCounts, issue_aggregates, issue_id, tag_counts};
+pub use issues::{EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, like_pattern};
+pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
+
+/// What the macros name through `$crate`, so a backend needs no particular import for them.
+#[doc(hidden)]
+pub mod __private {
+    pub use sentinel_store;
+    pub use sqlx;
+}
+
+/// A text column holding one of a Rust enum's names (`status`, `kind`).
+pub fn parse_col<T: FromStr<Err = String>>(value: &str) -> Result<T, StoreError> {
+    value.parse().map_err(StoreError::Corrupt)
+}
+
+/// An event's `level` column.
+pub fn level(s: &str) -> Result<Level, StoreError> {
+    Level::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown level {s:?}")))
+}
+
+/// An `event_id` column: 16 bytes.
+pub fn event_id(bytes: Vec<u8>) -> Result<EventId, StoreError> {
+    Ok(EventId::from_bytes(bytes.try_into().map_err(|_| {
+        StoreError::Corrupt("event_id is not 16 bytes".into())
+    })?))
+}
