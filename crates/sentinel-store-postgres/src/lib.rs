@@ -30,9 +30,12 @@ use sentinel_store::{
 };
 use sentinel_store_sql::KeyFilter;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Executor, PgPool};
+use sqlx::{Connection, Executor, PgPool};
 
 pub use options::{PgOptions, redact_url};
+
+/// How long `migrate` waits for its first connection.
+const ACQUIRE_AT_START: Duration = Duration::from_secs(10);
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -42,6 +45,9 @@ const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 pub struct PgStore {
     pool: PgPool,
+    /// For one direct connection at start-up, whose error says why the database is unreachable
+    /// (the pool only reports that it timed out).
+    connect: sqlx::postgres::PgConnectOptions,
     /// Who this instance is when it leases inbox items (a random UUID per instance).
     holder: String,
     inbox_lease_ms: i64,
@@ -108,9 +114,10 @@ impl PgStore {
                     Ok(())
                 })
             })
-            .connect_lazy_with(connect);
+            .connect_lazy_with(connect.clone());
         Ok(Self {
             pool,
+            connect,
             holder: uuid::Uuid::new_v4().to_string(),
             inbox_lease_ms: opts.inbox_lease_ms.max(1),
             schema: opts.schema.clone(),
@@ -137,6 +144,20 @@ impl Store for PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let unavailable =
             |e: String| StoreError::Unavailable(format!("cannot migrate the PostgreSQL database: {e}"));
+        match tokio::time::timeout(ACQUIRE_AT_START, sqlx::PgConnection::connect_with(&self.connect)).await {
+            Ok(Ok(conn)) => drop(conn),
+            Ok(Err(e)) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot connect to PostgreSQL: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot connect to PostgreSQL: no answer within {} s",
+                    ACQUIRE_AT_START.as_secs()
+                )));
+            }
+        }
         if let Some(schema) = &self.schema {
             // The name was checked to be a plain identifier when the options were read.
             let created = sqlx::query(sqlx::AssertSqlSafe(format!(
