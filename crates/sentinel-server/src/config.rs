@@ -55,6 +55,9 @@ pub struct IngestSettings {
     /// Memory for request bodies (compressed plus decoded) of all in-flight ingest requests, MiB.
     /// A request that would exceed it is answered 503: memory stays bounded under any load.
     pub max_body_memory_mib: usize,
+    /// Inbox commits in flight at once. Default: 1 on SQLite (it has one writer), 4 on PostgreSQL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inbox_writers: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -310,6 +313,7 @@ impl Default for IngestSettings {
             max_inbox_depth: 1_000_000,
             max_in_flight: 1024,
             max_body_memory_mib: 256,
+            inbox_writers: None,
         }
     }
 }
@@ -444,6 +448,12 @@ impl Settings {
                 field: "scheduler.lease_secs",
                 message: "scheduler.lease_secs and database.inbox_lease_secs must be at least 3 seconds"
                     .into(),
+            });
+        }
+        if self.ingest.inbox_writers == Some(0) {
+            return Err(ConfigError::Invalid {
+                field: "ingest.inbox_writers",
+                message: "must be at least 1".into(),
             });
         }
         if self.ingest.max_in_flight == 0 {

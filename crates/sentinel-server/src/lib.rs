@@ -154,8 +154,13 @@ impl Server {
             .depth;
         let inbox_depth = Arc::new(AtomicI64::new(depth as i64));
         let wake = Arc::new(Notify::new());
-        let (inbox, writer) =
-            InboxWriter::spawn(store.clone(), inbox_depth.clone(), wake.clone(), WRITER_QUEUE);
+        let (inbox, writer) = InboxWriter::spawn(
+            store.clone(),
+            inbox_depth.clone(),
+            wake.clone(),
+            WRITER_QUEUE,
+            settings.ingest.inbox_writers.unwrap_or(1),
+        );
         let outcomes = Arc::new(OutcomeBuffer::default());
         let codec = Arc::new(
             Codec::load(store.as_ref())

@@ -21,6 +21,9 @@ use crate::backend::Location;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Concurrent inbox commits on PostgreSQL unless configured (SQLite has one writer connection).
+const POSTGRES_INBOX_WRITERS: usize = 4;
+
 /// Sentinel: self-hosted, Sentry-compatible error tracking, performance, tenant and uptime monitoring.
 #[derive(Debug, Parser)]
 #[command(name = "sentinel", version, propagate_version = true)]
@@ -220,6 +223,9 @@ async fn main() -> anyhow::Result<()> {
                 s.roles = parse_roles(&r).map_err(|e| anyhow::anyhow!("--roles: {e}"))?;
             }
             let location = Location::of(&s);
+            if s.ingest.inbox_writers.is_none() && matches!(location, Location::Postgres(_)) {
+                s.ingest.inbox_writers = Some(POSTGRES_INBOX_WRITERS);
+            }
             let _lock = match &location {
                 Location::Sqlite(dir) => Some(backend::lock_data_dir(dir)?),
                 Location::Postgres(_) => None,

@@ -1,14 +1,16 @@
 //! Group commit into the durable inbox.
 //!
-//! Requests hand their items to one writer task and wait for the commit. The writer takes whatever
+//! Requests hand their items to the writer tasks and wait for the commit. A writer takes whatever
 //! has queued up while the previous commit ran and writes it in one transaction: no fixed linger,
-//! so a lone request commits at once and a burst shares commits.
+//! so a lone request commits at once and a burst shares commits. SQLite has one writer connection,
+//! so one writer task; PostgreSQL commits several batches at once, overlapping their round trips
+//! and WAL flushes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use sentinel_store::{NewInboxItem, Store};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 /// Items per transaction at most; bounds the latency of one commit.
 const MAX_ITEMS_PER_COMMIT: usize = 2000;
@@ -37,16 +39,32 @@ pub struct InboxWriter {
 }
 
 impl InboxWriter {
-    /// Starts the writer task. It stops once every `InboxWriter` clone is dropped and the queue is
-    /// drained.
+    /// Starts `writers` writer tasks. They stop once every `InboxWriter` clone is dropped and the
+    /// queue is drained; the handle finishes when all of them have.
     pub fn spawn(
         store: Arc<dyn Store>,
         depth: Arc<AtomicI64>,
         wake_worker: Arc<Notify>,
         queue: usize,
+        writers: usize,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let handle = crate::spawn_named("inbox-writer", run(rx, store, depth, wake_worker));
+        let rx = Arc::new(Mutex::new(rx));
+        let tasks: Vec<_> = (0..writers.max(1))
+            .map(|_| {
+                crate::spawn_named(
+                    "inbox-writer",
+                    run(rx.clone(), store.clone(), depth.clone(), wake_worker.clone()),
+                )
+            })
+            .collect();
+        let handle = tokio::spawn(async move {
+            for t in tasks {
+                if let Err(e) = t.await {
+                    tracing::error!(error = %e, "inbox writer task failed");
+                }
+            }
+        });
         (Self { tx }, handle)
     }
 
@@ -65,24 +83,32 @@ impl InboxWriter {
     }
 }
 
+/// Waits for the next request and takes whatever else is queued behind it, up to the commit cap.
+/// Holding the receiver only while gathering lets the other writers gather while this one commits.
+async fn next_batch(rx: &Mutex<mpsc::Receiver<Pending>>) -> Option<Vec<Pending>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut count = first.items.len();
+    let mut batch = vec![first];
+    while count < MAX_ITEMS_PER_COMMIT {
+        match rx.try_recv() {
+            Ok(p) => {
+                count += p.items.len();
+                batch.push(p);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 async fn run(
-    mut rx: mpsc::Receiver<Pending>,
+    rx: Arc<Mutex<mpsc::Receiver<Pending>>>,
     store: Arc<dyn Store>,
     depth: Arc<AtomicI64>,
     wake: Arc<Notify>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let mut count = batch[0].items.len();
-        while count < MAX_ITEMS_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(p) => {
-                    count += p.items.len();
-                    batch.push(p);
-                }
-                Err(_) => break,
-            }
-        }
+    while let Some(mut batch) = next_batch(&rx).await {
         let items: Vec<NewInboxItem> = batch.iter_mut().flat_map(|p| p.items.drain(..)).collect();
         let started = std::time::Instant::now();
         let result = store.inbox_append(&items).await.map_err(|e| e.to_string());
