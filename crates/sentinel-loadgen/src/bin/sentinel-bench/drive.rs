@@ -100,10 +100,11 @@ pub fn target(server: &Server, compression: Compression) -> anyhow::Result<Arc<E
 /// One load phase and what was measured around it.
 pub struct Phase {
     pub load: LoadResult,
+    /// CPU of every server process (on PostgreSQL, not counting the database's).
     pub server_cpu: Duration,
     pub client_cpu: Duration,
     pub system_busy: Duration,
-    /// Highest VmRSS seen by the once-a-second sampler during the load.
+    /// Highest VmRSS of the HTTP process seen by the once-a-second sampler during the load.
     pub sampled_rss_max: u64,
     pub rss_series_mib: Vec<f64>,
     pub metrics_before: String,
@@ -123,7 +124,7 @@ pub async fn run_phase(
     opts: &LoadOptions,
 ) -> anyhow::Result<Phase> {
     let metrics_before = server.metrics().await?;
-    let server_cpu0 = procfs::cpu_time(server.pid)?;
+    let server_cpu0 = server.cpu_time()?;
     let client_cpu0 = procfs::cpu_time(0)?;
     let system0 = SystemCpu::read()?;
 
@@ -151,7 +152,7 @@ pub async fn run_phase(
         })
     };
     let load = load::run(target, source, opts).await;
-    let server_cpu = procfs::cpu_time(server.pid)?.saturating_sub(server_cpu0);
+    let server_cpu = server.cpu_time()?.saturating_sub(server_cpu0);
     let client_cpu = procfs::cpu_time(0)?.saturating_sub(client_cpu0);
     let system_busy = SystemCpu::read()?.busy_since(&system0);
     let metrics_after = server.metrics().await?;

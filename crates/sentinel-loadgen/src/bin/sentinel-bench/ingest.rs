@@ -11,11 +11,12 @@ use sentinel_loadgen::corpus::{Compression, Corpus};
 use sentinel_loadgen::load::{LoadOptions, OnShed, PoolSource};
 use serde_json::{Value, json};
 
+use crate::cpusplit::{self, CpuWatch};
 use crate::drive::{self, Pool, mib, run_phase};
 use crate::procfs;
 use crate::promtext::{self, Summary};
 use crate::report::Table;
-use crate::server::Server;
+use crate::server::{Server, Topology};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestArgs {
@@ -33,6 +34,31 @@ pub struct IngestArgs {
     /// Repeat the measurement this many times (fresh server each time, same pool)
     #[arg(long, default_value_t = 1)]
     pub repeat: usize,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Run the workers as this many separate `serve --roles worker` processes beside one
+    /// `serve --roles ingest,web,scheduler` process (PostgreSQL only; 0: one process, all roles)
+    #[arg(long, default_value_t = 0, requires = "database_url")]
+    pub workers: usize,
+}
+
+/// Where the server under test keeps its data.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Run the server on PostgreSQL (postgres://… on this machine) in a fresh schema
+    /// `bench_<random hex>`, created before the run and dropped after it (unless --keep);
+    /// default: the embedded SQLite database in a temporary data directory
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    pub fn topology(&self, workers: usize) -> Topology {
+        Topology {
+            database_url: self.database_url.clone(),
+            workers,
+        }
+    }
 }
 
 /// Options every benchmark shares.
@@ -41,8 +67,8 @@ pub struct CommonArgs {
     /// The `sentinel` binary to test
     #[arg(long, default_value = "target/release/sentinel")]
     pub server_bin: PathBuf,
-    /// Keep the temporary data directory and server log
-    #[arg(long)]
+    /// Keep the temporary data directory and server logs (and the PostgreSQL schema)
+    #[arg(long, visible_alias = "keep")]
     pub keep_data: bool,
     /// Where the temporary data directory is created
     #[arg(long, default_value_os_t = std::env::temp_dir())]
@@ -130,7 +156,7 @@ pub fn internals(before: &str, after: &str, secs: f64) -> Value {
     let batch_items = s("sentinel_worker_batch_items");
     // Summaries' quantiles cover the exporter's recent window, not exactly the load phase.
     let q = |name: &str, quantile: &str| {
-        promtext::value(after, name, &[&format!("quantile=\"{quantile}\"")]).map(|v| v * 1000.0)
+        promtext::max_value(after, name, &[&format!("quantile=\"{quantile}\"")]).map(|v| v * 1000.0)
     };
     json!({
         "inbox_commit_p99_ms_recent": q("sentinel_inbox_commit_seconds", "0.99"),
@@ -172,7 +198,8 @@ pub async fn run(args: IngestArgs, pool: Pool) -> anyhow::Result<()> {
 
 async fn run_once(args: &IngestArgs, pool: &Pool) -> anyhow::Result<Value> {
     let c = &args.common;
-    let server = Server::start(&c.server_bin, &c.work_dir, c.keep_data).await?;
+    let topology = args.db.topology(args.workers);
+    let server = Server::start(&c.server_bin, &c.work_dir, c.keep_data, &topology).await?;
     let (quiet_cores, quiet) = procfs::wait_quiet(c.quiet_cores, Duration::from_secs(c.quiet_wait)).await?;
     if !quiet {
         eprintln!(
@@ -194,9 +221,20 @@ async fn run_once(args: &IngestArgs, pool: &Pool) -> anyhow::Result<Value> {
         "loading: {} connections for {} s…",
         args.connections, args.duration
     );
-    let server_cpu0 = procfs::cpu_time(server.pid)?;
+    let loadavg_before = procfs::loadavg();
+    let server_cpu0 = server.cpu_time()?;
     let threads_before = procfs::thread_cpu(server.pid)?;
+    // On PostgreSQL: CPU per sentinel process kind and of the database's processes.
+    let watch = server.schema().map(|schema| {
+        let procs = server
+            .processes()
+            .into_iter()
+            .map(|(pid, roles)| (pid, format!("sentinel {roles}")))
+            .collect();
+        CpuWatch::start(procs, schema.link)
+    });
     let phase = run_phase(&server, target, source.clone(), &opts).await?;
+    let cpu_load = watch.as_ref().map(CpuWatch::read);
     let stored_at_end =
         promtext::value(&phase.metrics_after, "sentinel_worker_events_stored_total", &[]).unwrap_or(0.0);
     let at_end = server.ready().await.unwrap_or_default();
@@ -205,7 +243,13 @@ async fn run_once(args: &IngestArgs, pool: &Pool) -> anyhow::Result<Value> {
         phase.load.accepted
     );
     let drain = server.wait_drained(Duration::from_secs(c.drain_timeout)).await?;
-    let server_cpu_total = procfs::cpu_time(server.pid)?.saturating_sub(server_cpu0);
+    let server_cpu_total = server.cpu_time()?.saturating_sub(server_cpu0);
+    let cpu_by_process = watch.map(|w| {
+        let kinds = w.sentinel_kinds().to_vec();
+        let total = w.finish();
+        (kinds, total)
+    });
+    let loadavg_after = procfs::loadavg();
     let after = procfs::memory(server.pid)?;
     let metrics_drained = server.metrics().await?;
     let stored = promtext::value(&metrics_drained, "sentinel_worker_events_stored_total", &[]).unwrap_or(0.0);
@@ -221,17 +265,28 @@ async fn run_once(args: &IngestArgs, pool: &Pool) -> anyhow::Result<Value> {
     let stats_total = stats_total(&server, since_s).await?;
     let issues = count_issues(&server).await?;
     let expected_groups = pool.groups_of(&phase.load.accepted_indexes);
-    let (disk_running, files) = procfs::dir_size(&server.data_dir)?;
-    // The main database alone: the inbox file and the WAL files are bounded overheads that a short
-    // run inflates, the main database is what grows with every stored event.
-    let main_db = std::fs::metadata(server.data_dir.join("sentinel.db"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let disk = server.disk_usage().await?;
+    let (disk_running, files, main_db) = (disk.total, disk.largest, disk.main);
+    let processes_rss: Vec<Value> = server
+        .processes()
+        .into_iter()
+        .map(|(pid, roles)| {
+            let m = procfs::memory(pid).unwrap_or_default();
+            json!([roles, mib(m.rss), mib(m.peak)])
+        })
+        .collect();
+    let postgres = server.is_postgres();
+    let schema_name = server.schema().map(|s| s.name.clone());
     let internals = internals(&phase.metrics_before, &phase.metrics_after, phase.secs());
     let data_dir = server.data_dir.clone();
     let threads_after = procfs::thread_cpu(server.pid).unwrap_or_default();
     let _work = server.stop(Duration::from_secs(30)).await?;
-    let (disk_stopped, files_stopped) = procfs::dir_size(&data_dir).unwrap_or_default();
+    // On PostgreSQL the schema is gone by now: report the size measured before the stop.
+    let (disk_stopped, files_stopped) = if postgres {
+        (disk_running, files.clone())
+    } else {
+        procfs::dir_size(&data_dir).unwrap_or_default()
+    };
 
     let l = &phase.load;
     let secs = phase.secs();
@@ -244,11 +299,18 @@ async fn run_once(args: &IngestArgs, pool: &Pool) -> anyhow::Result<Value> {
             0.0
         }
     };
-    let other_cores =
-        (phase.system_busy.as_secs_f64() - phase.server_cpu.as_secs_f64() - phase.client_cpu.as_secs_f64())
-            / secs;
-    let result = json!({
+    // On PostgreSQL every postgres process is accounted for separately, not as "other".
+    let postgres_load = cpu_load.as_ref().map(|t| t.postgres_all()).unwrap_or_default();
+    let other_cores = (phase.system_busy.as_secs_f64()
+        - phase.server_cpu.as_secs_f64()
+        - phase.client_cpu.as_secs_f64()
+        - postgres_load.as_secs_f64())
+        / secs;
+    let mut result = json!({
         "bench": "ingest",
+        "database": if postgres { "postgresql" } else { "sqlite" },
+        "loadavg_before": loadavg_before,
+        "loadavg_after": loadavg_after,
         "connections": args.connections,
         "duration_s": secs,
         "client_threads": c.client_threads,
@@ -304,6 +366,11 @@ async fn run_once(args: &IngestArgs, pool: &Pool) -> anyhow::Result<Value> {
             "corpus_groups_sent": expected_groups,
         },
     });
+    if let (Some(load), Some((kinds, total))) = (&cpu_load, &cpu_by_process) {
+        result["postgres_schema"] = json!(schema_name);
+        result["server_processes"] = json!(processes_rss);
+        result["cpu_by_process"] = cpusplit::report(kinds, load, total, secs, l.accepted);
+    }
     Ok(result)
 }
 
@@ -396,8 +463,23 @@ fn print_table(r: &Value) {
     );
     t.row(
         "machine quiet before",
-        format!("{} ({} busy cores)", r["quiet"], f(&r["busy_cores_before"], 2)),
+        format!(
+            "{} ({} busy cores); load averages before {}, after {}",
+            r["quiet"],
+            f(&r["busy_cores_before"], 2),
+            r["loadavg_before"],
+            r["loadavg_after"]
+        ),
     );
+    if let Some(schema) = r["postgres_schema"].as_str() {
+        t.row(
+            "database",
+            format!(
+                "PostgreSQL schema {schema}; processes (roles, RSS, peak MiB) {}",
+                r["server_processes"]
+            ),
+        );
+    }
     t.row(
         "accepted",
         format!("{} ({} req/s)", r["accepted"], f(&r["accepted_per_s"], 0)),
@@ -513,6 +595,18 @@ fn print_table(r: &Value) {
         ),
     );
     t.row("after stop", format!("files {}", r["files_after_stop"]));
+    if let Some(split) = r["cpu_by_process"].as_object() {
+        for (kind, v) in split {
+            t.row(
+                kind,
+                format!(
+                    "{} cores during load, {} µs/event incl. drain",
+                    f(&v["cores_load"], 2),
+                    f(&v["us_per_event"], 1)
+                ),
+            );
+        }
+    }
     t.row("server threads CPU s", format!("{}", r["server_threads_cpu_s"]));
     let ch = &r["check"];
     t.row(

@@ -1,11 +1,15 @@
 #![recursion_limit = "256"]
 //! `sentinel-bench`: benchmarks of a real `sentinel` binary over loopback HTTP, as an SDK sees it.
-//! Every run starts the server on a fresh temporary data directory and stops it afterwards; every
-//! load is bounded in time and in the number of bodies. See docs/PERFORMANCE.md.
+//! Every run starts the server on a fresh temporary data directory (or, with `--database-url`, in a
+//! fresh PostgreSQL schema that is dropped afterwards) and stops it afterwards; every load is
+//! bounded in time and in the number of bodies. See docs/PERFORMANCE.md.
 
+mod cpusplit;
 mod drive;
 mod ingest;
+mod node;
 mod overload;
+mod pgschema;
 mod procfs;
 mod promtext;
 mod query;

@@ -12,7 +12,7 @@ use crate::drive::{self, Pool, mib, run_phase};
 use crate::ingest::{CommonArgs, internals, statuses_json};
 use crate::procfs;
 use crate::report::Table;
-use crate::server::Server;
+use crate::server::{Server, Topology};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct OverloadArgs {
@@ -43,7 +43,7 @@ pub fn build(args: &OverloadArgs) -> anyhow::Result<Pool> {
 
 pub async fn run(args: OverloadArgs, pool: Pool) -> anyhow::Result<()> {
     let c = &args.common;
-    let server = Server::start(&c.server_bin, &c.work_dir, c.keep_data).await?;
+    let server = Server::start(&c.server_bin, &c.work_dir, c.keep_data, &Topology::sqlite()).await?;
     let (busy, quiet) = procfs::wait_quiet(c.quiet_cores, Duration::from_secs(c.quiet_wait)).await?;
     let idle = procfs::memory(server.pid)?;
     // Shed requests are answered fast, so a pool sized for accepted ones would run out: cycle it,

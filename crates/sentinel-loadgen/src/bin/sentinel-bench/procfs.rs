@@ -1,7 +1,8 @@
 //! What the benchmarks read from Linux's /proc: CPU time and memory of a process, busy time of the
-//! whole machine, and the size of a directory on disk.
+//! whole machine, the size of a directory on disk, and which PostgreSQL backends serve which
+//! process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,6 +80,134 @@ pub fn thread_cpu_delta(
     out
 }
 
+/// Inodes of `pid`'s open sockets.
+pub fn socket_inodes(pid: u32) -> anyhow::Result<HashSet<u64>> {
+    let dir = format!("/proc/{pid}/fd");
+    let mut inodes = HashSet::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {dir}"))? {
+        let Ok(entry) = entry else { continue };
+        // Files may close between listing and reading: skip them.
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|i| i.parse::<u64>().ok())
+        {
+            inodes.insert(inode);
+        }
+    }
+    Ok(inodes)
+}
+
+/// Local ports of the TCP connections to `remote_port` among the sockets `inodes` (a process's
+/// client sockets to a database server).
+pub fn tcp_client_ports(inodes: &HashSet<u64>, remote_port: u16) -> HashSet<u16> {
+    let mut ports = HashSet::new();
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{table}")) else {
+            continue;
+        };
+        ports.extend(
+            text.lines()
+                .skip(1)
+                .filter_map(|l| tcp_entry(l, remote_port, inodes)),
+        );
+    }
+    ports
+}
+
+/// For every connected Unix-domain socket: the inode of its peer, and the process holding it —
+/// from `ss -xpn`, since the kernel's /proc tables do not show peers of Unix sockets. Looking up
+/// one of our sockets' inodes gives the process at the other end.
+pub fn unix_peers() -> anyhow::Result<HashMap<u64, u32>> {
+    let out = std::process::Command::new("ss")
+        .args(["-xpn"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("running ss -xpn")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text.lines().filter_map(unix_peer_entry).collect())
+}
+
+/// The peer inode and the owner's pid of an `ss -xpn` line.
+fn unix_peer_entry(line: &str) -> Option<(u64, u32)> {
+    // Netid State Recv-Q Send-Q Local-Address Local-Inode Peer-Address Peer-Inode Process
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let peer: u64 = fields.get(7)?.parse().ok()?;
+    let (_, rest) = fields.get(8)?.split_once("pid=")?;
+    let pid = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+    Some((peer, pid))
+}
+
+/// The local port of a `/proc/net/tcp` line whose peer port is `remote_port` and whose socket is
+/// one of `inodes`.
+fn tcp_entry(line: &str, remote_port: u16, inodes: &HashSet<u64>) -> Option<u16> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let port = |addr: &str| {
+        addr.rsplit_once(':')
+            .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+    };
+    // sl, local_address, rem_address, st, tx:rx, tr:when, retrnsmt, uid, timeout, inode, …
+    let inode: u64 = fields.get(9)?.parse().ok()?;
+    if port(fields.get(2)?)? != remote_port || !inodes.contains(&inode) {
+        return None;
+    }
+    port(fields.get(1)?)
+}
+
+/// A running PostgreSQL server process (postmaster child): its id and its title, e.g.
+/// `postgres: 15/main: postgres test 127.0.0.1(45102) idle` or `postgres: 15/main: walwriter`.
+#[derive(Debug, Clone)]
+pub struct PgProcess {
+    pub pid: u32,
+    pub title: String,
+}
+
+impl PgProcess {
+    /// The client's port of a backend connected over TCP; `None` for background processes and
+    /// Unix-socket clients.
+    pub fn client_port(&self) -> Option<u16> {
+        let (_, rest) = self.title.split_once('(')?;
+        rest.split_once(')')?.0.parse().ok()
+    }
+
+    /// A backend serving a client (over TCP or a Unix socket), not one of the server's own
+    /// background processes.
+    pub fn is_client_backend(&self) -> bool {
+        self.client_port().is_some() || self.title.contains("[local]")
+    }
+}
+
+/// Every process named `postgres` on the machine.
+pub fn postgres_processes() -> anyhow::Result<Vec<PgProcess>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").context("listing /proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        // Processes may exit between listing and reading: skip them.
+        let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
+            continue;
+        };
+        if comm.trim_end() != "postgres" {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let title = String::from_utf8_lossy(&cmdline)
+            .replace('\0', " ")
+            .trim()
+            .to_owned();
+        out.push(PgProcess { pid, title });
+    }
+    Ok(out)
+}
+
 /// Resident memory now and at its peak (`VmRSS`, `VmHWM`), in bytes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Memory {
@@ -151,6 +280,13 @@ pub async fn wait_quiet(max_cores: f64, deadline: Duration) -> anyhow::Result<(f
     }
 }
 
+/// The 1, 5 and 15 minute load averages (`uptime`), to show how busy the machine was around a run.
+pub fn loadavg() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut v = text.split_whitespace().map(|f| f.parse::<f64>().ok());
+    Some([v.next()??, v.next()??, v.next()??])
+}
+
 /// Bytes of every file under `dir`, and the largest few by name.
 pub fn dir_size(dir: &Path) -> anyhow::Result<(u64, Vec<(String, u64)>)> {
     let mut total = 0;
@@ -189,5 +325,41 @@ mod tests {
         let m = memory(std::process::id()).unwrap();
         assert!(m.rss > 0 && m.peak >= m.rss);
         assert!(SystemCpu::read().is_ok());
+        assert!(loadavg().is_some());
+    }
+
+    #[test]
+    fn finds_the_client_port_of_a_socket_in_the_tcp_table() {
+        let line = "   3: 0100007F:B1DE 0100007F:1538 01 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 20 4 30 10 -1";
+        let ours: HashSet<u64> = [4242].into();
+        assert_eq!(tcp_entry(line, 5432, &ours), Some(0xB1DE));
+        assert_eq!(tcp_entry(line, 5433, &ours), None);
+        assert_eq!(tcp_entry(line, 5432, &HashSet::new()), None);
+    }
+
+    #[test]
+    fn finds_the_process_at_the_other_end_of_a_unix_socket() {
+        let server = "u_str ESTAB 0 0 /var/run/postgresql/.s.PGSQL.5432 86450 * 86449 users:((\"postgres\",pid=32677,fd=7))";
+        assert_eq!(unix_peer_entry(server), Some((86449, 32677)));
+        assert_eq!(
+            unix_peer_entry("Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process"),
+            None
+        );
+    }
+
+    #[test]
+    fn tells_client_backends_from_background_processes() {
+        let backend = PgProcess {
+            pid: 1,
+            title: "postgres: 15/main: postgres test 127.0.0.1(45102) idle".into(),
+        };
+        assert_eq!(backend.client_port(), Some(45102));
+        assert!(backend.is_client_backend());
+        let walwriter = PgProcess {
+            pid: 2,
+            title: "postgres: 15/main: walwriter".into(),
+        };
+        assert_eq!(walwriter.client_port(), None);
+        assert!(!walwriter.is_client_backend());
     }
 }

@@ -38,6 +38,14 @@ pub fn value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
     found
 }
 
+/// The largest sample named exactly `name` whose labels contain all of `labels`: for quantiles,
+/// which do not add up when the text holds several processes' metrics.
+pub fn max_value(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.split('\n')
+        .filter_map(|line| value(line, name, labels))
+        .reduce(f64::max)
+}
+
 /// Count and sum of a summary or histogram (`<name>_count`, `<name>_sum`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Summary {
@@ -94,6 +102,16 @@ sentinel_inbox_commit_seconds_count 50\n";
             Some(118.0)
         );
         assert_eq!(value(TEXT, "sentinel_missing_total", &[]), None);
+    }
+
+    #[test]
+    fn takes_the_largest_quantile_across_processes() {
+        let two = "sentinel_worker_batch_seconds{quantile=\"1\"} 0.25\n\
+sentinel_worker_batch_seconds_count 3\n\
+sentinel_worker_batch_seconds{quantile=\"1\"} 0.5\n";
+        let q = ["quantile=\"1\""];
+        assert_eq!(value(two, "sentinel_worker_batch_seconds", &q), Some(0.75));
+        assert_eq!(max_value(two, "sentinel_worker_batch_seconds", &q), Some(0.5));
     }
 
     #[test]

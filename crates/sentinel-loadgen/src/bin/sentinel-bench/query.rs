@@ -10,7 +10,7 @@ use sentinel_loadgen::load::{self, LoadOptions, OnShed, PoolSource, percentile_u
 use serde_json::{Value, json};
 
 use crate::drive::{self, mib};
-use crate::ingest::{CommonArgs, count_issues, stats_total};
+use crate::ingest::{CommonArgs, DbArgs, count_issues, stats_total};
 use crate::procfs;
 use crate::report::Table;
 use crate::server::Server;
@@ -31,6 +31,8 @@ pub struct QueryArgs {
     /// Timed repetitions of each query
     #[arg(long, default_value_t = 50)]
     pub repeat: usize,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 struct Timed {
@@ -43,7 +45,7 @@ struct Timed {
 
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let c = &args.common;
-    let server = Server::start(&c.server_bin, &c.work_dir, c.keep_data).await?;
+    let server = Server::start(&c.server_bin, &c.work_dir, c.keep_data, &args.db.topology(0)).await?;
     let target = drive::target(&server, Compression::Gzip(c.gzip_level))?;
     let now_ms = drive::wall_clock_ms()?;
     let corpus = Corpus::new(c.seed).with_timestamp_spread(Duration::from_secs(23 * 3600));
@@ -94,6 +96,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let drain_s = drain_started.elapsed().as_secs_f64();
     let load_total_s = load_started.elapsed().as_secs_f64();
 
+    let loadavg = procfs::loadavg();
     let query_now_s = drive::wall_clock_ms()? / 1000;
     let day_ago = query_now_s - 24 * 3600;
     let total = stats_total(&server, day_ago).await?;
@@ -177,12 +180,21 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         timed.push(t);
     }
     let mem = procfs::memory(server.pid)?;
-    let (disk, _) = procfs::dir_size(&server.data_dir)?;
+    let disk_usage = server.disk_usage().await?;
+    let disk = disk_usage.total;
+    let database = if server.is_postgres() {
+        "postgresql"
+    } else {
+        "sqlite"
+    };
     let _work = server.stop(Duration::from_secs(60)).await?;
 
     let q = |t: &Timed, p: f64| percentile_us(&t.latencies_us, p) / 1000.0;
     let result = json!({
         "bench": "query",
+        "database": database,
+        "loadavg_before_queries": loadavg,
+        "largest_relations": disk_usage.largest.iter().map(|(n, s)| json!([n, s])).collect::<Vec<_>>(),
         "events_requested": args.events,
         "accepted": accepted,
         "failed": failed,
@@ -211,6 +223,10 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let mut table = Table::new("sentinel-bench query");
     table.row("loaded", format!("{accepted} accepted of {} ({failed} failed) in {load_total_s:.0} s (build {build_s:.0} s, send {send_s:.0} s, drain {drain_s:.1} s)", args.events));
     table.row("check", format!("stats total over 24 h {total}; issues {issues}"));
+    table.row(
+        "machine",
+        format!("{database}; load averages before the queries {loadavg:?}"),
+    );
     table.row(
         "server",
         format!(

@@ -1,5 +1,7 @@
-//! The server under test: a fresh data directory, a project and a token made with the binary's own
-//! CLI, and `sentinel serve` on a free loopback port.
+//! The server under test: a project and a token made with the binary's own CLI, then
+//! `sentinel serve` on free loopback ports. By default one process with every role on a fresh
+//! SQLite data directory; with a database URL the same in a fresh PostgreSQL schema, or one
+//! ingest/web/scheduler process plus separate worker processes sharing that schema.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -9,18 +11,52 @@ use anyhow::{Context, bail};
 use sentinel_loadgen::Dsn;
 use sentinel_loadgen::http::{Conn, Reply, get_once};
 use serde::Deserialize;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
+
+use crate::node::{Node, free_port};
+use crate::pgschema::BenchSchema;
+use crate::procfs;
+
+/// Where the server keeps its data and how its roles are spread over processes.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    /// PostgreSQL instead of the embedded SQLite database.
+    pub database_url: Option<String>,
+    /// Separate `--roles worker` processes (PostgreSQL only); 0 runs one process with all roles.
+    pub workers: usize,
+}
+
+impl Topology {
+    pub fn sqlite() -> Topology {
+        Topology::default()
+    }
+}
+
+/// The roles of the process that takes the HTTP traffic when the workers run separately.
+const FRONT_ROLES: &str = "ingest,web,scheduler";
 
 pub struct Server {
     pub data_dir: PathBuf,
-    pub log_path: PathBuf,
     pub dsn: Dsn,
     pub token: String,
     pub authority: String,
+    /// The process that takes the HTTP traffic.
     pub pid: u32,
-    child: Child,
+    front: Node,
+    workers: Vec<Node>,
+    /// Dropped after the processes (field order), so their sessions are gone by then.
+    schema: Option<BenchSchema>,
     /// Removed on drop unless the data is kept.
     work: Option<tempfile::TempDir>,
+}
+
+/// How much the server stores: the data directory (SQLite) or the schema (PostgreSQL).
+#[derive(Debug, Clone, Default)]
+pub struct DiskUsage {
+    pub total: u64,
+    /// What grows with every stored event: the main database file, or every table but the inbox.
+    pub main: u64,
+    pub largest: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -29,14 +65,8 @@ pub struct Ready {
     pub inbox_lag_seconds: f64,
 }
 
-/// A loopback port nobody listens on right now.
-fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").context("binding a probe socket on 127.0.0.1")?;
-    Ok(l.local_addr()?.port())
-}
-
 /// Runs `sentinel <args>` to completion and returns the last line of its stdout.
-async fn cli_last_line(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
+async fn cli_last_line(bin: &Path, args: &[String]) -> anyhow::Result<String> {
     let out = Command::new(bin)
         .args(args)
         .env("SENTINEL_LOG", "warn")
@@ -62,93 +92,140 @@ async fn cli_last_line(bin: &Path, args: &[&str]) -> anyhow::Result<String> {
         .with_context(|| format!("`{}` printed nothing", args.join(" ")))
 }
 
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_owned()).collect()
+}
+
 impl Server {
-    /// Creates a data directory under `work_root`, a project and a token, and starts `serve`.
-    pub async fn start(bin: &Path, work_root: &Path, keep: bool) -> anyhow::Result<Server> {
+    /// Creates a work directory under `work_root` (and a schema when on PostgreSQL), a project
+    /// and a token, and starts the processes of `topology`.
+    pub async fn start(
+        bin: &Path,
+        work_root: &Path,
+        keep: bool,
+        topology: &Topology,
+    ) -> anyhow::Result<Server> {
         let bin = std::fs::canonicalize(bin).with_context(|| {
             format!(
                 "server binary {} not found (build it with cargo build --release -p sentinel)",
                 bin.display()
             )
         })?;
+        if topology.workers > 0 && topology.database_url.is_none() {
+            bail!("separate worker processes need PostgreSQL (--database-url)");
+        }
         let work = tempfile::Builder::new()
             .prefix("sentinel-bench-")
             .tempdir_in(work_root)
             .with_context(|| format!("creating a work directory in {}", work_root.display()))?;
         let data_dir = work.path().join("data");
-        let log_path = work.path().join("server.log");
-        let port = free_port()?;
-        let listen = format!("127.0.0.1:{port}");
         let data = data_dir.to_string_lossy().into_owned();
-        let dsn_line = cli_last_line(
-            &bin,
-            &[
-                "--data-dir",
-                &data,
-                "--listen",
-                &listen,
-                "project",
-                "create",
-                "bench",
-            ],
-        )
-        .await?;
+        let mut global = strings(&["--data-dir", &data]);
+        let schema = match &topology.database_url {
+            Some(url) => {
+                let schema = BenchSchema::create(url, keep).await?;
+                let config = work.path().join("bench.toml");
+                std::fs::write(&config, format!("[database]\nschema = \"{}\"\n", schema.name))
+                    .with_context(|| format!("writing {}", config.display()))?;
+                global.extend(strings(&[
+                    "--database-url",
+                    schema.url(),
+                    "--config",
+                    &config.to_string_lossy(),
+                ]));
+                Some(schema)
+            }
+            None => None,
+        };
+        let listen = format!("127.0.0.1:{}", free_port()?);
+        let with = |extra: &[&str]| {
+            let mut a = global.clone();
+            a.extend(strings(extra));
+            a
+        };
+        let dsn_line =
+            cli_last_line(&bin, &with(&["--listen", &listen, "project", "create", "bench"])).await?;
         let dsn: Dsn = dsn_line
             .parse()
             .with_context(|| format!("`project create` printed {dsn_line:?}"))?;
-        let token = cli_last_line(&bin, &["--data-dir", &data, "token", "create", "bench"]).await?;
-        let log =
-            std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let child = Command::new(&bin)
-            .args(["serve", "--data-dir", &data, "--listen", &listen])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {} serve", bin.display()))?;
-        let pid = child.id().context("the server exited at once")?;
-        let work_path = work.path().to_path_buf();
-        let server = Server {
+        let token = cli_last_line(&bin, &with(&["token", "create", "bench"])).await?;
+        let split = topology.workers > 0;
+        let front = Node::start(
+            &bin,
+            &global,
+            split.then_some(FRONT_ROLES),
+            listen.clone(),
+            work.path().join("server.log"),
+        )
+        .await?;
+        let mut workers = Vec::with_capacity(topology.workers);
+        for i in 0..topology.workers {
+            let authority = format!("127.0.0.1:{}", free_port()?);
+            let log = work.path().join(format!("worker-{}.log", i + 1));
+            workers.push(Node::start(&bin, &global, Some("worker"), authority, log).await?);
+        }
+        if keep {
+            eprintln!("keeping the data and logs in {}", work.path().display());
+        }
+        Ok(Server {
             data_dir,
-            log_path,
             dsn,
             token,
             authority: listen,
-            pid,
-            child,
+            pid: front.pid,
+            front,
+            workers,
+            schema,
             work: if keep {
                 let _ = work.keep();
                 None
             } else {
                 Some(work)
             },
-        };
-        if keep {
-            eprintln!("keeping the data in {}", work_path.display());
-        }
-        server.wait_healthy(Duration::from_secs(30)).await?;
-        Ok(server)
+        })
     }
 
-    async fn wait_healthy(&self, within: Duration) -> anyhow::Result<()> {
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = get_once(&self.authority, "/health", &[], Duration::from_secs(1)).await
-                && r.status.is_success()
-            {
-                return Ok(());
-            }
-            if started.elapsed() > within {
-                let log = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(10).collect();
-                bail!(
-                    "the server did not become healthy within {within:?}; last log lines:\n{}",
-                    tail.join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    pub fn is_postgres(&self) -> bool {
+        self.schema.is_some()
+    }
+
+    pub fn schema(&self) -> Option<&BenchSchema> {
+        self.schema.as_ref()
+    }
+
+    /// Every server process with its roles, the HTTP one first.
+    pub fn processes(&self) -> Vec<(u32, String)> {
+        std::iter::once(&self.front)
+            .chain(&self.workers)
+            .map(|n| (n.pid, n.roles.clone()))
+            .collect()
+    }
+
+    /// CPU time of all server processes together.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let mut total = Duration::ZERO;
+        for (pid, _) in self.processes() {
+            total += procfs::cpu_time(pid)?;
         }
+        Ok(total)
+    }
+
+    pub async fn disk_usage(&self) -> anyhow::Result<DiskUsage> {
+        if let Some(schema) = &self.schema {
+            let s = schema.size().await?;
+            return Ok(DiskUsage {
+                total: s.total,
+                main: s.without_inbox,
+                largest: s.largest,
+            });
+        }
+        let (total, largest) = procfs::dir_size(&self.data_dir)?;
+        // The main database alone: the inbox file and the WAL files are bounded overheads that a
+        // short run inflates, the main database is what grows with every stored event.
+        let main = std::fs::metadata(self.data_dir.join("sentinel.db"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        Ok(DiskUsage { total, main, largest })
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Reply> {
@@ -176,9 +253,19 @@ impl Server {
             .with_context(|| format!("parsing /ready: {}", String::from_utf8_lossy(&r.body)))
     }
 
+    /// `/metrics` of every server process, one after the other: counters and summaries' sums and
+    /// counts add up across processes when read with `promtext`.
     pub async fn metrics(&self) -> anyhow::Result<String> {
         let r = self.get("/metrics").await?;
-        Ok(String::from_utf8_lossy(&r.body).into_owned())
+        let mut text = String::from_utf8_lossy(&r.body).into_owned();
+        for w in &self.workers {
+            let r = get_once(&w.authority, "/metrics", &[], Duration::from_secs(60))
+                .await
+                .with_context(|| format!("GET /metrics from the worker at {}", w.authority))?;
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&r.body));
+        }
+        Ok(text)
     }
 
     /// Polls `/ready` until the inbox is empty, at most `within`. Returns the time it took, or
@@ -197,21 +284,19 @@ impl Server {
         }
     }
 
-    /// Asks the server to stop (SIGTERM) and waits for it, killing it after `grace`. Returns the
-    /// guard of the temporary directory: the data stays readable until it is dropped.
+    /// Asks every server process to stop (SIGTERM) and waits for them, killing any still running
+    /// after `grace`; then drops the PostgreSQL schema unless it is kept. Returns the guard of the
+    /// temporary directory: the data stays readable until it is dropped.
     pub async fn stop(mut self, grace: Duration) -> anyhow::Result<Option<tempfile::TempDir>> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .await;
-        match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(status) => {
-                status.context("waiting for the server")?;
-            }
-            Err(_) => {
-                eprintln!("the server did not stop within {grace:?}; killing it");
-                self.child.kill().await.context("killing the server")?;
-            }
+        for node in std::iter::once(&self.front).chain(&self.workers) {
+            node.terminate().await;
+        }
+        self.front.wait_exit(grace).await?;
+        for w in &mut self.workers {
+            w.wait_exit(grace).await?;
+        }
+        if let Some(schema) = self.schema.take() {
+            schema.drop_schema().await?;
         }
         Ok(self.work.take())
     }
