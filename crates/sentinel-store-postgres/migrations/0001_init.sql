@@ -177,6 +177,20 @@ CREATE TABLE inbox (
     lease_holder TEXT,
     lease_until_ms BIGINT NOT NULL DEFAULT 0
 );
+-- A queue: every row is inserted once and deleted once, so vacuum it by row count, not by the
+-- table's size (the default waits for 20 % of the table to be dead).
+ALTER TABLE inbox SET (
+    autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 5000,
+    autovacuum_vacuum_insert_scale_factor = 0,
+    autovacuum_vacuum_insert_threshold = 5000
+);
+
+-- Payloads are zstd-compressed already: store them out of line without PostgreSQL compressing them
+-- again. Partitions created later inherit the setting.
+ALTER TABLE inbox ALTER COLUMN payload SET STORAGE EXTERNAL;
+ALTER TABLE events ALTER COLUMN payload SET STORAGE EXTERNAL;
+ALTER TABLE items ALTER COLUMN payload SET STORAGE EXTERNAL;
 
 -- Singleton leases: the node holding one runs that job until it expires (caller's clock).
 CREATE TABLE leases (

@@ -4,15 +4,15 @@
 //!
 //! Several workers (on several nodes) apply batches at once. To keep them from deadlocking, every
 //! transaction takes its row locks in one global order: inbox rows, event ids (sorted), issues
-//! sorted by (project, hash), tag values sorted, rollups sorted with the hot project-wide rows
-//! last, outcomes sorted. Should a deadlock or serialization failure happen anyway, the whole
-//! transaction is retried.
+//! sorted by (project, hash), tag values sorted, tag keys sorted, rollups sorted with the hot
+//! project-wide rows last, outcomes sorted. Should a deadlock or serialization failure happen
+//! anyway, the whole transaction is retried.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
-use sentinel_store_sql::{IssueAgg, IssueKey, issue_aggregates, issue_id, tag_counts};
+use sentinel_store_sql::{IssueAgg, IssueKey, issue_aggregates, issue_id, key_totals, tag_counts};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::partitions::{Family, Partition};
@@ -419,6 +419,7 @@ pub(crate) fn minute(ms: i64) -> i64 {
     ms - ms.rem_euclid(60_000)
 }
 
+/// Upserts the batch's tag values, then adds to their keys' totals.
 async fn tag_values(
     tx: &mut PgConnection,
     events: &[&NewEvent],
@@ -429,7 +430,7 @@ async fn tag_values(
     if agg.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    let stored: Vec<(i64, String, String, i64)> = sqlx::query_as(
         "INSERT INTO issue_tag_values (issue_id, key, value, count, first_seen_ms, last_seen_ms) \
          SELECT issue_id, key, value, count, first_seen_ms, last_seen_ms \
          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[]) \
@@ -438,7 +439,8 @@ async fn tag_values(
          ON CONFLICT (issue_id, key, value) DO UPDATE SET \
            count = issue_tag_values.count + excluded.count, \
            first_seen_ms = LEAST(issue_tag_values.first_seen_ms, excluded.first_seen_ms), \
-           last_seen_ms = GREATEST(issue_tag_values.last_seen_ms, excluded.last_seen_ms)",
+           last_seen_ms = GREATEST(issue_tag_values.last_seen_ms, excluded.last_seen_ms) \
+         RETURNING issue_id, key, value, count",
     )
     .bind(agg.keys().map(|k| k.0).collect::<Vec<_>>())
     .bind(agg.keys().map(|k| k.1).collect::<Vec<_>>())
@@ -446,6 +448,24 @@ async fn tag_values(
     .bind(agg.values().map(|v| v.0).collect::<Vec<_>>())
     .bind(agg.values().map(|v| v.1).collect::<Vec<_>>())
     .bind(agg.values().map(|v| v.2).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?;
+    // Sorted too: keys lock after values.
+    let totals = key_totals(&agg, &stored)?;
+    sqlx::query(
+        "INSERT INTO issue_tag_keys (issue_id, key, total, unique_values) \
+         SELECT issue_id, key, total, unique_values \
+         FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[]) \
+           WITH ORDINALITY AS t(issue_id, key, total, unique_values, ord) \
+         ORDER BY ord \
+         ON CONFLICT (issue_id, key) DO UPDATE SET \
+           total = issue_tag_keys.total + excluded.total, \
+           unique_values = issue_tag_keys.unique_values + excluded.unique_values",
+    )
+    .bind(totals.keys().map(|k| k.0).collect::<Vec<_>>())
+    .bind(totals.keys().map(|k| k.1).collect::<Vec<_>>())
+    .bind(totals.values().map(|v| v.0).collect::<Vec<_>>())
+    .bind(totals.values().map(|v| v.1).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -234,6 +234,7 @@ async fn issues(
                     ORDER BY last_seen_ms, id LIMIT $3) \
                    RETURNING id), \
                  tags AS (DELETE FROM issue_tag_values WHERE issue_id IN (SELECT id FROM gone)), \
+                 tag_keys AS (DELETE FROM issue_tag_keys WHERE issue_id IN (SELECT id FROM gone)), \
                  acts AS (DELETE FROM activity WHERE issue_id IN (SELECT id FROM gone)), \
                  minutes AS (DELETE FROM rollups_minute WHERE project_id = $1 AND issue_id IN (SELECT id FROM gone)), \
                  hours AS (DELETE FROM rollups_hour WHERE project_id = $1 AND issue_id IN (SELECT id FROM gone)) \

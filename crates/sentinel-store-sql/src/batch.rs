@@ -1,7 +1,7 @@
 //! What applying a batch computes the same way on both backends, and the outcome and compression
 //! dictionary tables.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sentinel_store::{NewEvent, StoreError};
 
@@ -72,6 +72,37 @@ pub fn tag_counts<'a>(
         }
     }
     Ok(agg)
+}
+
+/// `(issue, key)` → `(tagged events, values new to the issue)`, sorted by key: what a batch adds
+/// to `issue_tag_keys`.
+pub type KeyTotals<'a> = BTreeMap<(i64, &'a str), (i64, i64)>;
+
+/// What the batch's tag values `tags` add to their keys' totals, given the count the
+/// `issue_tag_values` upsert left in each row (`stored`, in any order). A row whose stored count
+/// is just the batch's was inserted by it: stored counts start at 1, so an existing row ends
+/// above the batch's count.
+pub fn key_totals<'a>(
+    tags: &TagCounts<'a>,
+    stored: &[(i64, String, String, i64)],
+) -> Result<KeyTotals<'a>, StoreError> {
+    let mut inserted: HashSet<(i64, &str, &str)> = HashSet::new();
+    for (issue, key, value, count) in stored {
+        let row = (*issue, key.as_str(), value.as_str());
+        let &(added, _, _) = tags
+            .get(&row)
+            .ok_or_else(|| StoreError::Corrupt("tag value upsert returned a row it was not given".into()))?;
+        if *count == added {
+            inserted.insert(row);
+        }
+    }
+    let mut totals = KeyTotals::new();
+    for (&(issue, key, value), &(count, _, _)) in tags {
+        let t = totals.entry((issue, key)).or_default();
+        t.0 += count;
+        t.1 += i64::from(inserted.contains(&(issue, key, value)));
+    }
+    Ok(totals)
 }
 
 /// Stamps out, in the invoking module, `outcome_totals`, `save_dict` and `dicts` for `db` (the

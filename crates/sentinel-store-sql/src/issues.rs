@@ -228,9 +228,11 @@ macro_rules! issues {
         > {
             use $crate::__private::sentinel_store::{StoreError, TagDistribution, TagValueCount};
             use $crate::__private::sqlx::{self, Row as _};
+            // Totals are kept per key by each batch, and each key's top values are the head of
+            // `issue_tag_values_by_count`: a hot issue's near-unique tags (urls, users) run to
+            // hundreds of thousands of values, too many to aggregate per page view.
             let totals = sqlx::query(
-                "SELECT key, CAST(sum(count) AS BIGINT), count(*) FROM issue_tag_values \
-                 WHERE issue_id = $1 GROUP BY key ORDER BY key",
+                "SELECT key, total, unique_values FROM issue_tag_keys WHERE issue_id = $1 ORDER BY key",
             )
             .bind(issue_id)
             .fetch_all(pool)

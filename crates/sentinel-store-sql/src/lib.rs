@@ -24,7 +24,9 @@ use sentinel_protocol::event::Level;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::StoreError;
 
-pub use batch::{IssueAgg, IssueKey, TagCounts, issue_aggregates, issue_id, tag_counts};
+pub use batch::{
+    IssueAgg, IssueKey, KeyTotals, TagCounts, issue_aggregates, issue_id, key_totals, tag_counts,
+};
 pub use issues::{EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, like_pattern};
 pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
 

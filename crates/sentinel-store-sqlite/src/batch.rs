@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
-use sentinel_store_sql::{IssueAgg, issue_aggregates, issue_id, tag_counts};
+use sentinel_store_sql::{IssueAgg, issue_aggregates, issue_id, key_totals, tag_counts};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::db_err;
@@ -295,12 +295,15 @@ async fn rollups(
     Ok(())
 }
 
+/// Upserts the batch's tag values and adds to their keys' totals.
 async fn tag_values(
     tx: &mut SqliteConnection,
     events: &[&NewEvent],
     ids: &HashMap<(i64, &str), i64>,
 ) -> Result<(), StoreError> {
-    let rows: Vec<_> = tag_counts(events, ids)?.into_iter().collect();
+    let tags = tag_counts(events, ids)?;
+    let rows: Vec<_> = tags.iter().collect();
+    let mut stored: Vec<(i64, String, String, i64)> = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO issue_tag_values (issue_id, key, value, count, first_seen_ms, last_seen_ms) ",
@@ -316,7 +319,31 @@ async fn tag_values(
         qb.push(
             " ON CONFLICT (issue_id, key, value) DO UPDATE SET count = issue_tag_values.count + excluded.count, \
              first_seen_ms = min(issue_tag_values.first_seen_ms, excluded.first_seen_ms), \
-             last_seen_ms = max(issue_tag_values.last_seen_ms, excluded.last_seen_ms)",
+             last_seen_ms = max(issue_tag_values.last_seen_ms, excluded.last_seen_ms) \
+             RETURNING issue_id, key, value, count",
+        );
+        for r in qb.build().fetch_all(&mut *tx).await.map_err(db_err)? {
+            stored.push((
+                r.try_get(0).map_err(db_err)?,
+                r.try_get(1).map_err(db_err)?,
+                r.try_get(2).map_err(db_err)?,
+                r.try_get(3).map_err(db_err)?,
+            ));
+        }
+    }
+    let totals: Vec<_> = key_totals(&tags, &stored)?.into_iter().collect();
+    for chunk in totals.chunks(CHUNK) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO issue_tag_keys (issue_id, key, total, unique_values) ");
+        qb.push_values(chunk, |mut b, ((issue, k), (total, unique))| {
+            b.push_bind(*issue)
+                .push_bind(k.to_string())
+                .push_bind(*total)
+                .push_bind(*unique);
+        });
+        qb.push(
+            " ON CONFLICT (issue_id, key) DO UPDATE SET total = issue_tag_keys.total + excluded.total, \
+             unique_values = issue_tag_keys.unique_values + excluded.unique_values",
         );
         qb.build().execute(&mut *tx).await.map_err(db_err)?;
     }

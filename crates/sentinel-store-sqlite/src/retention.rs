@@ -32,9 +32,14 @@ macro_rules! stale_issues {
 
 /// What belongs to a stale issue only. The rollups go too: SQLite may give the id of a deleted
 /// issue to the next new one, which must not inherit anything.
-const ISSUE_CHILDREN: [&str; 4] = [
+const ISSUE_CHILDREN: [&str; 5] = [
     concat!(
         "DELETE FROM issue_tag_values WHERE issue_id IN (",
+        stale_issues!(),
+        ")"
+    ),
+    concat!(
+        "DELETE FROM issue_tag_keys WHERE issue_id IN (",
         stale_issues!(),
         ")"
     ),

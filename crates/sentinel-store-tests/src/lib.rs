@@ -25,7 +25,7 @@ use sentinel_store::transfer::{self, TableSpec, Value};
 use sentinel_store::{
     CountScope, DAY_MS, HOUR_MS, InboxItem, IssueQuery, IssueSort, IssueStatus, ItemKind, Lease, NewEvent,
     NewInboxItem, NewStoredItem, OutcomeCount, ProcessedBatch, RetentionPolicy, RetentionReport, Store,
-    StoreError,
+    StoreError, TagDistribution,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, a schema).
@@ -54,6 +54,7 @@ macro_rules! contract_tests {
             rate_limits_can_be_set_and_removed,
             inbox_items_stay_until_a_batch_acknowledges_them,
             events_are_grouped_into_issues_with_counts_rollups_and_tags,
+            tag_totals_count_new_and_repeated_values_across_batches,
             duplicate_event_ids_are_stored_and_counted_once,
             applying_the_same_batch_twice_changes_nothing,
             a_resolved_issue_regresses_on_a_new_event,
@@ -371,6 +372,66 @@ pub async fn events_are_grouped_into_issues_with_counts_rollups_and_tags(store: 
     let env = tags.iter().find(|t| t.key == "environment").unwrap();
     assert_eq!(env.top[0].value, "production");
     assert_eq!(env.top[0].count, 3);
+}
+
+pub async fn tag_totals_count_new_and_repeated_values_across_batches(store: &dyn Store) {
+    let p = project(store, "tag totals").await;
+    let tagged = |n: u32, url: &str| {
+        let mut e = event(p, n, "aaaa", T0 + i64::from(n) * 1_000);
+        e.tags.push(("url".into(), url.into()));
+        e
+    };
+    let url = |tags: &[TagDistribution]| {
+        let t = tags.iter().find(|t| t.key == "url").expect("url tag");
+        let top: Vec<(String, u64)> = t.top.iter().map(|v| (v.value.clone(), v.count)).collect();
+        (t.total, t.unique_values, top)
+    };
+    let top = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+        pairs.iter().map(|(v, c)| ((*v).to_owned(), *c)).collect()
+    };
+
+    // A value new to the issue may come twice in the batch that brings it.
+    let out = store
+        .apply_batch(&batch(vec![tagged(1, "/a"), tagged(2, "/a"), tagged(3, "/b")]))
+        .await
+        .unwrap();
+    let issue = out.new_issues[0];
+    let tags = store.issue_tags(issue, 10).await.unwrap();
+    assert_eq!(url(&tags), (3, 2, top(&[("/a", 2), ("/b", 1)])));
+
+    // Repeated and new values together; a duplicate event adds nothing.
+    store
+        .apply_batch(&batch(vec![
+            tagged(1, "/a"),
+            tagged(4, "/b"),
+            tagged(5, "/c"),
+            tagged(6, "/c"),
+        ]))
+        .await
+        .unwrap();
+    let tags = store.issue_tags(issue, 10).await.unwrap();
+    assert_eq!(url(&tags), (6, 3, top(&[("/a", 2), ("/b", 2), ("/c", 2)])));
+
+    store
+        .apply_batch(&batch(vec![tagged(7, "/d"), tagged(8, "/a")]))
+        .await
+        .unwrap();
+    let tags = store.issue_tags(issue, 10).await.unwrap();
+    assert_eq!(
+        url(&tags),
+        (8, 4, top(&[("/a", 3), ("/b", 2), ("/c", 2), ("/d", 1)]))
+    );
+    // Totals count every value, not only the top ones listed; keys come in key order.
+    let tags = store.issue_tags(issue, 2).await.unwrap();
+    assert_eq!(url(&tags), (8, 4, top(&[("/a", 3), ("/b", 2)])));
+    let keys: Vec<(&str, u64, u64)> = tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.total, t.unique_values))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![("environment", 8, 1), ("tenant_id", 8, 2), ("url", 8, 4)]
+    );
 }
 
 pub async fn duplicate_event_ids_are_stored_and_counted_once(store: &dyn Store) {

@@ -138,6 +138,11 @@ pub const TABLES: &[TableSpec] = &[
         key: &["issue_id", "key", "value"],
     },
     TableSpec {
+        name: "issue_tag_keys",
+        columns: &["issue_id", "key", "total", "unique_values"],
+        key: &["issue_id", "key"],
+    },
+    TableSpec {
         name: "outcomes",
         columns: &[
             "project_id",

@@ -1,0 +1,19 @@
+-- Tag distributions of an issue without aggregating all its tag values: a hot issue's near-unique
+-- tags (urls, users) run to hundreds of thousands of values.
+
+-- Per issue and tag key, the events carrying the key and its distinct values; each batch adds to
+-- them in the transaction that upserts the values.
+CREATE TABLE issue_tag_keys (
+    issue_id BIGINT NOT NULL,
+    key TEXT NOT NULL,
+    total BIGINT NOT NULL,
+    unique_values BIGINT NOT NULL,
+    PRIMARY KEY (issue_id, key)
+);
+
+INSERT INTO issue_tag_keys (issue_id, key, total, unique_values)
+SELECT issue_id, key, sum(count), count(*) FROM issue_tag_values GROUP BY issue_id, key;
+
+-- A key's most frequent values, in the order the issue page lists them (ties by value). Indexing
+-- `count` makes its updates non-HOT: each upsert of a stored value also writes index entries.
+CREATE INDEX issue_tag_values_by_count ON issue_tag_values (issue_id, key, count DESC, value);
