@@ -102,11 +102,20 @@ impl Worker {
                 }
                 Ok(_) => failures = 0,
                 Err(e) if is_taken_over(&e) => {
-                    // Our lease on these items expired and another worker has them: not an error.
+                    // Our lease on these items expired and another worker has them: not an error,
+                    // and the next claim finds other items. Should it keep happening (a conflict
+                    // of another kind), back off as for any failure rather than spin.
                     tracing::warn!(
                         error = format!("{e:#}"),
                         "batch was taken over by another worker; skipped"
                     );
+                    failures = failures.saturating_add(1);
+                    if failures > 1 {
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff(failures)) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
                 }
                 Err(e) => {
                     failures = failures.saturating_add(1);
