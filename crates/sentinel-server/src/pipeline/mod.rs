@@ -142,7 +142,7 @@ fn is_taken_over(e: &anyhow::Error) -> bool {
 
 /// Exponential backoff from 100 ms up to 5 s, with "full jitter" (a random delay up to the bound).
 fn backoff(failures: u32) -> Duration {
-    let bound_ms = (100u64 << failures.min(6).saturating_sub(1)).min(5_000);
+    let bound_ms = (100u64 << (failures.clamp(1, 7) - 1)).min(5_000);
     Duration::from_millis(rand::random_range(bound_ms / 2..=bound_ms))
 }
 
@@ -289,4 +289,30 @@ fn client_report(project_id: i64, received_ms: i64, payload: &[u8]) -> Vec<Outco
         quantity: d.quantity,
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_five_seconds_with_jitter_below_its_bound() {
+        for _ in 0..200 {
+            let first = backoff(1);
+            assert!((50..=100).contains(&first.as_millis()), "{first:?}");
+            let later = backoff(30);
+            assert!((2_500..=5_000).contains(&later.as_millis()), "{later:?}");
+        }
+        // Jitter: a hundred delays after the same number of failures are not all equal.
+        let delays: std::collections::HashSet<_> = (0..100).map(|_| backoff(4)).collect();
+        assert!(delays.len() > 1);
+    }
+
+    #[test]
+    fn only_a_conflict_counts_as_taken_over() {
+        let conflict = anyhow::Error::new(StoreError::Conflict("taken over".into())).context("storing");
+        assert!(is_taken_over(&conflict));
+        let down = anyhow::Error::new(StoreError::Unavailable("down".into()));
+        assert!(!is_taken_over(&down));
+    }
 }
