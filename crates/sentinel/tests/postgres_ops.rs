@@ -3,21 +3,25 @@
 //! installation to PostgreSQL with `sentinel migrate-data` (the API answers the same afterwards).
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
 
+mod common;
 mod support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{run_child, run_child_unchecked};
 use serde_json::Value;
-use support::{Proxy, Schema, Served, database_url, dsn_parts, envelope, last_line, post_envelope, sentinel};
+use support::{
+    CHILD_TIMEOUT, Node, PgSchema, Proxy, cli_last_line, envelope, get_json, http_client, parse_dsn,
+    post_envelope, sentinel,
+};
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+const ALL_ROLES: &str = "ingest,worker,web,scheduler";
+
+/// Runs a CLI command to completion (it must succeed) and returns everything it printed.
+async fn stdout(args: &[&str]) -> String {
+    run_child(sentinel(args).into(), CHILD_TIMEOUT).await.stdout
 }
 
 /// What the load generator saw during the outage test.
@@ -40,16 +44,18 @@ async fn ready_status(http: &reqwest::Client, base: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_restart() {
-    let Some(url) = database_url() else { return };
-    let schema = Schema::create(&url).await;
+    let Some(schema) = PgSchema::create("outage").await else {
+        return;
+    };
+    let url = schema.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let config = schema.config(
         dir.path(),
         "acquire_timeout_ms = 1000\nstatement_timeout_ms = 5000\ninbox_lease_secs = 3",
         "[worker]\nbatch_size = 200",
     );
-    let config = config.to_str().unwrap();
-    let dsn = last_line(&sentinel(&[
+    let config = config.as_str();
+    let dsn = cli_last_line(&[
         "--config",
         config,
         "--database-url",
@@ -57,14 +63,21 @@ async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_resta
         "project",
         "create",
         "outage",
-    ]));
-    let (key, project) = dsn_parts(&dsn);
+    ])
+    .await;
+    let (key, project) = parse_dsn(&dsn);
 
     let proxy = Proxy::start(support::server_addr(&url)).await;
     let via_proxy = support::url_via(&url, proxy.addr);
-    let server = Served::start(&["--config", config, "--database-url", &via_proxy], &[]);
+    let mut server = Node::start(
+        "server",
+        &["--config", config, "--database-url", &via_proxy],
+        ALL_ROLES,
+        ALL_ROLES,
+    )
+    .await;
     let base = server.base.clone();
-    let http = client();
+    let http = http_client();
     assert_eq!(ready_status(&http, &base).await, 200);
 
     let seen: Arc<Mutex<Seen>> = Arc::default();
@@ -173,11 +186,10 @@ async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_resta
     // Every event answered 200 is stored once processing catches up.
     let mut accepted: HashSet<String> = seen.accepted.iter().cloned().collect();
     accepted.insert("f".repeat(32));
-    let mut db = schema.connect().await;
     let deadline = Instant::now() + Duration::from_secs(90);
     let stored: HashSet<String> = loop {
         let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT event_id FROM events")
-            .fetch_all(&mut db)
+            .fetch_all(&schema.pool)
             .await
             .unwrap();
         let stored: HashSet<String> = rows.iter().map(|(b,)| hex(b)).collect();
@@ -198,10 +210,7 @@ async fn a_database_outage_under_load_loses_nothing_and_recovers_without_a_resta
         before_outage,
         seen.unavailable
     );
-    assert!(
-        server.terminate(),
-        "the server did not exit cleanly after SIGTERM"
-    );
+    server.stop().await;
 }
 
 fn hex(b: &[u8]) -> String {
@@ -209,14 +218,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 async fn api(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Value {
-    let resp = http
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "GET {path}");
-    resp.json().await.unwrap()
+    get_json(http, &format!("{base}{path}"), token).await
 }
 
 /// The API answers a user would compare before and after moving.
@@ -269,21 +271,23 @@ fn strip_urls(v: &mut Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_data_moves_an_embedded_installation_to_postgres_and_the_api_answers_the_same() {
-    let Some(url) = database_url() else { return };
-    let schema = Schema::create(&url).await;
+    let Some(schema) = PgSchema::create("migrate_data").await else {
+        return;
+    };
+    let url = schema.url.clone();
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let data = data.to_str().unwrap();
     let config = schema.config(tmp.path(), "", "");
-    let config = config.to_str().unwrap();
+    let config = config.as_str();
 
     // An embedded installation with issues, events, tags, a resolved issue and a second project.
-    let dsn = last_line(&sentinel(&["--data-dir", data, "project", "create", "shop"]));
-    sentinel(&["--data-dir", data, "project", "create", "billing"]);
-    let token = last_line(&sentinel(&["--data-dir", data, "token", "create", "ops"]));
-    let (key, project) = dsn_parts(&dsn);
-    let http = client();
-    let server = Served::start(&["--data-dir", data], &[]);
+    let dsn = cli_last_line(&["--data-dir", data, "project", "create", "shop"]).await;
+    cli_last_line(&["--data-dir", data, "project", "create", "billing"]).await;
+    let token = cli_last_line(&["--data-dir", data, "token", "create", "ops"]).await;
+    let (key, project) = parse_dsn(&dsn);
+    let http = http_client();
+    let mut server = Node::start("sqlite", &["--data-dir", data], ALL_ROLES, ALL_ROLES).await;
     for n in 0..300usize {
         let id = format!("{:032x}", 0xabc000 + n);
         let r = post_envelope(&http, &server.base, project, &key, envelope(&id, n % 7, n))
@@ -326,30 +330,30 @@ async fn migrate_data_moves_an_embedded_installation_to_postgres_and_the_api_ans
     let before = snapshot(&http, &server.base, &token, project).await;
 
     // The copy refuses while the server owns the data directory.
-    let refused = std::process::Command::new(support::BIN)
-        .args(["--config", config, "migrate-data", "--from", data, "--to", &url])
-        .output()
-        .unwrap();
+    let args = ["--config", config, "migrate-data", "--from", data, "--to", &url];
+    let refused = run_child_unchecked(sentinel(&args).into(), CHILD_TIMEOUT).await;
     assert!(!refused.status.success(), "migrate-data ran beside a live server");
-    assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("stop the server"),
-        "{}",
-        String::from_utf8_lossy(&refused.stderr)
-    );
-    assert!(server.terminate(), "the SQLite server did not stop cleanly");
+    assert!(refused.stderr.contains("stop the server"), "{}", refused.stderr);
+    server.stop().await;
 
-    let out = sentinel(&["--config", config, "migrate-data", "--from", data, "--to", &url]);
+    let out = stdout(&args).await;
     assert!(out.contains("verified:"), "{out}");
     let events_line = out.lines().find(|l| l.starts_with("events\t")).unwrap();
     assert_eq!(events_line, "events\t300\t300\t300", "{out}");
     // Running it again resumes after what is there: nothing is copied twice.
-    let again = sentinel(&["--config", config, "migrate-data", "--from", data, "--to", &url]);
+    let again = stdout(&args).await;
     assert_eq!(
         again.lines().find(|l| l.starts_with("events\t")).unwrap(),
         "events\t300\t300\t0"
     );
 
-    let pg = Served::start(&["--config", config, "--database-url", &url], &[]);
+    let mut pg = Node::start(
+        "postgres",
+        &["--config", config, "--database-url", &url],
+        ALL_ROLES,
+        ALL_ROLES,
+    )
+    .await;
     let after = snapshot(&http, &pg.base, &token, project).await;
     assert_eq!(before.len(), after.len());
     for ((path, a), (_, b)) in before.iter().zip(&after) {
@@ -386,5 +390,5 @@ async fn migrate_data_moves_an_embedded_installation_to_postgres_and_the_api_ans
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(pg.terminate(), "the PostgreSQL server did not stop cleanly");
+    pg.stop().await;
 }

@@ -1,200 +1,356 @@
-//! Helpers for tests that run the real binary against PostgreSQL: a throwaway schema per test,
-//! `sentinel` child processes, and a TCP proxy in front of PostgreSQL that a test can cut to
-//! simulate an outage without touching the machine's shared database server.
+//! Helpers for the tests that run the real binary as several processes, on SQLite or PostgreSQL:
+//! `sentinel` commands with a scrubbed environment, `serve` processes that keep their log tail for
+//! failure messages, a throwaway PostgreSQL schema per test, and a TCP proxy in front of
+//! PostgreSQL that a test can cut to simulate an outage without touching the machine's shared
+//! database server. Include with `mod common; mod support;` (it uses `common`'s waiting and child
+//! helpers).
 #![allow(
     dead_code,
     reason = "each test binary uses a different subset of these helpers"
 )]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test by panicking"
+)]
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_sentinel");
+use crate::common::{Deadline, run_child};
 
-/// The PostgreSQL URL for tests, or `None` (after saying so) when the tests should be skipped.
-/// In CI (`CI` set) a missing URL fails the test: a skipped PostgreSQL run must not look green.
-pub fn database_url() -> Option<String> {
-    match std::env::var("SENTINEL_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("SENTINEL_TEST_DATABASE_URL is not set, but CI is: the PostgreSQL tests must run")
+pub const BIN: &str = env!("CARGO_BIN_EXE_sentinel");
+/// CLI commands and server start-up: generous, a debug build on a busy CI machine.
+pub const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Lines of a server's log kept to explain a failure.
+pub const LOG_TAIL: usize = 60;
+
+// --- processes ---------------------------------------------------------------------------------
+
+/// `sentinel` with `args`, unaffected by any `SENTINEL_*` variable of the environment the tests
+/// run in (a developer's `SENTINEL_DATABASE_URL` must not redirect a SQLite test).
+pub fn sentinel(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SENTINEL_") {
+            cmd.env_remove(name);
         }
-        _ => {
-            eprintln!("SENTINEL_TEST_DATABASE_URL is not set: skipping this PostgreSQL test");
-            None
+    }
+    cmd.env("SENTINEL_LOG", "info").args(args);
+    cmd
+}
+
+/// Runs a CLI command to completion and returns its last line of output (a DSN, a token).
+pub async fn cli_last_line(args: &[&str]) -> String {
+    let out = run_child(sentinel(args).into(), CHILD_TIMEOUT).await;
+    out.stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("sentinel {args:?} printed nothing; stderr:\n{}", out.stderr))
+        .trim()
+        .to_owned()
+}
+
+/// A running `sentinel serve` process. Dropping it SIGKILLs it, so a failing test leaves no
+/// server behind.
+pub struct Node {
+    pub name: String,
+    pub child: Child,
+    pub base: String,
+    log: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Node {
+    /// Starts `sentinel <global> serve --roles <roles>` on a free loopback port and returns once it
+    /// reports listening with exactly `expect_roles`.
+    pub async fn start(name: &str, global: &[&str], roles: &str, expect_roles: &str) -> Node {
+        let mut cmd = sentinel(global);
+        cmd.args([
+            "serve",
+            "--roles",
+            roles,
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let log: Arc<Mutex<VecDeque<String>>> = Arc::default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<(String, String)>();
+        let tail = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line)
+                    && v["fields"]["message"] == "sentinel is listening"
+                    && let (Some(addr), Some(roles)) =
+                        (v["fields"]["addr"].as_str(), v["fields"]["roles"].as_str())
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send((addr.to_owned(), roles.to_owned()));
+                }
+                let mut tail = tail.lock().unwrap();
+                if tail.len() == LOG_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+        let mut node = Node {
+            name: name.to_owned(),
+            child,
+            base: String::new(),
+            log,
+        };
+        match tokio::time::timeout(CHILD_TIMEOUT, rx).await {
+            Ok(Ok((addr, roles))) => {
+                assert_eq!(
+                    roles, expect_roles,
+                    "{name} (--roles {roles}) reports other roles than expected"
+                );
+                node.base = format!("http://{addr}");
+                node
+            }
+            _ => panic!(
+                "{name} did not report listening within {CHILD_TIMEOUT:?} (exit: {:?}); log:\n{}",
+                node.child.try_wait(),
+                node.log_tail()
+            ),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_tail(&self) -> String {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// SIGKILL: no shutdown code runs, as when the machine or the OOM killer takes the process.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL"); // std's kill() is SIGKILL on Unix
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits (bounded) for the process to exit; returns its status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "could not send SIGTERM to {}", self.name);
+        let deadline = Deadline::after(Duration::from_secs(30));
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                deadline.pause().await,
+                "{} did not exit within 30 s of SIGTERM; log:\n{}",
+                self.name,
+                self.log_tail()
+            );
+        }
+    }
+
+    /// SIGTERM and asserts a clean exit (status 0).
+    pub async fn stop(&mut self) {
+        let status = self.terminate().await;
+        assert!(
+            status.success(),
+            "{} exited with {status} after SIGTERM; log:\n{}",
+            self.name,
+            self.log_tail()
+        );
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
 
-/// A schema of its own for one test, dropped with everything in it when this is dropped.
-pub struct Schema {
+pub fn http_client() -> reqwest::Client {
+    // Loopback only: a proxy from the environment must not get in the way.
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub async fn get(http: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+pub async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    let (status, body) = get(http, url, Some(token)).await;
+    assert_eq!(status, 200, "GET {url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
+}
+
+/// `(public key, project id)` of a DSN `http://<key>@<host>/<id>`.
+pub fn parse_dsn(dsn: &str) -> (String, i64) {
+    let rest = dsn.split_once("://").map_or(dsn, |(_, r)| r);
+    let (key, host_path) = rest.split_once('@').unwrap_or_else(|| panic!("not a DSN: {dsn}"));
+    let id = host_path
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("DSN without a project id: {dsn}"));
+    (key.to_owned(), id)
+}
+
+// --- PostgreSQL --------------------------------------------------------------------------------
+
+/// A schema of its own for one test, dropped when this is dropped (also when the test fails).
+/// Drop it after the servers using it have stopped: declare it before them.
+pub struct PgSchema {
     pub url: String,
     pub name: String,
+    /// Connections whose `search_path` is the test schema.
+    pub pool: PgPool,
 }
 
-impl Schema {
-    pub async fn create(url: &str) -> Schema {
-        let name = format!("t_{:016x}", rand::random::<u64>());
-        let mut conn = sqlx::PgConnection::connect(url)
-            .await
-            .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
-        // The name is generated here from hex digits only.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("creating schema {name}: {e}"));
-        Schema {
-            url: url.to_owned(),
-            name,
-        }
+impl PgSchema {
+    /// None (after saying so) when `SENTINEL_TEST_DATABASE_URL` is unset; under `CI` that panics
+    /// instead, so that a skipped PostgreSQL run never looks like a pass.
+    pub async fn create(test: &str) -> Option<PgSchema> {
+        let url = match std::env::var("SENTINEL_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{test}: SENTINEL_TEST_DATABASE_URL is not set, but CI is: the PostgreSQL \
+                     tests must run in CI (set it to e.g. postgres://postgres@127.0.0.1:5432/test)"
+                );
+                eprintln!("SKIPPED {test}: PostgreSQL test, SENTINEL_TEST_DATABASE_URL is not set");
+                return None;
+            }
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let options: PgConnectOptions = url
+            .parse()
+            .unwrap_or_else(|e| panic!("SENTINEL_TEST_DATABASE_URL is not a PostgreSQL URL: {e}"));
+        // The server creates the schema (with `[database] schema`); these connections only read it.
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy_with(options.options([("search_path", name.as_str())]));
+        Some(PgSchema { url, name, pool })
     }
 
-    /// A connection whose search path is this schema.
-    pub async fn connect(&self) -> sqlx::PgConnection {
-        let mut conn = sqlx::PgConnection::connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("connecting to {}: {e}", self.url));
-        sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {}", self.name)))
-            .execute(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("setting the search path: {e}"));
-        conn
+    /// Writes a config file using this schema: `database_extra` goes into `[database]`, `rest`
+    /// (further tables) after it. Returns its path.
+    pub fn config(&self, dir: &Path, database_extra: &str, rest: &str) -> String {
+        let path = dir.join("sentinel.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[database]\nschema = \"{}\"\n{database_extra}\n{rest}\n",
+                self.name
+            ),
+        )
+        .unwrap();
+        path.to_string_lossy().into_owned()
     }
 
-    /// A config file naming this schema plus `extra` TOML (which must not contain `[database]`
-    /// keys other than through `database_extra`).
-    pub fn config(&self, dir: &Path, database_extra: &str, extra: &str) -> std::path::PathBuf {
-        let path = dir.join(format!("{}.toml", self.name));
-        let text = format!(
-            "[database]\nschema = \"{}\"\n{database_extra}\n\n{extra}\n",
-            self.name
-        );
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-        path
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }
 
-impl Drop for Schema {
+impl Drop for PgSchema {
     fn drop(&mut self) {
+        // Drop runs outside any async context we could await in: use a runtime of its own.
         let (url, name) = (self.url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let done = std::thread::spawn(move || {
+        let dropped = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .ok()?;
+                .map_err(|e| e.to_string())?;
             rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {name} CASCADE"
-                )))
-                .execute(&mut conn)
-                .await
-                .ok()
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // A session left idle in a transaction on the schema must not hang the test.
+                sqlx::query("SET lock_timeout = '10s'")
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let sql = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                pool.close().await;
+                Ok::<(), String>(())
             })
         })
         .join();
-        if !matches!(done, Ok(Some(_))) {
-            eprintln!("could not drop test schema {}", self.name);
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test schema {}: {e}", self.name),
+            Err(_) => eprintln!("dropping test schema {} panicked", self.name),
         }
     }
 }
 
-/// Runs a `sentinel` command to completion; panics with its output unless it succeeds; returns
-/// stdout.
-pub fn sentinel(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running sentinel: {e}"));
-    assert!(
-        out.status.success(),
-        "sentinel {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// `/metrics` value of an unlabelled metric, if the process exposes it.
+pub async fn metric(http: &reqwest::Client, node: &Node, name: &str) -> Option<f64> {
+    let (status, body) = get(http, &node.url("/metrics"), None).await;
+    assert_eq!(status, 200, "{} /metrics: {body}", node.name);
+    body.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .find_map(|v| v.trim().parse().ok())
 }
 
-pub fn last_line(text: &str) -> String {
-    text.lines().last().unwrap_or_default().trim().to_owned()
-}
-
-/// A `sentinel serve` child process that has reported its listening address. Killed on drop.
-pub struct Served {
-    pub child: Child,
-    pub base: String,
-}
-
-impl Served {
-    /// Starts `sentinel <global args> serve --listen 127.0.0.1:0 <serve args>` and waits (up to
-    /// 60 s) until it listens.
-    pub fn start(global: &[&str], serve: &[&str]) -> Served {
-        let mut child = Command::new(BIN)
-            .args(global)
-            .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
-            .args(serve)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning sentinel serve: {e}"));
-        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr pipe"));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent
-                    && let Ok(v) = serde_json::from_str::<Value>(&line)
-                    && let Some(addr) = v["fields"]["addr"].as_str()
-                {
-                    let _ = tx.send(addr.to_owned());
-                    sent = true;
-                } else if !sent {
-                    eprintln!("serve: {line}");
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("sentinel serve did not report its address within 60 s"));
-        Served {
-            child,
-            base: format!("http://{addr}"),
-        }
+pub async fn inbox_depth(http: &reqwest::Client, node: &Node) -> Option<u64> {
+    let (status, body) = get(http, &node.url("/ready"), None).await;
+    if status != 200 {
+        return None;
     }
-
-    /// SIGTERM, then waits up to 30 s; returns whether it exited with status 0.
-    pub fn terminate(mut self) -> bool {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..300 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    serde_json::from_str::<Value>(&body).ok()?["inbox_depth"].as_u64()
 }
 
 /// A loopback TCP proxy to a database server that a test can cut (every open connection is
@@ -331,16 +487,4 @@ pub async fn post_envelope(
         .body(body)
         .send()
         .await
-}
-
-/// The public key and project id of a DSN `http://KEY@host/ID`.
-pub fn dsn_parts(dsn: &str) -> (String, i64) {
-    let rest = dsn.split_once("://").map_or(dsn, |(_, r)| r);
-    let (key, hostpath) = rest.split_once('@').unwrap_or(("", rest));
-    let id = hostpath
-        .rsplit('/')
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no project id in DSN {dsn}"));
-    (key.to_owned(), id)
 }
