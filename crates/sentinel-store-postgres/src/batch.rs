@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
-use sentinel_store_sql::{IssueAgg, IssueKey, issue_aggregates, issue_id, key_totals, tag_counts};
+use sentinel_store_sql::{
+    IssueAgg, IssueKey, IssueState, Reopen, issue_aggregates, issue_id, key_totals, reopen, tag_counts,
+};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::partitions::{Family, Partition};
@@ -127,21 +129,27 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
         .map(|e| e.received_ms)
         .max()
         .unwrap_or_default();
-    let mut activity: Vec<(i64, &'static str)> = Vec::new();
+    let mut activity: Vec<(i64, &'static str, Option<String>)> = Vec::new();
+    let mut reopened: Vec<(i64, Reopen)> = Vec::new();
     let mut ids: HashMap<IssueKey, i64> = HashMap::with_capacity(keys.len());
-    for key in &keys {
+    for (key, agg) in &aggs {
         let (id, inserted) = *upserted
             .get(key)
             .ok_or_else(|| TxError::Store(StoreError::Corrupt("issue upsert returned no id".into())))?;
         ids.insert(*key, id);
         if inserted {
             outcome.new_issues.push(id);
-            activity.push((id, "first_seen"));
-        } else if previous.get(key).is_some_and(|s| s == "resolved") {
-            outcome.regressed_issues.push(id);
-            activity.push((id, "set_regression"));
+            activity.push((id, "first_seen", None));
+        } else if let Some(why) = previous.get(key).and_then(|prev| reopen(prev, agg)) {
+            if matches!(why, Reopen::Regression { .. }) {
+                outcome.regressed_issues.push(id);
+            }
+            let (kind, data) = why.activity();
+            activity.push((id, kind, data));
+            reopened.push((id, why));
         }
     }
+    reopen_issues(&mut *tx, &reopened).await?;
     insert_activity(&mut *tx, &activity, now).await?;
 
     insert_events(&mut *tx, &fresh, &ids).await?;
@@ -225,11 +233,11 @@ async fn claim_event_ids<'a>(
         .collect())
 }
 
-/// Locks the batch's existing issues in key order and returns their status before this batch.
+/// Locks the batch's existing issues in key order and returns their state before this batch.
 async fn lock_issues<'a>(
     tx: &mut PgConnection,
     keys: &[IssueKey<'a>],
-) -> Result<HashMap<IssueKey<'a>, String>, TxError> {
+) -> Result<HashMap<IssueKey<'a>, IssueState>, TxError> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
@@ -237,7 +245,8 @@ async fn lock_issues<'a>(
     let hashes: Vec<&str> = keys.iter().map(|k| k.1).collect();
     // ORDER BY runs before the row locks are taken, so they are taken in key order.
     let rows = sqlx::query(
-        "SELECT k.ord, i.status FROM issues i \
+        "SELECT k.ord, i.status, i.times_seen, i.resolved_in_release, i.ignore_until_ms, i.ignore_until_count \
+         FROM issues i \
          JOIN unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS k(project_id, hash, ord) \
            ON i.project_id = k.project_id AND i.hash = k.hash \
          ORDER BY k.ord FOR UPDATE OF i",
@@ -255,7 +264,14 @@ async fn lock_issues<'a>(
             .ok_or_else(|| {
                 TxError::Store(StoreError::Corrupt("issue lock returned an unknown key".into()))
             })?;
-        out.insert(*key, row.try_get(1)?);
+        let state = IssueState {
+            status: row.try_get(1)?,
+            times_seen: row.try_get(2)?,
+            resolved_in_release: row.try_get(3)?,
+            ignore_until_ms: row.try_get(4)?,
+            ignore_until_count: row.try_get(5)?,
+        };
+        out.insert(*key, state);
     }
     Ok(out)
 }
@@ -290,8 +306,7 @@ async fn upsert_issues<'a>(
            times_seen = issues.times_seen + excluded.times_seen, \
            first_seen_ms = LEAST(issues.first_seen_ms, excluded.first_seen_ms), \
            last_seen_ms = GREATEST(issues.last_seen_ms, excluded.last_seen_ms), \
-           level = excluded.level, \
-           status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END \
+           level = excluded.level \
          RETURNING id, project_id, hash, (xmax = 0) AS inserted",
     )
     .bind(project_ids)
@@ -318,9 +333,38 @@ async fn upsert_issues<'a>(
     Ok(out)
 }
 
+/// Sets reopened issues (locked by this transaction already) unresolved: regressions marked as
+/// such, expired ignores without their conditions.
+async fn reopen_issues(tx: &mut PgConnection, reopened: &[(i64, Reopen)]) -> Result<(), TxError> {
+    let (regressed, expired): (Vec<_>, Vec<_>) = reopened
+        .iter()
+        .partition(|(_, why)| matches!(why, Reopen::Regression { .. }));
+    let statements = [
+        (
+            regressed,
+            "UPDATE issues SET status = 'unresolved', is_regression = TRUE, resolved_in_release = NULL \
+             WHERE id = ANY($1)",
+        ),
+        (
+            expired,
+            "UPDATE issues SET status = 'unresolved', ignore_until_ms = NULL, ignore_until_count = NULL \
+             WHERE id = ANY($1)",
+        ),
+    ];
+    for (issues, sql) in statements {
+        if issues.is_empty() {
+            continue;
+        }
+        let ids: Vec<i64> = issues.iter().map(|(id, _)| *id).collect();
+        sqlx::query(sql).bind(ids).execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// The system's activity entries (no user): issue, kind, JSON data.
 async fn insert_activity(
     tx: &mut PgConnection,
-    rows: &[(i64, &'static str)],
+    rows: &[(i64, &'static str, Option<String>)],
     now: i64,
 ) -> Result<(), TxError> {
     if rows.is_empty() {
@@ -328,13 +372,16 @@ async fn insert_activity(
     }
     let issue_ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let kinds: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let data: Vec<Option<&str>> = rows.iter().map(|r| r.2.as_deref()).collect();
     sqlx::query(
-        "INSERT INTO activity (issue_id, kind, created_ms) \
-         SELECT issue_id, kind, $3 FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS t(issue_id, kind, ord) \
+        "INSERT INTO activity (issue_id, kind, data, created_ms) \
+         SELECT issue_id, kind, data, $4 \
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS t(issue_id, kind, data, ord) \
          ORDER BY ord",
     )
     .bind(issue_ids)
     .bind(kinds)
+    .bind(data)
     .bind(now)
     .execute(&mut *tx)
     .await?;

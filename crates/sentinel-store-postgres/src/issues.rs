@@ -1,20 +1,33 @@
-//! Reading issues and events, and the issue workflow, as on SQLite (`sentinel_store_sql::issues!`).
-//! Looking up one event goes through `event_ids`; event counts read minute and hourly rollups
-//! together, so retention's compaction never changes them.
+//! Reading issues and events as on SQLite (`sentinel_store_sql::issues!`). Full-text search uses a
+//! GIN index over a tsvector; looking up one event goes through `event_ids`; event counts read
+//! minute and hourly rollups together, so retention's compaction never changes them.
 
 use sentinel_protocol::ids::EventId;
 use sentinel_store::{StoreError, StoredEvent};
 use sentinel_store_sql::EVENT_COLUMNS;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use crate::db_err;
 
 sentinel_store_sql::issues! {
     db: sqlx::Postgres,
     db_err: crate::db_err,
-    begin: |pool| pool.begin(),
-    like: "ILIKE",
+    text_query: sentinel_store_sql::tsquery,
+    text_match: text_match,
     counts_sql: counts_sql,
+}
+
+/// The indexed text of an issue: exactly the expression of the `issues_search` index
+/// (migration 0004), or the index cannot serve the search. ASCII punctuation but `_` is blanked
+/// so that the parser splits paths, hosts and versions into words, as SQLite's tokenizer does.
+pub(crate) const SEARCH_VECTOR: &str = "to_tsvector('simple', regexp_replace(title || ' ' || culprit || ' ' || coalesce(message, ''), '[!-/:-@[-^`{-~]+', ' ', 'g'))";
+
+fn text_match(qb: &mut QueryBuilder<Postgres>, query: String) {
+    qb.push(" AND ")
+        .push(SEARCH_VECTOR)
+        .push(" @@ to_tsquery('simple', ")
+        .push_bind(query)
+        .push(")");
 }
 
 /// Through `event_ids`, whose `received_ms` names the one partition to look in.
@@ -58,4 +71,19 @@ fn counts_sql(filter: &str) -> String {
            WHERE {filter} AND hour_ms >= $2 AND hour_ms < $3 \
          ) r GROUP BY bucket ORDER BY bucket"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PostgreSQL uses an expression index only for the very same expression.
+    #[test]
+    fn searches_use_the_indexed_expression() {
+        let migration = include_str!("../migrations/0004_workflow.sql");
+        assert!(
+            migration.contains(&format!("USING GIN (\n    {SEARCH_VECTOR}\n)")),
+            "the issues_search index is built over SEARCH_VECTOR"
+        );
+    }
 }

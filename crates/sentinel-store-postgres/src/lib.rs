@@ -7,6 +7,7 @@
 //! de-duplication exact across partitions and concurrent workers. Depends on the store interface
 //! only, never on the server.
 
+mod accounts;
 mod batch;
 mod inbox;
 mod issues;
@@ -16,6 +17,7 @@ mod partitions;
 mod projects;
 mod retention;
 mod transfer;
+mod workflow;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -24,9 +26,9 @@ use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::transfer::{TableSpec, Value};
 use sentinel_store::{
-    ApiToken, BatchOutcome, CompressionDict, CountScope, Cursor, DAY_MS, EventRow, InboxItem, InboxStats,
-    Issue, IssueQuery, IssueStatus, Lease, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project,
-    ProjectKey, RetentionPolicy, RetentionReport, Store, StoreError, StoredEvent, TagDistribution,
+    BatchOutcome, CompressionDict, CountScope, Cursor, DAY_MS, EventRow, InboxItem, InboxStats, Issue,
+    IssueQuery, Lease, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey,
+    RetentionPolicy, RetentionReport, Store, StoreError, StoredEvent, TagDistribution,
 };
 use sentinel_store_sql::KeyFilter;
 use sqlx::postgres::PgPoolOptions;
@@ -237,19 +239,6 @@ impl Store for PgStore {
         projects::set_key_rate_limit(&self.pool, public_key, per_minute).await
     }
 
-    async fn create_api_token(
-        &self,
-        name: &str,
-        token_sha256: &str,
-        now_ms: i64,
-    ) -> Result<ApiToken, StoreError> {
-        projects::create_api_token(&self.pool, name, token_sha256, now_ms).await
-    }
-
-    async fn find_api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>, StoreError> {
-        projects::find_api_token(&self.pool, token_sha256).await
-    }
-
     async fn inbox_append(&self, items: &[NewInboxItem]) -> Result<(), StoreError> {
         inbox::append(&self.pool, items).await
     }
@@ -306,15 +295,6 @@ impl Store for PgStore {
 
     async fn get_issue(&self, issue_id: i64) -> Result<Option<Issue>, StoreError> {
         issues::get(&self.pool, issue_id).await
-    }
-
-    async fn set_issue_status(
-        &self,
-        issue_id: i64,
-        status: IssueStatus,
-        now_ms: i64,
-    ) -> Result<Issue, StoreError> {
-        issues::set_status(&self.pool, issue_id, status, now_ms).await
     }
 
     async fn issue_tags(&self, issue_id: i64, top: usize) -> Result<Vec<TagDistribution>, StoreError> {

@@ -1,4 +1,4 @@
-//! Organizations, projects, keys and API tokens, as on SQLite (`sentinel_store_sql::projects!`).
+//! Projects and their keys, as on SQLite (`sentinel_store_sql::projects!`).
 
 sentinel_store_sql::projects! {
     db: sqlx::Postgres,

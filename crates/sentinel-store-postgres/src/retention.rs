@@ -211,8 +211,8 @@ async fn events_and_items(
 
 /// Issues last seen before their project's cutoff and without events left (an event sent late
 /// with an old timestamp outlives its issue's `last_seen`; the issue stays until that event
-/// expires too, so no event points at a deleted issue), with their tag values, activity and
-/// rollups.
+/// expires too, so no event points at a deleted issue), with their tag values, activity, comments
+/// and rollups.
 async fn issues(
     pool: &PgPool,
     policy: &RetentionPolicy,
@@ -236,6 +236,7 @@ async fn issues(
                  tags AS (DELETE FROM issue_tag_values WHERE issue_id IN (SELECT id FROM gone)), \
                  tag_keys AS (DELETE FROM issue_tag_keys WHERE issue_id IN (SELECT id FROM gone)), \
                  acts AS (DELETE FROM activity WHERE issue_id IN (SELECT id FROM gone)), \
+                 comms AS (DELETE FROM comments WHERE issue_id IN (SELECT id FROM gone)), \
                  minutes AS (DELETE FROM rollups_minute WHERE project_id = $1 AND issue_id IN (SELECT id FROM gone)), \
                  hours AS (DELETE FROM rollups_hour WHERE project_id = $1 AND issue_id IN (SELECT id FROM gone)) \
                  SELECT count(*) FROM gone",

@@ -17,6 +17,8 @@ pub struct IssueAgg<'a> {
     pub count: i64,
     pub first_seen: i64,
     pub last_seen: i64,
+    /// The issue's events in batch order.
+    pub events: Vec<&'a NewEvent>,
 }
 
 /// The new events of a batch per issue, sorted by key.
@@ -31,8 +33,10 @@ pub fn issue_aggregates<'a>(events: &[&'a NewEvent]) -> BTreeMap<IssueKey<'a>, I
                 count: 0,
                 first_seen: ev.timestamp_ms,
                 last_seen: ev.timestamp_ms,
+                events: Vec::new(),
             });
         agg.count += 1;
+        agg.events.push(ev);
         if ev.timestamp_ms < agg.first_seen {
             agg.first_seen = ev.timestamp_ms;
         }
@@ -42,6 +46,83 @@ pub fn issue_aggregates<'a>(events: &[&'a NewEvent]) -> BTreeMap<IssueKey<'a>, I
         }
     }
     aggs
+}
+
+/// An existing issue's workflow state before a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueState {
+    pub status: String,
+    pub times_seen: i64,
+    pub resolved_in_release: Option<String>,
+    pub ignore_until_ms: Option<i64>,
+    pub ignore_until_count: Option<i64>,
+}
+
+/// Why a batch's events reopen an issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reopen {
+    /// A resolved issue saw an event again: `set_regression`, with the release of the (newest)
+    /// event that reopened it when it has one.
+    Regression { release: Option<String> },
+    /// An ignored issue's condition was met: `set_unresolved` for `ignore_expired`.
+    IgnoreExpired,
+}
+
+impl Reopen {
+    /// The activity entry that records it: kind and JSON data.
+    pub fn activity(&self) -> (&'static str, Option<String>) {
+        match self {
+            Reopen::Regression { release } => (
+                "set_regression",
+                release
+                    .as_ref()
+                    .map(|r| serde_json::json!({ "release": r }).to_string()),
+            ),
+            Reopen::IgnoreExpired => (
+                "set_unresolved",
+                Some(serde_json::json!({ "reason": "ignore_expired" }).to_string()),
+            ),
+        }
+    }
+}
+
+/// Whether the batch's new events of an issue (`agg`) reopen it, given its state before.
+///
+/// A resolved issue regresses on any event, except when it was resolved in a release: events of
+/// that release or without one leave it resolved. An ignored issue reopens when an event arrives
+/// at or after its `ignore_until_ms`, or when its count reaches `ignore_until_count`.
+pub fn reopen(prev: &IssueState, agg: &IssueAgg) -> Option<Reopen> {
+    match prev.status.as_str() {
+        "resolved" => {
+            let pinned = prev.resolved_in_release.as_deref();
+            let reopening = |ev: &NewEvent| match (pinned, ev.release.as_deref()) {
+                (Some(pinned), Some(release)) => release != pinned,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            // The newest reopening event names the release; ties go to the later in the batch.
+            let newest = agg.events.iter().copied().filter(|ev| reopening(ev)).fold(
+                None::<&NewEvent>,
+                |best, ev| match best {
+                    Some(b) if b.timestamp_ms > ev.timestamp_ms => Some(b),
+                    _ => Some(ev),
+                },
+            )?;
+            Some(Reopen::Regression {
+                release: newest.release.clone(),
+            })
+        }
+        "ignored" => {
+            let by_time = prev
+                .ignore_until_ms
+                .is_some_and(|until| agg.events.iter().any(|ev| ev.received_ms >= until));
+            let by_count = prev
+                .ignore_until_count
+                .is_some_and(|count| prev.times_seen.saturating_add(agg.count) >= count);
+            (by_time || by_count).then_some(Reopen::IgnoreExpired)
+        }
+        _ => None,
+    }
 }
 
 /// The id the batch's issue upsert gave `ev`'s issue.
@@ -187,4 +268,84 @@ macro_rules! outcomes_and_dicts {
                 .collect()
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_protocol::event::Level;
+    use sentinel_protocol::ids::EventId;
+
+    use super::*;
+
+    fn event(n: u8, ts: i64, release: Option<&str>) -> NewEvent {
+        NewEvent {
+            project_id: 1,
+            event_id: EventId::from_bytes([n; 16]),
+            grouping_hash: "h".into(),
+            title: "t".into(),
+            culprit: "c".into(),
+            message: None,
+            level: Level::Error,
+            platform: "python".into(),
+            timestamp_ms: ts,
+            received_ms: ts + 1,
+            environment: None,
+            release: release.map(str::to_owned),
+            tags: Vec::new(),
+            payload: Vec::new(),
+            dict_id: 0,
+        }
+    }
+
+    fn state(status: &str) -> IssueState {
+        IssueState {
+            status: status.into(),
+            times_seen: 10,
+            resolved_in_release: None,
+            ignore_until_ms: None,
+            ignore_until_count: None,
+        }
+    }
+
+    fn verdict(prev: &IssueState, events: &[NewEvent]) -> Option<Reopen> {
+        let refs: Vec<&NewEvent> = events.iter().collect();
+        let aggs = issue_aggregates(&refs);
+        let agg = aggs.values().next().expect("one issue");
+        reopen(prev, agg)
+    }
+
+    #[test]
+    fn a_regression_names_the_release_of_the_newest_reopening_event() {
+        let mut prev = state("resolved");
+        prev.resolved_in_release = Some("1.0".into());
+        let events = [
+            event(1, 30, Some("1.0")),
+            event(2, 20, Some("2.0")),
+            event(3, 10, Some("3.0")),
+            event(4, 40, None),
+        ];
+        assert_eq!(
+            verdict(&prev, &events),
+            Some(Reopen::Regression {
+                release: Some("2.0".into())
+            })
+        );
+        assert_eq!(
+            verdict(&prev, &[event(1, 1, Some("1.0")), event(2, 2, None)]),
+            None
+        );
+    }
+
+    #[test]
+    fn an_ignore_expires_at_its_time_or_count_and_not_before() {
+        let mut prev = state("ignored");
+        prev.ignore_until_ms = Some(100);
+        prev.ignore_until_count = Some(13);
+        assert_eq!(verdict(&prev, &[event(1, 98, None), event(2, 50, None)]), None);
+        assert_eq!(verdict(&prev, &[event(1, 99, None)]), Some(Reopen::IgnoreExpired));
+        let three = [event(1, 1, None), event(2, 2, None), event(3, 3, None)];
+        assert_eq!(verdict(&prev, &three), Some(Reopen::IgnoreExpired));
+        assert_eq!(verdict(&state("ignored"), &three), None, "ignored for ever");
+        assert_eq!(verdict(&state("unresolved"), &three), None);
+    }
 }

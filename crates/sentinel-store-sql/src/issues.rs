@@ -1,28 +1,65 @@
-//! Reading issues and events, and the issue workflow.
+//! Reading issues and events; the words of a full-text search.
 
 use sentinel_store::CountScope;
 
 /// `SELECT` of issues, in the order [`issues!`] maps it.
 pub const ISSUE_COLUMNS: &str = "SELECT id, project_id, title, culprit, message, level, status, platform, \
-     first_seen_ms, last_seen_ms, times_seen FROM issues";
+     first_seen_ms, last_seen_ms, times_seen, assignee_id, is_regression, resolved_in_release, \
+     ignore_until_ms, ignore_until_count FROM issues";
 
 /// `SELECT` of an event's columns up to `release` (no `FROM`), in the order [`issues!`] maps it;
 /// a backend reading one stored event appends `, payload, dict_id FROM events …`.
 pub const EVENT_COLUMNS: &str = "SELECT id, event_id, project_id, issue_id, title, message, level, platform, \
      timestamp_ms, received_ms, environment, release";
 
-/// Escapes `%`, `_` and `\` for a LIKE (or ILIKE) pattern used with `ESCAPE '\'`.
-pub fn like_pattern(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
+/// The words of a search text, each as the tokens both backends' indexes split it into.
+///
+/// A word is a run of letters, digits and underscores; everything else separates words and is
+/// dropped, so no user text can inject query syntax. Both indexes (SQLite's `unicode61` tokenizer,
+/// PostgreSQL's parser over the text with punctuation blanked) split words at underscores too:
+/// `handle_request` is the tokens `handle`, `request`, which must follow each other.
+pub fn search_words(text: &str) -> Vec<Vec<String>> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map(|word| {
+            word.split('_')
+                .filter(|t| !t.is_empty())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .filter(|tokens| !tokens.is_empty())
+        .collect()
+}
+
+/// An FTS5 `MATCH` expression for `text`: every word, each token a quoted prefix (`"handle"* +
+/// "req"*`); `None` when the text has no words.
+pub fn fts5_query(text: &str) -> Option<String> {
+    let words: Vec<String> = search_words(text)
+        .iter()
+        .map(|tokens| {
+            tokens
+                .iter()
+                .map(|t| format!("\"{}\"*", t.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" AND "))
+}
+
+/// A `to_tsquery('simple', …)` text for `text`: every word, each token a quoted prefix
+/// (`'handle':* <-> 'req':*`); `None` when the text has no words.
+pub fn tsquery(text: &str) -> Option<String> {
+    let words: Vec<String> = search_words(text)
+        .iter()
+        .map(|tokens| {
+            tokens
+                .iter()
+                .map(|t| format!("'{}':*", t.replace('\\', "\\\\").replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(" <-> ")
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
 }
 
 /// The rollup rows `scope` counts: a filter on `project_id` and `issue_id` whose `$1` is the id it
@@ -37,15 +74,16 @@ pub fn count_filter(scope: CountScope) -> (&'static str, i64) {
     }
 }
 
-/// Stamps out, in the invoking module, the issue functions of a backend: `list`, `get`,
-/// `set_status`, `tags`, `events` and `counts`, and the row mappings `issue`, `event_row` and
-/// `stored_event` (an [`EVENT_COLUMNS`] row followed by `payload, dict_id`).
+/// Stamps out, in the invoking module, the issue functions of a backend: `list`, `get`, `tags`,
+/// `events` and `counts`, and the row mappings `issue` (an [`ISSUE_COLUMNS`] row), `event_row`
+/// and `stored_event` (an [`EVENT_COLUMNS`] row followed by `payload, dict_id`).
 ///
 /// - `db`: the sqlx database (`sqlx::Sqlite`, `sqlx::Postgres`);
 /// - `db_err`: the backend's `fn(sqlx::Error) -> StoreError`;
-/// - `begin`: how a write transaction starts on a `&Pool<db>`, e.g. `|pool| pool.begin()`;
-/// - `like`: the case-insensitive match operator of the text search (`"LIKE"` on SQLite, where
-///   it already ignores ASCII case, `"ILIKE"` on PostgreSQL);
+/// - `text_query`: a `fn(&str) -> Option<String>` turning search text into the backend's
+///   full-text query ([`fts5_query`], [`tsquery`]);
+/// - `text_match`: a `fn(&mut QueryBuilder<db>, String)` appending ` AND <issue matches the
+///   bound query>`;
 /// - `counts_sql`: a `fn(filter: &str) -> String` giving the event count query: rows of
 ///   `bucket, count` (as BIGINT) in bucket order, from the rollups matching `filter` (which binds
 ///   `$1`) between `$2` (inclusive) and `$3` in buckets of `$4` milliseconds. Bucketing is where
@@ -55,11 +93,11 @@ macro_rules! issues {
     (
         db: $db:ty,
         db_err: $db_err:path,
-        begin: |$pool:ident| $begin:expr,
-        like: $like:literal,
+        text_query: $text_query:path,
+        text_match: $text_match:path,
         counts_sql: $counts_sql:path $(,)?
     ) => {
-        fn issue(
+        pub fn issue(
             r: &<$db as $crate::__private::sqlx::Database>::Row,
         ) -> Result<$crate::__private::sentinel_store::Issue, $crate::__private::sentinel_store::StoreError> {
             use $crate::__private::sqlx::Row as _;
@@ -77,6 +115,14 @@ macro_rules! issues {
                 first_seen_ms: r.try_get(8).map_err($db_err)?,
                 last_seen_ms: r.try_get(9).map_err($db_err)?,
                 times_seen: r.try_get::<i64, _>(10).map_err($db_err)? as u64,
+                assignee_id: r.try_get(11).map_err($db_err)?,
+                is_regression: r.try_get(12).map_err($db_err)?,
+                resolved_in_release: r.try_get(13).map_err($db_err)?,
+                ignore_until_ms: r.try_get(14).map_err($db_err)?,
+                ignore_until_count: r
+                    .try_get::<Option<i64>, _>(15)
+                    .map_err($db_err)?
+                    .map(|n| n.max(0) as u64),
             })
         }
 
@@ -87,7 +133,7 @@ macro_rules! issues {
             $crate::__private::sentinel_store::Page<$crate::__private::sentinel_store::Issue>,
             $crate::__private::sentinel_store::StoreError,
         > {
-            use $crate::__private::sentinel_store::{Cursor, Issue, IssueSort, Page};
+            use $crate::__private::sentinel_store::{AssignedFilter, Cursor, Issue, IssueSort, Page};
             let col = match q.sort {
                 IssueSort::LastSeen => "last_seen_ms",
                 IssueSort::FirstSeen => "first_seen_ms",
@@ -102,26 +148,42 @@ macro_rules! issues {
             if let Some(level) = q.level {
                 qb.push(" AND level = ").push_bind(level.as_str());
             }
-            for (key, value) in [("environment", &q.environment), ("release", &q.release)] {
-                if let Some(value) = value {
-                    qb.push(
-                        " AND EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = issues.id AND t.key = ",
-                    )
-                    .push_bind(key)
-                    .push(" AND t.value = ")
-                    .push_bind(value.clone())
-                    .push(")");
+            match q.assigned {
+                Some(AssignedFilter::Nobody) => {
+                    qb.push(" AND assignee_id IS NULL");
+                }
+                Some(AssignedFilter::Anybody) => {
+                    qb.push(" AND assignee_id IS NOT NULL");
+                }
+                Some(AssignedFilter::User(user_id)) => {
+                    qb.push(" AND assignee_id = ").push_bind(user_id);
+                }
+                None => {}
+            }
+            // Each pair is one probe of issue_tag_values' primary key per candidate issue.
+            let env_and_release = [("environment", &q.environment), ("release", &q.release)]
+                .into_iter()
+                .filter_map(|(key, value)| value.as_ref().map(|v| (key, v.as_str())));
+            let tags = q.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            for (key, value) in env_and_release.chain(tags) {
+                qb.push(
+                    " AND EXISTS (SELECT 1 FROM issue_tag_values t WHERE t.issue_id = issues.id AND t.key = ",
+                )
+                .push_bind(key.to_owned())
+                .push(" AND t.value = ")
+                .push_bind(value.to_owned())
+                .push(")");
+            }
+            for (col, range) in [("first_seen_ms", q.first_seen), ("last_seen_ms", q.last_seen)] {
+                if let Some(since) = range.since_ms {
+                    qb.push(format_args!(" AND {col} >= ")).push_bind(since);
+                }
+                if let Some(until) = range.until_ms {
+                    qb.push(format_args!(" AND {col} < ")).push_bind(until);
                 }
             }
-            if let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) {
-                let pat = $crate::like_pattern(text);
-                qb.push(concat!(" AND (title ", $like, " "))
-                    .push_bind(pat.clone())
-                    .push(concat!(" ESCAPE '\\' OR culprit ", $like, " "))
-                    .push_bind(pat.clone())
-                    .push(concat!(" ESCAPE '\\' OR message ", $like, " "))
-                    .push_bind(pat)
-                    .push(" ESCAPE '\\')");
+            if let Some(query) = q.text.as_deref().and_then($text_query) {
+                $text_match(&mut qb, query);
             }
             if let Some(c) = q.cursor {
                 qb.push(format_args!(" AND ({col} < "))
@@ -167,55 +229,6 @@ macro_rules! issues {
                 .await
                 .map_err($db_err)?;
             row.as_ref().map(issue).transpose()
-        }
-
-        pub async fn set_status(
-            pool: &$crate::__private::sqlx::Pool<$db>,
-            id: i64,
-            status: $crate::__private::sentinel_store::IssueStatus,
-            now_ms: i64,
-        ) -> Result<$crate::__private::sentinel_store::Issue, $crate::__private::sentinel_store::StoreError> {
-            use $crate::__private::sentinel_store::{IssueStatus, StoreError};
-            use $crate::__private::sqlx;
-            let mut tx = {
-                let $pool = pool;
-                $begin
-            }
-            .await
-            .map_err($db_err)?;
-            let done = sqlx::query("UPDATE issues SET status = $1 WHERE id = $2")
-                .bind(status.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err($db_err)?;
-            if done.rows_affected() == 0 {
-                tx.rollback().await.map_err($db_err)?;
-                return Err(StoreError::NotFound {
-                    what: "issue",
-                    id: id.to_string(),
-                });
-            }
-            let kind = match status {
-                IssueStatus::Resolved => "set_resolved",
-                IssueStatus::Unresolved => "set_unresolved",
-                IssueStatus::Ignored => "set_ignored",
-            };
-            sqlx::query("INSERT INTO activity (issue_id, kind, created_ms) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(kind)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err($db_err)?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!("{} WHERE id = $1", $crate::ISSUE_COLUMNS)))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err($db_err)?;
-            let updated = issue(&row)?;
-            tx.commit().await.map_err($db_err)?;
-            Ok(updated)
         }
 
         pub async fn tags(
@@ -272,7 +285,7 @@ macro_rules! issues {
             Ok(out)
         }
 
-        fn event_row(
+        pub fn event_row(
             r: &<$db as $crate::__private::sqlx::Database>::Row,
         ) -> Result<$crate::__private::sentinel_store::EventRow, $crate::__private::sentinel_store::StoreError> {
             use $crate::__private::sqlx::Row as _;
@@ -372,4 +385,54 @@ macro_rules! issues {
                 .collect()
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_are_letters_digits_and_underscores_split_like_the_indexes() {
+        assert_eq!(
+            search_words("KeyError: 'user_id' café__x86_64 & ||"),
+            vec![
+                vec!["keyerror".to_owned()],
+                vec!["user".to_owned(), "id".to_owned()],
+                vec!["café".to_owned(), "x86".to_owned(), "64".to_owned()],
+            ]
+        );
+        assert!(search_words(" _ -- \"'*: ").is_empty());
+    }
+
+    #[test]
+    fn full_text_queries_quote_every_token_as_a_prefix() {
+        assert_eq!(
+            fts5_query("handle_req Zero").as_deref(),
+            Some(r#""handle"* + "req"* AND "zero"*"#)
+        );
+        assert_eq!(
+            tsquery("handle_req Zero").as_deref(),
+            Some("'handle':* <-> 'req':* & 'zero':*")
+        );
+    }
+
+    #[test]
+    fn text_without_words_makes_no_query() {
+        for text in ["", "&|!", "\"", "'", "***", "___"] {
+            assert_eq!(fts5_query(text), None, "{text:?}");
+            assert_eq!(tsquery(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn query_syntax_in_the_text_is_only_a_separator() {
+        assert_eq!(
+            fts5_query(r#"foo"bar NEAR(a) -b c*"#).as_deref(),
+            Some(r#""foo"* AND "bar"* AND "near"* AND "a"* AND "b"* AND "c"*"#)
+        );
+        assert_eq!(
+            tsquery("a:b & !c | (d) 'e' \\f").as_deref(),
+            Some("'a':* & 'b':* & 'c':* & 'd':* & 'e':* & 'f':*")
+        );
+    }
 }

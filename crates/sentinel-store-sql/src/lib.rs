@@ -4,7 +4,7 @@
 //! placeholders, `ON CONFLICT`, `RETURNING`, `CAST(… AS BIGINT)` for sums), so they are kept once.
 //! The functions that run them are stamped out per backend by `macro_rules!` over the sqlx
 //! database type: each backend invokes a macro in its own module and passes what differs — its
-//! error mapping, how it begins a write transaction, `LIKE` or `ILIKE`, how counts are bucketed —
+//! error mapping, how it begins a write transaction, its full-text search, how counts are bucketed —
 //! and keeps its own code for everything else (SQLite's single writer and inbox cursor,
 //! PostgreSQL's leased inbox, partitions, `unnest` batches and `FOR UPDATE`). The pure helpers
 //! beside the macros take values and return values.
@@ -12,11 +12,14 @@
 //! Depends on sqlx and the store interface (and the protocol's value types) only: no backend's
 //! dialect, no server.
 
+mod access;
+mod accounts;
 mod batch;
 mod inbox;
 mod issues;
 mod leases;
 mod projects;
+mod workflow;
 
 use std::str::FromStr;
 
@@ -24,15 +27,20 @@ use sentinel_protocol::event::Level;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::StoreError;
 
+pub use access::{INVITATION_COLUMNS, TOKEN_COLUMNS};
+pub use accounts::{ORG_COLUMNS, USER_COLUMNS};
 pub use batch::{
-    IssueAgg, IssueKey, KeyTotals, TagCounts, issue_aggregates, issue_id, key_totals, tag_counts,
+    IssueAgg, IssueKey, IssueState, KeyTotals, Reopen, TagCounts, issue_aggregates, issue_id, key_totals,
+    reopen, tag_counts,
 };
-pub use issues::{EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, like_pattern};
+pub use issues::{EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, fts5_query, search_words, tsquery};
 pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
+pub use workflow::{IssueUpdate, note_data, plan_change};
 
 /// What the macros name through `$crate`, so a backend needs no particular import for them.
 #[doc(hidden)]
 pub mod __private {
+    pub use sentinel_protocol::ids::EventId;
     pub use sentinel_store;
     pub use sqlx;
 }

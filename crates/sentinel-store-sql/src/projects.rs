@@ -1,7 +1,7 @@
-//! Organizations, projects, keys and API tokens.
+//! Projects and their keys.
 
 /// `SELECT` of a project with its organization's slug, in the order [`projects!`] maps it.
-pub const PROJECT_COLUMNS: &str = "SELECT p.id, o.slug, p.name, p.slug, p.created_ms, p.rate_limit_per_minute FROM projects p JOIN organizations o ON o.id = p.org_id";
+pub const PROJECT_COLUMNS: &str = "SELECT p.id, p.org_id, o.slug, p.name, p.slug, p.platform, p.created_ms, p.rate_limit_per_minute FROM projects p JOIN organizations o ON o.id = p.org_id";
 /// `SELECT` of project keys, in the order [`projects!`] maps it.
 pub const KEY_COLUMNS: &str =
     "SELECT id, project_id, public_key, label, active, created_ms, rate_limit_per_minute FROM project_keys";
@@ -14,8 +14,8 @@ pub enum KeyFilter<'a> {
 }
 
 /// Stamps out, in the invoking module, the project functions of a backend: `create_project`,
-/// `list_projects`, `keys`, `set_project_rate_limit`, `set_key_rate_limit`, `create_api_token`
-/// and `find_api_token`.
+/// `list_projects`, `org_projects`, `update_project`, `keys`, `create_key`, `set_key_active`,
+/// `set_project_rate_limit` and `set_key_rate_limit`.
 ///
 /// - `db`: the sqlx database (`sqlx::Sqlite`, `sqlx::Postgres`);
 /// - `db_err`: the backend's `fn(sqlx::Error) -> StoreError`;
@@ -31,11 +31,13 @@ macro_rules! projects {
             use $crate::__private::sqlx::Row as _;
             Ok($crate::__private::sentinel_store::Project {
                 id: row.try_get(0)?,
-                org_slug: row.try_get(1)?,
-                name: row.try_get(2)?,
-                slug: row.try_get(3)?,
-                created_ms: row.try_get(4)?,
-                rate_limit_per_minute: row.try_get::<Option<i64>, _>(5)?.map(|v| v as u32),
+                org_id: row.try_get(1)?,
+                org_slug: row.try_get(2)?,
+                name: row.try_get(3)?,
+                slug: row.try_get(4)?,
+                platform: row.try_get(5)?,
+                created_ms: row.try_get(6)?,
+                rate_limit_per_minute: row.try_get::<Option<i64>, _>(7)?.map(|v| v as u32),
             })
         }
 
@@ -127,9 +129,11 @@ macro_rules! projects {
             Ok((
                 Project {
                     id: project_id,
+                    org_id,
                     org_slug: org_slug.to_owned(),
                     name: name.to_owned(),
                     slug,
+                    platform: "other".into(),
                     created_ms: now_ms,
                     rate_limit_per_minute: None,
                 },
@@ -252,55 +256,173 @@ macro_rules! projects {
             Ok(())
         }
 
-        pub async fn create_api_token(
+        /// The organization's projects, by slug.
+        pub async fn org_projects(
             pool: &$crate::__private::sqlx::Pool<$db>,
-            name: &str,
-            token_sha256: &str,
-            now_ms: i64,
-        ) -> Result<$crate::__private::sentinel_store::ApiToken, $crate::__private::sentinel_store::StoreError>
-        {
-            let id: i64 = $crate::__private::sqlx::query_scalar(
-                "INSERT INTO api_tokens (name, token_sha256, scope, created_ms) VALUES ($1, $2, 'admin', $3) RETURNING id",
-            )
-            .bind(name)
-            .bind(token_sha256)
-            .bind(now_ms)
-            .fetch_one(pool)
+            org_id: i64,
+        ) -> Result<
+            Vec<$crate::__private::sentinel_store::Project>,
+            $crate::__private::sentinel_store::StoreError,
+        > {
+            use $crate::__private::sqlx;
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{} WHERE p.org_id = $1 ORDER BY p.slug",
+                $crate::PROJECT_COLUMNS
+            )))
+            .bind(org_id)
+            .fetch_all(pool)
             .await
             .map_err($db_err)?;
-            Ok($crate::__private::sentinel_store::ApiToken {
+            rows.iter().map(project).collect::<Result<_, _>>().map_err($db_err)
+        }
+
+        /// Renames a project (re-deriving its slug) and sets its platform.
+        pub async fn update_project(
+            pool: &$crate::__private::sqlx::Pool<$db>,
+            project_id: i64,
+            name: &str,
+            platform: &str,
+        ) -> Result<$crate::__private::sentinel_store::Project, $crate::__private::sentinel_store::StoreError>
+        {
+            use $crate::__private::sentinel_store::{StoreError, slugify};
+            use $crate::__private::sqlx;
+            let slug = slugify(name);
+            if slug.is_empty() {
+                return Err(StoreError::Conflict(format!(
+                    "project name {name:?} needs at least one letter or digit"
+                )));
+            }
+            let mut tx = {
+                let $pool = pool;
+                $begin
+            }
+            .await
+            .map_err($db_err)?;
+            let org_id: i64 = sqlx::query_scalar("SELECT org_id FROM projects WHERE id = $1")
+                .bind(project_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($db_err)?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "project",
+                    id: project_id.to_string(),
+                })?;
+            let taken: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM projects WHERE org_id = $1 AND slug = $2 AND id <> $3",
+            )
+            .bind(org_id)
+            .bind(&slug)
+            .bind(project_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err($db_err)?;
+            if let Some(id) = taken {
+                return Err(StoreError::Conflict(format!(
+                    "another project of the organization is already called {slug:?} (id {id})"
+                )));
+            }
+            sqlx::query("UPDATE projects SET name = $1, slug = $2, platform = $3 WHERE id = $4")
+                .bind(name)
+                .bind(&slug)
+                .bind(platform)
+                .bind(project_id)
+                .execute(&mut *tx)
+                .await
+                .map_err($db_err)?;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{} WHERE p.id = $1",
+                $crate::PROJECT_COLUMNS
+            )))
+            .bind(project_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err($db_err)?;
+            let updated = project(&row).map_err($db_err)?;
+            tx.commit().await.map_err($db_err)?;
+            Ok(updated)
+        }
+
+        /// Adds a key to a project; `Conflict` if the public key is in use anywhere.
+        pub async fn create_key(
+            pool: &$crate::__private::sqlx::Pool<$db>,
+            project_id: i64,
+            label: &str,
+            public_key: &str,
+            now_ms: i64,
+        ) -> Result<
+            $crate::__private::sentinel_store::ProjectKey,
+            $crate::__private::sentinel_store::StoreError,
+        > {
+            use $crate::__private::sentinel_store::{ProjectKey, StoreError};
+            use $crate::__private::sqlx;
+            let mut tx = {
+                let $pool = pool;
+                $begin
+            }
+            .await
+            .map_err($db_err)?;
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
+                .bind(project_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($db_err)?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound {
+                    what: "project",
+                    id: project_id.to_string(),
+                });
+            }
+            let id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO project_keys (project_id, public_key, label, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (public_key) DO NOTHING RETURNING id",
+            )
+            .bind(project_id)
+            .bind(public_key)
+            .bind(label)
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err($db_err)?;
+            let Some(id) = id else {
+                return Err(StoreError::Conflict(format!(
+                    "public key {public_key} is already in use"
+                )));
+            };
+            tx.commit().await.map_err($db_err)?;
+            Ok(ProjectKey {
                 id,
-                name: name.to_owned(),
-                scope: "admin".into(),
+                project_id,
+                public_key: public_key.to_owned(),
+                label: label.to_owned(),
+                active: true,
                 created_ms: now_ms,
+                rate_limit_per_minute: None,
             })
         }
 
-        pub async fn find_api_token(
+        /// Enables or revokes one of the project's keys.
+        pub async fn set_key_active(
             pool: &$crate::__private::sqlx::Pool<$db>,
-            token_sha256: &str,
+            project_id: i64,
+            key_id: i64,
+            active: bool,
         ) -> Result<
-            Option<$crate::__private::sentinel_store::ApiToken>,
+            $crate::__private::sentinel_store::ProjectKey,
             $crate::__private::sentinel_store::StoreError,
         > {
-            use $crate::__private::sqlx::Row as _;
             let row = $crate::__private::sqlx::query(
-                "SELECT id, name, scope, created_ms FROM api_tokens WHERE token_sha256 = $1",
+                "UPDATE project_keys SET active = $1 WHERE id = $2 AND project_id = $3 RETURNING id, project_id, public_key, label, active, created_ms, rate_limit_per_minute",
             )
-            .bind(token_sha256)
+            .bind(active)
+            .bind(key_id)
+            .bind(project_id)
             .fetch_optional(pool)
             .await
-            .map_err($db_err)?;
-            row.map(|r| -> Result<$crate::__private::sentinel_store::ApiToken, $crate::__private::sqlx::Error> {
-                Ok($crate::__private::sentinel_store::ApiToken {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    scope: r.try_get(2)?,
-                    created_ms: r.try_get(3)?,
-                })
-            })
-            .transpose()
-            .map_err($db_err)
+            .map_err($db_err)?
+            .ok_or_else(|| $crate::__private::sentinel_store::StoreError::NotFound {
+                what: "key",
+                id: format!("{key_id} of project {project_id}"),
+            })?;
+            key(&row).map_err($db_err)
         }
     };
 }

@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
-use sentinel_store_sql::{IssueAgg, issue_aggregates, issue_id, key_totals, tag_counts};
+use sentinel_store_sql::{
+    IssueAgg, IssueState, Reopen, issue_aggregates, issue_id, key_totals, reopen, tag_counts,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::db_err;
@@ -40,21 +42,23 @@ pub async fn apply(
         .map(|e| e.received_ms)
         .max()
         .unwrap_or_default();
-    let mut activity: Vec<(i64, &'static str)> = Vec::new();
-    for key in &keys {
+    let mut activity: Vec<(i64, &'static str, Option<String>)> = Vec::new();
+    for (key, agg) in &aggs {
         let id = *ids
             .get(key)
             .ok_or_else(|| StoreError::Corrupt("issue upsert returned no id".into()))?;
-        match existing.get(key) {
-            None => {
-                outcome.new_issues.push(id);
-                activity.push((id, "first_seen"));
-            }
-            Some(status) if status == "resolved" => {
+        let Some(prev) = existing.get(key) else {
+            outcome.new_issues.push(id);
+            activity.push((id, "first_seen", None));
+            continue;
+        };
+        if let Some(why) = reopen(prev, agg) {
+            reopen_issue(&mut tx, id, &why).await?;
+            if matches!(why, Reopen::Regression { .. }) {
                 outcome.regressed_issues.push(id);
-                activity.push((id, "set_regression"));
             }
-            Some(_) => {}
+            let (kind, data) = why.activity();
+            activity.push((id, kind, data));
         }
     }
     insert_activity(&mut tx, &activity, now).await?;
@@ -145,14 +149,17 @@ async fn new_events<'a>(
     Ok(fresh)
 }
 
+/// The batch's existing issues with their state before it.
 async fn existing_issues<'a>(
     tx: &mut SqliteConnection,
     keys: &[(i64, &'a str)],
-) -> Result<HashMap<(i64, &'a str), String>, StoreError> {
+) -> Result<HashMap<(i64, &'a str), IssueState>, StoreError> {
     let mut out = HashMap::new();
     for chunk in keys.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("SELECT project_id, hash, status FROM issues WHERE ");
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT project_id, hash, status, times_seen, resolved_in_release, ignore_until_ms, \
+             ignore_until_count FROM issues WHERE ",
+        );
         let mut sep = qb.separated(" OR ");
         for (project_id, hash) in chunk {
             sep.push("(project_id = ").push_bind_unseparated(*project_id);
@@ -165,7 +172,14 @@ async fn existing_issues<'a>(
             let project_id: i64 = row.try_get(0).map_err(db_err)?;
             let hash: String = row.try_get(1).map_err(db_err)?;
             if let Some(key) = wanted.get(&(project_id, hash.as_str())) {
-                out.insert(*key, row.try_get(2).map_err(db_err)?);
+                let state = IssueState {
+                    status: row.try_get(2).map_err(db_err)?,
+                    times_seen: row.try_get(3).map_err(db_err)?,
+                    resolved_in_release: row.try_get(4).map_err(db_err)?,
+                    ignore_until_ms: row.try_get(5).map_err(db_err)?,
+                    ignore_until_count: row.try_get(6).map_err(db_err)?,
+                };
+                out.insert(*key, state);
             }
         }
     }
@@ -199,8 +213,7 @@ async fn upsert_issues<'a>(
              times_seen = issues.times_seen + excluded.times_seen, \
              first_seen_ms = min(issues.first_seen_ms, excluded.first_seen_ms), \
              last_seen_ms = max(issues.last_seen_ms, excluded.last_seen_ms), \
-             level = excluded.level, \
-             status = CASE WHEN issues.status = 'resolved' THEN 'unresolved' ELSE issues.status END \
+             level = excluded.level \
              RETURNING id, project_id, hash",
         );
         let wanted: HashMap<(i64, &str), (i64, &'a str)> = chunk.iter().map(|(k, _)| (**k, **k)).collect();
@@ -215,16 +228,41 @@ async fn upsert_issues<'a>(
     Ok(ids)
 }
 
+/// Sets a reopened issue unresolved; a regression is marked as one, an expired ignore loses its
+/// conditions.
+async fn reopen_issue(tx: &mut SqliteConnection, id: i64, why: &Reopen) -> Result<(), StoreError> {
+    let sql = match why {
+        Reopen::Regression { .. } => {
+            "UPDATE issues SET status = 'unresolved', is_regression = 1, resolved_in_release = NULL \
+             WHERE id = $1"
+        }
+        Reopen::IgnoreExpired => {
+            "UPDATE issues SET status = 'unresolved', ignore_until_ms = NULL, ignore_until_count = NULL \
+             WHERE id = $1"
+        }
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// The system's activity entries (no user): issue, kind, JSON data.
 async fn insert_activity(
     tx: &mut SqliteConnection,
-    rows: &[(i64, &'static str)],
+    rows: &[(i64, &'static str, Option<String>)],
     now: i64,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO activity (issue_id, kind, created_ms) ");
-        qb.push_values(chunk, |mut b, (issue_id, kind)| {
-            b.push_bind(*issue_id).push_bind(*kind).push_bind(now);
+            QueryBuilder::new("INSERT INTO activity (issue_id, kind, data, created_ms) ");
+        qb.push_values(chunk, |mut b, (issue_id, kind, data)| {
+            b.push_bind(*issue_id)
+                .push_bind(*kind)
+                .push_bind(data.clone())
+                .push_bind(now);
         });
         qb.build().execute(&mut *tx).await.map_err(db_err)?;
     }

@@ -5,6 +5,7 @@
 //! Each file has exactly one writer connection; reads use a separate pool (WAL mode allows readers
 //! alongside the writer). Only this crate knows SQLite's dialect.
 
+mod accounts;
 mod batch;
 mod inbox;
 mod issues;
@@ -12,6 +13,7 @@ mod leases;
 mod projects;
 mod retention;
 mod transfer;
+mod workflow;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -21,9 +23,9 @@ use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::transfer::{TableSpec, Value};
 use sentinel_store::{
-    ApiToken, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue,
-    IssueQuery, IssueStatus, Lease, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey,
-    RetentionPolicy, RetentionReport, Store, StoreError, StoredEvent, TagDistribution,
+    BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
+    Lease, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, RetentionPolicy,
+    RetentionReport, Store, StoreError, StoredEvent, TagDistribution,
 };
 use sentinel_store_sql::KeyFilter;
 use sqlx::SqlitePool;
@@ -243,19 +245,6 @@ impl Store for SqliteStore {
         projects::set_key_rate_limit(&self.main_w, public_key, per_minute).await
     }
 
-    async fn create_api_token(
-        &self,
-        name: &str,
-        token_sha256: &str,
-        now_ms: i64,
-    ) -> Result<ApiToken, StoreError> {
-        projects::create_api_token(&self.main_w, name, token_sha256, now_ms).await
-    }
-
-    async fn find_api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>, StoreError> {
-        projects::find_api_token(&self.main_r, token_sha256).await
-    }
-
     async fn inbox_append(&self, items: &[NewInboxItem]) -> Result<(), StoreError> {
         inbox::append(&self.inbox_w, items).await
     }
@@ -322,15 +311,6 @@ impl Store for SqliteStore {
 
     async fn get_issue(&self, issue_id: i64) -> Result<Option<Issue>, StoreError> {
         issues::get(&self.main_r, issue_id).await
-    }
-
-    async fn set_issue_status(
-        &self,
-        issue_id: i64,
-        status: IssueStatus,
-        now_ms: i64,
-    ) -> Result<Issue, StoreError> {
-        issues::set_status(&self.main_w, issue_id, status, now_ms).await
     }
 
     async fn issue_tags(&self, issue_id: i64, top: usize) -> Result<Vec<TagDistribution>, StoreError> {

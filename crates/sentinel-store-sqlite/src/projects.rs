@@ -1,5 +1,5 @@
-//! Organizations, projects, keys and API tokens, as on PostgreSQL (`sentinel_store_sql::projects!`);
-//! only the transaction start is SQLite's.
+//! Projects and their keys, as on PostgreSQL (`sentinel_store_sql::projects!`); only the
+//! transaction start is SQLite's.
 
 sentinel_store_sql::projects! {
     db: sqlx::Sqlite,

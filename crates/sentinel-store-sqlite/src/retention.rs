@@ -32,7 +32,7 @@ macro_rules! stale_issues {
 
 /// What belongs to a stale issue only. The rollups go too: SQLite may give the id of a deleted
 /// issue to the next new one, which must not inherit anything.
-const ISSUE_CHILDREN: [&str; 5] = [
+const ISSUE_CHILDREN: [&str; 6] = [
     concat!(
         "DELETE FROM issue_tag_values WHERE issue_id IN (",
         stale_issues!(),
@@ -44,6 +44,7 @@ const ISSUE_CHILDREN: [&str; 5] = [
         ")"
     ),
     concat!("DELETE FROM activity WHERE issue_id IN (", stale_issues!(), ")"),
+    concat!("DELETE FROM comments WHERE issue_id IN (", stale_issues!(), ")"),
     concat!(
         "DELETE FROM rollups_minute WHERE project_id = $1 AND issue_id IN (",
         stale_issues!(),

@@ -2,14 +2,15 @@
 
 use super::*;
 
-/// Puts rows in every table of the transfer list: two projects, a token, a dictionary, issues
-/// with events, tags and activity, items, outcomes, minute and hourly rollups, and three pending
-/// inbox items. Public for backends' own copy tests, which need two stores.
+/// Puts rows in every table of the transfer list: two projects, tokens, users with their
+/// memberships, an invitation and a session, a dictionary, issues with events, tags, activity and
+/// a comment, items, outcomes, minute and hourly rollups, and three pending inbox items. Public
+/// for backends' own copy tests, which need two stores.
 pub async fn populate_every_table(store: &dyn Store) {
     let p = project(store, "copied").await;
     let q = project(store, "limited").await;
     store.set_project_rate_limit(q, Some(60)).await.unwrap();
-    store.create_api_token("ci", "deadbeef", T0).await.unwrap();
+    populate_accounts(store).await;
     store.save_compression_dict(p, b"dict", T0).await.unwrap();
     let mut events: Vec<NewEvent> = (1..=6)
         .map(|n| event(p, n, ["a", "b", "c"][n as usize % 3], T0 + i64::from(n) * 60_000))
@@ -29,8 +30,24 @@ pub async fn populate_every_table(store: &dyn Store) {
         })
         .collect();
     let out = store.apply_batch(&b).await.unwrap();
+    // Workflow columns and a comment, by a member of the projects' organization.
+    let bob = store
+        .find_user_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .expect("populate_accounts made bob")
+        .id;
+    let change = IssueChange {
+        status: Some(StatusChange::ResolvedInNextRelease),
+        assignee: Some(Some(bob)),
+    };
+    let issue = out.new_issues[0];
     store
-        .set_issue_status(out.new_issues[0], IssueStatus::Resolved, T0 + DAY_MS)
+        .update_issue(issue, &change, Some(bob), T0 + DAY_MS)
+        .await
+        .unwrap();
+    store
+        .add_comment(issue, bob, "resolved for now", T0 + DAY_MS)
         .await
         .unwrap();
     // Project p's minutes are 20 days old by then: they become hourly rollups.
@@ -108,6 +125,13 @@ pub async fn rows_copy_between_stores_and_resume(store: &dyn Store) {
         .map(|r| column(projects, r, "rate_limit_per_minute"))
         .collect();
     assert_eq!(limits, vec![Value::Null, Value::Int(60)]);
+    let users = spec("users");
+    let admins: Vec<Value> = export_all(store, users, 10)
+        .await
+        .iter()
+        .map(|r| column(users, r, "is_admin"))
+        .collect();
+    assert_eq!(admins, vec![Value::Int(1), Value::Int(0)], "booleans as 0/1");
 
     // A row with a new key is inserted once, with its id.
     let tokens = spec("api_tokens");

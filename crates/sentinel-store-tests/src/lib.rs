@@ -9,11 +9,15 @@
     reason = "the contract suite is test code: a failed step is a failed test"
 )]
 
+mod accounts;
 mod copy;
 mod maintenance;
+mod workflow;
 
+pub use accounts::*;
 pub use copy::*;
 pub use maintenance::*;
+pub use workflow::*;
 
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,9 +27,9 @@ use sentinel_protocol::event::Level;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::transfer::{self, TableSpec, Value};
 use sentinel_store::{
-    CountScope, DAY_MS, HOUR_MS, InboxItem, IssueQuery, IssueSort, IssueStatus, ItemKind, Lease, NewEvent,
-    NewInboxItem, NewStoredItem, OutcomeCount, ProcessedBatch, RetentionPolicy, RetentionReport, Store,
-    StoreError, TagDistribution,
+    CountScope, DAY_MS, HOUR_MS, InboxItem, IssueChange, IssueQuery, IssueSort, IssueStatus, ItemKind, Lease,
+    NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, ProcessedBatch, RetentionPolicy, RetentionReport,
+    StatusChange, Store, StoreError, TagDistribution,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, a schema).
@@ -51,6 +55,25 @@ macro_rules! contract_tests {
             projects_are_created_with_a_default_key,
             project_slugs_are_unique_per_organization,
             api_tokens_are_found_by_their_hash,
+            users_are_created_with_unique_lower_cased_emails,
+            the_first_admin_takes_over_organizations_and_tokens_made_before_accounts,
+            the_first_admin_gets_a_default_organization_on_a_fresh_instance,
+            a_first_admin_is_not_created_once_other_users_exist,
+            only_one_of_two_concurrent_first_admins_is_created,
+            organizations_need_a_valid_free_slug_and_start_with_their_owner,
+            members_are_added_listed_and_their_roles_changed,
+            an_organization_is_never_left_without_an_owner,
+            two_owners_stepping_down_at_once_leave_one_owner,
+            removing_a_member_unassigns_their_issues_in_that_organization_only,
+            projects_are_listed_per_organization_and_renamed_with_their_platform,
+            keys_are_added_and_revoked_per_project,
+            invitations_are_replaced_listed_accepted_once_and_expire,
+            accepting_an_invitation_keeps_a_higher_role,
+            sessions_are_found_by_their_kind_until_they_expire,
+            a_session_is_taken_once_even_by_concurrent_callers,
+            a_new_password_ends_every_other_session_of_the_user,
+            pruning_deletes_expired_sessions_and_invitations,
+            api_tokens_are_listed_and_deleted_by_their_owner_only,
             rate_limits_can_be_set_and_removed,
             inbox_items_stay_until_a_batch_acknowledges_them,
             events_are_grouped_into_issues_with_counts_rollups_and_tags,
@@ -58,6 +81,21 @@ macro_rules! contract_tests {
             duplicate_event_ids_are_stored_and_counted_once,
             applying_the_same_batch_twice_changes_nothing,
             a_resolved_issue_regresses_on_a_new_event,
+            status_changes_record_activity_only_when_something_changes,
+            resolved_in_next_release_stays_resolved_for_its_release_and_regresses_on_another,
+            an_ignored_issue_reopens_once_enough_more_events_arrive,
+            an_ignored_issue_reopens_with_the_first_event_at_its_time,
+            only_members_of_the_organization_can_be_assigned,
+            unassigning_clears_the_assignee_and_records_it_once,
+            bulk_updates_change_only_the_listed_issues_of_the_project,
+            deleting_issues_removes_their_data_and_a_new_event_opens_a_new_issue,
+            comments_and_activity_carry_their_authors_names,
+            full_text_search_matches_every_word_as_a_word_or_word_prefix,
+            full_text_search_takes_any_input_without_errors,
+            issues_are_filtered_by_tags_assignee_and_time_ranges,
+            project_events_are_listed_newest_received_first_across_pages,
+            event_neighbors_follow_the_issue_event_order,
+            event_attachments_are_the_events_attachment_items_in_arrival_order,
             issue_list_filters_sorts_and_paginates,
             event_counts_are_bucketed_by_resolution,
             events_are_readable_by_id_and_listed_newest_first,
@@ -182,8 +220,19 @@ pub async fn project_slugs_are_unique_per_organization(store: &dyn Store) {
 }
 
 pub async fn api_tokens_are_found_by_their_hash(store: &dyn Store) {
-    let t = store.create_api_token("ci", "deadbeef", T0).await.unwrap();
-    assert_eq!(t.scope, "admin");
+    let t = store
+        .create_api_token(
+            &sentinel_store::NewApiToken {
+                name: "ci".into(),
+                token_sha256: "deadbeef".into(),
+                user_id: None,
+                scope: sentinel_store::TokenScope::Admin,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!((t.scope, t.user_id), (sentinel_store::TokenScope::Admin, None));
     assert_eq!(store.find_api_token("deadbeef").await.unwrap(), Some(t));
     assert_eq!(store.find_api_token("deadbeee").await.unwrap(), None);
 }
@@ -536,10 +585,7 @@ pub async fn a_resolved_issue_regresses_on_a_new_event(store: &dyn Store) {
         .await
         .unwrap();
     let id = out.new_issues[0];
-    let resolved = store
-        .set_issue_status(id, IssueStatus::Resolved, T0 + 10)
-        .await
-        .unwrap();
+    let resolved = set_status(store, id, StatusChange::Resolved, T0 + 10).await;
     assert_eq!(resolved.status, IssueStatus::Resolved);
     let out = store
         .apply_batch(&batch(vec![event(p, 2, "aaaa", T0 + 60_000)]))
@@ -549,12 +595,14 @@ pub async fn a_resolved_issue_regresses_on_a_new_event(store: &dyn Store) {
     assert!(out.new_issues.is_empty());
     let issue = store.get_issue(id).await.unwrap().unwrap();
     assert_eq!(issue.status, IssueStatus::Unresolved);
+    assert!(issue.is_regression);
     assert_eq!(issue.times_seen, 2);
-    // An ignored issue stays ignored.
-    store
-        .set_issue_status(id, IssueStatus::Ignored, T0 + 70_000)
-        .await
-        .unwrap();
+    // An issue ignored without conditions stays ignored.
+    let ignore = StatusChange::Ignored {
+        until_ms: None,
+        more_events: None,
+    };
+    set_status(store, id, ignore, T0 + 70_000).await;
     let out = store
         .apply_batch(&batch(vec![event(p, 3, "aaaa", T0 + 80_000)]))
         .await
@@ -564,8 +612,12 @@ pub async fn a_resolved_issue_regresses_on_a_new_event(store: &dyn Store) {
         store.get_issue(id).await.unwrap().unwrap().status,
         IssueStatus::Ignored
     );
+    let resolve = IssueChange {
+        status: Some(StatusChange::Resolved),
+        assignee: None,
+    };
     assert!(matches!(
-        store.set_issue_status(id + 99, IssueStatus::Resolved, T0).await,
+        store.update_issue(id + 99, &resolve, None, T0).await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -647,15 +699,12 @@ pub async fn issue_list_filters_sorts_and_paginates(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(titles(&text), ["Error5"], "text search is case-insensitive");
-    let literal = store
+    let words = store
         .list_issues(&q(&|q| q.text = Some("100% done_4".into())))
         .await
         .unwrap();
-    assert_eq!(titles(&literal), ["Error4"], "% and _ are matched literally");
-    store
-        .set_issue_status(all.items[0].id, IssueStatus::Resolved, T0)
-        .await
-        .unwrap();
+    assert_eq!(titles(&words), ["Error4"], "punctuation only separates words");
+    set_status(store, all.items[0].id, StatusChange::Resolved, T0).await;
     let unresolved = store
         .list_issues(&q(&|q| q.status = Some(IssueStatus::Unresolved)))
         .await

@@ -134,10 +134,7 @@ pub async fn retention_deletes_old_events_items_and_issues_per_project(store: &d
         issue_of(store, p, 4).await,
         issue_of(store, q, 6).await,
     );
-    store
-        .set_issue_status(old, IssueStatus::Resolved, ago(94))
-        .await
-        .unwrap();
+    set_status(store, old, StatusChange::Resolved, ago(94)).await;
 
     let policy = RetentionPolicy {
         event_days: 90,

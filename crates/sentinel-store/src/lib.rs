@@ -5,17 +5,24 @@
 //! and own their SQL and migrations; callers only ever see these types. This crate depends on the
 //! protocol crate for wire-level value types (event ids, levels) and on nothing of the server.
 
+pub mod accounts;
 mod maintenance;
 mod model;
 mod slug;
 mod store;
 pub mod transfer;
+pub mod workflow;
 
+pub use accounts::{
+    AccountStore, ApiToken, Invitation, Member, Membership, NewApiToken, NewUser, OrgRole, Organization,
+    Session, SessionKind, TokenScope, User,
+};
 pub use maintenance::{DAY_MS, HOUR_MS, Lease, RetentionPolicy, RetentionReport};
 pub use model::{
-    ApiToken, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats, Issue,
-    IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, Page,
-    ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution, TagValueCount,
+    AssignedFilter, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats,
+    Issue, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount,
+    Page, ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution, TagValueCount, TimeRange,
 };
 pub use slug::slugify;
 pub use store::{Store, StoreError};
+pub use workflow::{Activity, Attachment, Comment, EventNeighbors, IssueChange, StatusChange, WorkflowStore};

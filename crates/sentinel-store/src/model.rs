@@ -10,9 +10,12 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Project {
     pub id: i64,
+    pub org_id: i64,
     pub org_slug: String,
     pub name: String,
     pub slug: String,
+    /// The SDK platform shown with setup snippets (`python`, `node`, `javascript`, `rust`, `other`…).
+    pub platform: String,
     pub created_ms: i64,
     /// Error events per minute accepted for the whole project; `None` means unlimited.
     pub rate_limit_per_minute: Option<u32>,
@@ -29,15 +32,6 @@ pub struct ProjectKey {
     pub created_ms: i64,
     /// Error events per minute accepted through this key; `None` means unlimited.
     pub rate_limit_per_minute: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiToken {
-    pub id: i64,
-    pub name: String,
-    /// `admin` until accounts exist: the token may read and change everything.
-    pub scope: String,
-    pub created_ms: i64,
 }
 
 /// The kinds of envelope items that reach the inbox.
@@ -240,6 +234,16 @@ pub struct Issue {
     pub first_seen_ms: i64,
     pub last_seen_ms: i64,
     pub times_seen: u64,
+    pub assignee_id: Option<i64>,
+    /// Reopened by an event after it was resolved; cleared by the next status change of a user.
+    pub is_regression: bool,
+    /// Set with status `resolved` when resolved in the next release: events of this release do not
+    /// reopen the issue.
+    pub resolved_in_release: Option<String>,
+    /// Set with status `ignored`: the issue reopens with the first event at or after this time…
+    pub ignore_until_ms: Option<i64>,
+    /// …or once `times_seen` reaches this count.
+    pub ignore_until_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -298,11 +302,34 @@ pub struct IssueQuery {
     pub level: Option<Level>,
     pub environment: Option<String>,
     pub release: Option<String>,
-    /// Case-insensitive substring over title, culprit and message.
+    /// Full-text search over title, culprit and message: every word must occur, as a word or a
+    /// word prefix, case-insensitively (SQLite FTS5, PostgreSQL tsvector).
     pub text: Option<String>,
+    pub assigned: Option<AssignedFilter>,
+    /// `key:value` pairs every listed issue has seen (exact match).
+    pub tags: Vec<(String, String)>,
+    /// Inclusive lower and exclusive upper bounds.
+    pub first_seen: TimeRange,
+    pub last_seen: TimeRange,
     pub sort: IssueSort,
     pub limit: usize,
     pub cursor: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignedFilter {
+    /// Unassigned issues.
+    Nobody,
+    /// Issues assigned to anyone.
+    Anybody,
+    User(i64),
+}
+
+/// `[since_ms, until_ms)`; an open end is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 
+use crate::accounts::AccountStore;
 use crate::maintenance::{Lease, RetentionPolicy, RetentionReport};
 use crate::model::{
-    ApiToken, BatchOutcome, CompressionDict, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
-    IssueStatus, NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent,
-    TagDistribution,
+    BatchOutcome, CompressionDict, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
+    NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution,
 };
 use crate::transfer::{TableSpec, Value};
+use crate::workflow::WorkflowStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -29,7 +30,7 @@ pub enum StoreError {
 /// Write methods that take several rows apply them in one transaction: either all of it is stored
 /// or none of it.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore + WorkflowStore + Send + Sync + 'static {
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap round trip used by readiness checks.
@@ -41,7 +42,8 @@ pub trait Store: Send + Sync + 'static {
     // ---- projects, keys, tokens ----
 
     /// Creates a project in the organization (created on first use) together with its first key,
-    /// whose public key the caller generated. The slug is derived from the name.
+    /// whose public key the caller generated. The slug is derived from the name; the platform is
+    /// `other` until set.
     async fn create_project(
         &self,
         org_slug: &str,
@@ -62,14 +64,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Sets (or removes) a key's error-event rate limit, in events per minute.
     async fn set_key_rate_limit(&self, public_key: &str, per_minute: Option<u32>) -> Result<(), StoreError>;
-    /// Stores an API token by the SHA-256 of its secret; the secret itself is never stored.
-    async fn create_api_token(
-        &self,
-        name: &str,
-        token_sha256: &str,
-        now_ms: i64,
-    ) -> Result<ApiToken, StoreError>;
-    async fn find_api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>, StoreError>;
 
     // ---- inbox (durable queue between ingest and workers) ----
 
@@ -124,13 +118,6 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_issues(&self, query: &IssueQuery) -> Result<Page<Issue>, StoreError>;
     async fn get_issue(&self, issue_id: i64) -> Result<Option<Issue>, StoreError>;
-    /// Sets an issue's status and records the change in its activity.
-    async fn set_issue_status(
-        &self,
-        issue_id: i64,
-        status: IssueStatus,
-        now_ms: i64,
-    ) -> Result<Issue, StoreError>;
     /// Per tag key, the total count and the `top` most frequent values.
     async fn issue_tags(&self, issue_id: i64, top: usize) -> Result<Vec<TagDistribution>, StoreError>;
     /// An issue's events, newest first.
@@ -180,9 +167,9 @@ pub trait Store: Send + Sync + 'static {
     /// PostgreSQL creates the missing partitions; nothing to do on SQLite. Idempotent.
     async fn ensure_partitions(&self, from_ms: i64, until_ms: i64) -> Result<(), StoreError>;
     /// One retention pass: deletes events, kept items and event-id records received before each
-    /// project's cutoff, issues last seen before it (with their tag values and activity), folds
-    /// minute rollups older than `minute_rollup_days` into hourly rollups, deletes hourly rollups
-    /// and outcomes older than `hour_rollup_days`. PostgreSQL drops whole partitions where it can;
+    /// project's cutoff, issues last seen before it (with their tag values, activity and
+    /// comments), folds minute rollups older than `minute_rollup_days` into hourly rollups, deletes
+    /// hourly rollups and outcomes older than `hour_rollup_days`. PostgreSQL drops whole partitions where it can;
     /// row deletes go in statements of at most `policy.delete_batch` rows. Event counts
     /// (`event_counts`) stay the same across compaction.
     async fn apply_retention(

@@ -30,6 +30,16 @@ pub const TABLES: &[TableSpec] = &[
         key: &["id"],
     },
     TableSpec {
+        name: "users",
+        columns: &["id", "email", "name", "password_hash", "is_admin", "created_ms"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "organization_members",
+        columns: &["org_id", "user_id", "role", "created_ms"],
+        key: &["org_id", "user_id"],
+    },
+    TableSpec {
         name: "projects",
         columns: &[
             "id",
@@ -38,6 +48,7 @@ pub const TABLES: &[TableSpec] = &[
             "slug",
             "created_ms",
             "rate_limit_per_minute",
+            "platform",
         ],
         key: &["id"],
     },
@@ -56,8 +67,27 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "api_tokens",
-        columns: &["id", "name", "token_sha256", "scope", "created_ms"],
+        columns: &["id", "name", "token_sha256", "scope", "created_ms", "user_id"],
         key: &["id"],
+    },
+    TableSpec {
+        name: "invitations",
+        columns: &[
+            "id",
+            "token_sha256",
+            "org_id",
+            "email",
+            "role",
+            "invited_by",
+            "created_ms",
+            "expires_ms",
+        ],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "sessions",
+        columns: &["token_sha256", "kind", "user_id", "created_ms", "expires_ms"],
+        key: &["token_sha256"],
     },
     TableSpec {
         name: "compression_dicts",
@@ -79,6 +109,11 @@ pub const TABLES: &[TableSpec] = &[
             "first_seen_ms",
             "last_seen_ms",
             "times_seen",
+            "assignee_id",
+            "is_regression",
+            "resolved_in_release",
+            "ignore_until_ms",
+            "ignore_until_count",
         ],
         key: &["id"],
     },
@@ -156,7 +191,12 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "activity",
-        columns: &["id", "issue_id", "kind", "data", "created_ms"],
+        columns: &["id", "issue_id", "kind", "data", "user_id", "created_ms"],
+        key: &["id"],
+    },
+    TableSpec {
+        name: "comments",
+        columns: &["id", "issue_id", "user_id", "body", "created_ms"],
         key: &["id"],
     },
     TableSpec {
