@@ -29,6 +29,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub retention: RetentionSettings,
     pub scheduler: SchedulerSettings,
+    pub auth: AuthSettings,
     /// Error-event rate limits in addition to those set with `sentinel project set-limit`.
     /// The lowest applicable limit wins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -272,6 +273,51 @@ impl Default for SchedulerSettings {
     }
 }
 
+/// Accounts, sessions and the management API's limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// How long a dashboard sign-in lasts without activity, days.
+    pub session_days: u32,
+    /// Lifetime of access tokens from `/api/auth/login` and `/api/auth/refresh`, minutes.
+    pub access_token_minutes: u32,
+    /// Lifetime of refresh tokens (each is single-use: refreshing rotates it), days.
+    pub refresh_token_days: u32,
+    /// Lifetime of password reset links, minutes.
+    pub reset_token_minutes: u32,
+    /// Lifetime of invitation links, days.
+    pub invitation_days: u32,
+    /// Failed sign-ins allowed per client address, and per account, in `login_window_minutes`;
+    /// further attempts answer 429 until the window ends.
+    pub login_attempts: u32,
+    pub login_window_minutes: u32,
+    /// Management API requests per minute per client address, for requests without valid
+    /// credentials (sign-in, refresh, bad tokens).
+    pub api_per_ip_per_minute: u32,
+    /// Management API requests per minute per authenticated user (or instance token).
+    pub api_per_user_per_minute: u32,
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a trusted
+    /// reverse proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_days: 14,
+            access_token_minutes: 15,
+            refresh_token_days: 7,
+            reset_token_minutes: 60,
+            invitation_days: 7,
+            login_attempts: 10,
+            login_window_minutes: 15,
+            api_per_ip_per_minute: 100,
+            api_per_user_per_minute: 1000,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitRule {
@@ -297,6 +343,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             retention: RetentionSettings::default(),
             scheduler: SchedulerSettings::default(),
+            auth: AuthSettings::default(),
             rate_limits: Vec::new(),
         }
     }
@@ -456,6 +503,25 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
+        let a = &self.auth;
+        if [
+            a.session_days,
+            a.access_token_minutes,
+            a.refresh_token_days,
+            a.reset_token_minutes,
+            a.invitation_days,
+            a.login_attempts,
+            a.login_window_minutes,
+            a.api_per_ip_per_minute,
+            a.api_per_user_per_minute,
+        ]
+        .contains(&0)
+        {
+            return Err(ConfigError::Invalid {
+                field: "auth",
+                message: "every lifetime and limit must be at least 1".into(),
+            });
+        }
         if self.ingest.max_in_flight == 0 {
             return Err(ConfigError::Invalid {
                 field: "ingest.max_in_flight",
@@ -471,6 +537,13 @@ impl Settings {
             Some(u) => u.trim_end_matches('/').to_owned(),
             None => format!("http://{}{}", self.listen, self.path_prefix),
         }
+    }
+
+    /// Whether the dashboard is reached over https (cookies then get `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
     }
 
     /// The DSN for a project key: `http://<key>@<host>[:port][/prefix]/<project id>`.

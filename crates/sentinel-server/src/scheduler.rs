@@ -3,7 +3,8 @@
 //! of its lifetime, so when the leader dies another process takes over within one lease, and a
 //! leader that shuts down gives it up at once.
 //!
-//! Jobs: time partitions ahead (PostgreSQL), retention, compression-dictionary training.
+//! Jobs: time partitions ahead (PostgreSQL), retention, compression-dictionary training, and
+//! pruning of expired sign-in sessions and invitations.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +19,7 @@ use crate::config::Settings;
 
 pub const LEASE_NAME: &str = "scheduler";
 const PARTITIONS_EVERY: Duration = Duration::from_secs(600);
+const SESSIONS_EVERY: Duration = Duration::from_secs(3600);
 /// How often the job loop looks for due jobs.
 const JOB_TICK: Duration = Duration::from_secs(1);
 
@@ -74,6 +76,7 @@ impl Scheduler {
                 "dictionaries",
                 Duration::from_secs(this.settings.storage.dictionary_check_secs.max(1)),
             ),
+            Job::new("sessions", SESSIONS_EVERY),
         ];
         loop {
             if leading.load(Ordering::SeqCst) {
@@ -169,6 +172,11 @@ impl Scheduler {
             }
             "dictionaries" => {
                 self.trainer.run_once().await?;
+            }
+            "sessions" => {
+                // Expired rows are already refused on lookup; this only keeps the tables small.
+                let pruned = self.store.prune_sessions(self.clock.now_ms()).await?;
+                tracing::debug!(pruned, "expired sessions and invitations pruned");
             }
             other => anyhow::bail!("unknown job {other}"),
         }

@@ -3,6 +3,8 @@
 //! file a second time that way whenever `SENTINEL_TEST_DATABASE_URL` is set).
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
 
+mod support;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +14,8 @@ use sentinel_server::Server;
 use sentinel_server::clock::{Clock, ManualClock, SystemClock};
 use sentinel_server::config::{RateLimitRule, Settings};
 use sentinel_store::Store;
-use sentinel_store_postgres::{PgOptions, PgStore};
-use sentinel_store_sqlite::{SqliteOptions, SqliteStore};
 use serde_json::{Value, json};
-use sqlx::Connection;
+use support::{PgSchema, open_store};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
@@ -29,64 +29,6 @@ struct Env {
     _schema: Option<PgSchema>,
 }
 
-/// A PostgreSQL schema of one test, dropped (after ending its connections) when the test ends.
-struct PgSchema {
-    url: String,
-    name: String,
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
-                sqlx::query(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-                )
-                .bind(&name)
-                .execute(&mut conn)
-                .await
-                .ok()?;
-                // The name is generated below from hex digits only.
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {name} CASCADE"
-                )))
-                .execute(&mut conn)
-                .await
-                .ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(_))) {
-            eprintln!("could not drop test schema {}", self.name);
-        }
-    }
-}
-
-/// The store under test, fresh and migrated.
-async fn open_store(dir: &std::path::Path) -> (Arc<dyn Store>, Option<PgSchema>) {
-    if std::env::var("SENTINEL_TEST_BACKEND").as_deref() != Ok("postgres") {
-        let store = SqliteStore::open(&SqliteOptions::new(dir)).await.unwrap();
-        store.migrate().await.unwrap();
-        return (Arc::new(store), None);
-    }
-    let url = std::env::var("SENTINEL_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| panic!("SENTINEL_TEST_BACKEND=postgres needs SENTINEL_TEST_DATABASE_URL"));
-    let name = format!("srv_{:016x}", rand::random::<u64>());
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let mut opts = PgOptions::new(format!("{url}{sep}application_name={name}"));
-    opts.schema = Some(name.clone());
-    let guard = PgSchema { url, name };
-    let store = PgStore::connect(&opts).await.unwrap();
-    store.migrate().await.unwrap();
-    (Arc::new(store), Some(guard))
-}
-
 async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
     start_with_clock(edit, Arc::new(SystemClock)).await
 }
@@ -96,10 +38,7 @@ async fn start_with_clock(edit: impl FnOnce(&mut Settings), clock: Arc<dyn Clock
     let (store, schema) = open_store(dir.path()).await;
     let (project, _) = store.create_project("default", "app", KEY, 0).await.unwrap();
     let token = sentinel_server::api::new_token();
-    store
-        .create_api_token("test", &sentinel_server::api::token_hash(&token), 0)
-        .await
-        .unwrap();
+    support::instance_token(store.as_ref(), &token).await;
     let mut settings = Settings {
         data_dir: dir.path().into(),
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -1,4 +1,8 @@
 //! Project keys as ingest sees them, cached so authenticating a request costs no database read.
+//!
+//! A key changed through the API (revoked, regenerated, limit changed) is forgotten at once by
+//! the node that served the change; every other node reads it again within [`TTL_MS`], so a
+//! revoked key is refused everywhere at most 10 seconds after the change.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -7,8 +11,9 @@ use sentinel_store::{Store, StoreError};
 
 use crate::clock::Clock;
 
-/// How long a looked-up key (and its limits) is trusted before it is read again.
-const TTL_MS: i64 = 10_000;
+/// How long a looked-up key (and its limits) is trusted before it is read again: the longest a
+/// revoked key keeps working on a node that did not make the change.
+pub const TTL_MS: i64 = 10_000;
 /// How long an unknown key is remembered as unknown, so wrong keys cannot flood the database.
 const NEGATIVE_TTL_MS: i64 = 5_000;
 const MAX_NEGATIVE: usize = 10_000;
@@ -39,6 +44,26 @@ impl KeyCache {
             known: Arc::default(),
             unknown: Arc::default(),
         }
+    }
+
+    /// Drops the cached state of a key, so the next request through it reads the store.
+    pub fn forget(&self, public_key: &str) {
+        self.known
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(public_key);
+        self.unknown
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(public_key);
+    }
+
+    /// Drops the cached state of every key of a project (its project-wide limit changed).
+    pub fn forget_project(&self, project_id: i64) {
+        self.known
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (_, info)| info.project_id != project_id);
     }
 
     /// The key's project and limits, or `None` if no such key exists.

@@ -1,22 +1,120 @@
-//! Issues and their events: listing, detail with tag distributions, status changes, counts.
+//! The issue API under `/api/0/`: listing with the search syntax, detail, status and assignee
+//! changes (one issue or many), deletion, comments and the activity log, a project's and an issue's
+//! events, event detail and attachment downloads.
+//!
+//! Every handler loads its project or issue through `auth::access`, so another organization's
+//! resource answers 404. This module holds the JSON shapes the handlers share.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use sentinel_protocol::event::{Level, NormalizeConfig, normalized_json, summarize};
-use sentinel_protocol::ids::EventId;
-use sentinel_store::{CountScope, Cursor, EventRow, Issue, IssueQuery, IssueStatus, TagDistribution};
+pub mod changes;
+pub mod comments;
+pub mod detail;
+pub mod events;
+pub mod list;
+pub mod search;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::routing::get;
+use sentinel_protocol::event::Level;
+use sentinel_store::{Cursor, Issue, IssueStatus, TagDistribution, User};
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::api::projects::{existing_project, path_id};
-use crate::api::stats::{StatsParams, StatsResponse, fill};
-use crate::api::{ApiError, Caller};
+use crate::api::ApiError;
 use crate::clock::rfc3339;
+
+/// The issue API's routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/0/projects/{project_id}/issues/",
+            get(list::list)
+                .put(changes::bulk_update)
+                .delete(changes::bulk_delete),
+        )
+        .route(
+            "/api/0/projects/{project_id}/events/",
+            get(events::project_events),
+        )
+        .route(
+            "/api/0/projects/{project_id}/events/{event_id}/",
+            get(events::event),
+        )
+        .route(
+            "/api/0/projects/{project_id}/events/{event_id}/attachments/{attachment_id}/",
+            get(events::attachment),
+        )
+        .route(
+            "/api/0/issues/{issue_id}/",
+            get(detail::detail).put(changes::update).delete(changes::delete),
+        )
+        .route("/api/0/issues/{issue_id}/events/", get(events::issue_events))
+        .route("/api/0/issues/{issue_id}/stats/", get(detail::stats))
+        .route(
+            "/api/0/issues/{issue_id}/comments/",
+            get(comments::list).post(comments::add),
+        )
+        .route("/api/0/issues/{issue_id}/activity/", get(comments::activity))
+}
 
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
 
-#[derive(Serialize)]
+/// A user as the API shows it (assignees, comment authors, activity actors).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserJson {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+}
+
+impl From<&User> for UserJson {
+    fn from(u: &User) -> Self {
+        UserJson {
+            id: u.id.to_string(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+        }
+    }
+}
+
+/// Users looked up at most once per request.
+#[derive(Default)]
+pub struct Users(HashMap<i64, Option<UserJson>>);
+
+impl Users {
+    /// The user, or `None` if it no longer exists.
+    pub async fn get(&mut self, app: &AppState, id: i64) -> Result<Option<UserJson>, ApiError> {
+        if let Some(u) = self.0.get(&id) {
+            return Ok(u.clone());
+        }
+        let user = app.store.get_user(id).await?.as_ref().map(UserJson::from);
+        self.0.insert(id, user.clone());
+        Ok(user)
+    }
+
+    pub async fn get_opt(&mut self, app: &AppState, id: Option<i64>) -> Result<Option<UserJson>, ApiError> {
+        match id {
+            Some(id) => self.get(app, id).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// What keeps a resolved or ignored issue in its state.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusDetailsJson {
+    /// Resolved in the next release: events of `release` do not reopen it.
+    pub in_next_release: bool,
+    pub release: Option<String>,
+    /// Ignored until this time (RFC 3339)…
+    pub ignore_until: Option<String>,
+    /// …or until this many more events arrive.
+    pub ignore_count: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct IssueJson {
     pub id: String,
     pub project_id: String,
@@ -29,15 +127,26 @@ pub struct IssueJson {
     pub first_seen: String,
     pub last_seen: String,
     pub times_seen: u64,
+    pub assignee: Option<UserJson>,
+    /// Reopened by an event after it was resolved; cleared by the next status change of a user.
+    pub is_regression: bool,
+    pub status_details: StatusDetailsJson,
+    /// Tag distributions; only on the issue detail.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<TagDistribution>>,
 }
 
-impl From<Issue> for IssueJson {
-    fn from(i: Issue) -> Self {
+impl IssueJson {
+    pub fn new(i: Issue, assignee: Option<UserJson>) -> Self {
         IssueJson {
             id: i.id.to_string(),
             project_id: i.project_id.to_string(),
+            status_details: StatusDetailsJson {
+                in_next_release: i.resolved_in_release.is_some(),
+                release: i.resolved_in_release,
+                ignore_until: i.ignore_until_ms.map(rfc3339),
+                ignore_count: i.ignore_until_count.map(|n| n.saturating_sub(i.times_seen)),
+            },
             title: i.title,
             culprit: i.culprit,
             message: i.message,
@@ -47,19 +156,27 @@ impl From<Issue> for IssueJson {
             first_seen: rfc3339(i.first_seen_ms),
             last_seen: rfc3339(i.last_seen_ms),
             times_seen: i.times_seen,
+            assignee,
+            is_regression: i.is_regression,
             tags: None,
         }
     }
+
+    /// The issue with its assignee looked up through `users`.
+    pub async fn load(app: &AppState, users: &mut Users, i: Issue) -> Result<Self, ApiError> {
+        let assignee = users.get_opt(app, i.assignee_id).await?;
+        Ok(IssueJson::new(i, assignee))
+    }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Pagination {
     pub next_cursor: Option<String>,
     pub has_more: bool,
 }
 
 impl Pagination {
-    fn from(next: Option<Cursor>) -> Self {
+    pub fn from(next: Option<Cursor>) -> Self {
         Pagination {
             has_more: next.is_some(),
             next_cursor: next.map(|c| c.to_string()),
@@ -67,26 +184,22 @@ impl Pagination {
     }
 }
 
-#[derive(Serialize)]
+/// One page of a list: `{data, pagination: {next_cursor, has_more}}`.
+#[derive(Debug, Serialize)]
 pub struct PageJson<T> {
     pub data: Vec<T>,
     pub pagination: Pagination,
 }
 
 #[derive(Debug, Default, Deserialize)]
-pub struct IssueListParams {
-    pub status: Option<String>,
-    pub level: Option<String>,
-    pub environment: Option<String>,
-    pub release: Option<String>,
-    pub query: Option<String>,
-    pub sort: Option<String>,
+pub struct PageParams {
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }
 
-fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    match raw {
+/// The page size: `limit` from 1 to 100, 25 when absent.
+pub fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    match raw.filter(|v| !v.is_empty()) {
         None => Ok(DEFAULT_LIMIT),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
@@ -97,224 +210,19 @@ fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
     }
 }
 
-fn cursor(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+/// The `cursor` parameter: the `next_cursor` of the previous page.
+pub fn cursor(raw: Option<&str>) -> Result<Option<Cursor>, ApiError> {
     raw.filter(|c| !c.is_empty())
         .map(|c| c.parse().map_err(ApiError::BadRequest))
         .transpose()
 }
 
-pub async fn list(
-    State(app): State<AppState>,
-    _caller: Caller,
-    Path(project): Path<String>,
-    Query(p): Query<IssueListParams>,
-) -> Result<Json<PageJson<IssueJson>>, ApiError> {
-    let project = existing_project(&app, &project).await?;
-    let query = IssueQuery {
-        project_id: project.id,
-        status: p
-            .status
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(str::parse)
-            .transpose()
-            .map_err(ApiError::BadRequest)?,
-        level: p
-            .level
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|l| {
-                Level::parse(l).ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "invalid level {l:?}: expected debug, info, warning, error or fatal"
-                    ))
-                })
-            })
-            .transpose()?,
-        environment: p.environment.filter(|s| !s.is_empty()),
-        release: p.release.filter(|s| !s.is_empty()),
-        text: p.query.filter(|s| !s.is_empty()),
-        sort: p
-            .sort
-            .as_deref()
-            .unwrap_or("last_seen")
-            .parse()
-            .map_err(ApiError::BadRequest)?,
-        limit: limit(p.limit.as_deref())?,
-        cursor: cursor(p.cursor.as_deref())?,
-    };
-    let page = app.store.list_issues(&query).await?;
-    Ok(Json(PageJson {
-        data: page.items.into_iter().map(IssueJson::from).collect(),
-        pagination: Pagination::from(page.next_cursor),
-    }))
+/// Query-string rejections as JSON 400s with the reason.
+pub fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::BadRequest(format!("invalid query string: {}", e.body_text()))
 }
 
-async fn existing_issue(app: &AppState, raw: &str) -> Result<Issue, ApiError> {
-    let id = path_id("issue", raw)?;
-    app.store
-        .get_issue(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("issue {id} not found")))
-}
-
-pub async fn detail(
-    State(app): State<AppState>,
-    _caller: Caller,
-    Path(issue): Path<String>,
-) -> Result<Json<IssueJson>, ApiError> {
-    let issue = existing_issue(&app, &issue).await?;
-    let tags = app.store.issue_tags(issue.id, 10).await?;
-    Ok(Json(IssueJson {
-        tags: Some(tags),
-        ..IssueJson::from(issue)
-    }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IssueUpdate {
-    pub status: String,
-}
-
-pub async fn update(
-    State(app): State<AppState>,
-    _caller: Caller,
-    Path(issue): Path<String>,
-    body: Result<Json<IssueUpdate>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<IssueJson>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("invalid body: {}", e.body_text())))?;
-    let status: IssueStatus = body.status.parse().map_err(ApiError::BadRequest)?;
-    let issue = existing_issue(&app, &issue).await?;
-    let updated = app
-        .store
-        .set_issue_status(issue.id, status, app.clock.now_ms())
-        .await?;
-    Ok(Json(IssueJson::from(updated)))
-}
-
-#[derive(Serialize)]
-pub struct EventJson {
-    pub id: String,
-    pub event_id: EventId,
-    pub issue_id: String,
-    pub project_id: String,
-    pub title: String,
-    pub message: Option<String>,
-    pub level: Level,
-    pub platform: String,
-    pub timestamp: String,
-    pub received: String,
-    pub environment: Option<String>,
-    pub release: Option<String>,
-}
-
-impl From<EventRow> for EventJson {
-    fn from(e: EventRow) -> Self {
-        EventJson {
-            id: e.event_id.to_string(),
-            event_id: e.event_id,
-            issue_id: e.issue_id.to_string(),
-            project_id: e.project_id.to_string(),
-            title: e.title,
-            message: e.message,
-            level: e.level,
-            platform: e.platform,
-            timestamp: rfc3339(e.timestamp_ms),
-            received: rfc3339(e.received_ms),
-            environment: e.environment,
-            release: e.release,
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct PageParams {
-    pub limit: Option<String>,
-    pub cursor: Option<String>,
-}
-
-pub async fn events(
-    State(app): State<AppState>,
-    _caller: Caller,
-    Path(issue): Path<String>,
-    Query(p): Query<PageParams>,
-) -> Result<Json<PageJson<EventJson>>, ApiError> {
-    let issue = existing_issue(&app, &issue).await?;
-    let page = app
-        .store
-        .list_issue_events(
-            issue.id,
-            limit(p.limit.as_deref())?,
-            cursor(p.cursor.as_deref())?.as_ref(),
-        )
-        .await?;
-    Ok(Json(PageJson {
-        data: page.items.into_iter().map(EventJson::from).collect(),
-        pagination: Pagination::from(page.next_cursor),
-    }))
-}
-
-/// One event: the normalized payload, plus where Sentinel filed it.
-pub async fn event(
-    State(app): State<AppState>,
-    _caller: Caller,
-    Path((project, event_id)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let project = existing_project(&app, &project).await?;
-    let id: EventId = event_id
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("event {event_id} not found")))?;
-    let stored = app
-        .store
-        .get_event(project.id, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("event {event_id} not found")))?;
-    if !app.codec.knows(stored.dict_id) {
-        app.codec.refresh(app.store.as_ref()).await?;
-    }
-    let payload = app
-        .codec
-        .decompress(
-            stored.dict_id,
-            &stored.payload,
-            app.settings.ingest.max_event_bytes * 2,
-        )
-        .map_err(|e| ApiError::Internal(format!("stored payload of event {id}: {e}")))?;
-    let cfg = NormalizeConfig::new(stored.row.received_ms, None);
-    let mut summary =
-        summarize(&payload, &cfg).map_err(|e| ApiError::Internal(format!("stored event {id}: {e}")))?;
-    // The stored timestamp already had clock-drift correction applied at ingest.
-    summary.timestamp_ms = stored.row.timestamp_ms;
-    summary.event_id = Some(id);
-    let mut json = normalized_json(&payload, &summary)
-        .map_err(|e| ApiError::Internal(format!("stored event {id}: {e}")))?;
-    if let Some(obj) = json.as_object_mut() {
-        obj.insert("event_id".into(), id.to_string().into());
-        obj.insert("issue_id".into(), stored.row.issue_id.to_string().into());
-        obj.insert("project_id".into(), stored.row.project_id.to_string().into());
-        obj.insert("received".into(), rfc3339(stored.row.received_ms).into());
-        obj.insert("title".into(), stored.row.title.into());
-    }
-    Ok(Json(json))
-}
-
-pub async fn stats(
-    State(app): State<AppState>,
-    _caller: Caller,
-    Path(issue): Path<String>,
-    Query(params): Query<StatsParams>,
-) -> Result<Json<StatsResponse>, ApiError> {
-    let issue = existing_issue(&app, &issue).await?;
-    let window = params.window(app.clock.now_ms())?;
-    let sparse = app
-        .store
-        .event_counts(
-            CountScope::Issue(issue.id),
-            window.since_ms,
-            window.until_ms,
-            window.bucket_ms,
-        )
-        .await?;
-    Ok(Json(fill(window, &sparse)))
+/// JSON body rejections as 400s with the reason.
+pub fn bad_body(e: axum::extract::rejection::JsonRejection) -> ApiError {
+    ApiError::BadRequest(format!("invalid body: {}", e.body_text()))
 }

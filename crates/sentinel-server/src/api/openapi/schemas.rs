@@ -1,0 +1,624 @@
+//! The JSON schemas the operations refer to (`#/components/schemas/…`).
+
+use serde_json::{Map, Value, json};
+
+use super::schema_ref;
+
+fn string() -> Value {
+    json!({"type": "string"})
+}
+
+fn int() -> Value {
+    json!({"type": "integer"})
+}
+
+fn boolean() -> Value {
+    json!({"type": "boolean"})
+}
+
+fn time() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn nullable(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "null"}]})
+}
+
+fn one_of(values: &[&str]) -> Value {
+    json!({"type": "string", "enum": values})
+}
+
+fn array(items: Value) -> Value {
+    json!({"type": "array", "items": items})
+}
+
+/// An object schema; fields are required unless their name ends with `?`. `closed` objects
+/// (request bodies) reject unknown fields.
+fn object(fields: &[(&str, Value)], closed: bool) -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for (name, schema) in fields {
+        match name.strip_suffix('?') {
+            Some(n) => {
+                props.insert(n.to_owned(), schema.clone());
+            }
+            None => {
+                required.push(json!(name));
+                props.insert((*name).to_owned(), schema.clone());
+            }
+        }
+    }
+    let mut out = json!({"type": "object", "properties": props, "required": required});
+    if closed {
+        out["additionalProperties"] = false.into();
+    }
+    out
+}
+
+fn described(mut schema: Value, doc: &str) -> Value {
+    schema["description"] = doc.into();
+    schema
+}
+
+/// Every schema, by name.
+pub(super) fn all() -> Value {
+    let level = one_of(&["debug", "info", "warning", "error", "fatal"]);
+    let role = one_of(&["owner", "admin", "member"]);
+    let scope = one_of(&["read", "write", "admin"]);
+    let id = described(string(), "Numeric id, as a string.");
+    let entries: Vec<(&str, Value)> = vec![
+        ("Any", json!({"description": "Any JSON value."})),
+        (
+            "Error",
+            object(
+                &[("detail", described(string(), "What went wrong, for people."))],
+                false,
+            ),
+        ),
+        ("Health", object(&[("status", string())], false)),
+        (
+            "Ready",
+            object(
+                &[
+                    ("status", one_of(&["ready", "unavailable"])),
+                    ("database", string()),
+                    ("inbox_depth?", int()),
+                    ("inbox_lag_seconds?", json!({"type": "number"})),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Envelope",
+            described(
+                string(),
+                "A Sentry envelope: a JSON header line, then items (header line, payload).",
+            ),
+        ),
+        (
+            "IngestReply",
+            object(
+                &[(
+                    "id?",
+                    described(string(), "The event id, when the envelope had an event."),
+                )],
+                false,
+            ),
+        ),
+        (
+            "Pagination",
+            object(
+                &[
+                    (
+                        "next_cursor",
+                        nullable(described(string(), "Pass as `cursor` for the next page.")),
+                    ),
+                    ("has_more", boolean()),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Stats",
+            object(
+                &[
+                    ("resolution", string()),
+                    ("since", time()),
+                    ("until", time()),
+                    ("total", int()),
+                    (
+                        "data",
+                        array(object(
+                            &[
+                                ("time", time()),
+                                ("timestamp", described(int(), "Bucket start, epoch seconds.")),
+                                ("count", int()),
+                            ],
+                            false,
+                        )),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        // auth
+        (
+            "LoginRequest",
+            object(&[("email", string()), ("password", string())], true),
+        ),
+        ("RefreshRequest", object(&[("refresh_token", string())], true)),
+        ("LogoutRequest", object(&[("refresh_token?", string())], true)),
+        (
+            "ResetPasswordRequest",
+            object(&[("token", string()), ("password", string())], true),
+        ),
+        (
+            "User",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("email", string()),
+                    ("name", string()),
+                    ("is_admin", boolean()),
+                ],
+                false,
+            ),
+        ),
+        (
+            "TokenPair",
+            object(
+                &[
+                    (
+                        "token",
+                        described(string(), "Access token (`sna_…`) for `Authorization: Bearer`."),
+                    ),
+                    ("token_type", one_of(&["Bearer"])),
+                    ("expires_in", described(int(), "Seconds.")),
+                    (
+                        "refresh_token",
+                        described(string(), "Single-use refresh token (`snr_…`)."),
+                    ),
+                    ("refresh_expires_in", described(int(), "Seconds.")),
+                    ("user", schema_ref("User")),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Me",
+            object(
+                &[
+                    ("user", nullable(schema_ref("User"))),
+                    ("scope", scope.clone()),
+                    ("organizations", array(schema_ref("Organization"))),
+                ],
+                false,
+            ),
+        ),
+        // organizations and members
+        (
+            "Organization",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("slug", string()),
+                    ("name", string()),
+                    ("created", time()),
+                    ("role", described(role.clone(), "The caller's role in it.")),
+                ],
+                false,
+            ),
+        ),
+        (
+            "OrganizationCreate",
+            object(&[("name", string()), ("slug?", string())], true),
+        ),
+        ("OrganizationUpdate", object(&[("name", string())], true)),
+        (
+            "Member",
+            object(
+                &[
+                    ("id", described(string(), "The member's user id.")),
+                    ("email", string()),
+                    ("name", string()),
+                    ("role", role.clone()),
+                    ("joined", time()),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Invitation",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("organization", string()),
+                    ("email", string()),
+                    ("role", role.clone()),
+                    ("invited_by", nullable(string())),
+                    ("created", time()),
+                    ("expires", time()),
+                ],
+                false,
+            ),
+        ),
+        (
+            "InviteRequest",
+            object(&[("email", string()), ("role?", role.clone())], true),
+        ),
+        (
+            "InviteCreated",
+            object(
+                &[
+                    ("invitation", schema_ref("Invitation")),
+                    (
+                        "link",
+                        described(string(), "The single-use invitation link; shown only once."),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        ("RoleUpdate", object(&[("role", role)], true)),
+        // projects, keys, tokens
+        (
+            "Project",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("slug", string()),
+                    ("name", string()),
+                    ("organization", described(string(), "Organization slug.")),
+                    ("platform", string()),
+                    ("created", time()),
+                    (
+                        "dsn",
+                        nullable(described(string(), "DSN of the first active key.")),
+                    ),
+                    ("rate_limit_per_minute", nullable(int())),
+                ],
+                false,
+            ),
+        ),
+        (
+            "ProjectCreate",
+            object(&[("name", string()), ("platform?", string())], true),
+        ),
+        (
+            "ProjectUpdate",
+            object(
+                &[
+                    ("name?", string()),
+                    ("platform?", string()),
+                    (
+                        "rate_limit_per_minute?",
+                        nullable(described(
+                            int(),
+                            "Error events per minute; null removes the limit.",
+                        )),
+                    ),
+                ],
+                true,
+            ),
+        ),
+        (
+            "Key",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("project_id", id.clone()),
+                    ("label", string()),
+                    ("public_key", string()),
+                    ("dsn", string()),
+                    ("active", boolean()),
+                    ("created", time()),
+                    ("rate_limit_per_minute", nullable(int())),
+                ],
+                false,
+            ),
+        ),
+        (
+            "KeyCreate",
+            object(&[("label", string()), ("rate_limit_per_minute?", int())], true),
+        ),
+        (
+            "KeyUpdate",
+            object(
+                &[
+                    ("active?", described(boolean(), "false revokes the key.")),
+                    ("rate_limit_per_minute?", nullable(int())),
+                ],
+                true,
+            ),
+        ),
+        (
+            "Token",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("name", string()),
+                    ("scope", scope.clone()),
+                    ("created", time()),
+                    (
+                        "token?",
+                        described(
+                            string(),
+                            "The secret (`sntl_…`): only in the answer to its creation.",
+                        ),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "TokenCreate",
+            object(&[("name", string()), ("scope", scope)], true),
+        ),
+        // issues
+        (
+            "UserRef",
+            object(
+                &[("id", id.clone()), ("name", string()), ("email", string())],
+                false,
+            ),
+        ),
+        (
+            "StatusDetails",
+            object(
+                &[
+                    (
+                        "in_next_release",
+                        described(
+                            boolean(),
+                            "Resolved in the next release: events of `release` do not reopen it.",
+                        ),
+                    ),
+                    ("release", nullable(string())),
+                    (
+                        "ignore_until",
+                        nullable(described(time(), "Ignored until this time…")),
+                    ),
+                    (
+                        "ignore_count",
+                        nullable(described(int(), "…or until this many more events arrive.")),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "TagDistribution",
+            object(
+                &[
+                    ("key", string()),
+                    ("total", int()),
+                    ("unique_values", int()),
+                    (
+                        "top",
+                        array(object(
+                            &[
+                                ("value", string()),
+                                ("count", int()),
+                                ("first_seen_ms", int()),
+                                ("last_seen_ms", int()),
+                            ],
+                            false,
+                        )),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Issue",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("project_id", id.clone()),
+                    ("title", string()),
+                    ("culprit", string()),
+                    ("message", nullable(string())),
+                    ("level", level.clone()),
+                    ("status", one_of(&["unresolved", "resolved", "ignored"])),
+                    ("platform", string()),
+                    ("first_seen", time()),
+                    ("last_seen", time()),
+                    ("times_seen", int()),
+                    ("assignee", nullable(schema_ref("UserRef"))),
+                    (
+                        "is_regression",
+                        described(boolean(), "Reopened by an event after it was resolved."),
+                    ),
+                    ("status_details", schema_ref("StatusDetails")),
+                    (
+                        "tags?",
+                        described(array(schema_ref("TagDistribution")), "Only on the issue detail."),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "IssueUpdate",
+            described(
+                object(
+                    &[
+                        (
+                            "status?",
+                            one_of(&["resolved", "resolvedInNextRelease", "unresolved", "ignored"]),
+                        ),
+                        (
+                            "statusDetails?",
+                            described(
+                                object(
+                                    &[
+                                        ("inNextRelease?", boolean()),
+                                        ("ignoreDuration?", described(int(), "Minutes.")),
+                                        ("ignoreCount?", int()),
+                                    ],
+                                    true,
+                                ),
+                                "Sentry's names for the status options.",
+                            ),
+                        ),
+                        (
+                            "ignore_duration_minutes?",
+                            described(
+                                int(),
+                                "With status ignored: reopen with the first event after this many minutes.",
+                            ),
+                        ),
+                        (
+                            "ignore_count?",
+                            described(
+                                int(),
+                                "With status ignored: reopen once this many more events arrive.",
+                            ),
+                        ),
+                        (
+                            "assignee?",
+                            nullable(described(
+                                json!({"type": ["string", "integer"]}),
+                                "A user id, `user:<id>`, an email or `me`; null unassigns. The user must belong to the organization.",
+                            )),
+                        ),
+                        (
+                            "assignedTo?",
+                            nullable(described(
+                                json!({"type": ["string", "integer"]}),
+                                "Sentry's name for `assignee`.",
+                            )),
+                        ),
+                    ],
+                    true,
+                ),
+                "At least one of status and assignee. Unknown fields are rejected.",
+            ),
+        ),
+        (
+            "Updated",
+            object(&[("updated", described(int(), "Issues changed."))], false),
+        ),
+        (
+            "Deleted",
+            object(&[("deleted", described(int(), "Issues deleted."))], false),
+        ),
+        (
+            "Comment",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("issue_id", id.clone()),
+                    ("user", nullable(schema_ref("UserRef"))),
+                    ("body", string()),
+                    ("created", time()),
+                ],
+                false,
+            ),
+        ),
+        (
+            "NewComment",
+            object(
+                &[(
+                    "body",
+                    described(string(), "1 to 10,000 characters after trimming."),
+                )],
+                true,
+            ),
+        ),
+        (
+            "Activity",
+            object(
+                &[
+                    ("id", id.clone()),
+                    (
+                        "kind",
+                        described(
+                            one_of(&[
+                                "first_seen",
+                                "set_regression",
+                                "set_resolved",
+                                "set_resolved_in_release",
+                                "set_unresolved",
+                                "set_ignored",
+                                "assigned",
+                                "unassigned",
+                                "note",
+                            ]),
+                            "Sentry's activity names.",
+                        ),
+                    ),
+                    (
+                        "data",
+                        described(
+                            json!({"type": "object"}),
+                            "Details: `release`, `reason`, `until_ms`, `more_events`, `assignee_id`, `assignee_name`, `comment_id`; `{}` when none.",
+                        ),
+                    ),
+                    (
+                        "user",
+                        nullable(described(
+                            schema_ref("UserRef"),
+                            "null when Sentinel itself made the change.",
+                        )),
+                    ),
+                    ("created", time()),
+                ],
+                false,
+            ),
+        ),
+        // events
+        (
+            "Event",
+            object(
+                &[
+                    ("id", described(string(), "The event id.")),
+                    ("event_id", string()),
+                    ("issue_id", id.clone()),
+                    ("project_id", id),
+                    ("title", string()),
+                    ("message", nullable(string())),
+                    ("level", level),
+                    ("platform", string()),
+                    ("timestamp", time()),
+                    ("received", time()),
+                    ("environment", nullable(string())),
+                    ("release", nullable(string())),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Attachment",
+            object(
+                &[
+                    ("id", string()),
+                    ("name", string()),
+                    ("content_type", nullable(string())),
+                    ("size", described(int(), "Bytes.")),
+                ],
+                false,
+            ),
+        ),
+        (
+            "EventDetail",
+            described(
+                json!({
+                    "type": "object",
+                    "required": ["event_id", "issue_id", "project_id", "received", "title", "previous_event_id", "next_event_id", "attachments"],
+                    "properties": {
+                        "event_id": string(), "issue_id": string(), "project_id": string(),
+                        "received": time(), "title": string(),
+                        "previous_event_id": nullable(described(string(), "The next older event of the issue."))
+                        ,
+                        "next_event_id": nullable(described(string(), "The next newer event of the issue.")),
+                        "attachments": array(schema_ref("Attachment")),
+                    },
+                    "additionalProperties": true,
+                }),
+                "The normalized Sentry event payload (exception, breadcrumbs, contexts, tags, …) plus these fields.",
+            ),
+        ),
+    ];
+    Value::Object(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
