@@ -5,6 +5,7 @@
 //! never names a storage backend: the binary chooses one and hands it over as `Arc<dyn Store>`.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod codec;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod issues;
 pub mod ops;
 pub mod pipeline;
 pub mod scheduler;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -57,6 +59,8 @@ pub struct Inner {
     pub outcomes: Arc<OutcomeBuffer>,
     pub codec: Arc<Codec>,
     pub metrics: PrometheusHandle,
+    /// Sign-in and management API rate-limit counters.
+    pub auth_limits: auth::Limits,
 }
 
 /// Shared state of every request handler.
@@ -92,24 +96,28 @@ pub fn router(state: AppState) -> Router {
         app = app.merge(ingest::routes());
     }
     if roles.contains(&Role::Web) {
+        app = app.merge(web::routes());
         app = app
             .route("/api/0/projects/", get(api::projects::list))
-            .route("/api/0/projects/{project_id}/issues/", get(issues::list))
-            .route(
-                "/api/0/projects/{project_id}/events/{event_id}/",
-                get(issues::event),
-            )
             .route("/api/0/projects/{project_id}/stats/", get(api::projects::stats))
-            .route(
-                "/api/0/issues/{issue_id}/",
-                get(issues::detail).put(issues::update),
-            )
-            .route("/api/0/issues/{issue_id}/events/", get(issues::events))
-            .route("/api/0/issues/{issue_id}/stats/", get(issues::stats));
+            .merge(issues::routes())
+            .route("/api/0/openapi.json", get(api::openapi::document));
+        // Accounts: sign-in, organizations, members, projects, keys, personal tokens.
+        app = app
+            .merge(api::sessions::routes())
+            .merge(api::organizations::routes())
+            .merge(api::members::routes())
+            .merge(api::projects::routes())
+            .merge(api::keys::routes())
+            .merge(api::tokens::routes());
     }
     let prefix = state.settings.path_prefix.clone();
     let app = app
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::security_headers,
+        ))
         .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state);
     if prefix.is_empty() {
@@ -184,6 +192,7 @@ impl Server {
             outcomes: outcomes.clone(),
             codec: codec.clone(),
             metrics: ops::metrics_handle(),
+            auth_limits: auth::Limits::new(&settings.auth),
         }));
         let (shutdown, rx) = watch::channel(false);
         let roles = settings.roles.clone();
@@ -239,7 +248,7 @@ impl Server {
         let app = router(state);
         let mut stop = rx.clone();
         let handle = spawn_named("http", async move {
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
                     let _ = stop.wait_for(|s| *s).await;
                 })

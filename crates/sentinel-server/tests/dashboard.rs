@@ -1,0 +1,718 @@
+//! The dashboard over HTTP, as a browser without JavaScript sees it: first-run set-up, sign-in and
+//! sign-out, CSRF and cross-origin refusal, security headers, throttled sign-in, organization
+//! isolation of every page, the issue workflow forms, and hostile event data rendered inert on
+//! every page. A real server on port 0 over SQLite, or PostgreSQL with
+//! `SENTINEL_TEST_BACKEND=postgres`. (Real Chromium runs the same flows in
+//! `crates/sentinel/tests/browser.rs`.)
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use sentinel_server::Server;
+use sentinel_server::clock::SystemClock;
+use sentinel_server::config::Settings;
+use sentinel_store::{IssueQuery, NewUser, OrgRole, Store};
+use serde_json::{Value, json};
+use support::{PgSchema, open_store};
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+const PASSWORD: &str = "correct horse battery";
+
+struct Env {
+    server: Server,
+    store: Arc<dyn Store>,
+    project: i64,
+    _dir: tempfile::TempDir,
+    _schema: Option<PgSchema>,
+}
+
+async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, schema) = open_store(dir.path()).await;
+    let (project, _) = store.create_project("default", "app", KEY, 0).await.unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Settings::default()
+    };
+    edit(&mut settings);
+    let server = Server::start(settings, store.clone(), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    Env {
+        server,
+        store,
+        project: project.id,
+        _dir: dir,
+        _schema: schema,
+    }
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a browser with JS off.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// The CSRF token of the page's forms (hidden field or meta tag).
+    fn csrf(&self) -> String {
+        for marker in ["name=\"csrf\" value=\"", "name=\"csrf-token\" content=\""] {
+            if let Some(i) = self.body.find(marker) {
+                let rest = &self.body[i + marker.len()..];
+                return rest[..rest.find('"').unwrap()].to_owned();
+            }
+        }
+        panic!("no CSRF token on the page:\n{}", self.body)
+    }
+}
+
+impl Browser {
+    fn new(env: &Env) -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: env.server.base_url(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, resp: reqwest::Response) -> Page {
+        for c in resp.headers().get_all(SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Page {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.finish(resp).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(resp).await
+    }
+
+    /// Posts a form with the CSRF token taken from the page at `from`.
+    async fn submit(&mut self, from: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        let csrf = self.get(from).await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(form);
+        self.post(path, &all).await
+    }
+
+    async fn setup_admin(&mut self) {
+        let page = self
+            .submit(
+                "/setup",
+                "/setup",
+                &[
+                    ("name", "Ann Admin"),
+                    ("email", "ann@example.com"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.submit("/login", "/login", &[("email", email), ("password", password)])
+            .await
+    }
+}
+
+/// Sends one event through the real ingest endpoint.
+async fn send_event(env: &Env, project: i64, key: &str, event: Value) {
+    let envelope = format!(
+        "{}\n{}\n{}\n",
+        json!({"event_id": event["event_id"]}),
+        json!({"type": "event"}),
+        event
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/{project}/envelope/", env.server.base_url()))
+        .header(
+            "x-sentry-auth",
+            format!("Sentry sentry_version=7, sentry_key={key}, sentry_client=test/1"),
+        )
+        .body(envelope)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+}
+
+/// Waits until the project has `n` issues; returns their ids, newest first.
+async fn wait_for_issues(env: &Env, project: i64, n: usize) -> Vec<i64> {
+    for _ in 0..200 {
+        let page = env
+            .store
+            .list_issues(&IssueQuery {
+                project_id: project,
+                limit: 50,
+                ..IssueQuery::default()
+            })
+            .await
+            .unwrap();
+        if page.items.len() >= n {
+            return page.items.iter().map(|i| i.id).collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("project {project} never got {n} issues");
+}
+
+const SCRIPT: &str = "<script>alert('xss')</script>";
+const IMG: &str = "\"><img src=x onerror=alert(1)>";
+
+fn hostile_event(id: &str) -> Value {
+    json!({
+        "event_id": id,
+        "platform": "python",
+        "level": "error",
+        "release": IMG,
+        "environment": SCRIPT,
+        "message": format!("message {SCRIPT}"),
+        "tags": {"customer": IMG, SCRIPT: "tag key"},
+        "user": {"id": SCRIPT, "email": IMG},
+        "request": {"url": format!("https://shop.example/{IMG}"), "method": "GET", "headers": {"X-Evil": SCRIPT}},
+        "breadcrumbs": {"values": [{"timestamp": 1_700_000_000.0, "category": SCRIPT, "message": IMG, "data": {"k": SCRIPT}}]},
+        "contexts": {"os": {"name": SCRIPT}},
+        "exception": {"values": [{
+            "type": format!("Evil{SCRIPT}"),
+            "value": IMG,
+            "stacktrace": {"frames": [{
+                "function": SCRIPT, "filename": IMG, "lineno": 3, "in_app": true,
+                "pre_context": [SCRIPT], "context_line": IMG, "post_context": [SCRIPT],
+                "vars": {"x": SCRIPT}
+            }]}
+        }]}
+    })
+}
+
+#[tokio::test]
+async fn the_first_visit_sets_up_the_admin_who_takes_over_the_default_organization() {
+    let env = start_with(|_| {}).await;
+    let mut b = Browser::new(&env);
+    let home = b.get("/").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.location(), "/setup");
+
+    let setup = b.get("/setup").await;
+    assert_eq!(setup.status, StatusCode::OK);
+    let cookie = setup.headers.get(SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+
+    // A weak password is refused with the reason, and nothing is created.
+    let weak = b
+        .submit(
+            "/setup",
+            "/setup",
+            &[
+                ("name", "Ann"),
+                ("email", "ann@example.com"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    assert!(weak.body.contains("at least 8 characters"), "{}", weak.body);
+    assert_eq!(env.store.count_users().await.unwrap(), 0);
+
+    let done = b
+        .submit(
+            "/setup",
+            "/setup",
+            &[
+                ("name", "Ann Admin"),
+                ("email", "Ann@Example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/orgs/default/");
+    let session = done
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("sentinel_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+
+    let org = b.get("/orgs/default/").await;
+    assert_eq!(org.status, StatusCode::OK);
+    assert!(
+        org.body.contains(">app</a>"),
+        "the project made before accounts is listed:\n{}",
+        org.body
+    );
+    let admin = env
+        .store
+        .find_user_by_email("ann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let default = env.store.get_organization("default").await.unwrap().unwrap();
+    assert_eq!(
+        env.store.member_role(default.id, admin.id).await.unwrap(),
+        Some(OrgRole::Owner)
+    );
+
+    // Set-up happens once; afterwards it leads to the sign-in page.
+    let again = Browser::new(&env).get("/setup").await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(again.location(), "/login");
+}
+
+#[tokio::test]
+async fn sign_in_leads_back_to_the_page_asked_for_and_sign_out_ends_the_session() {
+    let env = start_with(|_| {}).await;
+    Browser::new(&env).setup_admin().await;
+    let mut b = Browser::new(&env);
+    let asked = b.get("/orgs/default/members/").await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    assert_eq!(asked.location(), "/login?next=%2Forgs%2Fdefault%2Fmembers%2F");
+
+    let csrf = b.get("/login?next=%2Forgs%2Fdefault%2Fmembers%2F").await.csrf();
+    let wrong = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "ann@example.com"),
+                ("password", "not it at all"),
+                ("next", "/orgs/default/members/"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("class=\"flash error\""), "{}", wrong.body);
+
+    let ok = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("next", "/orgs/default/members/"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(ok.location(), "/orgs/default/members/");
+    let members = b.get("/orgs/default/members/").await;
+    assert_eq!(members.status, StatusCode::OK);
+    assert!(members.body.contains("ann@example.com"));
+
+    // An off-site `next` is not followed.
+    let mut c = Browser::new(&env);
+    let csrf = c.get("/login").await.csrf();
+    let off = c
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(off.location(), "/");
+
+    let stolen = b.cookies.clone();
+    let out = b.submit("/orgs/default/", "/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let mut replay = Browser::new(&env);
+    replay.cookies = stolen;
+    let after = replay.get("/orgs/default/").await;
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "the old session cookie must be dead"
+    );
+    assert!(after.location().starts_with("/login"));
+}
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_are_throttled_even_with_the_right_password_next() {
+    let env = start_with(|s| s.auth.login_attempts = 3).await;
+    Browser::new(&env).setup_admin().await;
+    let mut b = Browser::new(&env);
+    for _ in 0..3 {
+        let page = b.sign_in("ann@example.com", "wrong password").await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let blocked = b.sign_in("ann@example.com", PASSWORD).await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        blocked.body.contains("too many failed sign-ins"),
+        "{}",
+        blocked.body
+    );
+}
+
+#[tokio::test]
+async fn forms_without_the_session_csrf_token_or_from_another_origin_are_refused() {
+    let env = start_with(|_| {}).await;
+    send_event(
+        &env,
+        env.project,
+        KEY,
+        json!({"event_id": "a".repeat(32), "message": "boom"}),
+    )
+    .await;
+    let issue = wait_for_issues(&env, env.project, 1).await[0];
+    let mut b = Browser::new(&env);
+    b.setup_admin().await;
+    let path = format!("/orgs/default/issues/{issue}/comments");
+
+    let none = b.post(&path, &[("body", "hi")]).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+    let wrong = b
+        .post(&path, &[("csrf", "0".repeat(40).as_str()), ("body", "hi")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+
+    let csrf = b.get(&format!("/orgs/default/issues/{issue}/")).await.csrf();
+    let cross = b
+        .http
+        .post(format!("{}{path}", b.base))
+        .header("cookie", b.cookie_header())
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", csrf.as_str()), ("body", "hi")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    assert!(env.store.list_comments(issue).await.unwrap().is_empty());
+
+    let ok = b.post(&path, &[("csrf", &csrf), ("body", "hi")]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    assert_eq!(env.store.list_comments(issue).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_issue_forms_resolve_assign_comment_and_log_the_activity() {
+    let env = start_with(|_| {}).await;
+    send_event(
+        &env,
+        env.project,
+        KEY,
+        json!({"event_id": "b".repeat(32), "message": "boom", "release": "1.0"}),
+    )
+    .await;
+    let issue = wait_for_issues(&env, env.project, 1).await[0];
+    let mut b = Browser::new(&env);
+    b.setup_admin().await;
+    let page = format!("/orgs/default/issues/{issue}/");
+    let admin = env
+        .store
+        .find_user_by_email("ann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+
+    let resolved = b
+        .submit(
+            &page,
+            &format!("{page}status"),
+            &[("status", "resolvedInNextRelease")],
+        )
+        .await;
+    assert_eq!(resolved.status, StatusCode::SEE_OTHER);
+    let assigned = b
+        .submit(
+            &page,
+            &format!("{page}assign"),
+            &[("assignee", &admin.id.to_string())],
+        )
+        .await;
+    assert_eq!(assigned.status, StatusCode::SEE_OTHER);
+    b.submit(&page, &format!("{page}comments"), &[("body", "looking into it")])
+        .await;
+
+    let shown = b.get(&page).await;
+    assert!(
+        shown.body.contains("id=\"issue-status\">resolved<"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("resolved in the next release after 1.0"));
+    assert!(shown.body.contains("assigned to Ann Admin"));
+    assert!(shown.body.contains("looking into it"));
+    assert!(shown.body.contains("left a comment"));
+
+    let bad = b
+        .submit(
+            &page,
+            &format!("{page}status"),
+            &[("status", "ignored"), ("ignore_count", "-3")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("invalid ignore count"), "{}", bad.body);
+
+    let bulk = b
+        .submit(
+            "/orgs/default/projects/app/issues/",
+            "/orgs/default/projects/app/issues/bulk",
+            &[("id", &issue.to_string()), ("action", "unresolved")],
+        )
+        .await;
+    assert_eq!(bulk.status, StatusCode::SEE_OTHER);
+    let list = b
+        .get("/orgs/default/projects/app/issues/?query=is%3Aunresolved")
+        .await;
+    assert!(
+        list.body.contains(&format!("data-issue-id=\"{issue}\"")),
+        "{}",
+        list.body
+    );
+
+    let deleted = b.submit(&page, &format!("{page}delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get(&page).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn pages_of_another_organization_answer_404() {
+    let env = start_with(|_| {}).await;
+    send_event(
+        &env,
+        env.project,
+        KEY,
+        json!({"event_id": "c".repeat(32), "message": "secret"}),
+    )
+    .await;
+    let issue = wait_for_issues(&env, env.project, 1).await[0];
+    Browser::new(&env).setup_admin().await;
+
+    // Mallory has her own organization and no part in `default`.
+    let hash = sentinel_server::auth::password::hash(PASSWORD.into())
+        .await
+        .unwrap();
+    let mallory = env
+        .store
+        .create_user(
+            &NewUser {
+                email: "mallory@example.com".into(),
+                name: "Mallory".into(),
+                password_hash: hash,
+                is_admin: false,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    env.store
+        .create_organization("mallory-org", "Mallory's", mallory.id, 0)
+        .await
+        .unwrap();
+    let mut m = Browser::new(&env);
+    assert_eq!(
+        m.sign_in("mallory@example.com", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(m.get("/orgs/mallory-org/").await.status, StatusCode::OK);
+
+    for path in [
+        "/orgs/default/".to_owned(),
+        "/orgs/default/members/".to_owned(),
+        "/orgs/default/projects/app/".to_owned(),
+        "/orgs/default/projects/app/issues/".to_owned(),
+        "/orgs/default/projects/app/events/".to_owned(),
+        "/orgs/default/projects/app/settings/".to_owned(),
+        format!("/orgs/default/issues/{issue}/"),
+        format!("/orgs/mallory-org/issues/{issue}/"),
+        format!("/orgs/default/issues/{issue}/events/{}/json", "c".repeat(32)),
+    ] {
+        let page = m.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.body.contains("secret"), "{path} leaked the issue");
+    }
+    let csrf = m.get("/orgs/mallory-org/").await.csrf();
+    let change = m
+        .post(
+            &format!("/orgs/mallory-org/issues/{issue}/status"),
+            &[("csrf", &csrf), ("status", "resolved")],
+        )
+        .await;
+    assert_eq!(change.status, StatusCode::NOT_FOUND);
+    let unchanged = env.store.get_issue(issue).await.unwrap().unwrap();
+    assert_eq!(unchanged.status.as_str(), "unresolved");
+}
+
+#[tokio::test]
+async fn hostile_event_data_is_rendered_inert_on_every_page() {
+    let env = start_with(|_| {}).await;
+    let id = "d".repeat(32);
+    send_event(&env, env.project, KEY, hostile_event(&id)).await;
+    let issue = wait_for_issues(&env, env.project, 1).await[0];
+    let mut b = Browser::new(&env);
+    b.setup_admin().await;
+    let pages = [
+        "/orgs/default/".to_owned(),
+        "/orgs/default/projects/app/".to_owned(),
+        "/orgs/default/projects/app/issues/".to_owned(),
+        "/orgs/default/projects/app/issues/?query=Evil".to_owned(),
+        "/orgs/default/projects/app/events/".to_owned(),
+        "/orgs/default/projects/app/settings/".to_owned(),
+        format!("/orgs/default/issues/{issue}/"),
+        format!("/orgs/default/issues/{issue}/events/{id}/"),
+        "/orgs/default/members/".to_owned(),
+        "/account".to_owned(),
+    ];
+    for path in &pages {
+        let page = b.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(
+            !page.body.contains("<script>alert"),
+            "{path} has a live script tag"
+        );
+        assert!(!page.body.contains("<img src=x"), "{path} has a live img tag");
+        let csp = page
+            .headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(page.headers.get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(page.headers.get("x-frame-options").unwrap(), "DENY");
+        assert!(page.headers.contains_key("referrer-policy"));
+    }
+    // The data is shown, escaped.
+    let issue_page = b.get(&format!("/orgs/default/issues/{issue}/")).await.body;
+    assert!(issue_page.contains("&#60;script&#62;alert"), "{issue_page}");
+    assert!(
+        issue_page.contains("&#34;&#62;&#60;img src=x onerror=alert(1)&#62;"),
+        "{issue_page}"
+    );
+    // The raw JSON is served as JSON, never as HTML.
+    let raw = b
+        .get(&format!("/orgs/default/issues/{issue}/events/{id}/json"))
+        .await;
+    assert_eq!(raw.headers.get("content-type").unwrap(), "application/json");
+    assert!(
+        raw.body.contains("Evil<script>"),
+        "the raw JSON keeps the data as sent"
+    );
+}
+
+#[tokio::test]
+async fn an_invitation_link_creates_the_account_and_joins_with_its_role_once() {
+    let env = start_with(|_| {}).await;
+    let mut admin = Browser::new(&env);
+    admin.setup_admin().await;
+    let invited = admin
+        .submit(
+            "/orgs/default/members/",
+            "/orgs/default/members/",
+            &[("email", "Bob@Example.com"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+    let marker = "id=\"invite-link\">";
+    let at = invited.body.find(marker).unwrap() + marker.len();
+    let link = &invited.body[at..at + invited.body[at..].find('<').unwrap()];
+    let path = link.strip_prefix(&env.server.base_url()).unwrap().to_owned();
+
+    let mut bob = Browser::new(&env);
+    let page = bob.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("bob@example.com") && page.body.contains("member"),
+        "{}",
+        page.body
+    );
+    let joined = bob
+        .submit(&path, &path, &[("name", "Bob"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.body);
+    assert_eq!(joined.location(), "/orgs/default/");
+    let members = bob.get("/orgs/default/members/").await;
+    assert_eq!(members.status, StatusCode::OK);
+    assert!(members.body.contains("bob@example.com"));
+    assert!(
+        !members.body.contains("id=\"invite-member-form\""),
+        "members cannot invite"
+    );
+    // A member cannot create projects.
+    assert_eq!(
+        bob.get("/orgs/default/projects/new").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // The link worked once.
+    let again = Browser::new(&env).get(&path).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
