@@ -10,11 +10,10 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{TestServer, repo_root, run_child_unchecked};
+use common::{TestServer, python, repo_root, run_child_unchecked, sdk_dir};
 use serde_json::Value;
 
 const CHILD_TIMEOUT: Duration = Duration::from_secs(60);
@@ -338,25 +337,6 @@ fn item_type(item: &sentry::protocol::EnvelopeItem) -> &'static str {
         I::ItemContainer(_) => "container",
         _ => "other",
     }
-}
-
-/// Where `scripts/test` installed an SDK; fails (never skips) when it isn't there.
-fn sdk_dir(name: &str) -> PathBuf {
-    let root = std::env::var_os("SENTINEL_SDK_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".sdk"));
-    let dir = root.join(name);
-    if !dir.join(".installed").is_file() {
-        panic!(
-            "the {name} SDK is not installed in {}: run scripts/test, which installs the SDKs into .sdk/ and runs the tests",
-            dir.display()
-        );
-    }
-    dir
-}
-
-fn python() -> String {
-    std::env::var("SENTINEL_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
 /// Runs an SDK script against the server and returns the JSON it printed after

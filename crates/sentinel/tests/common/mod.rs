@@ -73,7 +73,15 @@ impl TestServerBuilder {
             .unwrap_or_else(|e| panic!("creating the test project: {e}"));
         let token = sentinel_server::api::new_token();
         store
-            .create_api_token("tests", &sentinel_server::api::token_hash(&token), now)
+            .create_api_token(
+                &sentinel_store::NewApiToken {
+                    name: "tests".into(),
+                    token_sha256: sentinel_server::api::token_hash(&token),
+                    user_id: None,
+                    scope: sentinel_store::TokenScope::Admin,
+                },
+                now,
+            )
             .await
             .unwrap_or_else(|e| panic!("creating the test API token: {e}"));
         let state = Started {
@@ -362,6 +370,27 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| panic!("no repository root above {}", env!("CARGO_MANIFEST_DIR")))
 }
 
+/// Where `scripts/test` installed an SDK (`python`, `python-nobrotli`, `node`); fails (never
+/// skips) when it isn't there.
+pub fn sdk_dir(name: &str) -> PathBuf {
+    let root = std::env::var_os("SENTINEL_SDK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".sdk"));
+    let dir = root.join(name);
+    if !dir.join(".installed").is_file() {
+        panic!(
+            "the {name} SDK is not installed in {}: run scripts/test, which installs the SDKs into .sdk/ and runs the tests",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// The Python interpreter the SDKs were installed for (`SENTINEL_PYTHON`, set by scripts/test).
+pub fn python() -> String {
+    std::env::var("SENTINEL_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 /// What a finished child process printed.
 #[derive(Debug)]
 pub struct ChildOutput {
@@ -436,7 +465,7 @@ pub async fn run_child_unchecked(mut cmd: tokio::process::Command, timeout: Dura
 }
 
 /// SIGKILL to every process left in the group `pgid` (none is fine).
-fn kill_process_group(pgid: u32) {
+pub fn kill_process_group(pgid: u32) {
     if cfg!(unix) {
         let _ = std::process::Command::new("kill")
             .args(["-KILL", "--", &format!("-{pgid}")])

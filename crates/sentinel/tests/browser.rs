@@ -1,0 +1,274 @@
+//! The dashboard end to end in a real headless Chromium, as a new user meets it: first-run setup,
+//! creating a project, an error sent by the official Python SDK appearing in the issue list without
+//! a reload, the issue page with its in-app frame, resolving and commenting, the issue regressing
+//! when the error comes back, signing out and in again. Each step is screenshotted (light, and the
+//! main pages dark too) into `$CARGO_TARGET_TMPDIR/screenshots/<test name>/`, and any JavaScript
+//! error or CSP violation in the console fails the test.
+//!
+//! The real binary runs on a fresh SQLite data directory, or on a fresh PostgreSQL schema when
+//! `SENTINEL_TEST_BACKEND=postgres` (with `SENTINEL_TEST_DATABASE_URL`). Chromium, ChromeDriver
+//! and sentry-python are installed by `scripts/test`; without them this fails, it never skips.
+
+#[path = "support/browser.rs"]
+mod browser;
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use browser::Browser;
+use common::{Deadline, python, repo_root, run_child, sdk_dir};
+use support::{Node, PgSchema};
+
+const ALL_ROLES: &str = "ingest,worker,web,scheduler";
+const DASHBOARD: &str = "/orgs/default/";
+const SETTINGS: &str = "/orgs/default/projects/shop-api/settings/";
+const ISSUES: &str = "/orgs/default/projects/shop-api/issues/";
+const EMAIL: &str = "ada@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+/// How long a reloaded issue page may take to show the regression.
+const REGRESSION_WAIT: Duration = Duration::from_secs(20);
+const SDK_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_sets_up_sentinel_and_follows_an_error_to_its_regression() {
+    let server = Sentinel::start().await;
+    let b = Browser::start(
+        "a_new_user_sets_up_sentinel_and_follows_an_error_to_its_regression",
+        &server.node.base,
+    )
+    .await;
+
+    // First run: every page leads to the setup form.
+    b.goto("/").await;
+    b.wait_for_path("/setup").await;
+    b.wait_for("#setup-form").await;
+    b.screenshot("setup").await;
+    b.prefer_dark(true).await;
+    b.screenshot("setup-dark").await;
+    b.prefer_dark(false).await;
+    b.fill("#setup-form [name=name]", "Ada Lovelace").await;
+    b.fill("#setup-form [name=email]", EMAIL).await;
+    b.fill("#setup-form [name=password]", PASSWORD).await;
+    b.click("#setup-submit").await;
+    b.wait_for_path(DASHBOARD).await;
+    b.screenshot("dashboard").await;
+
+    // A project, and its DSN on the settings page it lands on.
+    b.click("#new-project").await;
+    b.wait_for_path("/orgs/default/projects/new").await;
+    let form = "form:has(#project-create-submit)";
+    b.fill(&format!("{form} [name=name]"), "Shop API").await;
+    b.select(&format!("{form} select[name=platform]"), "python").await;
+    b.screenshot("new-project").await;
+    b.click("#project-create-submit").await;
+    b.wait_for_path(SETTINGS).await;
+    let dsn = b.text("code.dsn").await.trim().to_owned();
+    assert!(
+        dsn.starts_with("http://") && dsn.contains('@') && dsn.contains("127.0.0.1"),
+        "the first code.dsn on {SETTINGS} should hold the project's DSN, it reads {dsn:?}"
+    );
+    b.screenshot("project-settings").await;
+    // The DSN's copy button (app.js).
+    b.click("code.dsn ~ [data-copy]").await;
+    b.wait_for_text("code.dsn ~ [data-copy]", "Copied").await;
+
+    // The issue list picks up a new error by itself.
+    b.goto(ISSUES).await;
+    b.execute("window.sentinelNotReloaded = true; return null").await;
+    b.screenshot("issues-empty").await;
+    send_error(&dsn).await;
+    let row = b
+        .wait_for_text(".issue-row a.issue-link", "ZeroDivisionError")
+        .await;
+    assert_eq!(
+        b.execute("return window.sentinelNotReloaded === true").await,
+        true,
+        "the issue list reloaded itself to show {row:?}: it should update in place (htmx)"
+    );
+    b.screenshot("issues").await;
+
+    // The issue page.
+    b.click(".issue-row a.issue-link").await;
+    b.wait_for_text("#issue-title", "ZeroDivisionError").await;
+    b.wait_for_text(".frame.in-app .frame-function", "checkout_cart")
+        .await;
+    b.wait_for_exact_text("#issue-status", "unresolved").await;
+    let issue_path = b.path().await;
+    // uPlot drew the page's charts under the CSP.
+    b.wait_for(".chart[data-chart] canvas").await;
+    b.screenshot("issue").await;
+
+    b.click("#resolve-button").await;
+    b.wait_for_exact_text("#issue-status", "resolved").await;
+    b.screenshot("resolved").await;
+
+    let comment = "Empty carts reach checkout; guarding in the view.";
+    b.fill("#comment-form textarea[name=body]", comment).await;
+    b.click("#comment-submit").await;
+    b.wait_for_text(".comment", comment).await;
+    b.wait_for_text("#activity .activity-item", "resolved").await;
+    b.wait_for_text("#activity .activity-item", "comment").await;
+    b.screenshot("commented").await;
+
+    // The same error again: the resolved issue regresses.
+    send_error(&dsn).await;
+    let deadline = Deadline::after(REGRESSION_WAIT);
+    loop {
+        b.reload().await;
+        let status = b.texts("#issue-status").await;
+        if b.exists("#regression-badge").await
+            && status
+                .first()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case("unresolved"))
+        {
+            break;
+        }
+        if !deadline.pause().await {
+            panic!(
+                "{issue_path} shows no #regression-badge with #issue-status \"unresolved\" within \
+                 {REGRESSION_WAIT:?} of the error coming back (status reads {status:?}, badge \
+                 present: {})",
+                b.exists("#regression-badge").await
+            );
+        }
+    }
+    b.screenshot("regression").await;
+
+    // The main pages in the dark theme.
+    b.prefer_dark(true).await;
+    b.screenshot("regression-dark").await;
+    b.goto(ISSUES).await;
+    b.wait_for(".issue-row").await;
+    b.screenshot("issues-dark").await;
+    b.goto(SETTINGS).await;
+    b.wait_for("code.dsn").await;
+    b.screenshot("project-settings-dark").await;
+    b.prefer_dark(false).await;
+
+    // The theme toggle overrides the system's choice and is remembered across pages.
+    for expected in ["light", "dark"] {
+        b.click("[data-theme-toggle]").await;
+        assert_eq!(
+            theme(&b).await,
+            expected,
+            "the theme toggle cycles light, dark, system"
+        );
+    }
+    b.reload().await;
+    b.wait_for("code.dsn").await;
+    assert_eq!(
+        theme(&b).await,
+        "dark",
+        "the chosen theme should survive a reload"
+    );
+    b.screenshot("project-settings-dark-chosen").await;
+    b.click("[data-theme-toggle]").await;
+    assert_eq!(
+        theme(&b).await,
+        "system",
+        "after dark the toggle goes back to the system's theme"
+    );
+
+    // Signing out closes the pages; a wrong password is refused; signing in on /login again
+    // leads to the dashboard.
+    b.click("#logout-button").await;
+    b.goto(ISSUES).await;
+    b.wait_for_path("/login").await;
+    b.goto("/login").await;
+    b.fill("#login-form [name=email]", EMAIL).await;
+    b.fill("#login-form [name=password]", "not the password").await;
+    b.click("#login-submit").await;
+    b.wait_for(".flash.error").await;
+    b.screenshot("login-wrong-password").await;
+    b.fill("#login-form [name=email]", EMAIL).await;
+    b.fill("#login-form [name=password]", PASSWORD).await;
+    b.click("#login-submit").await;
+    b.wait_for_path(DASHBOARD).await;
+    b.wait_for("#logout-button").await;
+    b.screenshot("signed-in-again").await;
+
+    b.close().await;
+    server.stop().await;
+}
+
+/// `data-theme` of the page (`system` when app.js left it to `prefers-color-scheme`).
+async fn theme(b: &Browser) -> String {
+    let theme = b
+        .execute("return document.documentElement.getAttribute('data-theme') || 'system'")
+        .await;
+    theme.as_str().unwrap_or_default().to_owned()
+}
+
+/// The real binary with every role, on its own SQLite data directory or PostgreSQL schema.
+struct Sentinel {
+    // Stops before the schema is dropped.
+    node: Node,
+    _schema: Option<PgSchema>,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    async fn start() -> Sentinel {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("creating a data directory: {e}"));
+        let data = dir.path().join("data").to_string_lossy().into_owned();
+        let (node, schema) = if std::env::var("SENTINEL_TEST_BACKEND").as_deref() == Ok("postgres") {
+            let schema = PgSchema::create("browser")
+                .await
+                .unwrap_or_else(|| panic!("SENTINEL_TEST_BACKEND=postgres needs SENTINEL_TEST_DATABASE_URL"));
+            let config = schema.config(dir.path(), "", "");
+            let global = [
+                "--config",
+                &config,
+                "--database-url",
+                &schema.url,
+                "--data-dir",
+                &data,
+            ];
+            (
+                Node::start("sentinel", &global, ALL_ROLES, ALL_ROLES).await,
+                Some(schema),
+            )
+        } else {
+            (
+                Node::start("sentinel", &["--data-dir", &data], ALL_ROLES, ALL_ROLES).await,
+                None,
+            )
+        };
+        Sentinel {
+            node,
+            _schema: schema,
+            _dir: dir,
+        }
+    }
+
+    async fn stop(mut self) {
+        self.node.stop().await;
+    }
+}
+
+/// `tests/sdk/python/browser_error.py`: one ZeroDivisionError from `checkout_cart`, sent with
+/// sentry-python and flushed; it fails unless the server accepted it.
+async fn send_error(dsn: &str) {
+    let mut cmd = tokio::process::Command::new(python());
+    cmd.arg(repo_root().join("tests/sdk/python/browser_error.py"))
+        .arg(dsn)
+        .env("PYTHONPATH", sdk_dir("python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    // SDK settings and proxies from the developer's environment must not reach the client.
+    for var in [
+        "SENTRY_DSN",
+        "SENTRY_RELEASE",
+        "SENTRY_ENVIRONMENT",
+        "SENTRY_DEBUG",
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    run_child(cmd, SDK_TIMEOUT).await;
+}
