@@ -1,7 +1,9 @@
 //! Realistic Sentry SDK traffic for Sentinel, and the benchmarks that use it.
 //!
-//! * [`corpus`]: a deterministic generator of sentry-python error events (pure: no clock, no I/O).
-//! * [`seed()`]: sends generated events through a running server's real ingest path
+//! * [`corpus`]: a deterministic generator of sentry-python error events, and of the Node, browser
+//!   and Rust events of the same shop (pure: no clock, no I/O).
+//! * [`seed()`]: plans a month of the shop's errors (daily rhythm, deployments with bursts, a
+//!   regression, an incident) and sends them through a running server's real ingest path
 //!   (`sentinel seed`).
 //! * [`load`]: the bounded closed loop behind `seed` and the `sentinel-bench` binary.
 //!
@@ -15,4 +17,4 @@ pub mod load;
 mod seed;
 
 pub use dsn::Dsn;
-pub use seed::{SeedReport, seed};
+pub use seed::{MAX_DAYS, PlanSummary, ReleaseLine, SeedOptions, SeedReport, seed};

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::corpus::{Compression, Corpus};
 use crate::http::{Conn, EnvelopeTarget};
 
 /// Where request bodies come from. Each call hands out a different body, or `None` when exhausted.
@@ -93,44 +92,6 @@ impl BodySource for CyclingSource {
 
     fn len(&self) -> u64 {
         self.limit
-    }
-}
-
-/// Bodies generated as they are sent: for loads too large to hold in memory (the generator's CPU
-/// then competes with the server's, which matters for throughput numbers but not for seeding).
-pub struct GeneratedSource {
-    corpus: Corpus,
-    now_ms: i64,
-    compression: Compression,
-    count: u64,
-    next: AtomicU64,
-}
-
-impl GeneratedSource {
-    pub fn new(corpus: Corpus, now_ms: i64, compression: Compression, count: u64) -> Self {
-        GeneratedSource {
-            corpus,
-            now_ms,
-            compression,
-            count,
-            next: AtomicU64::new(0),
-        }
-    }
-}
-
-impl BodySource for GeneratedSource {
-    fn next(&self) -> Option<(u64, Bytes)> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
-        (i < self.count).then(|| {
-            (
-                i,
-                Bytes::from(self.corpus.envelope(i, self.now_ms, self.compression).body),
-            )
-        })
-    }
-
-    fn len(&self) -> u64 {
-        self.count
     }
 }
 

@@ -10,9 +10,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use sentinel_server::api::input;
+use sentinel_server::auth::password;
 use sentinel_server::clock::{Clock, SystemClock};
 use sentinel_server::config::{DatabaseUrl, Settings, parse_roles};
-use sentinel_store::Store;
+use sentinel_store::{NewApiToken, NewUser, Store, TokenScope};
 
 use crate::backend::Location;
 
@@ -85,6 +87,9 @@ enum Command {
     },
     /// Apply database migrations and exit
     Migrate,
+    /// Manage user accounts
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage projects
     #[command(subcommand)]
     Project(ProjectCommand),
@@ -94,8 +99,37 @@ enum Command {
     /// Configuration helpers
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Send realistic SDK-shaped events to a running server through the real ingest path
+    /// Fill a project with a month of realistic errors, sent through the real ingest path
+    ///
+    /// Python, Node, browser and Rust errors over the past days, with a daily rhythm, deployments
+    /// that each bring a release and a burst of a new error, a regression and an incident.
     Seed(SeedArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user (password from SENTINEL_PASSWORD or one line of stdin)
+    ///
+    /// The password is read from SENTINEL_PASSWORD or, if that is unset, from one line of standard
+    /// input (not echoed on a terminal). The first user ever created becomes instance admin and
+    /// owner of the `default` organization, its projects and the instance tokens made before it.
+    Create {
+        /// Sign-in email address
+        email: String,
+        /// Display name [default: the part of the email before @]
+        #[arg(long)]
+        name: Option<String>,
+        /// Make the user an instance admin (sees and manages every organization)
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users
+    List,
+    /// Print a single-use password reset link (valid `auth.reset_token_minutes`)
+    ResetPassword {
+        /// Email address of the user
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +138,12 @@ enum ProjectCommand {
     Create {
         /// Display name; the slug is derived from it
         name: String,
+        /// Organization slug; it must exist once user accounts exist
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// SDK platform: python, node, javascript, rust, go, java, php, ruby, dotnet, … [default: other]
+        #[arg(long)]
+        platform: Option<String>,
     },
     /// List projects with their DSNs
     List,
@@ -121,10 +161,17 @@ enum ProjectCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
-    /// Create an instance-admin API token; prints it alone on the last line (shown only once)
+    /// Create an API token; prints it alone on the last line (shown only once)
     Create {
         /// A name to recognise the token by
         name: String,
+        /// Make it a personal token of this user (acting with the user's roles); without it, an
+        /// instance token that acts as an instance admin
+        #[arg(long)]
+        user: Option<String>,
+        /// What the token may do: read (GET only), write (also issue work) or admin (everything)
+        #[arg(long, default_value = "admin")]
+        scope: String,
     },
 }
 
@@ -139,9 +186,17 @@ struct SeedArgs {
     /// Number of events to send
     #[arg(long, default_value_t = 1000)]
     events: u64,
+    /// How many days back the events go (at most 30: the server replaces older event times by the
+    /// time it receives them)
+    #[arg(long, default_value_t = 30)]
+    days: u32,
     /// DSN of the project to send to (default: the first project's DSN)
     #[arg(long, env = "SENTINEL_DSN")]
     dsn: Option<String>,
+    /// Seed of the plan, printed at the end of every run: the same seed sends the same events
+    /// [default: random]
+    #[arg(long)]
+    seed: Option<u64>,
     /// Concurrent connections
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -277,16 +332,34 @@ async fn main() -> anyhow::Result<()> {
             source.close().await;
             target.close().await;
         }
-        Command::Project(ProjectCommand::Create { name }) => {
+        Command::User(command) => user_command(command, &s, clock.as_ref()).await?,
+        Command::Project(ProjectCommand::Create { name, org, platform }) => {
+            let org = input::slug(&org).context("--org")?;
+            let platform = platform
+                .as_deref()
+                .map(input::platform)
+                .transpose()
+                .context("--platform")?;
             let store = open_store(&s).await?;
-            let (project, key) = store
+            // Before accounts exist, `project create` makes the organization (the first admin
+            // takes it over); afterwards organizations are made by their owners.
+            if store.get_organization(&org).await?.is_none() && store.count_users().await? > 0 {
+                bail!(
+                    "organization {org:?} does not exist; create it in the dashboard or with \
+                     POST /api/0/organizations/"
+                );
+            }
+            let (mut project, key) = store
                 .create_project(
-                    "default",
+                    &org,
                     name.trim(),
                     &sentinel_server::api::new_public_key(),
                     clock.now_ms(),
                 )
                 .await?;
+            if let Some(platform) = platform {
+                project = store.update_project(project.id, &project.name, &platform).await?;
+            }
             println!(
                 "created project {} ({}) with id {}",
                 project.name, project.slug, project.id
@@ -342,15 +415,42 @@ async fn main() -> anyhow::Result<()> {
                 None => println!("{what}: no rate limit"),
             }
         }
-        Command::Token(TokenCommand::Create { name }) => {
+        Command::Token(TokenCommand::Create { name, user, scope }) => {
+            let name = input::name("the token name", &name)?;
+            let scope: TokenScope = scope
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--scope: {e}"))?;
             let store = open_store(&s).await?;
+            let owner = match &user {
+                Some(email) => Some(
+                    store
+                        .find_user_by_email(&input::email(email)?)
+                        .await?
+                        .with_context(|| format!("no user {email} (see `sentinel user list`)"))?,
+                ),
+                None => None,
+            };
             let token = sentinel_server::api::new_token();
             let created = store
-                .create_api_token(&name, &sentinel_server::api::token_hash(&token), clock.now_ms())
+                .create_api_token(
+                    &NewApiToken {
+                        name,
+                        token_sha256: sentinel_server::api::token_hash(&token),
+                        user_id: owner.as_ref().map(|u| u.id),
+                        scope,
+                    },
+                    clock.now_ms(),
+                )
                 .await?;
+            let whose = match &owner {
+                Some(u) => format!("personal token of {}", u.email),
+                None => "instance token".to_owned(),
+            };
             println!(
-                "created {} token {:?} (id {}); it is shown only this once:",
-                created.scope, created.name, created.id
+                "created {} {whose} {:?} (id {}); it is shown only this once:",
+                created.scope.as_str(),
+                created.name,
+                created.id
             );
             println!("{token}");
         }
@@ -375,7 +475,14 @@ async fn main() -> anyhow::Result<()> {
             if args.concurrency == 0 {
                 bail!("--concurrency must be at least 1");
             }
-            let report = sentinel_loadgen::seed(&dsn, args.events, args.concurrency)
+            let opts = sentinel_loadgen::SeedOptions {
+                dsn: dsn.clone(),
+                events: args.events,
+                days: args.days,
+                seed: args.seed,
+                concurrency: args.concurrency,
+            };
+            let report = sentinel_loadgen::seed(&opts)
                 .await
                 .with_context(|| format!("seeding {dsn}"))?;
             println!("{report}");
@@ -389,4 +496,119 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn user_command(command: UserCommand, s: &Settings, clock: &dyn Clock) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create { email, name, admin } => {
+            let email = input::email(&email)?;
+            let name = match name {
+                Some(n) => input::name("--name", &n)?,
+                None => email.split('@').next().unwrap_or_default().to_owned(),
+            };
+            let password_hash = password::hash(read_password(&email)?).await?;
+            let store = open_store(s).await?;
+            let new = NewUser {
+                email,
+                name,
+                password_hash,
+                is_admin: admin,
+            };
+            if store.count_users().await? == 0 {
+                let user = store.create_first_admin(&new, clock.now_ms()).await?;
+                println!(
+                    "created {} (id {}), the first user: instance admin and owner of the \
+                     `default` organization and of every project and token made before",
+                    user.email, user.id
+                );
+            } else {
+                let user = store.create_user(&new, clock.now_ms()).await?;
+                let what = if user.is_admin { "instance admin" } else { "user" };
+                println!(
+                    "created {what} {} (id {}); add them to organizations from the dashboard or API",
+                    user.email, user.id
+                );
+            }
+        }
+        UserCommand::List => {
+            let store = open_store(s).await?;
+            println!("id\temail\tname\tadmin\torganizations");
+            for u in store.list_users().await? {
+                let orgs: Vec<String> = store
+                    .user_memberships(u.id)
+                    .await?
+                    .into_iter()
+                    .map(|m| format!("{}:{}", m.organization.slug, m.role))
+                    .collect();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.id,
+                    u.email,
+                    u.name,
+                    if u.is_admin { "admin" } else { "-" },
+                    orgs.join(",")
+                );
+            }
+        }
+        UserCommand::ResetPassword { email } => {
+            let store = open_store(s).await?;
+            let user = store
+                .find_user_by_email(&input::email(&email)?)
+                .await?
+                .with_context(|| format!("no user {email} (see `sentinel user list`)"))?;
+            let link = sentinel_server::api::sessions::reset_link(store.as_ref(), s, user.id, clock.now_ms())
+                .await?;
+            println!(
+                "single-use password reset link for {}, valid {} minutes:",
+                user.email, s.auth.reset_token_minutes
+            );
+            println!("{link}");
+        }
+    }
+    Ok(())
+}
+
+/// The new user's password: `SENTINEL_PASSWORD`, else one line of standard input (not echoed
+/// when it is a terminal).
+fn read_password(email: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal, Write};
+
+    if let Ok(p) = std::env::var("SENTINEL_PASSWORD")
+        && !p.is_empty()
+    {
+        password::validate(&p).context("SENTINEL_PASSWORD")?;
+        return Ok(p);
+    }
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    if tty {
+        eprint!("password for {email}: ");
+        let _ = std::io::stderr().flush();
+        set_echo(false);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if tty {
+        set_echo(true);
+        eprintln!();
+    }
+    read.context("reading the password from standard input")?;
+    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    if p.is_empty() {
+        bail!(
+            "no password given: set SENTINEL_PASSWORD or write the password as one line on \
+             standard input (at least {} characters)",
+            password::MIN_LEN
+        );
+    }
+    password::validate(&p)?;
+    Ok(p)
+}
+
+/// Turns terminal echo off or on with `stty`; without it the password is echoed (still accepted).
+fn set_echo(on: bool) {
+    let _ = std::process::Command::new("stty")
+        .arg(if on { "echo" } else { "-echo" })
+        .stdin(std::process::Stdio::inherit())
+        .status();
 }

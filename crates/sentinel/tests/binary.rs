@@ -1,5 +1,7 @@
 //! The real binary: durability across SIGKILL (an event answered 200 survives, is processed after
-//! the restart and counted once), graceful shutdown, data-dir locking and `sentinel seed`.
+//! the restart and counted once), graceful shutdown, data-dir locking, `sentinel seed`, and the
+//! account commands (`user create/list/reset-password`, `project create --org --platform`,
+//! `token create --user --scope`).
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,9 +9,9 @@
 )]
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,9 +42,15 @@ fn last_line(args: &[&str], dir: &Path) -> String {
 
 /// Starts `sentinel serve` on a free port and returns it with its address once it listens.
 fn serve(dir: &Path) -> (Child, String) {
+    serve_with(dir, &[])
+}
+
+/// `serve` with extra global arguments (e.g. `--config FILE`).
+fn serve_with(dir: &Path, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir)
+        .args(args)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -170,7 +178,10 @@ async fn sigkill_under_load_loses_no_acknowledged_event() {
     let acked: HashSet<String> = acked.lock().unwrap().iter().cloned().collect();
     let sent: Vec<String> = sent.lock().unwrap().clone();
 
-    let (mut child, addr) = serve(dir.path());
+    // Every sent event is read back through the API: far beyond the default per-token limit.
+    let config = dir.path().join("unlimited-api.toml");
+    std::fs::write(&config, "[auth]\napi_per_user_per_minute = 10000000\n").unwrap();
+    let (mut child, addr) = serve_with(dir.path(), &["--config", config.to_str().unwrap()]);
     let base = format!("http://{addr}");
     wait_drained(&http, &base).await;
 
@@ -276,7 +287,7 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
 }
 
 #[tokio::test]
-async fn seed_sends_realistic_events_through_the_ingest_path() {
+async fn seed_fills_a_month_of_several_platforms_errors_through_the_ingest_path() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, addr) = serve(dir.path());
     let dsn = last_line(&["--listen", &addr, "project", "create", "seeded"], dir.path());
@@ -284,28 +295,402 @@ async fn seed_sends_realistic_events_through_the_ingest_path() {
     let out = Command::new(BIN)
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["seed", "--events", "300", "--dsn", &dsn])
+        .args(["seed", "--events", "400", "--seed", "20260101", "--dsn", &dsn])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("400 accepted"), "{stdout}");
+    assert!(
+        stdout.contains("--seed 20260101"),
+        "the seed is printed for a rerun: {stdout}"
+    );
+    let distinct: usize = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("errors:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no error count in the summary: {stdout}"));
+
     let http = reqwest::Client::new();
     let base = format!("http://{addr}");
     wait_drained(&http, &base).await;
+    let now_secs = std::time::SystemTime::UNIX_EPOCH.elapsed().unwrap().as_secs();
+    // The server keeps the events' own times: they spread over the month, none moved to today.
     let stats = get_json(
         &http,
-        &format!("{base}/api/0/projects/1/stats/?resolution=1d"),
+        &format!(
+            "{base}/api/0/projects/1/stats/?resolution=1d&since={}",
+            now_secs - 31 * 86_400
+        ),
         &token,
     )
     .await;
-    assert_eq!(stats["total"], 300, "{stats}");
+    assert_eq!(stats["total"], 400, "{stats}");
+    let days = stats["data"].as_array().unwrap();
+    let busy_days = days.iter().filter(|d| d["count"].as_u64() > Some(0)).count();
+    assert!(busy_days >= 25, "events on {busy_days} days: {stats}");
+    let today = days.last().unwrap()["count"].as_u64().unwrap();
+    assert!(
+        today < 100,
+        "{today} events today: back-dated events were moved to now"
+    );
+
     let issues = get_json(
         &http,
         &format!("{base}/api/0/projects/1/issues/?limit=100"),
         &token,
     )
     .await;
-    let n = issues["data"].as_array().unwrap().len();
-    assert!(n > 10, "realistic traffic spreads over many issues, got {n}");
+    let issues = issues["data"].as_array().unwrap();
+    assert_eq!(issues.len(), distinct, "each of the seed's errors is one issue");
+    let platforms: HashSet<&str> = issues.iter().map(|i| i["platform"].as_str().unwrap()).collect();
+    assert_eq!(
+        platforms,
+        HashSet::from(["python", "node", "javascript", "native"]),
+        "{issues:?}"
+    );
+    let ms = |i: &Value, key: &str| {
+        sentinel_server::api::stats::parse_time(key, i[key].as_str().unwrap())
+            .unwrap_or_else(|_| panic!("{key} of {i}"))
+    };
+    let first_seen: Vec<i64> = issues.iter().map(|i| ms(i, "first_seen")).collect();
+    let span_days = (first_seen.iter().max().unwrap() - first_seen.iter().min().unwrap()) / 86_400_000;
+    assert!(span_days > 7, "first_seen spans only {span_days} days");
+    let month_long = issues
+        .iter()
+        .filter(|i| ms(i, "last_seen") - ms(i, "first_seen") > 20 * 86_400_000)
+        .count();
+    assert!(
+        month_long >= 5,
+        "only {month_long} issues were seen over more than 20 days"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Runs `sentinel --data-dir DIR ARGS` with `stdin` as its standard input, the environment's
+/// `SENTINEL_*` variables removed and `env` added.
+fn run(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let mut cmd = Command::new(BIN);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SENTINEL_") {
+            cmd.env_remove(name);
+        }
+    }
+    let mut child = cmd
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sentinel");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The last line of a successful command's output.
+fn ok_line(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout.lines().last().unwrap_or_default().trim().to_owned()
+}
+
+/// The error output of a command that must fail.
+fn failure(out: Output, what: &str) -> String {
+    assert!(
+        !out.status.success(),
+        "{what} should fail; it printed {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+#[test]
+fn user_commands_read_the_password_from_the_environment_or_stdin_and_check_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let first = run(
+        d,
+        &["user", "create", "Root@Example.test"],
+        &[("SENTINEL_PASSWORD", PASSWORD)],
+        "",
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("first user"));
+    ok_line(
+        run(
+            d,
+            &["user", "create", "ada@example.test", "--name", "Ada L."],
+            &[],
+            "a long password\n",
+        ),
+        "password on stdin",
+    );
+    let err = failure(
+        run(d, &["user", "create", "eve@example.test"], &[], ""),
+        "no password",
+    );
+    assert!(err.contains("no password given"), "{err}");
+    let err = failure(
+        run(d, &["user", "create", "eve@example.test"], &[], "short\n"),
+        "short password",
+    );
+    assert!(err.contains("at least 8 characters"), "{err}");
+    let err = failure(
+        run(
+            d,
+            &["user", "create", "not-an-email"],
+            &[("SENTINEL_PASSWORD", PASSWORD)],
+            "",
+        ),
+        "bad email",
+    );
+    assert!(err.contains("not an email address"), "{err}");
+    failure(
+        run(
+            d,
+            &["user", "create", "ADA@example.test"],
+            &[("SENTINEL_PASSWORD", PASSWORD)],
+            "",
+        ),
+        "taken email",
+    );
+
+    let list = run(d, &["user", "list"], &[], "");
+    assert!(list.status.success());
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        list.contains("\troot@example.test\troot\tadmin\tdefault:owner"),
+        "{list}"
+    );
+    assert!(list.contains("\tada@example.test\tAda L.\t-\t"), "{list}");
+
+    let link = ok_line(
+        run(
+            d,
+            &[
+                "--public-url",
+                "https://errors.example.test/",
+                "user",
+                "reset-password",
+                "ada@example.test",
+            ],
+            &[],
+            "",
+        ),
+        "reset link",
+    );
+    assert!(
+        link.starts_with("https://errors.example.test/reset/snp_"),
+        "{link}"
+    );
+    let err = failure(
+        run(d, &["user", "reset-password", "nobody@example.test"], &[], ""),
+        "unknown user",
+    );
+    assert!(err.contains("no user"), "{err}");
+}
+
+#[test]
+fn project_and_token_commands_take_an_organization_a_platform_a_user_and_a_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Before any account exists, `project create --org` makes the organization.
+    ok_line(
+        run(d, &["project", "create", "shop", "--org", "acme"], &[], ""),
+        "new org",
+    );
+    ok_line(
+        run(
+            d,
+            &["user", "create", "root@example.test"],
+            &[("SENTINEL_PASSWORD", PASSWORD)],
+            "",
+        ),
+        "first user",
+    );
+    let err = failure(
+        run(d, &["project", "create", "web", "--org", "nope"], &[], ""),
+        "missing org",
+    );
+    assert!(err.contains("does not exist"), "{err}");
+    let err = failure(
+        run(d, &["project", "create", "web", "--platform", "cobol"], &[], ""),
+        "platform",
+    );
+    assert!(err.contains("expected one of python"), "{err}");
+    let dsn = ok_line(
+        run(d, &["project", "create", "web", "--platform", "node"], &[], ""),
+        "project",
+    );
+    assert!(dsn.starts_with("http://") && dsn.contains('@'), "{dsn}");
+
+    let token = ok_line(
+        run(
+            d,
+            &[
+                "token",
+                "create",
+                "ci",
+                "--user",
+                "root@example.test",
+                "--scope",
+                "read",
+            ],
+            &[],
+            "",
+        ),
+        "personal token",
+    );
+    assert!(token.starts_with("sntl_"), "{token}");
+    let err = failure(
+        run(d, &["token", "create", "ci", "--scope", "root"], &[], ""),
+        "scope",
+    );
+    assert!(err.contains("expected read, write or admin"), "{err}");
+    let err = failure(
+        run(
+            d,
+            &["token", "create", "ci", "--user", "nobody@example.test"],
+            &[],
+            "",
+        ),
+        "unknown user",
+    );
+    assert!(err.contains("no user"), "{err}");
+}
+
+#[tokio::test]
+async fn accounts_made_by_the_cli_sign_in_and_act_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok_line(
+        run(d, &["project", "create", "shop"], &[], ""),
+        "project before accounts",
+    );
+    let legacy = ok_line(run(d, &["token", "create", "legacy"], &[], ""), "instance token");
+    ok_line(
+        run(
+            d,
+            &["user", "create", "root@example.test"],
+            &[("SENTINEL_PASSWORD", PASSWORD)],
+            "",
+        ),
+        "first user",
+    );
+    ok_line(
+        run(
+            d,
+            &["user", "create", "ada@example.test"],
+            &[("SENTINEL_PASSWORD", PASSWORD)],
+            "",
+        ),
+        "second user",
+    );
+    ok_line(
+        run(d, &["project", "create", "web", "--platform", "node"], &[], ""),
+        "project",
+    );
+    let read = ok_line(
+        run(
+            d,
+            &[
+                "token",
+                "create",
+                "ci",
+                "--user",
+                "root@example.test",
+                "--scope",
+                "read",
+            ],
+            &[],
+            "",
+        ),
+        "read token",
+    );
+    let reset = ok_line(
+        run(d, &["user", "reset-password", "ada@example.test"], &[], ""),
+        "reset",
+    );
+    let (mut child, addr) = serve(d);
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+
+    let login = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": "root@example.test", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let access = login.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let projects = get_json(
+        &http,
+        &format!("{base}/api/0/organizations/default/projects/"),
+        &access,
+    )
+    .await;
+    let platforms: Vec<(&str, &str)> = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["slug"].as_str().unwrap(), p["platform"].as_str().unwrap()))
+        .collect();
+    assert_eq!(platforms, [("shop", "other"), ("web", "node")]);
+
+    // The instance token made before accounts now belongs to the first admin.
+    let me = get_json(&http, &format!("{base}/api/auth/me"), &legacy).await;
+    assert_eq!(me["user"]["email"], "root@example.test", "{me}");
+    // The read token reads, and nothing more.
+    get_json(&http, &format!("{base}/api/0/organizations/"), &read).await;
+    let put = http
+        .put(format!("{base}/api/0/organizations/default/"))
+        .bearer_auth(&read)
+        .json(&serde_json::json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403);
+
+    // The reset link printed by the CLI works once, through the API.
+    let token = reset.rsplit('/').next().unwrap();
+    for expected in [204, 400] {
+        let resp = http
+            .post(format!("{base}/api/auth/reset-password"))
+            .json(&serde_json::json!({"token": token, "password": "a new password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), expected);
+    }
+    let login = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"email": "ada@example.test", "password": "a new password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
     child.kill().unwrap();
     let _ = child.wait();
 }

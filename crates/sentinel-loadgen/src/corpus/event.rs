@@ -29,7 +29,7 @@ pub(crate) struct EventCtx<'a> {
 
 /// Replaces `{n}`, `{hex}`, `{ip}` and `{word}` with per-event values, the way real messages carry
 /// ids and numbers that Sentry's message parameterization normalizes.
-fn fill(template: &str, rng: &mut Rng) -> String {
+pub(crate) fn fill(template: &str, rng: &mut Rng) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(start) = rest.find('{') {

@@ -54,6 +54,12 @@ struct SeedArgs {
     /// Number of events
     #[arg(long, default_value_t = 1000)]
     events: u64,
+    /// How many days back the events go (at most 30)
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Seed of the plan, to send the same events as an earlier run [default: random]
+    #[arg(long)]
+    seed: Option<u64>,
     /// Concurrent connections
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
@@ -139,8 +145,14 @@ fn main() -> anyhow::Result<()> {
         Command::Query(args) => runtime(args.common.client_threads.max(2))?.block_on(query::run(args)),
         Command::Corpus(args) => corpus(&args),
         Command::Seed(args) => {
-            let report =
-                runtime(2)?.block_on(sentinel_loadgen::seed(&args.dsn, args.events, args.concurrency))?;
+            let opts = sentinel_loadgen::SeedOptions {
+                dsn: args.dsn,
+                events: args.events,
+                days: args.days,
+                seed: args.seed,
+                concurrency: args.concurrency,
+            };
+            let report = runtime(2)?.block_on(sentinel_loadgen::seed(&opts))?;
             println!("{report}");
             Ok(())
         }
