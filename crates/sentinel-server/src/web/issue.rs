@@ -91,6 +91,7 @@ struct IssuePage {
     assignee: String,
     members: Vec<MemberOption>,
     chart: String,
+    day_chart: String,
     tags: Vec<TagDistribution>,
     meta: Option<EventMeta>,
     event: EventView,
@@ -264,7 +265,8 @@ async fn issue_page(
         .and_then(|id| members.iter().find(|m| m.user_id == id))
         .map(|m| m.name.clone())
         .unwrap_or_default();
-    let points = series(app, CountScope::Issue(issue.id), now, 7 * 86_400_000, 3_600_000).await?;
+    let points = series(app, CountScope::Issue(issue.id), now, 86_400_000, 3_600_000).await?;
+    let days = series(app, CountScope::Issue(issue.id), now, 30 * 86_400_000, 86_400_000).await?;
     let activity = app.store.list_activity(issue.id).await?;
     let issue_url = issue_url(app, &org.slug, issue.id);
     let page = IssuePage {
@@ -286,6 +288,7 @@ async fn issue_page(
             })
             .collect(),
         chart: chart_json(&points, "hour", "events"),
+        day_chart: chart_json(&days, "day", "events"),
         tags: app.store.issue_tags(issue.id, 5).await?,
         meta,
         event: view,

@@ -19,6 +19,34 @@ use crate::api::{ApiError, input, new_public_key};
 use crate::auth::access;
 use crate::clock::rfc3339;
 
+/// The platforms of [`input::PLATFORMS`] with their display names, for select boxes.
+fn platform_options() -> Vec<(&'static str, &'static str)> {
+    input::PLATFORMS
+        .iter()
+        .map(|p| {
+            let label = match *p {
+                "python" => "Python",
+                "node" => "Node.js",
+                "javascript" => "Browser JavaScript",
+                "rust" => "Rust",
+                "go" => "Go",
+                "java" => "Java",
+                "kotlin" => "Kotlin",
+                "android" => "Android",
+                "cocoa" => "Apple (Cocoa)",
+                "dart" => "Dart / Flutter",
+                "dotnet" => ".NET",
+                "elixir" => "Elixir",
+                "php" => "PHP",
+                "ruby" => "Ruby",
+                "native" => "Native (C/C++)",
+                _ => "Other",
+            };
+            (*p, label)
+        })
+        .collect()
+}
+
 /// The organization (by slug) and project (by slug) if the user may see them with `min`.
 pub async fn org_project(
     app: &AppState,
@@ -201,7 +229,7 @@ struct ProjectNewPage {
     error: Option<String>,
     name: String,
     platform: String,
-    platforms: &'static [&'static str],
+    platforms: Vec<(&'static str, &'static str)>,
 }
 
 pub async fn new_form(
@@ -215,7 +243,7 @@ pub async fn new_form(
         error: None,
         name: String::new(),
         platform: "python".into(),
-        platforms: input::PLATFORMS,
+        platforms: platform_options(),
     };
     render(&page)
 }
@@ -257,7 +285,7 @@ pub async fn create(
                 error: Some(e.to_string()),
                 name: form.name,
                 platform: form.platform,
-                platforms: input::PLATFORMS,
+                platforms: platform_options(),
             };
             let mut resp = render(&page)?;
             *resp.status_mut() = StatusCode::BAD_REQUEST;
@@ -303,8 +331,10 @@ struct OverviewPage {
     name: String,
     minute_chart: String,
     hour_chart: String,
+    day_chart: String,
     events_hour: u64,
     events_week: u64,
+    events_month: u64,
     newest: Vec<IssueLine>,
     loudest: Vec<IssueLine>,
 }
@@ -325,6 +355,7 @@ pub async fn overview(
         3_600_000,
     )
     .await?;
+    let days = series(&app, CountScope::Project(project.id), now, 30 * 86_400_000, 86_400_000).await?;
     let base = IssueQuery {
         project_id: project.id,
         status: Some(IssueStatus::Unresolved),
@@ -354,6 +385,8 @@ pub async fn overview(
         name: project.name.clone(),
         events_hour: minutes.iter().map(|(_, v)| v).sum(),
         events_week: hours.iter().map(|(_, v)| v).sum(),
+        events_month: days.iter().map(|(_, v)| v).sum(),
+        day_chart: chart_json(&days, "day", "events"),
         minute_chart: chart_json(&minutes, "minute", "events"),
         hour_chart: chart_json(&hours, "hour", "events"),
         newest: newest.items.into_iter().map(IssueLine::from).collect(),
@@ -378,7 +411,7 @@ struct SettingsPage {
     project_id: i64,
     name: String,
     platform: String,
-    platforms: &'static [&'static str],
+    platforms: Vec<(&'static str, &'static str)>,
     keys: Vec<KeyRow>,
     /// The DSN of the first active key, for the snippets.
     dsn: String,
@@ -417,7 +450,7 @@ async fn settings_page(
         project_id: project.id,
         name: project.name.clone(),
         platform: project.platform.clone(),
-        platforms: input::PLATFORMS,
+        platforms: platform_options(),
         keys: rows,
         dsn,
         error: error.clone(),
