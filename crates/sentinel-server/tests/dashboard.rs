@@ -587,6 +587,7 @@ async fn pages_of_another_organization_answer_404() {
         "/orgs/default/projects/app/".to_owned(),
         "/orgs/default/projects/app/issues/".to_owned(),
         "/orgs/default/projects/app/events/".to_owned(),
+        "/orgs/default/projects/app/releases/".to_owned(),
         "/orgs/default/projects/app/settings/".to_owned(),
         format!("/orgs/default/issues/{issue}/"),
         format!("/orgs/mallory-org/issues/{issue}/"),
@@ -622,6 +623,8 @@ async fn hostile_event_data_is_rendered_inert_on_every_page() {
         "/orgs/default/projects/app/issues/".to_owned(),
         "/orgs/default/projects/app/issues/?query=Evil".to_owned(),
         "/orgs/default/projects/app/events/".to_owned(),
+        "/orgs/default/projects/app/releases/".to_owned(),
+        format!("/orgs/default/projects/app/releases/{}/", path_segment(IMG)),
         "/orgs/default/projects/app/settings/".to_owned(),
         format!("/orgs/default/issues/{issue}/"),
         format!("/orgs/default/issues/{issue}/events/{id}/"),
@@ -665,6 +668,119 @@ async fn hostile_event_data_is_rendered_inert_on_every_page() {
     assert!(
         raw.body.contains("Evil<script>"),
         "the raw JSON keeps the data as sent"
+    );
+}
+
+/// `s` as one URL path segment.
+fn path_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Sends one envelope of `(item type, payload)` items through the real ingest endpoint.
+async fn send_items(env: &Env, items: &[(&str, Value)]) {
+    let mut body = "{}\n".to_owned();
+    for (ty, payload) in items {
+        body.push_str(&format!("{}\n{payload}\n", json!({"type": ty})));
+    }
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/{}/envelope/", env.server.base_url(), env.project))
+        .header(
+            "x-sentry-auth",
+            format!("Sentry sentry_version=7, sentry_key={KEY}, sentry_client=test/1"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_releases_pages_show_events_new_issues_and_crash_free_rates() {
+    let env = start_with(|_| {}).await;
+    send_event(
+        &env,
+        env.project,
+        KEY,
+        json!({"event_id": "e".repeat(32), "release": "shop@2.1 beta", "exception": {"values": [{"type": "KeyError", "value": "sku"}]}}),
+    )
+    .await;
+    let issue = wait_for_issues(&env, env.project, 1).await[0];
+    let started = "2027-01-15T08:00:00Z";
+    send_items(
+        &env,
+        &[
+            (
+                "sessions",
+                json!({"attrs": {"release": "shop@2.1 beta"}, "aggregates": [
+                    {"started": started, "did": "u1", "exited": 2},
+                    {"started": started, "did": "u2", "crashed": 1},
+                    {"started": started, "exited": 1},
+                ]}),
+            ),
+            (
+                "session",
+                json!({"sid": "4c4c1e6b-0000-4000-8000-000000000001", "did": "u3", "init": true,
+                       "started": started, "status": "exited", "errors": 0, "attrs": {"release": "shop@2.1 beta"}}),
+            ),
+        ],
+    )
+    .await;
+    let mut release = None;
+    for _ in 0..200 {
+        release = env.store.get_release(env.project, "shop@2.1 beta").await.unwrap();
+        if release.as_ref().is_some_and(|r| r.sessions == 5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(release.map(|r| (r.sessions, r.users)), Some((5, 3)));
+
+    let mut b = Browser::new(&env);
+    b.setup_admin().await;
+    let list = b.get("/orgs/default/projects/app/releases/").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(
+        list.body.contains("class=\"active\">Releases</a>"),
+        "the nav entry is active"
+    );
+    assert!(list.body.contains("shop@2.1 beta"), "{}", list.body);
+    // 1 crashed of 5 sessions; 1 crashed of 3 users.
+    assert!(
+        list.body
+            .contains("<td class=\"count crash-free-sessions\">80 %</td>"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body
+            .contains("<td class=\"count crash-free-users\">66.67 %</td>"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains("<td class=\"count new-issues\">1</td>"),
+        "{}",
+        list.body
+    );
+    let link = "/orgs/default/projects/app/releases/shop%402.1%20beta/";
+    assert!(list.body.contains(link), "{}", list.body);
+
+    let detail = b.get(link).await;
+    assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
+    assert!(
+        detail.body.contains(&format!("/orgs/default/issues/{issue}/")),
+        "links its new issue"
+    );
+    assert!(detail.body.contains("KeyError"), "{}", detail.body);
+    assert_eq!(
+        b.get("/orgs/default/projects/app/releases/nope/").await.status,
+        StatusCode::NOT_FOUND
     );
 }
 
@@ -715,4 +831,52 @@ async fn an_invitation_link_creates_the_account_and_joins_with_its_role_once() {
     // The link worked once.
     let again = Browser::new(&env).get(&path).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn attachments_of_an_event_are_listed_on_its_page_and_download_as_sent() {
+    let env = start_with(|_| {}).await;
+    let id = "e".repeat(32);
+    let log = "line one\nline <two> & three\n";
+    let envelope = format!(
+        "{}\n{}\n{}\n{}\n{log}\n",
+        json!({"event_id": id}),
+        json!({"type": "event"}),
+        json!({"event_id": id, "message": "with a log"}),
+        json!({"type": "attachment", "length": log.len(), "filename": "../app log.txt", "content_type": "text/html"}),
+    );
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/{}/envelope/", env.server.base_url(), env.project))
+        .header("x-sentry-auth", format!("Sentry sentry_version=7, sentry_key={KEY}"))
+        .body(envelope)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let issue = wait_for_issues(&env, env.project, 1).await[0];
+    let mut b = Browser::new(&env);
+    b.setup_admin().await;
+    let mut page = b.get(&format!("/orgs/default/issues/{issue}/")).await;
+    for _ in 0..100 {
+        if page.body.contains("id=\"attachments\"") {
+            break;
+        }
+        // The attachment item is stored by the same batch as the event; a later batch at worst.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        page = b.get(&format!("/orgs/default/issues/{issue}/")).await;
+    }
+    let marker = "/attachments/";
+    let at = page.body.find(marker).unwrap_or_else(|| panic!("no attachment link:\n{}", page.body));
+    let start = page.body[..at].rfind('"').unwrap() + 1;
+    let end = at + page.body[at..].find('"').unwrap();
+    let link = page.body[start..end].to_owned();
+    assert!(page.body.contains("../app log.txt"), "the name is listed as sent (escaped)");
+
+    let download = b.get(&link).await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(download.body, log);
+    let disposition = download.headers.get("content-disposition").unwrap().to_str().unwrap();
+    assert_eq!(disposition, "attachment; filename=\"app_log.txt\"");
+    // An active content type is never passed through.
+    assert_eq!(download.headers.get("content-type").unwrap(), "application/octet-stream");
 }
