@@ -1,7 +1,8 @@
 //! The Sentry wire protocol and what Sentinel derives from it, as pure functions.
 //!
 //! Envelope framing, request-body decoding with size caps, authentication headers, event
-//! normalization and grouping. Everything here takes values and returns values: no I/O, no clock,
+//! normalization and grouping, release-health sessions. Everything here takes values and returns
+//! values: no I/O, no clock,
 //! no database, no knowledge of the server or the store. That keeps it easy to test, fuzz and
 //! benchmark.
 
@@ -12,3 +13,4 @@ pub mod event;
 pub mod grouping;
 pub mod ids;
 pub mod parameterize;
+pub mod session;

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod issues;
 pub mod ops;
 pub mod pipeline;
+pub mod releases;
 pub mod scheduler;
 pub mod web;
 
@@ -101,6 +102,7 @@ pub fn router(state: AppState) -> Router {
             .route("/api/0/projects/", get(api::projects::list))
             .route("/api/0/projects/{project_id}/stats/", get(api::projects::stats))
             .merge(issues::routes())
+            .merge(releases::routes())
             .route("/api/0/openapi.json", get(api::openapi::document));
         // Accounts: sign-in, organizations, members, projects, keys, personal tokens.
         app = app

@@ -591,6 +591,7 @@ async fn pages_of_another_organization_answer_404() {
         "/orgs/default/projects/app/settings/".to_owned(),
         format!("/orgs/default/issues/{issue}/"),
         format!("/orgs/mallory-org/issues/{issue}/"),
+        format!("/orgs/default/issues/{issue}/counts"),
         format!("/orgs/default/issues/{issue}/events/{}/json", "c".repeat(32)),
     ] {
         let page = m.get(&path).await;
@@ -847,7 +848,10 @@ async fn attachments_of_an_event_are_listed_on_its_page_and_download_as_sent() {
     );
     let resp = reqwest::Client::new()
         .post(format!("{}/api/{}/envelope/", env.server.base_url(), env.project))
-        .header("x-sentry-auth", format!("Sentry sentry_version=7, sentry_key={KEY}"))
+        .header(
+            "x-sentry-auth",
+            format!("Sentry sentry_version=7, sentry_key={KEY}"),
+        )
         .body(envelope)
         .send()
         .await
@@ -866,17 +870,31 @@ async fn attachments_of_an_event_are_listed_on_its_page_and_download_as_sent() {
         page = b.get(&format!("/orgs/default/issues/{issue}/")).await;
     }
     let marker = "/attachments/";
-    let at = page.body.find(marker).unwrap_or_else(|| panic!("no attachment link:\n{}", page.body));
+    let at = page
+        .body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no attachment link:\n{}", page.body));
     let start = page.body[..at].rfind('"').unwrap() + 1;
     let end = at + page.body[at..].find('"').unwrap();
     let link = page.body[start..end].to_owned();
-    assert!(page.body.contains("../app log.txt"), "the name is listed as sent (escaped)");
+    assert!(
+        page.body.contains("../app log.txt"),
+        "the name is listed as sent (escaped)"
+    );
 
     let download = b.get(&link).await;
     assert_eq!(download.status, StatusCode::OK);
     assert_eq!(download.body, log);
-    let disposition = download.headers.get("content-disposition").unwrap().to_str().unwrap();
+    let disposition = download
+        .headers
+        .get("content-disposition")
+        .unwrap()
+        .to_str()
+        .unwrap();
     assert_eq!(disposition, "attachment; filename=\"app_log.txt\"");
     // An active content type is never passed through.
-    assert_eq!(download.headers.get("content-type").unwrap(), "application/octet-stream");
+    assert_eq!(
+        download.headers.get("content-type").unwrap(),
+        "application/octet-stream"
+    );
 }

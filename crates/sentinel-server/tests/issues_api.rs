@@ -1,5 +1,5 @@
 //! Full-stack tests of the issue API: search, status changes, assignees, comments and activity,
-//! bulk changes, events and attachments, organization boundaries, and the OpenAPI document
+//! bulk changes, events and attachments, releases and release health, organization boundaries, and the OpenAPI document
 //! against the routes that exist. A real server on port 0 over a fresh SQLite data dir, or a fresh
 //! PostgreSQL schema when `SENTINEL_TEST_BACKEND=postgres` (scripts/test runs this file a second
 //! time that way whenever `SENTINEL_TEST_DATABASE_URL` is set). Events go in through the real
@@ -1114,4 +1114,146 @@ async fn the_openapi_document_lists_exactly_the_routes_the_router_serves() {
         "served but not in the OpenAPI document (add them to src/api/openapi/operations.rs): {undocumented:?}; \
          documented but not served: {unserved:?}"
     );
+}
+
+/// An envelope of `session`/`sessions` items, framed as the SDKs frame them (length headers).
+fn session_envelope(items: &[(&str, Value)]) -> Vec<u8> {
+    let mut out = format!("{}\n", json!({"sent_at": "2027-01-15T08:00:00Z"})).into_bytes();
+    for (ty, payload) in items {
+        let body = payload.to_string();
+        out.extend_from_slice(format!("{}\n{body}\n", json!({"type": ty, "length": body.len()})).as_bytes());
+    }
+    out
+}
+
+#[tokio::test]
+async fn releases_count_events_new_issues_and_session_health_end_to_end() {
+    let env = start().await;
+    // 1.0.0 first: AError starts there.
+    env.send(&[event(1, "AError", "a")]).await;
+    env.clock.advance(HOUR);
+    let mut b = event(2, "BError", "b");
+    b["release"] = json!("app@2.0.0");
+    let mut a_again = event(3, "AError", "a");
+    a_again["release"] = json!("app@2.0.0");
+    env.send(&[b, a_again]).await;
+
+    // Shaped like the SDKs send them: application-mode updates (init, then the terminal update
+    // of the same sid) and a server-mode aggregate, as sentry-python's session flusher does.
+    let started = "2027-01-15T09:00:00.000000Z";
+    let attrs = json!({"release": "app@2.0.0", "environment": "production"});
+    let update = |sid: &str, did: &str, init: bool, status: &str, errors: u32| {
+        let mut u = json!({"sid": sid, "did": did, "started": started, "status": status,
+            "errors": errors, "duration": 1.5, "timestamp": started, "attrs": attrs});
+        if init {
+            u["init"] = json!(true);
+        }
+        u
+    };
+    let sid_a = "9d1e7f1c-5b0a-4c0e-9f43-0d2b0f9c1a01";
+    let sid_b = "9d1e7f1c-5b0a-4c0e-9f43-0d2b0f9c1a02";
+    let body = session_envelope(&[
+        ("session", update(sid_a, "u1", true, "ok", 0)),
+        ("session", update(sid_b, "u2", true, "ok", 0)),
+    ]);
+    env.send_to(env.project, KEY, body).await;
+    let body = session_envelope(&[
+        ("session", update(sid_a, "u1", false, "ok", 1)),
+        ("session", update(sid_a, "u1", false, "exited", 1)),
+        ("session", update(sid_b, "u2", false, "crashed", 1)),
+        (
+            "sessions",
+            json!({"attrs": attrs, "aggregates": [
+                {"started": "2027-01-15T09:00:00Z", "did": "u3", "exited": 2},
+                {"started": "2027-01-15T09:01:00Z", "exited": 1, "crashed": 1},
+            ]}),
+        ),
+        // Malformed: no release. Counted as an invalid outcome, nothing else.
+        (
+            "session",
+            json!({"sid": sid_a, "init": true, "started": started, "attrs": {}}),
+        ),
+    ]);
+    env.send_to(env.project, KEY, body).await;
+    env.processed().await;
+
+    let path = format!("/api/0/projects/{}/releases/", env.project);
+    let list = env.ok(&env.member, &path).await;
+    let data = list["data"].as_array().unwrap();
+    let versions: Vec<&str> = data.iter().map(|r| r["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["app@2.0.0", "app@1.0.0"], "newest first");
+    let v2 = &data[0];
+    assert_eq!(v2["events"], 2);
+    assert_eq!(v2["new_issues"], 1, "BError; AError is older");
+    assert_eq!(v2["first_event"], "2027-01-15T09:00:00.000Z");
+    // Sessions: a (errored), b (crashed), and 4 aggregated (1 crashed).
+    assert_eq!(
+        (
+            v2["sessions"].as_u64(),
+            v2["sessions_errored"].as_u64(),
+            v2["sessions_crashed"].as_u64(),
+            v2["sessions_abnormal"].as_u64()
+        ),
+        (Some(6), Some(1), Some(2), Some(0)),
+        "{v2}"
+    );
+    assert_eq!(
+        (v2["users"].as_u64(), v2["users_crashed"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let rate = v2["crash_free_sessions"].as_f64().unwrap();
+    assert!((rate - 200.0 / 3.0).abs() < 1e-9, "{rate}");
+    let users_rate = v2["crash_free_users"].as_f64().unwrap();
+    assert!((users_rate - 200.0 / 3.0).abs() < 1e-9, "{users_rate}");
+    let v1 = &data[1];
+    assert_eq!(
+        (v1["events"].as_u64(), v1["new_issues"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(v1["crash_free_sessions"], Value::Null);
+
+    let outcomes = env
+        .store
+        .outcome_totals(env.project, T0 - HOUR, T0 + 2 * HOUR)
+        .await
+        .unwrap();
+    let invalid: u64 = outcomes
+        .iter()
+        .filter(|o| o.category == "session" && o.outcome == "invalid")
+        .map(|o| o.quantity)
+        .sum();
+    assert_eq!(invalid, 1, "{outcomes:?}");
+
+    // A page at a time.
+    let first = env.ok(&env.member, &format!("{path}?limit=1")).await;
+    assert_eq!(first["data"][0]["version"], "app@2.0.0");
+    let cursor = first["pagination"]["next_cursor"].as_str().unwrap();
+    let second = env
+        .ok(
+            &env.member,
+            &format!("{path}?limit=1&cursor={}", url_encode(cursor)),
+        )
+        .await;
+    assert_eq!(second["data"][0]["version"], "app@1.0.0");
+    assert_eq!(second["pagination"]["has_more"], false);
+
+    // One release, URL-encoded, with the issues it introduced.
+    let detail = env
+        .ok(&env.member, &format!("{path}{}/", url_encode("app@2.0.0")))
+        .await;
+    assert_eq!(detail["sessions"], 6);
+    let titles: Vec<&str> = detail["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["BError: b"]);
+    let (status, _) = env.get(&env.member, &format!("{path}app%403.0/")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Another organization's member sees nothing.
+    let (status, _) = env.get(&env.outsider, &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = env.get(&env.outsider, &format!("{path}app%402.0.0/")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -5,7 +5,8 @@
 //! Several workers (on several nodes) apply batches at once. To keep them from deadlocking, every
 //! transaction takes its row locks in one global order: inbox rows, event ids (sorted), issues
 //! sorted by (project, hash), tag values sorted, tag keys sorted, rollups sorted with the hot
-//! project-wide rows last, outcomes sorted. Should a deadlock or serialization failure happen
+//! project-wide rows last, release users sorted, releases sorted by (project, version), outcomes
+//! sorted. Should a deadlock or serialization failure happen
 //! anyway, the whole transaction is retried.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -131,6 +132,7 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
         .unwrap_or_default();
     let mut activity: Vec<(i64, &'static str, Option<String>)> = Vec::new();
     let mut reopened: Vec<(i64, Reopen)> = Vec::new();
+    let mut new_issue_releases: Vec<(i64, &str)> = Vec::new();
     let mut ids: HashMap<IssueKey, i64> = HashMap::with_capacity(keys.len());
     for (key, agg) in &aggs {
         let (id, inserted) = *upserted
@@ -140,6 +142,9 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
         if inserted {
             outcome.new_issues.push(id);
             activity.push((id, "first_seen", None));
+            if let Some(release) = agg.first.release.as_deref() {
+                new_issue_releases.push((key.0, release));
+            }
         } else if let Some(why) = previous.get(key).and_then(|prev| reopen(prev, agg)) {
             if matches!(why, Reopen::Regression { .. }) {
                 outcome.regressed_issues.push(id);
@@ -159,6 +164,9 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
 
     tag_values(&mut *tx, &fresh, &ids).await?;
     rollups(&mut *tx, &fresh, &ids).await?;
+    // Every batch of a project touches its current release's row: as hot as the project-wide
+    // rollups, so locked late too.
+    crate::releases::write_releases(&mut *tx, &fresh, &new_issue_releases, &batch.sessions).await?;
     upsert_outcomes(&mut *tx, &batch.outcomes).await?;
     Ok(outcome)
 }
@@ -295,12 +303,13 @@ async fn upsert_issues<'a>(
     let first_seen: Vec<i64> = aggs.values().map(|a| a.first_seen).collect();
     let last_seen: Vec<i64> = aggs.values().map(|a| a.last_seen).collect();
     let counts: Vec<i64> = aggs.values().map(|a| a.count).collect();
+    let first_releases: Vec<Option<&str>> = aggs.values().map(|a| a.first.release.as_deref()).collect();
     let rows = sqlx::query(
-        "INSERT INTO issues (project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen) \
-         SELECT project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen \
+        "INSERT INTO issues (project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen, first_release) \
+         SELECT project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen, first_release \
          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                     $8::bigint[], $9::bigint[], $10::bigint[]) \
-           WITH ORDINALITY AS t(project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen, ord) \
+                     $8::bigint[], $9::bigint[], $10::bigint[], $11::text[]) \
+           WITH ORDINALITY AS t(project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen, first_release, ord) \
          ORDER BY ord \
          ON CONFLICT (project_id, hash) DO UPDATE SET \
            times_seen = issues.times_seen + excluded.times_seen, \
@@ -319,6 +328,7 @@ async fn upsert_issues<'a>(
     .bind(first_seen)
     .bind(last_seen)
     .bind(counts)
+    .bind(first_releases)
     .fetch_all(&mut *tx)
     .await?;
     let wanted: HashMap<(i64, &str), IssueKey<'a>> = keys.iter().map(|k| (*k, *k)).collect();

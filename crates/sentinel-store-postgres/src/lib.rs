@@ -15,6 +15,7 @@ mod leases;
 mod options;
 mod partitions;
 mod projects;
+mod releases;
 mod retention;
 mod transfer;
 mod workflow;

@@ -2,8 +2,8 @@
 //! `events`/`items` partitions past the longest retention of any project, minute-rollup partitions
 //! once folded into hourly rollups, monthly hourly-rollup partitions past their retention. Rows
 //! are deleted (at most `delete_batch` per statement) only where a partition holds rows to keep:
-//! projects with a shorter retention than the longest, issues, outcomes, partial partitions of
-//! rollups.
+//! projects with a shorter retention than the longest, issues, releases, outcomes, partial
+//! partitions of rollups.
 //!
 //! Event rows of the longest retention are kept until their whole day has expired, so they live
 //! up to one day longer than the policy says; `event_ids` is pruned along exactly what was deleted,
@@ -239,6 +239,35 @@ async fn issues(
                  comms AS (DELETE FROM comments WHERE issue_id IN (SELECT id FROM gone)), \
                  minutes AS (DELETE FROM rollups_minute WHERE project_id = $1 AND issue_id IN (SELECT id FROM gone)), \
                  hours AS (DELETE FROM rollups_hour WHERE project_id = $1 AND issue_id IN (SELECT id FROM gone)) \
+                 SELECT count(*) FROM gone",
+            )
+            .bind(project_id)
+            .bind(cutoff)
+            .bind(batch)
+        })
+        .await?;
+        // A release's users first (the order batches lock them in), then the release once it has
+        // none left.
+        delete_all(pool, batch, || {
+            sqlx::query(
+                "WITH gone AS (DELETE FROM release_users WHERE (project_id, version, user_hash) IN \
+                   (SELECT u.project_id, u.version, u.user_hash FROM releases r JOIN release_users u \
+                    ON u.project_id = r.project_id AND u.version = r.version \
+                    WHERE r.project_id = $1 AND r.last_seen_ms < $2 LIMIT $3) RETURNING 1) \
+                 SELECT count(*) FROM gone",
+            )
+            .bind(project_id)
+            .bind(cutoff)
+            .bind(batch)
+        })
+        .await?;
+        report.releases_deleted += delete_all(pool, batch, || {
+            sqlx::query(
+                "WITH gone AS (DELETE FROM releases WHERE id IN \
+                   (SELECT id FROM releases WHERE project_id = $1 AND last_seen_ms < $2 AND NOT EXISTS \
+                     (SELECT 1 FROM release_users u \
+                      WHERE u.project_id = releases.project_id AND u.version = releases.version) \
+                    LIMIT $3) RETURNING 1) \
                  SELECT count(*) FROM gone",
             )
             .bind(project_id)

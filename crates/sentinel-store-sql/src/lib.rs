@@ -19,6 +19,7 @@ mod inbox;
 mod issues;
 mod leases;
 mod projects;
+mod releases;
 mod workflow;
 
 use std::str::FromStr;
@@ -35,6 +36,7 @@ pub use batch::{
 };
 pub use issues::{EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, fts5_query, search_words, tsquery};
 pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
+pub use releases::{RELEASE_COLUMNS, ReleaseDelta, ReleaseKey, release_deltas, release_users};
 pub use workflow::{IssueUpdate, note_data, plan_change};
 
 /// What the macros name through `$crate`, so a backend needs no particular import for them.

@@ -1,5 +1,5 @@
 //! Applying a processed inbox batch: one transaction that stores events, upserts issues, rolls up
-//! counts and advances the worker cursor, so a crash leaves either all of it or none of it.
+//! counts, updates releases and advances the worker cursor, so a crash leaves either all of it or none of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -43,6 +43,7 @@ pub async fn apply(
         .max()
         .unwrap_or_default();
     let mut activity: Vec<(i64, &'static str, Option<String>)> = Vec::new();
+    let mut new_issue_releases: Vec<(i64, &str)> = Vec::new();
     for (key, agg) in &aggs {
         let id = *ids
             .get(key)
@@ -50,6 +51,9 @@ pub async fn apply(
         let Some(prev) = existing.get(key) else {
             outcome.new_issues.push(id);
             activity.push((id, "first_seen", None));
+            if let Some(release) = agg.first.release.as_deref() {
+                new_issue_releases.push((key.0, release));
+            }
             continue;
         };
         if let Some(why) = reopen(prev, agg) {
@@ -67,6 +71,9 @@ pub async fn apply(
     outcome.events_stored = fresh.len() as u64;
     rollups(&mut tx, &fresh, &ids).await?;
     tag_values(&mut tx, &fresh, &ids).await?;
+    crate::releases::write_releases(&mut tx, &fresh, &new_issue_releases, &batch.sessions)
+        .await
+        .map_err(db_err)?;
 
     for chunk in batch.items.chunks(CHUNK) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -194,7 +201,7 @@ async fn upsert_issues<'a>(
     let mut ids = HashMap::new();
     for chunk in entries.chunks(CHUNK / 2) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO issues (project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen) ",
+            "INSERT INTO issues (project_id, hash, title, culprit, message, level, platform, first_seen_ms, last_seen_ms, times_seen, first_release) ",
         );
         qb.push_values(chunk, |mut b, ((project_id, hash), agg)| {
             b.push_bind(*project_id)
@@ -206,7 +213,8 @@ async fn upsert_issues<'a>(
                 .push_bind(agg.first.platform.clone())
                 .push_bind(agg.first_seen)
                 .push_bind(agg.last_seen)
-                .push_bind(agg.count);
+                .push_bind(agg.count)
+                .push_bind(agg.first.release.clone());
         });
         qb.push(
             " ON CONFLICT (project_id, hash) DO UPDATE SET \

@@ -11,6 +11,7 @@ mod inbox;
 mod issues;
 mod leases;
 mod projects;
+mod releases;
 mod retention;
 mod transfer;
 mod workflow;

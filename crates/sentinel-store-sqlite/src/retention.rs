@@ -17,6 +17,16 @@ const OLD_HOUR_ROLLUPS: &str = "DELETE FROM rollups_hour WHERE project_id = $1 A
 const OLD_OUTCOMES: &str = "DELETE FROM outcomes WHERE project_id = $1 \
      AND (minute_ms, category, outcome, reason) IN (SELECT minute_ms, category, outcome, reason \
      FROM outcomes WHERE project_id = $1 AND minute_ms < $2 LIMIT $3)";
+/// The users of project `$1`'s releases last seen before `$2`, then (once they have none left)
+/// the releases themselves.
+const OLD_RELEASE_USERS: &str = "DELETE FROM release_users WHERE (project_id, version, user_hash) IN \
+     (SELECT u.project_id, u.version, u.user_hash FROM releases r JOIN release_users u \
+      ON u.project_id = r.project_id AND u.version = r.version \
+      WHERE r.project_id = $1 AND r.last_seen_ms < $2 LIMIT $3)";
+const OLD_RELEASES: &str = "DELETE FROM releases WHERE id IN \
+     (SELECT id FROM releases WHERE project_id = $1 AND last_seen_ms < $2 AND NOT EXISTS \
+      (SELECT 1 FROM release_users u WHERE u.project_id = releases.project_id AND u.version = releases.version) \
+      LIMIT $3)";
 
 /// The issues of project `$1` last seen before `$2` that have no events left, at most `$3`.
 /// (An event sent late with an old timestamp outlives its issue's `last_seen`: the issue stays
@@ -105,6 +115,8 @@ pub async fn apply(
         report.events_deleted += drain(pool, OLD_EVENTS, project_id, cutoff, batch).await?;
         report.items_deleted += drain(pool, OLD_ITEMS, project_id, cutoff, batch).await?;
         report.issues_deleted += delete_stale_issues(pool, project_id, cutoff, batch).await?;
+        drain(pool, OLD_RELEASE_USERS, project_id, cutoff, batch).await?;
+        report.releases_deleted += drain(pool, OLD_RELEASES, project_id, cutoff, batch).await?;
         report.minute_rollups_compacted += fold_minutes(pool, project_id, fold_before, batch).await?;
         report.hour_rollups_deleted += drain(pool, OLD_HOUR_ROLLUPS, project_id, hour_cutoff, batch).await?;
         report.outcomes_deleted += drain(pool, OLD_OUTCOMES, project_id, hour_cutoff, batch).await?;

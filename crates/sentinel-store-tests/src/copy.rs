@@ -4,7 +4,7 @@ use super::*;
 
 /// Puts rows in every table of the transfer list: two projects, tokens, users with their
 /// memberships, an invitation and a session, a dictionary, issues with events, tags, activity and
-/// a comment, items, outcomes, minute and hourly rollups, and three pending inbox items. Public
+/// a comment, items, outcomes, releases with users, minute and hourly rollups, and three pending inbox items. Public
 /// for backends' own copy tests, which need two stores.
 pub async fn populate_every_table(store: &dyn Store) {
     let p = project(store, "copied").await;
@@ -19,6 +19,15 @@ pub async fn populate_every_table(store: &dyn Store) {
     events.push(event(q, 7, "a", T0 + 20 * DAY_MS));
     let mut b = batch(events);
     b.items = vec![stored_item(p, T0), stored_item(q, T0 + 1)];
+    b.sessions = vec![SessionCounts {
+        project_id: p,
+        release: "app@1.0".into(),
+        received_ms: T0 + 1,
+        sessions: 2,
+        crashed: 1,
+        users: vec![(-5, true), (9, false)],
+        ..Default::default()
+    }];
     b.outcomes = (0..4)
         .map(|m| OutcomeCount {
             project_id: p,

@@ -12,11 +12,13 @@
 mod accounts;
 mod copy;
 mod maintenance;
+mod releases;
 mod workflow;
 
 pub use accounts::*;
 pub use copy::*;
 pub use maintenance::*;
+pub use releases::*;
 pub use workflow::*;
 
 use std::any::Any;
@@ -29,7 +31,7 @@ use sentinel_store::transfer::{self, TableSpec, Value};
 use sentinel_store::{
     CountScope, DAY_MS, HOUR_MS, InboxItem, IssueChange, IssueQuery, IssueSort, IssueStatus, ItemKind, Lease,
     NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, ProcessedBatch, RetentionPolicy, RetentionReport,
-    StatusChange, Store, StoreError, TagDistribution,
+    SessionCounts, StatusChange, Store, StoreError, TagDistribution,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, a schema).
@@ -104,6 +106,10 @@ macro_rules! contract_tests {
             leases_have_one_holder_until_they_expire_or_are_released,
             retention_deletes_old_events_items_and_issues_per_project,
             minute_rollups_fold_into_hours_without_changing_counts,
+            releases_count_events_first_and_last_event_and_the_issues_they_introduced,
+            releases_are_listed_newest_first_across_pages,
+            release_health_counts_sessions_and_distinct_users,
+            retention_deletes_releases_last_seen_before_the_cutoff,
             rows_copy_between_stores_and_resume
         );
     };

@@ -8,6 +8,7 @@
 pub mod accounts;
 mod maintenance;
 mod model;
+pub mod releases;
 mod slug;
 mod store;
 pub mod transfer;
@@ -21,8 +22,10 @@ pub use maintenance::{DAY_MS, HOUR_MS, Lease, RetentionPolicy, RetentionReport};
 pub use model::{
     AssignedFilter, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats,
     Issue, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount,
-    Page, ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution, TagValueCount, TimeRange,
+    Page, ProcessedBatch, Project, ProjectKey, SessionCounts, StoredEvent, TagDistribution, TagValueCount,
+    TimeRange,
 };
+pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;
 pub use store::{Store, StoreError};
 pub use workflow::{Activity, Attachment, Comment, EventNeighbors, IssueChange, StatusChange, WorkflowStore};

@@ -11,7 +11,8 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// which is also the partition key on PostgreSQL); rollup ages from their bucket start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {
-    /// Events, kept items, their de-duplication ids, and issues last seen before the cutoff.
+    /// Events, kept items, their de-duplication ids, issues last seen before the cutoff, and
+    /// releases last seen before it.
     pub event_days: u32,
     /// Per-project overrides of `event_days`, by project id.
     pub project_event_days: BTreeMap<i64, u32>,
@@ -66,6 +67,8 @@ pub struct RetentionReport {
     pub minute_rollups_compacted: u64,
     pub hour_rollups_deleted: u64,
     pub outcomes_deleted: u64,
+    /// Releases whose last event or session is older than their project's event retention.
+    pub releases_deleted: u64,
     /// PostgreSQL partitions dropped whole (table names).
     pub partitions_dropped: Vec<String>,
 }

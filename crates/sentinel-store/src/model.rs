@@ -177,6 +177,23 @@ pub struct ProcessedBatch {
     pub events: Vec<NewEvent>,
     pub items: Vec<NewStoredItem>,
     pub outcomes: Vec<OutcomeCount>,
+    /// What the batch's `session` and `sessions` items add to their releases' health.
+    pub sessions: Vec<SessionCounts>,
+}
+
+/// What one `session`/`sessions` item adds to its release's health counters (the counting rule is
+/// `sentinel_protocol::session`'s).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionCounts {
+    pub project_id: i64,
+    pub release: String,
+    pub received_ms: i64,
+    pub sessions: u64,
+    pub errored: u64,
+    pub abnormal: u64,
+    pub crashed: u64,
+    /// `(hash of the distinct id, had a crashed session)`.
+    pub users: Vec<(i64, bool)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use crate::model::{
     BatchOutcome, CompressionDict, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
     NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution,
 };
+use crate::releases::ReleaseStore;
 use crate::transfer::{TableSpec, Value};
 use crate::workflow::WorkflowStore;
 
@@ -30,7 +31,7 @@ pub enum StoreError {
 /// Write methods that take several rows apply them in one transaction: either all of it is stored
 /// or none of it.
 #[async_trait]
-pub trait Store: AccountStore + WorkflowStore + Send + Sync + 'static {
+pub trait Store: AccountStore + WorkflowStore + ReleaseStore + Send + Sync + 'static {
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap round trip used by readiness checks.
@@ -80,7 +81,8 @@ pub trait Store: AccountStore + WorkflowStore + Send + Sync + 'static {
 
     /// Stores the result of processing claimed inbox items and acknowledges them, atomically:
     /// events (duplicates by `(project, event_id)` are skipped and counted nowhere), issue upserts
-    /// (with regressions), per-minute rollups, tag value counts, kept items and outcomes.
+    /// (with regressions), per-minute rollups, tag value counts, releases and their health, kept
+    /// items and outcomes.
     /// Applying the same batch twice has the same effect as applying it once. If another instance
     /// has taken the items over since they were claimed (an expired lease), nothing is applied and
     /// the answer is `StoreError::Conflict`: that instance processes them instead.

@@ -1,7 +1,7 @@
 //! Compatibility with the official Sentry SDKs: each test drives a real SDK (sentry-python with
 //! brotli and with gzip, @sentry/node, the Rust `sentry` crate) against a real server and asserts
 //! what a user sees through the API: issues, counts, titles, culprits, levels and tag
-//! distributions. The SDK scripts also report what the SDK itself recorded as dropped, and fail
+//! distributions, and release health from sentry-python's sessions. The SDK scripts also report what the SDK itself recorded as dropped, and fail
 //! on any loss.
 //!
 //! The Python and Node SDKs are installed by `scripts/test` into `.sdk/` (or `$SENTINEL_SDK_DIR`);
@@ -93,6 +93,55 @@ async fn python_scenario(sdk: &str, compression: &str) {
     assert_tag(&detail, "tenant_id", &[("acme", 1), ("initech", 1)]);
     assert_tag(&detail, "level", &[("warning", 2)]);
 
+    assert_nothing_rejected(&server).await;
+    server.shutdown().await;
+}
+
+/// `tests/sdk/python/release_health.py` runs 5 requests through sentry-python's WSGI middleware
+/// (request-mode sessions, sent as one `sessions` aggregate: 3 fine, 1 errored, 1 crashed) and
+/// one application-mode session of a user (a `session` item), all in release `shop@2.0.0`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_python_sessions_become_release_health() {
+    let server = TestServer::start().await;
+    let mut cmd = tokio::process::Command::new(python());
+    cmd.arg(repo_root().join("tests/sdk/python/release_health.py"))
+        .env("PYTHONPATH", sdk_dir("python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let summary = run_sdk_script(&server, cmd).await;
+    let types = sent_item_types(&summary["envelopes_submitted"]);
+    for ty in ["sessions", "session"] {
+        assert!(types.contains(&ty.to_owned()), "no {ty} item was sent: {summary}");
+    }
+    // The crash and the handled KeyError.
+    assert_eq!(summary["events_sent"], 2, "{summary}");
+    server.wait_for_issues(2).await;
+    let release = server
+        .get_json(&format!(
+            "/api/0/projects/{}/releases/shop%402.0.0/",
+            server.project_id
+        ))
+        .await;
+    assert_eq!(
+        (
+            release["events"].as_u64(),
+            release["new_issues"].as_u64(),
+            release["sessions"].as_u64(),
+            release["sessions_crashed"].as_u64(),
+            release["sessions_errored"].as_u64(),
+        ),
+        (Some(2), Some(2), Some(6), Some(1), Some(1)),
+        "{release}"
+    );
+    // sentry-python leaves `did` out of aggregates: the one user is the application session's.
+    assert_eq!(
+        (release["users"].as_u64(), release["users_crashed"].as_u64()),
+        (Some(1), Some(0)),
+        "{release}"
+    );
+    let rate = release["crash_free_sessions"].as_f64().unwrap_or_default();
+    assert!((rate - 500.0 / 6.0).abs() < 1e-9, "{release}");
+    assert_eq!(release["crash_free_users"].as_f64(), Some(100.0), "{release}");
+    assert_eq!(release["issues"].as_array().map(Vec::len), Some(2), "{release}");
     assert_nothing_rejected(&server).await;
     server.shutdown().await;
 }

@@ -1,5 +1,5 @@
-//! The worker: claims inbox batches and turns them into stored events, issues, rollups and tag
-//! counts, one transaction per batch. Processing is idempotent, so a batch interrupted by a crash
+//! The worker: claims inbox batches and turns them into stored events, issues, rollups, tag
+//! counts and release health, one transaction per batch. Processing is idempotent, so a batch interrupted by a crash
 //! is simply processed again.
 
 use std::sync::Arc;
@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sentinel_protocol::event::{NormalizeConfig, summarize};
+use sentinel_protocol::session::{parse_session, parse_sessions};
 use sentinel_store::{
-    InboxItem, ItemKind, NewEvent, NewStoredItem, OutcomeCount, ProcessedBatch, Store, StoreError,
+    InboxItem, ItemKind, NewEvent, NewStoredItem, OutcomeCount, ProcessedBatch, SessionCounts, Store,
+    StoreError,
 };
 use serde::Deserialize;
 use tokio::sync::{Notify, watch};
@@ -228,6 +230,39 @@ pub fn process(claimed: Vec<InboxItem>, codec: &Codec, max_item_bytes: usize) ->
             ItemKind::ClientReport => batch
                 .outcomes
                 .extend(client_report(project_id, received_ms, &payload)),
+            // Sessions live on as their releases' counters; the raw updates are not kept (at
+            // one item per request in server mode they would outweigh everything else, and
+            // nothing would read them).
+            ItemKind::Session | ItemKind::Sessions => {
+                let parsed = if it.kind == ItemKind::Session {
+                    parse_session(&payload).map(|s| s.delta())
+                } else {
+                    parse_sessions(&payload).map(|s| s.delta())
+                };
+                match parsed {
+                    Ok(delta) => {
+                        batch.outcomes.push(accepted(1));
+                        batch.sessions.push(SessionCounts {
+                            project_id,
+                            release: delta.release,
+                            received_ms,
+                            sessions: delta.sessions,
+                            errored: delta.errored,
+                            abnormal: delta.abnormal,
+                            crashed: delta.crashed,
+                            users: delta.users,
+                        });
+                    }
+                    Err(e) => {
+                        tracing::debug!(inbox.id = id, project.id = project_id, error = %e, "session item dropped");
+                        batch.outcomes.push(OutcomeCount {
+                            outcome: "invalid".into(),
+                            reason: "invalid_session".into(),
+                            ..accepted(1)
+                        });
+                    }
+                }
+            }
             kind => {
                 batch.outcomes.push(accepted(1));
                 batch.items.push(NewStoredItem {
@@ -306,6 +341,76 @@ mod tests {
         // Jitter: a hundred delays after the same number of failures are not all equal.
         let delays: std::collections::HashSet<_> = (0..100).map(|_| backoff(4)).collect();
         assert!(delays.len() > 1);
+    }
+
+    fn inbox(id: i64, kind: ItemKind, json: &str) -> InboxItem {
+        InboxItem {
+            id,
+            item: sentinel_store::NewInboxItem {
+                project_id: 7,
+                kind,
+                event_id: None,
+                received_ms: 60_000,
+                sent_at: None,
+                headers_json: None,
+                payload: Codec::compress_plain(json.as_bytes()).expect("compress"),
+                dict_id: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn session_items_become_release_counts_and_malformed_ones_invalid_outcomes() {
+        let claimed = vec![
+            inbox(
+                1,
+                ItemKind::Session,
+                r#"{"sid":"a","did":"u","init":true,"started":"2024-01-01T00:00:00Z","status":"crashed","errors":1,"attrs":{"release":"1.0"}}"#,
+            ),
+            inbox(
+                2,
+                ItemKind::Sessions,
+                r#"{"aggregates":[{"started":"2024-01-01T00:00:00Z","exited":3,"errored":1}],"attrs":{"release":"1.0"}}"#,
+            ),
+            inbox(
+                3,
+                ItemKind::Session,
+                r#"{"sid":"b","started":"2024-01-01T00:00:00Z"}"#,
+            ),
+            inbox(4, ItemKind::Sessions, "not json"),
+        ];
+        let batch = process(claimed, &Codec::default(), 1 << 20);
+        assert_eq!(batch.acknowledged, vec![1, 2, 3, 4]);
+        assert!(batch.items.is_empty(), "raw session items are not kept");
+        let counts: Vec<_> = batch
+            .sessions
+            .iter()
+            .map(|s| {
+                (
+                    s.project_id,
+                    s.release.as_str(),
+                    s.sessions,
+                    s.errored,
+                    s.crashed,
+                    s.users.len(),
+                )
+            })
+            .collect();
+        assert_eq!(counts, vec![(7, "1.0", 1, 0, 1, 1), (7, "1.0", 4, 1, 0, 0)]);
+        let outcomes: Vec<_> = batch
+            .outcomes
+            .iter()
+            .map(|o| (o.category.as_str(), o.outcome.as_str(), o.reason.as_str()))
+            .collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("session", "accepted", ""),
+                ("session", "accepted", ""),
+                ("session", "invalid", "invalid_session"),
+                ("session", "invalid", "invalid_session"),
+            ]
+        );
     }
 
     #[test]

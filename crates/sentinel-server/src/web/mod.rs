@@ -13,6 +13,7 @@ mod issues;
 mod layout;
 mod members;
 mod project;
+mod releases;
 mod session;
 
 use axum::Router;
@@ -71,11 +72,17 @@ pub fn routes() -> Router<AppState> {
         .route("/orgs/{org}/projects/{project}/issues/", get(issues::list))
         .route("/orgs/{org}/projects/{project}/issues/bulk", post(issues::bulk))
         .route("/orgs/{org}/projects/{project}/events/", get(issues::events))
+        .route("/orgs/{org}/projects/{project}/releases/", get(releases::list))
+        .route(
+            "/orgs/{org}/projects/{project}/releases/{version}/",
+            get(releases::detail),
+        )
         .route("/orgs/{org}/issues/{issue}/", get(issue::page))
         .route("/orgs/{org}/issues/{issue}/status", post(issue::set_status))
         .route("/orgs/{org}/issues/{issue}/assign", post(issue::assign))
         .route("/orgs/{org}/issues/{issue}/comments", post(issue::comment))
         .route("/orgs/{org}/issues/{issue}/delete", post(issue::delete))
+        .route("/orgs/{org}/issues/{issue}/counts", get(issue::counts))
         .route(
             "/orgs/{org}/issues/{issue}/events/{event}/",
             get(issue::event_page),

@@ -89,6 +89,7 @@ fn path_param_doc(name: &str) -> (&'static str, &'static str) {
         "invitation_id" => ("integer", "Invitation id."),
         "key_id" => ("integer", "Key id."),
         "token_id" => ("integer", "Token id."),
+        "version" => ("string", "Release version, URL-encoded."),
         _ => ("string", ""),
     }
 }
@@ -208,7 +209,7 @@ pub fn build(server_url: &str) -> Value {
             "title": "Sentinel API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Sentinel's management API (organizations, members, projects, keys, tokens, issues, \
-                            events) and, under the `sentry-ingest` tag, the Sentry protocol endpoints SDKs use. \
+                            events, releases) and, under the `sentry-ingest` tag, the Sentry protocol endpoints SDKs use. \
                             Errors answer `{\"detail\": \"…\"}`; lists that page answer `{data, pagination}`. \
                             Another organization's resource answers 404.",
         },
@@ -222,6 +223,7 @@ pub fn build(server_url: &str) -> Value {
             {"name": "tokens", "description": "Personal API tokens."},
             {"name": "issues", "description": "Search, status, assignee, comments, activity."},
             {"name": "events"},
+            {"name": "releases", "description": "Releases and release health."},
             {"name": "operations", "description": "Health, readiness, metrics, this document."},
             {"name": "sentry-ingest", "description": "The Sentry protocol, for SDKs; not a management API."},
         ],

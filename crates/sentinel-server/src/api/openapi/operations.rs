@@ -682,6 +682,32 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/api/0/projects/{project_id}/releases/",
+        id: "listReleases",
+        tag: "releases",
+        summary: "A project's releases, newest first, with events, new issues and session health",
+        doc: "Releases are named by events (`release`) and by `session`/`sessions` items (`attrs.release`). \
+              Sessions count once, at their `init` update; crash-free rates are percentages, `null` without \
+              sessions (users).",
+        auth: MEMBER,
+        query: PAGE,
+        body: None,
+        reply: Reply::Page("Release"),
+    },
+    Operation {
+        method: "get",
+        path: "/api/0/projects/{project_id}/releases/{version}/",
+        id: "getRelease",
+        tag: "releases",
+        summary: "One release with the issues it introduced (their first event carried it)",
+        doc: "",
+        auth: MEMBER,
+        query: &[],
+        body: None,
+        reply: Reply::Json("ReleaseDetail"),
+    },
+    Operation {
+        method: "get",
         path: "/api/0/projects/{project_id}/events/{event_id}/",
         id: "getEvent",
         tag: "events",

@@ -575,7 +575,7 @@ pub(super) fn all() -> Value {
                     ("id", described(string(), "The event id.")),
                     ("event_id", string()),
                     ("issue_id", id.clone()),
-                    ("project_id", id),
+                    ("project_id", id.clone()),
                     ("title", string()),
                     ("message", nullable(string())),
                     ("level", level),
@@ -587,6 +587,64 @@ pub(super) fn all() -> Value {
                 ],
                 false,
             ),
+        ),
+        // releases
+        (
+            "Release",
+            object(
+                &[
+                    ("version", string()),
+                    ("project_id", id.clone()),
+                    (
+                        "first_seen",
+                        described(time(), "First event or session naming the release."),
+                    ),
+                    (
+                        "last_seen",
+                        described(time(), "Last event or session naming the release."),
+                    ),
+                    ("first_event", nullable(time())),
+                    ("last_event", nullable(time())),
+                    ("events", int()),
+                    (
+                        "new_issues",
+                        described(int(), "Issues whose first event carried this release."),
+                    ),
+                    ("sessions", int()),
+                    (
+                        "sessions_errored",
+                        described(int(), "Ended with errors, neither crashed nor abnormal."),
+                    ),
+                    ("sessions_abnormal", int()),
+                    ("sessions_crashed", int()),
+                    ("users", described(int(), "Distinct session users (`did`).")),
+                    ("users_crashed", int()),
+                    (
+                        "crash_free_sessions",
+                        nullable(described(json!({"type": "number"}), "Percent.")),
+                    ),
+                    (
+                        "crash_free_users",
+                        nullable(described(json!({"type": "number"}), "Percent.")),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "ReleaseDetail",
+            json!({
+                "allOf": [
+                    schema_ref("Release"),
+                    object(
+                        &[(
+                            "issues",
+                            described(array(schema_ref("Issue")), "The issues it introduced, newest first (at most 100)."),
+                        )],
+                        false,
+                    ),
+                ],
+            }),
         ),
         (
             "Attachment",
