@@ -74,6 +74,38 @@ pub struct MemberOption {
     pub selected: bool,
 }
 
+/// The issue's counts line, refreshed every few seconds by the page.
+#[derive(Template)]
+#[template(path = "issue_counts.html")]
+pub struct Counts {
+    url: String,
+    times_seen: u64,
+    first_seen: String,
+    last_seen: String,
+    status_detail: String,
+}
+
+impl Counts {
+    fn of(issue: &Issue, issue_url: &str) -> Self {
+        Counts {
+            url: format!("{issue_url}counts"),
+            times_seen: issue.times_seen,
+            first_seen: rfc3339(issue.first_seen_ms),
+            last_seen: rfc3339(issue.last_seen_ms),
+            status_detail: status_detail(issue),
+        }
+    }
+}
+
+pub async fn counts(
+    State(app): State<AppState>,
+    s: SignedIn,
+    Path((org, issue)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let (org, _, _, issue) = load(&app, &s, &org, &issue, OrgRole::Member).await?;
+    render(&Counts::of(&issue, &issue_url(&app, &org.slug, issue.id)))
+}
+
 #[derive(Template)]
 #[template(path = "issue.html")]
 struct IssuePage {
@@ -85,9 +117,7 @@ struct IssuePage {
     issue: Issue,
     level: &'static str,
     status: &'static str,
-    first_seen: String,
-    last_seen: String,
-    status_detail: String,
+    counts: Counts,
     assignee: String,
     members: Vec<MemberOption>,
     chart: String,
@@ -269,15 +299,14 @@ async fn issue_page(
     let days = series(app, CountScope::Issue(issue.id), now, 30 * 86_400_000, 86_400_000).await?;
     let activity = app.store.list_activity(issue.id).await?;
     let issue_url = issue_url(app, &org.slug, issue.id);
+    let counts = Counts::of(&issue, &issue_url);
     let page = IssuePage {
         layout: layout::in_org(app, s, &org, role, Some(&project), &issue.title, "issues").await?,
         event_base: format!("{issue_url}events/"),
         issue_url,
         level: issue.level.as_str(),
         status: issue.status.as_str(),
-        first_seen: rfc3339(issue.first_seen_ms),
-        last_seen: rfc3339(issue.last_seen_ms),
-        status_detail: status_detail(&issue),
+        counts,
         assignee,
         members: members
             .into_iter()

@@ -355,7 +355,14 @@ pub async fn overview(
         3_600_000,
     )
     .await?;
-    let days = series(&app, CountScope::Project(project.id), now, 30 * 86_400_000, 86_400_000).await?;
+    let days = series(
+        &app,
+        CountScope::Project(project.id),
+        now,
+        30 * 86_400_000,
+        86_400_000,
+    )
+    .await?;
     let base = IssueQuery {
         project_id: project.id,
         status: Some(IssueStatus::Unresolved),
