@@ -33,6 +33,8 @@ pub struct Reply {
     pub status: StatusCode,
     /// `Retry-After` in whole seconds, when present.
     pub retry_after: Option<u64>,
+    /// `name=value` of every `Set-Cookie`.
+    pub cookies: Vec<String>,
     pub body: Bytes,
 }
 
@@ -94,10 +96,19 @@ impl Conn {
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        let cookies = resp
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::to_owned)
+            .collect();
         let body = resp.into_body().collect().await?.to_bytes();
         Ok(Reply {
             status,
             retry_after,
+            cookies,
             body,
         })
     }
@@ -114,6 +125,29 @@ impl Conn {
             builder = builder.header(*name, *value);
         }
         let req = builder.body(Full::new(Bytes::new()))?;
+        tokio::time::timeout(timeout, self.send(req))
+            .await
+            .map_err(|_| HttpError::Timeout(timeout))?
+    }
+}
+
+impl Conn {
+    /// `POST path` of a URL-encoded form, bounded by `timeout`.
+    pub async fn post_form(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: &str,
+        timeout: Duration,
+    ) -> Result<Reply, HttpError> {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let req = builder.body(Full::new(Bytes::from(form.to_owned())))?;
         tokio::time::timeout(timeout, self.send(req))
             .await
             .map_err(|_| HttpError::Timeout(timeout))?

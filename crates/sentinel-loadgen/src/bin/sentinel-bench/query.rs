@@ -111,6 +111,20 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
     let top_id = top["data"][0]["id"].as_str().unwrap_or("0").to_owned();
 
     let p = |q: &str| format!("/api/0/projects/{project}/{q}");
+    // Dashboard pages, signed in (the project `bench` of the organization `default`).
+    let pages = "/orgs/default/projects/bench";
+    let web_queries: Vec<(&'static str, String)> = vec![
+        ("page: issues list", format!("{pages}/issues/")),
+        (
+            "page: issues list, search",
+            format!("{pages}/issues/?query=is%3Aunresolved+level%3Aerror+Error&sort=times_seen"),
+        ),
+        (
+            "page: issue (top issue)",
+            format!("/orgs/default/issues/{top_id}/"),
+        ),
+        ("page: project overview", format!("{pages}/")),
+    ];
     let queries: Vec<(&'static str, String)> = vec![
         ("issues sort=last_seen", p("issues/?sort=last_seen")),
         (
@@ -147,9 +161,18 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         ),
     ];
     let auth = format!("Bearer {}", server.token);
+    let cookie = server.sign_in().await?;
     let mut conn = server.connect().await?;
     let mut timed = Vec::new();
-    for (name, path) in queries {
+    let all = queries
+        .into_iter()
+        .map(|(n, p)| (n, p, ("authorization", auth.as_str())))
+        .chain(
+            web_queries
+                .into_iter()
+                .map(|(n, p)| (n, p, ("cookie", cookie.as_str()))),
+        );
+    for (name, path, credential) in all {
         let mut t = Timed {
             name,
             path: path.clone(),
@@ -159,9 +182,7 @@ pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
         };
         for _ in 0..args.repeat {
             let started = Instant::now();
-            let r = conn
-                .get(&path, &[("authorization", &auth)], Duration::from_secs(60))
-                .await;
+            let r = conn.get(&path, &[credential], Duration::from_secs(60)).await;
             let took = started.elapsed();
             match r {
                 Ok(r) => {

@@ -67,8 +67,14 @@ pub struct Ready {
 
 /// Runs `sentinel <args>` to completion and returns the last line of its stdout.
 async fn cli_last_line(bin: &Path, args: &[String]) -> anyhow::Result<String> {
+    cli_last_line_env(bin, args, &[]).await
+}
+
+/// [`cli_last_line`] with extra environment variables.
+async fn cli_last_line_env(bin: &Path, args: &[String], envs: &[(&str, &str)]) -> anyhow::Result<String> {
     let out = Command::new(bin)
         .args(args)
+        .envs(envs.iter().copied())
         .env("SENTINEL_LOG", "warn")
         .stdin(Stdio::null())
         .output()
@@ -91,6 +97,10 @@ async fn cli_last_line(bin: &Path, args: &[String]) -> anyhow::Result<String> {
         .map(|l| l.trim().to_owned())
         .with_context(|| format!("`{}` printed nothing", args.join(" ")))
 }
+
+/// The dashboard account `Server::start` creates.
+pub const BENCH_EMAIL: &str = "bench@example.com";
+pub const BENCH_PASSWORD: &str = "bench-password-1";
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
@@ -149,6 +159,13 @@ impl Server {
             .parse()
             .with_context(|| format!("`project create` printed {dsn_line:?}"))?;
         let token = cli_last_line(&bin, &with(&["token", "create", "bench"])).await?;
+        // A dashboard account, for timing pages as a signed-in user.
+        cli_last_line_env(
+            &bin,
+            &with(&["user", "create", BENCH_EMAIL, "--name", "Bench", "--admin"]),
+            &[("SENTINEL_PASSWORD", BENCH_PASSWORD)],
+        )
+        .await?;
         let split = topology.workers > 0;
         let front = Node::start(
             &bin,
@@ -238,6 +255,34 @@ impl Server {
         )
         .await
         .with_context(|| format!("GET {path}"))
+    }
+
+    /// Signs in to the dashboard as the bench account; returns the `Cookie` header value.
+    pub async fn sign_in(&self) -> anyhow::Result<String> {
+        let mut conn = self.connect().await?;
+        let timeout = Duration::from_secs(30);
+        let form = conn.get("/login", &[], timeout).await.context("GET /login")?;
+        let csrf_cookie = form
+            .cookies
+            .iter()
+            .find(|c| c.starts_with("sentinel_csrf="))
+            .context("the sign-in page set no CSRF cookie")?
+            .clone();
+        let csrf = csrf_cookie.trim_start_matches("sentinel_csrf=");
+        let body = format!(
+            "csrf={csrf}&email={}&password={}",
+            BENCH_EMAIL.replace('@', "%40"),
+            BENCH_PASSWORD
+        );
+        let done = conn
+            .post_form("/login", &[("cookie", &csrf_cookie)], &body, timeout)
+            .await
+            .context("POST /login")?;
+        done.cookies
+            .iter()
+            .find(|c| c.starts_with("sentinel_session="))
+            .cloned()
+            .with_context(|| format!("sign-in failed with {}", done.status))
     }
 
     /// A keep-alive connection for timing API calls.
