@@ -407,7 +407,10 @@ async fn the_search_syntax_filters_issues_end_to_end() {
         ("query=level%3Aloud", "invalid level \\\"loud\\\""),
         ("query=age%3Ayesterday", "expected -24h"),
         ("status=resolved&query=is%3Aunresolved", "contradicts the query"),
-        ("sort=priority", "expected last_seen, first_seen or times_seen"),
+        (
+            "sort=loudness",
+            "expected last_seen, first_seen, times_seen or priority",
+        ),
     ] {
         let (s, b) = env
             .get(&env.member, &format!("/api/0/projects/{p}/issues/?{query}"))

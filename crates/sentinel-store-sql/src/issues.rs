@@ -74,6 +74,17 @@ pub fn count_filter(scope: CountScope) -> (&'static str, i64) {
     }
 }
 
+/// SQL for [`sentinel_store::priority_score`] over an issues row: integer arithmetic only, since
+/// SQLite (as bundled) has no logarithm; whole doublings of `times_seen` by comparison.
+pub fn priority_expression() -> String {
+    let mut doublings = String::from("(CASE");
+    for bit in (1..63).rev() {
+        doublings.push_str(&format!(" WHEN times_seen >= {} THEN {bit}", 1i64 << bit));
+    }
+    doublings.push_str(" ELSE 0 END)");
+    format!("(last_seen_ms / 1000 + 416 * {doublings})")
+}
+
 /// Stamps out, in the invoking module, the issue functions of a backend: `list`, `get`, `tags`,
 /// `events` and `counts`, and the row mappings `issue` (an [`ISSUE_COLUMNS`] row), `event_row`
 /// and `stored_event` (an [`EVENT_COLUMNS`] row followed by `payload, dict_id`).
@@ -134,10 +145,15 @@ macro_rules! issues {
             $crate::__private::sentinel_store::StoreError,
         > {
             use $crate::__private::sentinel_store::{AssignedFilter, Cursor, Issue, IssueSort, Page};
+            let priority;
             let col = match q.sort {
                 IssueSort::LastSeen => "last_seen_ms",
                 IssueSort::FirstSeen => "first_seen_ms",
                 IssueSort::TimesSeen => "times_seen",
+                IssueSort::Priority => {
+                    priority = $crate::priority_expression();
+                    priority.as_str()
+                }
             };
             let mut qb: $crate::__private::sqlx::QueryBuilder<$db> =
                 $crate::__private::sqlx::QueryBuilder::new($crate::ISSUE_COLUMNS);
@@ -206,6 +222,9 @@ macro_rules! issues {
                         IssueSort::LastSeen => i.last_seen_ms,
                         IssueSort::FirstSeen => i.first_seen_ms,
                         IssueSort::TimesSeen => i.times_seen as i64,
+                        IssueSort::Priority => {
+                            $crate::__private::sentinel_store::priority_score(i.last_seen_ms, i.times_seen)
+                        }
                     },
                     id: i.id,
                 })

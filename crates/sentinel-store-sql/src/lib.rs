@@ -34,7 +34,9 @@ pub use batch::{
     IssueAgg, IssueKey, IssueState, KeyTotals, Reopen, TagCounts, issue_aggregates, issue_id, key_totals,
     reopen, tag_counts,
 };
-pub use issues::{EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, fts5_query, search_words, tsquery};
+pub use issues::{
+    EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, fts5_query, priority_expression, search_words, tsquery,
+};
 pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
 pub use releases::{RELEASE_COLUMNS, ReleaseDelta, ReleaseKey, release_deltas, release_users};
 pub use workflow::{IssueUpdate, note_data, plan_change};

@@ -99,6 +99,7 @@ macro_rules! contract_tests {
             event_neighbors_follow_the_issue_event_order,
             event_attachments_are_the_events_attachment_items_in_arrival_order,
             issue_list_filters_sorts_and_paginates,
+            issues_sort_by_priority_recent_and_frequent_first_across_pages,
             event_counts_are_bucketed_by_resolution,
             events_are_readable_by_id_and_listed_newest_first,
             outcomes_accumulate_per_minute,
@@ -626,6 +627,70 @@ pub async fn a_resolved_issue_regresses_on_a_new_event(store: &dyn Store) {
         store.update_issue(id + 99, &resolve, None, T0).await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// Priority weighs recency against volume: 416 s per doubling of the event count.
+pub async fn issues_sort_by_priority_recent_and_frequent_first_across_pages(store: &dyn Store) {
+    let p = project(store, "priority").await;
+    // (hash, events, last seen offset in seconds)
+    let plan: [(&str, u32, i64); 5] = [
+        ("quiet-recent", 1, 3_000),   // score 3000
+        ("loud-older", 64, 1_000),    // 1000 + 6 × 416 = 3496
+        ("medium", 8, 2_000),         // 2000 + 3 × 416 = 3248
+        ("loudest-oldest", 1_024, 0), // 10 × 416 = 4160
+        ("tie-with-quiet", 2, 2_584), // 2584 + 416 = 3000, ties broken by id
+    ];
+    let mut events = Vec::new();
+    let mut n = 0;
+    for (hash, count, last) in plan {
+        for i in 0..count {
+            n += 1;
+            // The last event carries the last-seen time; the others are older.
+            let ts = T0 + last * 1_000 - i64::from(count - 1 - i);
+            events.push(event(p, n, hash, ts));
+        }
+    }
+    store.apply_batch(&batch(events)).await.unwrap();
+    let mut order = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_issues(&IssueQuery {
+                project_id: p,
+                sort: IssueSort::Priority,
+                limit: 2,
+                cursor,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for issue in &page.items {
+            order.push((
+                issue.times_seen,
+                sentinel_store::priority_score(issue.last_seen_ms, issue.times_seen),
+                issue.id,
+            ));
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let counts: Vec<u64> = order.iter().map(|(c, _, _)| *c).collect();
+    let (quiet, tie) = (order[3].2, order[4].2);
+    assert_eq!(counts[..3], [1_024, 64, 8], "{order:?}");
+    assert!(
+        counts[3..] == [2, 1] || counts[3..] == [1, 2],
+        "the two equal scores come last: {order:?}"
+    );
+    assert!(
+        quiet > tie,
+        "equal scores are ordered by id, newest first: {order:?}"
+    );
+    assert!(
+        order.windows(2).all(|w| w[0].1 >= w[1].1),
+        "scores never rise: {order:?}"
+    );
 }
 
 pub async fn issue_list_filters_sorts_and_paginates(store: &dyn Store) {

@@ -23,7 +23,7 @@ pub use model::{
     AssignedFilter, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats,
     Issue, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount,
     Page, ProcessedBatch, Project, ProjectKey, SessionCounts, StoredEvent, TagDistribution, TagValueCount,
-    TimeRange,
+    TimeRange, priority_score,
 };
 pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;

@@ -149,14 +149,10 @@ pub async fn issue_query(
     }))
 }
 
-/// `last_seen` (default), `first_seen` or `times_seen`, newest/most first.
+/// `last_seen` (default), `first_seen`, `times_seen` or `priority`, newest/most first.
 pub fn sort(raw: Option<&str>) -> Result<IssueSort, ApiError> {
     match raw.filter(|s| !s.is_empty()) {
         None => Ok(IssueSort::default()),
-        Some("priority") => Err(ApiError::BadRequest(
-            "invalid sort \"priority\": not supported yet; expected last_seen, first_seen or times_seen"
-                .into(),
-        )),
         Some(s) => s.parse().map_err(ApiError::BadRequest),
     }
 }

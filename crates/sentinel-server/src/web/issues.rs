@@ -56,6 +56,7 @@ const SORTS: &[(&str, &str)] = &[
     ("last_seen", "Last seen"),
     ("first_seen", "First seen"),
     ("times_seen", "Events"),
+    ("priority", "Priority"),
 ];
 
 pub async fn list(

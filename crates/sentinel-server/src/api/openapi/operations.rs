@@ -64,7 +64,8 @@ const ISSUE_LIST: &[Param] = &[
     q(
         "sort",
         "string",
-        "`last_seen` (default), `first_seen` or `times_seen`, descending. `priority` is not supported yet (400).",
+        "`last_seen` (default), `first_seen`, `times_seen` or `priority` (last-seen second + 416 × \
+         ⌊log₂ times_seen⌋), descending.",
     ),
     q("limit", "integer", "Page size, 1 to 100 (default 25)."),
     q(
