@@ -19,10 +19,14 @@ sentinel_store_sql::workflow! {
     issue_row: crate::issues::issue,
     event_row: crate::issues::event_row,
     // `event_ids` names the one partition (by received_ms) the event is in.
-    locate_event: "SELECT e.timestamp_ms, e.id FROM issues i \
-        JOIN event_ids x ON x.project_id = i.project_id AND x.event_id = $2 \
-        JOIN events e ON e.project_id = x.project_id AND e.received_ms = x.received_ms AND e.event_id = x.event_id \
-        WHERE i.id = $1 AND e.issue_id = $1",
+    // The event's partition and row come from `event_ids` (its `received_ms`), never from the
+    // issue's events: `issue_id + 0` keeps the planner off `events_by_issue`, which for a hot
+    // issue means walking hundreds of thousands of rows.
+    locate_event: "SELECT e.timestamp_ms, e.id FROM events e \
+        WHERE e.project_id = (SELECT project_id FROM issues WHERE id = $1) \
+        AND e.received_ms = (SELECT x.received_ms FROM event_ids x \
+            WHERE x.project_id = (SELECT project_id FROM issues WHERE id = $1) AND x.event_id = $2) \
+        AND e.event_id = $2 AND e.issue_id + 0 = $1",
 }
 
 #[async_trait]
