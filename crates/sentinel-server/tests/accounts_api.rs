@@ -712,7 +712,13 @@ async fn any_user_creates_organizations_and_only_owners_rename_them() {
 async fn the_first_admin_owns_default_and_sees_every_organization() {
     let env = Env::start().await;
     env.store
-        .create_project("default", "legacy", "0123456789abcdef0123456789abcdef", 0)
+        .create_project(
+            "default",
+            "legacy",
+            "other",
+            "0123456789abcdef0123456789abcdef",
+            0,
+        )
         .await
         .unwrap();
     let new = NewUser {

@@ -35,7 +35,10 @@ struct Env {
 async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (store, schema) = open_store(dir.path()).await;
-    let (project, _) = store.create_project("default", "app", KEY, 0).await.unwrap();
+    let (project, _) = store
+        .create_project("default", "app", "other", KEY, 0)
+        .await
+        .unwrap();
     let mut settings = Settings {
         data_dir: dir.path().into(),
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -36,7 +36,10 @@ async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
 async fn start_with_clock(edit: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (store, schema) = open_store(dir.path()).await;
-    let (project, _) = store.create_project("default", "app", KEY, 0).await.unwrap();
+    let (project, _) = store
+        .create_project("default", "app", "other", KEY, 0)
+        .await
+        .unwrap();
     let token = sentinel_server::api::new_token();
     support::instance_token(store.as_ref(), &token).await;
     let mut settings = Settings {

@@ -95,7 +95,10 @@ async fn start() -> Env {
 async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (store, schema) = open_store(dir.path()).await;
-    let (project, _) = store.create_project("default", "app", KEY, T0).await.unwrap();
+    let (project, _) = store
+        .create_project("default", "app", "other", KEY, T0)
+        .await
+        .unwrap();
     let admin = account(store.as_ref(), "ada@example.com", TokenScope::Write).await;
     let member = account(store.as_ref(), "max@example.com", TokenScope::Write).await;
     let outsider = account(store.as_ref(), "eve@example.com", TokenScope::Admin).await;
@@ -112,7 +115,7 @@ async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
         .await
         .unwrap();
     let (other, _) = store
-        .create_project("other", "b-app", OTHER_KEY, T0)
+        .create_project("other", "b-app", "other", OTHER_KEY, T0)
         .await
         .unwrap();
     let clock = Arc::new(ManualClock::new(T0));

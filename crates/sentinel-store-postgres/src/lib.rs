@@ -200,10 +200,11 @@ impl Store for PgStore {
         &self,
         org_slug: &str,
         name: &str,
+        platform: &str,
         public_key: &str,
         now_ms: i64,
     ) -> Result<(Project, ProjectKey), StoreError> {
-        projects::create_project(&self.pool, org_slug, name, public_key, now_ms).await
+        projects::create_project(&self.pool, org_slug, name, platform, public_key, now_ms).await
     }
 
     async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {

@@ -64,7 +64,7 @@ fn inbox_item(project_id: i64, n: u32) -> NewInboxItem {
 async fn project(store: &dyn Store, name: &str, key: char) -> i64 {
     let key: String = std::iter::repeat_n(key, 32).collect();
     store
-        .create_project("default", name, &key, T0)
+        .create_project("default", name, "other", &key, T0)
         .await
         .expect("create project")
         .0
@@ -596,7 +596,7 @@ async fn tables_copy_between_databases_without_duplicates() {
     let claimed = to.inbox_claim(10).await.unwrap();
     assert_eq!(claimed.len(), 1, "imported inbox rows are not leased");
     let (q, _) = to
-        .create_project("default", "after import", &"9".repeat(32), T0)
+        .create_project("default", "after import", "other", &"9".repeat(32), T0)
         .await
         .unwrap();
     assert!(q.id > p, "ids continue after the imported ones");

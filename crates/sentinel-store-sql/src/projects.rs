@@ -60,6 +60,7 @@ macro_rules! projects {
             pool: &$crate::__private::sqlx::Pool<$db>,
             org_slug: &str,
             name: &str,
+            platform: &str,
             public_key: &str,
             now_ms: i64,
         ) -> Result<
@@ -107,11 +108,12 @@ macro_rules! projects {
                 )));
             }
             let project_id: i64 = sqlx::query_scalar(
-                "INSERT INTO projects (org_id, name, slug, created_ms) VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO projects (org_id, name, slug, platform, created_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             )
             .bind(org_id)
             .bind(name)
             .bind(&slug)
+            .bind(platform)
             .bind(now_ms)
             .fetch_one(&mut *tx)
             .await
@@ -133,7 +135,7 @@ macro_rules! projects {
                     org_slug: org_slug.to_owned(),
                     name: name.to_owned(),
                     slug,
-                    platform: "other".into(),
+                    platform: platform.to_owned(),
                     created_ms: now_ms,
                     rate_limit_per_minute: None,
                 },

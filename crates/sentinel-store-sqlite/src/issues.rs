@@ -87,7 +87,7 @@ mod tests {
         let store = SqliteStore::open(&SqliteOptions::new(dir.path())).await.unwrap();
         store.migrate().await.unwrap();
         let p = store
-            .create_project("default", "fts", "0123456789abcdef0123456789abcdef", 0)
+            .create_project("default", "fts", "other", "0123456789abcdef0123456789abcdef", 0)
             .await
             .unwrap()
             .0

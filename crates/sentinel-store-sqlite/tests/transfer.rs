@@ -103,7 +103,13 @@ async fn an_interrupted_copy_resumed_reads_the_same() {
     assert_eq!(fresh.len(), 1);
     assert!(fresh[0].id > pending.last().expect("pending items").id);
     let (project, _) = dst
-        .create_project("default", "after copy", "abcdefabcdefabcdefabcdefabcdefab", 0)
+        .create_project(
+            "default",
+            "after copy",
+            "other",
+            "abcdefabcdefabcdefabcdefabcdefab",
+            0,
+        )
         .await
         .unwrap();
     assert!(

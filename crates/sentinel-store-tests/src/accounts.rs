@@ -84,7 +84,7 @@ pub async fn users_are_created_with_unique_lower_cased_emails(store: &dyn Store)
 pub async fn the_first_admin_takes_over_organizations_and_tokens_made_before_accounts(store: &dyn Store) {
     let before = project(store, "legacy").await;
     let (other, _) = store
-        .create_project("ops", "pager", "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f", T0)
+        .create_project("ops", "pager", "other", "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f", T0)
         .await
         .unwrap();
     let instance = store
@@ -411,11 +411,11 @@ pub async fn removing_a_member_unassigns_their_issues_in_that_organization_only(
         store.add_member(o.id, bob.id, OrgRole::Member, T0).await.unwrap();
     }
     let (in_acme, _) = store
-        .create_project("acme", "web", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", T0)
+        .create_project("acme", "web", "other", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", T0)
         .await
         .unwrap();
     let (in_beta, _) = store
-        .create_project("beta", "web", "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1", T0)
+        .create_project("beta", "web", "other", "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1", T0)
         .await
         .unwrap();
     store
@@ -469,15 +469,21 @@ pub async fn removing_a_member_unassigns_their_issues_in_that_organization_only(
 
 pub async fn projects_are_listed_per_organization_and_renamed_with_their_platform(store: &dyn Store) {
     let (web, _) = store
-        .create_project("acme", "Web App", "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1", T0)
+        .create_project("acme", "Web App", "other", "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1", T0)
         .await
         .unwrap();
     let (api, _) = store
-        .create_project("acme", "API", "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2", T0)
+        .create_project("acme", "API", "other", "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2", T0)
         .await
         .unwrap();
     store
-        .create_project("beta", "Elsewhere", "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", T0)
+        .create_project(
+            "beta",
+            "Elsewhere",
+            "other",
+            "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3",
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!(web.platform, "other");
@@ -529,11 +535,11 @@ pub async fn projects_are_listed_per_organization_and_renamed_with_their_platfor
 
 pub async fn keys_are_added_and_revoked_per_project(store: &dyn Store) {
     let (p, first) = store
-        .create_project("acme", "web", "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1", T0)
+        .create_project("acme", "web", "other", "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1", T0)
         .await
         .unwrap();
     let (q, other) = store
-        .create_project("acme", "api", "d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2", T0)
+        .create_project("acme", "api", "other", "d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2d2", T0)
         .await
         .unwrap();
     let second = store

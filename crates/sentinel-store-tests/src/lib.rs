@@ -170,7 +170,7 @@ async fn project(store: &dyn Store, name: &str) -> i64 {
     let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
     let key = format!("{hex:0<32}")[..32].to_owned();
     store
-        .create_project("default", name, &key, T0)
+        .create_project("default", name, "other", &key, T0)
         .await
         .expect("create project")
         .0
@@ -179,11 +179,18 @@ async fn project(store: &dyn Store, name: &str) -> i64 {
 
 pub async fn projects_are_created_with_a_default_key(store: &dyn Store) {
     let (p, k) = store
-        .create_project("default", "My API", "0123456789abcdef0123456789abcdef", T0)
+        .create_project(
+            "default",
+            "My API",
+            "python",
+            "0123456789abcdef0123456789abcdef",
+            T0,
+        )
         .await
         .unwrap();
     assert_eq!(p.slug, "my-api");
     assert_eq!(p.org_slug, "default");
+    assert_eq!(p.platform, "python", "the platform is stored with the project");
     assert_eq!(k.project_id, p.id);
     assert!(k.active);
     assert_eq!(store.list_projects().await.unwrap(), vec![p.clone()]);
@@ -202,11 +209,11 @@ pub async fn projects_are_created_with_a_default_key(store: &dyn Store) {
 
 pub async fn project_slugs_are_unique_per_organization(store: &dyn Store) {
     store
-        .create_project("default", "shop", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", T0)
+        .create_project("default", "shop", "other", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", T0)
         .await
         .unwrap();
     let err = store
-        .create_project("default", "Shop", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", T0)
+        .create_project("default", "Shop", "other", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", T0)
         .await
         .unwrap_err();
     assert!(
@@ -220,7 +227,7 @@ pub async fn project_slugs_are_unique_per_organization(store: &dyn Store) {
     );
     assert!(
         store
-            .create_project("default", "!!!", "cccccccccccccccccccccccccccccccc", T0)
+            .create_project("default", "!!!", "other", "cccccccccccccccccccccccccccccccc", T0)
             .await
             .is_err()
     );
@@ -246,7 +253,13 @@ pub async fn api_tokens_are_found_by_their_hash(store: &dyn Store) {
 
 pub async fn rate_limits_can_be_set_and_removed(store: &dyn Store) {
     let (p, k) = store
-        .create_project("default", "limited", "dddddddddddddddddddddddddddddddd", T0)
+        .create_project(
+            "default",
+            "limited",
+            "other",
+            "dddddddddddddddddddddddddddddddd",
+            T0,
+        )
         .await
         .unwrap();
     store.set_project_rate_limit(p.id, Some(600)).await.unwrap();

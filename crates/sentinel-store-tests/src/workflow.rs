@@ -470,7 +470,13 @@ pub async fn bulk_updates_change_only_the_listed_issues_of_the_project(store: &d
     // A member of p's organization only: assigning across projects of other organizations fails
     // as a whole.
     let outsider_org = store
-        .create_project("other-org", "theirs", "ffffffffffffffffffffffffffff0000", T0)
+        .create_project(
+            "other-org",
+            "theirs",
+            "other",
+            "ffffffffffffffffffffffffffff0000",
+            T0,
+        )
         .await
         .unwrap()
         .0

@@ -43,12 +43,13 @@ pub trait Store: AccountStore + WorkflowStore + ReleaseStore + Send + Sync + 'st
     // ---- projects, keys, tokens ----
 
     /// Creates a project in the organization (created on first use) together with its first key,
-    /// whose public key the caller generated. The slug is derived from the name; the platform is
-    /// `other` until set.
+    /// whose public key the caller generated. The slug is derived from the name. Callers validate the
+    /// platform (`other` when unknown).
     async fn create_project(
         &self,
         org_slug: &str,
         name: &str,
+        platform: &str,
         public_key: &str,
         now_ms: i64,
     ) -> Result<(Project, ProjectKey), StoreError>;

@@ -349,17 +349,15 @@ async fn main() -> anyhow::Result<()> {
                      POST /api/0/organizations/"
                 );
             }
-            let (mut project, key) = store
+            let (project, key) = store
                 .create_project(
                     &org,
                     name.trim(),
+                    platform.as_deref().unwrap_or("other"),
                     &sentinel_server::api::new_public_key(),
                     clock.now_ms(),
                 )
                 .await?;
-            if let Some(platform) = platform {
-                project = store.update_project(project.id, &project.name, &platform).await?;
-            }
             println!(
                 "created project {} ({}) with id {}",
                 project.name, project.slug, project.id

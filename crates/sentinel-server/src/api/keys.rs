@@ -70,7 +70,8 @@ struct CreateBody {
 }
 
 /// A new key with `label` and an optional limit, for `project`.
-async fn add_key(
+/// Adds a key to the project, with its rate limit (shared with the dashboard).
+pub async fn add_key(
     app: &AppState,
     project: &Project,
     label: &str,
@@ -106,7 +107,8 @@ async fn create(
 }
 
 /// The project's key with this id, or 404.
-async fn find_key(app: &AppState, project: &Project, raw: &str) -> Result<ProjectKey, ApiError> {
+/// The project's key with the id in `raw` (404 for any other).
+pub async fn find_key(app: &AppState, project: &Project, raw: &str) -> Result<ProjectKey, ApiError> {
     let id = access::path_id("key", raw)?;
     app.store
         .project_keys(project.id)
@@ -173,8 +175,19 @@ async fn regenerate(
     who.require_scope(TokenScope::Admin)?;
     let (project, _) = access::project(&app, &who, &project, OrgRole::Admin).await?;
     let old = find_key(&app, &project, &key).await?;
-    // The new key first: if anything fails in between, the project still has a working key.
-    let new = add_key(&app, &project, &old.label, old.rate_limit_per_minute).await?;
+    let new = regenerate_key(&app, &project, &old).await?;
+    Ok((StatusCode::CREATED, Json(key_json(&app, new))))
+}
+
+/// Replaces `old` by a new key with the same label and limit, then revokes `old` (shared with the
+/// dashboard). The new key comes first: if anything fails in between, the project still has a
+/// working key.
+pub async fn regenerate_key(
+    app: &AppState,
+    project: &Project,
+    old: &ProjectKey,
+) -> Result<ProjectKey, ApiError> {
+    let new = add_key(app, project, &old.label, old.rate_limit_per_minute).await?;
     if old.active {
         app.store.set_key_active(project.id, old.id, false).await?;
     }
@@ -185,5 +198,5 @@ async fn regenerate(
         revoked = old.id,
         "project key regenerated"
     );
-    Ok((StatusCode::CREATED, Json(key_json(&app, new))))
+    Ok(new)
 }

@@ -130,13 +130,10 @@ async fn create(
         Some(p) => input::platform(p)?,
         None => "other".to_owned(),
     };
-    let (mut project, _) = app
+    let (project, _) = app
         .store
-        .create_project(&org.slug, &name, &new_public_key(), app.clock.now_ms())
+        .create_project(&org.slug, &name, &platform, &new_public_key(), app.clock.now_ms())
         .await?;
-    if project.platform != platform {
-        project = app.store.update_project(project.id, &name, &platform).await?;
-    }
     tracing::info!(project.id = project.id, org.slug = %org.slug, "project created");
     Ok((StatusCode::CREATED, Json(project_json(&app, project).await?)))
 }

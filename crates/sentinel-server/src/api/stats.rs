@@ -103,12 +103,12 @@ impl StatsParams {
     }
 }
 
-/// Zero-fills the buckets of `window` from the sparse `(bucket_start, count)` pairs.
-pub fn fill(window: Window, sparse: &[(i64, u64)]) -> StatsResponse {
-    let mut data = Vec::with_capacity(((window.until_ms - window.since_ms) / window.bucket_ms) as usize);
+/// Every bucket start of `window` with its count, zeros included, from the sparse
+/// `(bucket_start, count)` pairs the store answers.
+pub fn dense(window: Window, sparse: &[(i64, u64)]) -> Vec<(i64, u64)> {
+    let mut out = Vec::with_capacity(((window.until_ms - window.since_ms) / window.bucket_ms) as usize);
     let mut it = sparse.iter().peekable();
     let mut t = window.since_ms;
-    let mut total = 0;
     while t < window.until_ms {
         let mut count = 0;
         while let Some((b, c)) = it.peek() {
@@ -121,19 +121,27 @@ pub fn fill(window: Window, sparse: &[(i64, u64)]) -> StatsResponse {
                 break;
             }
         }
-        total += count;
-        data.push(StatsPoint {
+        out.push((t, count));
+        t += window.bucket_ms;
+    }
+    out
+}
+
+/// Zero-fills the buckets of `window` from the sparse `(bucket_start, count)` pairs.
+pub fn fill(window: Window, sparse: &[(i64, u64)]) -> StatsResponse {
+    let data: Vec<StatsPoint> = dense(window, sparse)
+        .into_iter()
+        .map(|(t, count)| StatsPoint {
             time: rfc3339(t),
             timestamp: t / 1000,
             count,
-        });
-        t += window.bucket_ms;
-    }
+        })
+        .collect();
     StatsResponse {
         resolution: window.resolution.to_owned(),
         since: rfc3339(window.since_ms),
         until: rfc3339(window.until_ms),
-        total,
+        total: data.iter().map(|p| p.count).sum(),
         data,
     }
 }

@@ -32,10 +32,12 @@ async fn load(
     min: OrgRole,
 ) -> Result<(Organization, OrgRole, Project, Issue), ApiError> {
     let (issue, project, role) = access::issue(app, &s.principal, issue, min).await?;
+    let missing = || ApiError::NotFound(format!("issue {} not found", issue.id));
     if project.org_slug != org {
-        return Err(ApiError::NotFound(format!("issue {} not found", issue.id)));
+        return Err(missing());
     }
-    let (org, _) = access::organization(app, &s.principal, org, OrgRole::Member).await?;
+    // Membership was checked with the issue; only the organization's row is still needed.
+    let org = app.store.get_organization(org).await?.ok_or_else(missing)?;
     Ok((org, role, project, issue))
 }
 

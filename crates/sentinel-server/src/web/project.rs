@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::layout::{self, Layout};
 use super::{SignedIn, WebError, render, see_other};
 use crate::AppState;
+use crate::api::stats::{Window, dense};
 use crate::api::{ApiError, input, new_public_key};
 use crate::auth::access;
 use crate::clock::rfc3339;
@@ -83,36 +84,28 @@ pub fn chart_json(points: &[(i64, u64)], unit: &str, label: &str) -> String {
         .replace('&', "\\u0026")
 }
 
-/// Dense per-bucket counts over `[until - span, until)`, zeros included.
+/// Dense per-bucket counts over the `span_ms` before the end of the bucket holding `now_ms`,
+/// zeros included.
 pub async fn series(
     app: &AppState,
     scope: CountScope,
-    until_ms: i64,
+    now_ms: i64,
     span_ms: i64,
     bucket_ms: i64,
 ) -> Result<Vec<(i64, u64)>, ApiError> {
-    let until = until_ms - until_ms.rem_euclid(bucket_ms) + bucket_ms;
-    let since = until - span_ms;
-    let sparse = app.store.event_counts(scope, since, until, bucket_ms).await?;
-    let mut out = Vec::with_capacity((span_ms / bucket_ms) as usize);
-    let mut it = sparse.iter().peekable();
-    let mut t = since;
-    while t < until {
-        let mut v = 0;
-        while let Some((bt, c)) = it.peek() {
-            if *bt < t {
-                it.next();
-            } else {
-                if *bt == t {
-                    v = *c;
-                }
-                break;
-            }
-        }
-        out.push((t, v));
-        t += bucket_ms;
-    }
-    Ok(out)
+    let until_ms = now_ms - now_ms.rem_euclid(bucket_ms) + bucket_ms;
+    let window = Window {
+        // Only the API's answers carry the resolution's name.
+        resolution: "",
+        since_ms: until_ms - span_ms,
+        until_ms,
+        bucket_ms,
+    };
+    let sparse = app
+        .store
+        .event_counts(scope, window.since_ms, window.until_ms, bucket_ms)
+        .await?;
+    Ok(dense(window, &sparse))
 }
 
 pub struct ProjectCard {
@@ -268,9 +261,9 @@ pub async fn create(
         let platform = input::platform(&form.platform)?;
         let (project, _) = app
             .store
-            .create_project(&org.slug, &name, &new_public_key(), app.clock.now_ms())
+            .create_project(&org.slug, &name, &platform, &new_public_key(), app.clock.now_ms())
             .await?;
-        Ok::<_, ApiError>(app.store.update_project(project.id, &name, &platform).await?)
+        Ok::<_, ApiError>(project)
     }
     .await;
     match result {
@@ -539,14 +532,7 @@ pub async fn create_key(
     let result = async {
         let label = input::name("the key label", &form.label)?;
         let limit = parse_limit(&form.rate_limit)?;
-        let key = app
-            .store
-            .create_key(project.id, &label, &new_public_key(), app.clock.now_ms())
-            .await?;
-        if limit.is_some() {
-            app.store.set_key_rate_limit(&key.public_key, limit).await?;
-            app.keys.forget(&key.public_key);
-        }
+        let key = crate::api::keys::add_key(&app, &project, &label, limit).await?;
         Ok::<_, ApiError>(key)
     }
     .await;
@@ -598,17 +584,8 @@ pub async fn set_key_active(
             app.keys.forget(&key.public_key);
         }
         "regenerate" => {
-            let old = app.store.set_key_active(project.id, key_id, false).await?;
-            app.keys.forget(&old.public_key);
-            let new = app
-                .store
-                .create_key(project.id, &old.label, &new_public_key(), app.clock.now_ms())
-                .await?;
-            if old.rate_limit_per_minute.is_some() {
-                app.store
-                    .set_key_rate_limit(&new.public_key, old.rate_limit_per_minute)
-                    .await?;
-            }
+            let old = crate::api::keys::find_key(&app, &project, &key).await?;
+            crate::api::keys::regenerate_key(&app, &project, &old).await?;
         }
         other => {
             return Err(ApiError::BadRequest(format!(

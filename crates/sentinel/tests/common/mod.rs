@@ -66,6 +66,7 @@ impl TestServerBuilder {
             .create_project(
                 "default",
                 &self.project_name,
+                "other",
                 &sentinel_server::api::new_public_key(),
                 now,
             )
