@@ -81,7 +81,8 @@ impl From<Invitation> for InvitationJson {
 }
 
 /// 403 unless `mine` may hand out or take away `role` (the owner role is the owners' business).
-fn may_touch(mine: OrgRole, role: OrgRole, what: &str) -> Result<(), ApiError> {
+/// Shared with the dashboard.
+pub fn may_touch(mine: OrgRole, role: OrgRole, what: &str) -> Result<(), ApiError> {
     if role == OrgRole::Owner && mine < OrgRole::Owner {
         Err(ApiError::Forbidden(format!("only owners may {what}")))
     } else {

@@ -13,6 +13,7 @@ use super::account::{pre_session_csrf, sign_in, with_cookies};
 use super::layout::{self, Layout};
 use super::{MaybeSignedIn, SignedIn, WebError, render, see_other};
 use crate::AppState;
+use crate::api::members::may_touch;
 use crate::api::{ApiError, input};
 use crate::auth::{self, access, password};
 use crate::clock::rfc3339;
@@ -100,14 +101,6 @@ pub async fn page(
     members_page(&app, &s, &org, role, None, None).await
 }
 
-/// Owners may grant any role; admins may grant admin and member.
-fn may_grant(actor: OrgRole, role: OrgRole) -> Result<(), ApiError> {
-    if role == OrgRole::Owner && actor != OrgRole::Owner {
-        return Err(ApiError::Forbidden("only owners can make owners".into()));
-    }
-    Ok(())
-}
-
 #[derive(Deserialize)]
 pub struct InviteForm {
     #[serde(default)]
@@ -126,7 +119,7 @@ pub async fn invite(
     let result = async {
         let email = input::email(&form.email)?;
         let wanted = input::role(&form.role)?;
-        may_grant(role, wanted)?;
+        may_touch(role, wanted, "invite owners")?;
         let (_, link) = crate::api::members::create_invitation(
             app.store.as_ref(),
             &app.settings,
@@ -171,8 +164,8 @@ pub async fn set_role(
             .member_role(org.id, user_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("member {user_id} not found")))?;
-        may_grant(role, wanted)?;
-        may_grant(role, current)?;
+        may_touch(role, wanted, "make owners")?;
+        may_touch(role, current, "change owners")?;
         app.store.set_member_role(org.id, user_id, wanted).await?;
         Ok::<_, ApiError>(())
     }
@@ -210,7 +203,7 @@ pub async fn remove(
                 .member_role(org.id, user_id)
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("member {user_id} not found")))?;
-            may_grant(role, current)?;
+            may_touch(role, current, "remove owners")?;
         }
         app.store.remove_member(org.id, user_id).await?;
         Ok::<_, ApiError>(())
