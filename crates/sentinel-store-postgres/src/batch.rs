@@ -1,6 +1,6 @@
 //! Applying a processed inbox batch: one transaction that acknowledges the claimed inbox rows,
-//! stores new events, upserts issues, rolls up counts and tag values and adds outcomes, so a crash
-//! leaves either all of it or none of it.
+//! stores new events, upserts issues, leaves alert triggers for new and regressed issues, rolls up
+//! counts and tag values and adds outcomes, so a crash leaves either all of it or none of it.
 //!
 //! Several workers (on several nodes) apply batches at once. To keep them from deadlocking, every
 //! transaction takes its row locks in one global order: inbox rows, event ids (sorted), issues
@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
-use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
+use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError, TriggerKind};
 use sentinel_store_sql::{
     IssueAgg, IssueKey, IssueState, Reopen, issue_aggregates, issue_id, key_totals, reopen, tag_counts,
 };
@@ -134,6 +134,8 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
     let mut reopened: Vec<(i64, Reopen)> = Vec::new();
     let mut new_issue_releases: Vec<(i64, &str)> = Vec::new();
     let mut ids: HashMap<IssueKey, i64> = HashMap::with_capacity(keys.len());
+    // For event-driven alert rules; written exactly once, since a batch is never applied twice.
+    let mut triggers: Vec<(i64, i64, TriggerKind)> = Vec::new();
     for (key, agg) in &aggs {
         let (id, inserted) = *upserted
             .get(key)
@@ -141,6 +143,7 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
         ids.insert(*key, id);
         if inserted {
             outcome.new_issues.push(id);
+            triggers.push((key.0, id, TriggerKind::NewIssue));
             activity.push((id, "first_seen", None));
             if let Some(release) = agg.first.release.as_deref() {
                 new_issue_releases.push((key.0, release));
@@ -148,6 +151,7 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
         } else if let Some(why) = previous.get(key).and_then(|prev| reopen(prev, agg)) {
             if matches!(why, Reopen::Regression { .. }) {
                 outcome.regressed_issues.push(id);
+                triggers.push((key.0, id, TriggerKind::Regression));
             }
             let (kind, data) = why.activity();
             activity.push((id, kind, data));
@@ -156,6 +160,8 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
     }
     reopen_issues(&mut *tx, &reopened).await?;
     insert_activity(&mut *tx, &activity, now).await?;
+    // Inserts only: new rows nobody else locks, so they need no place in the lock order.
+    crate::alerts::write_triggers(&mut *tx, &triggers, now).await?;
 
     insert_events(&mut *tx, &fresh, &ids).await?;
     outcome.events_stored = fresh.len() as u64;

@@ -8,6 +8,7 @@
 //! only, never on the server.
 
 mod accounts;
+mod alerts;
 mod batch;
 mod inbox;
 mod issues;

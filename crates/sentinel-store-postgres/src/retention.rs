@@ -33,6 +33,7 @@ pub async fn apply(
     issues(&store.pool, policy, now_ms, batch, &mut report).await?;
     compact_minute_rollups(store, policy, now_ms, &mut report).await?;
     hour_rollups_and_outcomes(store, policy, now_ms, batch, &mut report).await?;
+    alerts(&store.pool, policy, now_ms, batch, &mut report).await?;
     Ok(report)
 }
 
@@ -408,6 +409,42 @@ async fn hour_rollups_and_outcomes(
             "WITH d AS (DELETE FROM outcomes WHERE (project_id, minute_ms, category, outcome, reason) IN \
                (SELECT project_id, minute_ms, category, outcome, reason FROM outcomes WHERE minute_ms < $1 LIMIT $2) \
                RETURNING 1) \
+             SELECT count(*) FROM d",
+        )
+        .bind(cutoff)
+        .bind(batch)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Notifications no longer pending, older than the hourly rollups (their deliveries go by
+/// cascade), and triggers no evaluator consumed (alerting off) once every project's events of
+/// their time are gone.
+async fn alerts(
+    pool: &PgPool,
+    policy: &RetentionPolicy,
+    now_ms: i64,
+    batch: i64,
+    report: &mut RetentionReport,
+) -> Result<(), StoreError> {
+    let cutoff = now_ms.saturating_sub(days_ms(policy.hour_rollup_days));
+    report.notifications_deleted += delete_all(pool, batch, || {
+        sqlx::query(
+            "WITH d AS (DELETE FROM notifications WHERE id IN \
+               (SELECT id FROM notifications WHERE created_ms < $1 AND status <> 'pending' LIMIT $2) \
+               RETURNING 1) \
+             SELECT count(*) FROM d",
+        )
+        .bind(cutoff)
+        .bind(batch)
+    })
+    .await?;
+    let cutoff = now_ms.saturating_sub(days_ms(policy.longest_event_days()));
+    delete_all(pool, batch, || {
+        sqlx::query(
+            "WITH d AS (DELETE FROM alert_triggers WHERE id IN \
+               (SELECT id FROM alert_triggers WHERE at_ms < $1 LIMIT $2) RETURNING 1) \
              SELECT count(*) FROM d",
         )
         .bind(cutoff)

@@ -1,6 +1,6 @@
 //! Behaviour only the PostgreSQL backend has: several store instances sharing one database (inbox
-//! leases, concurrent batches), time partitions, partition-dropping retention, transfer between
-//! databases, and keeping the password out of sight. Database tests are skipped (with a note on
+//! leases, concurrent batches and alert claims), time partitions, partition-dropping retention,
+//! transfer between databases, and keeping the password out of sight. Database tests are skipped (with a note on
 //! stderr) when `SENTINEL_TEST_DATABASE_URL` is not set, and fail in CI in that case.
 #![expect(clippy::expect_used, reason = "a failed step is a failed test")]
 
@@ -14,8 +14,9 @@ use sentinel_protocol::event::Level;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::transfer::table;
 use sentinel_store::{
-    CountScope, DAY_MS, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount, ProcessedBatch,
-    RetentionPolicy, Store, StoreError,
+    AlertCommit, AlertMessage, AlertStore, ChannelKind, ChannelSecrets, CountScope, DAY_MS, HOUR_MS,
+    ItemKind, NewChannel, NewEvent, NewInboxItem, NewNotification, NewStoredItem, OutcomeCount,
+    ProcessedBatch, RetentionPolicy, Store, StoreError, Transition,
 };
 use sentinel_store_postgres::{PgOptions, PgStore, redact_url};
 
@@ -133,6 +134,142 @@ async fn two_instances_claim_disjoint_inbox_items() {
     assert!(set_a.is_disjoint(&set_b), "no item claimed by both instances");
     assert_eq!(set_a.len() + set_b.len(), 300);
     assert_eq!(a.inbox_stats().await.unwrap().depth, 0);
+}
+
+#[tokio::test]
+async fn two_instances_claim_disjoint_alert_triggers_and_notifications() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(url);
+    let a = schema.store(&schema.options()).await;
+    let b = schema.store(&schema.options()).await;
+    let p = project(&a, "alerts", 'a').await;
+    let events = (0..150).map(|n| event(p, n, &format!("h{n}"), T0 + i64::from(n)));
+    a.apply_batch(&ProcessedBatch {
+        events: events.collect(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let channel = a
+        .create_channel(
+            &NewChannel {
+                project_id: Some(p),
+                name: "hook".into(),
+                kind: ChannelKind::Webhook,
+                config: Default::default(),
+                secrets: ChannelSecrets::default(),
+                enabled: true,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let outbox = (0..150)
+        .map(|n| NewNotification {
+            idempotency_key: format!("k{n}"),
+            group_key: format!("g{n}"),
+            rule_id: None,
+            channel_id: channel.id,
+            project_id: Some(p),
+            subject: format!("issue:{n}"),
+            transition: Transition::Test,
+            message: AlertMessage {
+                title: "t".into(),
+                text: String::new(),
+                url: None,
+                severity: "info".into(),
+                fields: Vec::new(),
+            },
+            created_ms: T0 + i64::from(n),
+        })
+        .collect();
+    let commit = AlertCommit {
+        notifications: outbox,
+        ..Default::default()
+    };
+    assert_eq!(a.commit_alerts(&commit).await.unwrap(), 150);
+
+    // The lease outlasts the test: a row seen twice was claimed twice.
+    let now = T0 + HOUR_MS;
+    async fn triggers(store: &PgStore, now: i64) -> Vec<i64> {
+        let mut got = Vec::new();
+        loop {
+            let claimed = store.claim_alert_triggers(7, now, DAY_MS).await.unwrap();
+            if claimed.is_empty() {
+                return got;
+            }
+            got.extend(claimed.iter().map(|t| t.id));
+        }
+    }
+    async fn notifications(store: &PgStore, now: i64) -> Vec<i64> {
+        let mut got = Vec::new();
+        loop {
+            let claimed = store.claim_notifications(7, now, DAY_MS).await.unwrap();
+            if claimed.is_empty() {
+                return got;
+            }
+            got.extend(claimed.iter().map(|(n, _)| n.id));
+        }
+    }
+    for (from_a, from_b) in [
+        tokio::join!(triggers(&a, now), triggers(&b, now)),
+        tokio::join!(notifications(&a, now), notifications(&b, now)),
+    ] {
+        let set_a: HashSet<i64> = from_a.iter().copied().collect();
+        let set_b: HashSet<i64> = from_b.iter().copied().collect();
+        assert_eq!(set_a.len(), from_a.len(), "nothing twice to the same instance");
+        assert!(set_a.is_disjoint(&set_b), "nothing claimed by both instances");
+        assert_eq!(set_a.len() + set_b.len(), 150);
+    }
+}
+
+#[tokio::test]
+async fn issue_counts_read_only_the_rollup_partitions_of_their_window() {
+    use sqlx::Connection;
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(url.clone());
+    let store = schema.store(&schema.options()).await;
+    store
+        .ensure_partitions(T0 - 10 * DAY_MS, T0 + 10 * DAY_MS)
+        .await
+        .unwrap();
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+    sqlx::query("SELECT set_config('search_path', $1, false)")
+        .bind(&schema.name)
+        .execute(&mut conn)
+        .await
+        .expect("search path");
+    // T0 is 08:00 UTC: the hour after it lies within its day.
+    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN {}",
+        sentinel_store_sql::ISSUE_COUNTS
+    )))
+    .bind(1_i64)
+    .bind(T0)
+    .bind(T0 + HOUR_MS)
+    .bind(0_i64)
+    .fetch_all(&mut conn)
+    .await
+    .expect("explain");
+    // "Index Scan using <index> on <partition> rollups_minute", "Seq Scan on <partition> …".
+    let partitions: HashSet<&str> = plan
+        .iter()
+        .flat_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let scanned: Vec<&str> = words
+                .windows(2)
+                .filter(|w| w[0] == "on" && w[1].starts_with("rollups_minute"))
+                .map(|w| w[1])
+                .collect();
+            scanned
+        })
+        .collect();
+    assert_eq!(
+        partitions,
+        HashSet::from(["rollups_minute_p20270115"]),
+        "{}",
+        plan.join("\n")
+    );
 }
 
 #[tokio::test]

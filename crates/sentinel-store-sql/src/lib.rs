@@ -14,10 +14,12 @@
 
 mod access;
 mod accounts;
+mod alerts;
 mod batch;
 mod inbox;
 mod issues;
 mod leases;
+mod outbox;
 mod projects;
 mod releases;
 mod workflow;
@@ -30,12 +32,20 @@ use sentinel_store::StoreError;
 
 pub use access::{INVITATION_COLUMNS, TOKEN_COLUMNS};
 pub use accounts::{ORG_COLUMNS, USER_COLUMNS};
+pub use alerts::{
+    CHANNEL_COLUMNS, RULE_COLUMNS, RuleFilter, STATE_COLUMNS, channel_kind, condition_json, parse_condition,
+    parse_object, rule_channels,
+};
 pub use batch::{
     IssueAgg, IssueKey, IssueState, KeyTotals, Reopen, TagCounts, issue_aggregates, issue_id, key_totals,
     reopen, tag_counts,
 };
 pub use issues::{
     EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, fts5_query, priority_expression, search_words, tsquery,
+};
+pub use outbox::{
+    DELIVERY_COLUMNS, ISSUE_COUNTS, NOTIFICATION_COLUMNS, NotificationFilter, OUTCOME_TOTALS,
+    delivery_columns, message_json, notification_status, parse_message, transition, trigger_kind,
 };
 pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
 pub use releases::{RELEASE_COLUMNS, ReleaseDelta, ReleaseKey, release_deltas, release_users};

@@ -1,9 +1,10 @@
 //! Applying a processed inbox batch: one transaction that stores events, upserts issues, rolls up
-//! counts, updates releases and advances the worker cursor, so a crash leaves either all of it or none of it.
+//! counts, updates releases, leaves alert triggers for new and regressed issues and advances the
+//! worker cursor, so a crash leaves either all of it or none of it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError};
+use sentinel_store::{BatchOutcome, NewEvent, OutcomeCount, ProcessedBatch, StoreError, TriggerKind};
 use sentinel_store_sql::{
     IssueAgg, IssueState, Reopen, issue_aggregates, issue_id, key_totals, reopen, tag_counts,
 };
@@ -44,12 +45,15 @@ pub async fn apply(
         .unwrap_or_default();
     let mut activity: Vec<(i64, &'static str, Option<String>)> = Vec::new();
     let mut new_issue_releases: Vec<(i64, &str)> = Vec::new();
+    // For event-driven alert rules; written exactly once, since a batch is never applied twice.
+    let mut triggers: Vec<(i64, i64, TriggerKind)> = Vec::new();
     for (key, agg) in &aggs {
         let id = *ids
             .get(key)
             .ok_or_else(|| StoreError::Corrupt("issue upsert returned no id".into()))?;
         let Some(prev) = existing.get(key) else {
             outcome.new_issues.push(id);
+            triggers.push((key.0, id, TriggerKind::NewIssue));
             activity.push((id, "first_seen", None));
             if let Some(release) = agg.first.release.as_deref() {
                 new_issue_releases.push((key.0, release));
@@ -60,12 +64,16 @@ pub async fn apply(
             reopen_issue(&mut tx, id, &why).await?;
             if matches!(why, Reopen::Regression { .. }) {
                 outcome.regressed_issues.push(id);
+                triggers.push((key.0, id, TriggerKind::Regression));
             }
             let (kind, data) = why.activity();
             activity.push((id, kind, data));
         }
     }
     insert_activity(&mut tx, &activity, now).await?;
+    crate::alerts::write_triggers(&mut tx, &triggers, now)
+        .await
+        .map_err(db_err)?;
 
     insert_events(&mut tx, &fresh, &ids).await?;
     outcome.events_stored = fresh.len() as u64;

@@ -6,6 +6,7 @@
 //! alongside the writer). Only this crate knows SQLite's dialect.
 
 mod accounts;
+mod alerts;
 mod batch;
 mod inbox;
 mod issues;

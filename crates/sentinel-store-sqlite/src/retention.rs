@@ -27,6 +27,12 @@ const OLD_RELEASES: &str = "DELETE FROM releases WHERE id IN \
      (SELECT id FROM releases WHERE project_id = $1 AND last_seen_ms < $2 AND NOT EXISTS \
       (SELECT 1 FROM release_users u WHERE u.project_id = releases.project_id AND u.version = releases.version) \
       LIMIT $3)";
+/// Each statement deletes at most `$2` rows older than `$1`: notifications no longer pending
+/// (their deliveries go by cascade), and triggers no evaluator consumed (alerting off).
+const OLD_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE id IN \
+     (SELECT id FROM notifications WHERE created_ms < $1 AND status <> 'pending' LIMIT $2)";
+const OLD_TRIGGERS: &str = "DELETE FROM alert_triggers WHERE id IN \
+     (SELECT id FROM alert_triggers WHERE at_ms < $1 LIMIT $2)";
 
 /// The issues of project `$1` last seen before `$2` that have no events left, at most `$3`.
 /// (An event sent late with an old timestamp outlives its issue's `last_seen`: the issue stays
@@ -121,7 +127,30 @@ pub async fn apply(
         report.hour_rollups_deleted += drain(pool, OLD_HOUR_ROLLUPS, project_id, hour_cutoff, batch).await?;
         report.outcomes_deleted += drain(pool, OLD_OUTCOMES, project_id, hour_cutoff, batch).await?;
     }
+    report.notifications_deleted += drain_all(pool, OLD_NOTIFICATIONS, hour_cutoff, batch).await?;
+    // A trigger outliving every project's events has nothing left to show.
+    let trigger_cutoff = now_ms - days(policy.longest_event_days());
+    drain_all(pool, OLD_TRIGGERS, trigger_cutoff, batch).await?;
     Ok(report)
+}
+
+/// As [`drain`], for a statement over all projects.
+async fn drain_all(pool: &SqlitePool, sql: &'static str, before: i64, batch: i64) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(sql)
+            .bind(before)
+            .bind(batch)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        total += deleted;
+        tokio::task::yield_now().await;
+        if deleted < batch as u64 {
+            return Ok(total);
+        }
+    }
 }
 
 /// Runs `sql` (a bounded delete) until it deletes less than a full batch; each run commits on
@@ -256,6 +285,8 @@ mod tests {
             STALE_ISSUES,
             FOLD_MINUTES,
             FOLDED_MINUTES,
+            OLD_NOTIFICATIONS,
+            OLD_TRIGGERS,
         ];
         for sql in statements.iter().chain(&ISSUE_CHILDREN) {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));

@@ -4,8 +4,9 @@ use super::*;
 
 /// Puts rows in every table of the transfer list: two projects, tokens, users with their
 /// memberships, an invitation and a session, a dictionary, issues with events, tags, activity and
-/// a comment, items, outcomes, releases with users, minute and hourly rollups, and three pending inbox items. Public
-/// for backends' own copy tests, which need two stores.
+/// a comment, items, outcomes, releases with users, minute and hourly rollups, alerting (channels,
+/// rules, states, the batch's triggers, notifications and deliveries) and three pending inbox
+/// items. Public for backends' own copy tests, which need two stores.
 pub async fn populate_every_table(store: &dyn Store) {
     let p = project(store, "copied").await;
     let q = project(store, "limited").await;
@@ -39,6 +40,7 @@ pub async fn populate_every_table(store: &dyn Store) {
         })
         .collect();
     let out = store.apply_batch(&b).await.unwrap();
+    populate_alerts(store, p).await;
     // Workflow columns and a comment, by a member of the projects' organization.
     let bob = store
         .find_user_by_email("bob@example.com")

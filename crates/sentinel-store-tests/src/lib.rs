@@ -10,12 +10,14 @@
 )]
 
 mod accounts;
+mod alerts;
 mod copy;
 mod maintenance;
 mod releases;
 mod workflow;
 
 pub use accounts::*;
+pub use alerts::*;
 pub use copy::*;
 pub use maintenance::*;
 pub use releases::*;
@@ -111,6 +113,19 @@ macro_rules! contract_tests {
             releases_are_listed_newest_first_across_pages,
             release_health_counts_sessions_and_distinct_users,
             retention_deletes_releases_last_seen_before_the_cutoff,
+            channels_are_created_listed_updated_and_deleted_per_scope,
+            every_rule_condition_round_trips_with_its_channels_and_options,
+            rules_take_only_channels_and_conditions_of_their_scope,
+            updating_a_rule_replaces_it_and_a_new_kind_clears_its_states,
+            commits_upsert_states_store_each_notification_once_and_consume_triggers,
+            claimed_notifications_come_back_only_after_their_lease,
+            deliveries_are_recorded_per_attempt_with_their_outcome,
+            deleting_a_channel_removes_it_from_rules_and_deletes_its_notifications,
+            deleting_a_rule_deletes_its_states_and_keeps_its_notifications,
+            notifications_are_listed_newest_first_per_scope_across_pages,
+            batches_leave_one_trigger_per_new_or_regressed_issue,
+            threshold_rules_read_issue_counts_and_instance_outcomes,
+            retention_deletes_old_sent_notifications_and_keeps_pending_ones,
             rows_copy_between_stores_and_resume
         );
     };

@@ -6,6 +6,7 @@
 //! protocol crate for wire-level value types (event ids, levels) and on nothing of the server.
 
 pub mod accounts;
+pub mod alerts;
 mod maintenance;
 mod model;
 pub mod releases;
@@ -17,6 +18,11 @@ pub mod workflow;
 pub use accounts::{
     AccountStore, ApiToken, Invitation, Member, Membership, NewApiToken, NewUser, OrgRole, Organization,
     Session, SessionKind, TokenScope, User,
+};
+pub use alerts::{
+    AlertCommit, AlertMessage, AlertRule, AlertState, AlertStore, AlertTrigger, Channel, ChannelKind,
+    ChannelSecrets, ChannelUpdate, Condition, Delivery, DeliveryAttempt, DeliveryNext, NewAlertRule,
+    NewChannel, NewNotification, Notification, NotificationStatus, Transition, TriggerKind,
 };
 pub use maintenance::{DAY_MS, HOUR_MS, Lease, RetentionPolicy, RetentionReport};
 pub use model::{

@@ -18,7 +18,8 @@ pub struct RetentionPolicy {
     pub project_event_days: BTreeMap<i64, u32>,
     /// Minute rollups older than this are folded into hourly rollups and deleted.
     pub minute_rollup_days: u32,
-    /// Hourly rollups (and ingest outcomes) older than this are deleted.
+    /// Hourly rollups, ingest outcomes and sent (or given up) notifications older than this are
+    /// deleted.
     pub hour_rollup_days: u32,
     /// Most rows one statement deletes where rows are deleted (SQLite, and PostgreSQL rows of
     /// projects whose retention is shorter than their partition's), so writers are never blocked
@@ -69,6 +70,9 @@ pub struct RetentionReport {
     pub outcomes_deleted: u64,
     /// Releases whose last event or session is older than their project's event retention.
     pub releases_deleted: u64,
+    /// Delivered or failed notifications (with their delivery attempts) older than the hourly
+    /// rollups' retention.
+    pub notifications_deleted: u64,
     /// PostgreSQL partitions dropped whole (table names).
     pub partitions_dropped: Vec<String>,
 }

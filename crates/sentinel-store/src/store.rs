@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 
 use crate::accounts::AccountStore;
+use crate::alerts::AlertStore;
 use crate::maintenance::{Lease, RetentionPolicy, RetentionReport};
 use crate::model::{
     BatchOutcome, CompressionDict, CountScope, EventRow, InboxItem, InboxStats, Issue, IssueQuery,
@@ -31,7 +32,7 @@ pub enum StoreError {
 /// Write methods that take several rows apply them in one transaction: either all of it is stored
 /// or none of it.
 #[async_trait]
-pub trait Store: AccountStore + WorkflowStore + ReleaseStore + Send + Sync + 'static {
+pub trait Store: AccountStore + AlertStore + WorkflowStore + ReleaseStore + Send + Sync + 'static {
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap round trip used by readiness checks.
