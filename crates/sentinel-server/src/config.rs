@@ -30,6 +30,10 @@ pub struct Settings {
     pub retention: RetentionSettings,
     pub scheduler: SchedulerSettings,
     pub auth: AuthSettings,
+    pub alerts: AlertSettings,
+    /// Outgoing email (alert channels, password resets, invitations); without `host`, no email
+    /// is sent.
+    pub smtp: SmtpSettings,
     /// Error-event rate limits in addition to those set with `sentinel project set-limit`.
     /// The lowest applicable limit wins.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -273,6 +277,140 @@ impl Default for SchedulerSettings {
     }
 }
 
+/// Alert evaluation, notification delivery and the instance's self-monitoring rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// How often the leader evaluates threshold rules (issue frequency, event rate, instance
+    /// health), seconds.
+    pub evaluate_secs: u64,
+    /// Delivery attempts per notification before giving up.
+    pub max_attempts: u32,
+    /// Delay before the first retry, milliseconds; each further retry waits twice as long (with
+    /// ±20 % jitter), up to `retry_max_secs`.
+    pub retry_base_ms: u64,
+    pub retry_max_secs: u64,
+    /// How long one delivery may take (HTTP request or SMTP session), seconds.
+    pub delivery_timeout_secs: u64,
+    /// Notifications delivered at the same time by one process.
+    pub concurrency: usize,
+    /// Built-in instance rule: the oldest unprocessed inbox item is older than this, seconds.
+    pub inbox_lag_secs: u64,
+    /// Built-in instance rule: more than this percentage of ingested items rejected over the last
+    /// 10 minutes.
+    pub rejection_percent: f64,
+    /// Built-in instance rule: free space on the data directory's file system under this percentage.
+    pub disk_free_percent: f64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            evaluate_secs: 30,
+            max_attempts: 8,
+            retry_base_ms: 10_000,
+            retry_max_secs: 3600,
+            delivery_timeout_secs: 15,
+            concurrency: 8,
+            inbox_lag_secs: 300,
+            rejection_percent: 1.0,
+            disk_free_percent: 10.0,
+        }
+    }
+}
+
+/// How TLS is used with the SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587); refused if the server does not offer it.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No TLS at all: only for a relay on the same host or a test server.
+    None,
+}
+
+/// A password that never shows in `Debug` output, logs or `config example`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"[redacted]\""
+        })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { "[redacted]" })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// SMTP server host name; empty: email is off.
+    pub host: String,
+    /// Default: 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    /// Sign-in user name and password; empty: no authentication. `SENTINEL_SMTP_PASSWORD` sets the
+    /// password without writing it into the file.
+    pub username: String,
+    pub password: Secret,
+    /// Sender address, e.g. `Sentinel <sentinel@example.com>`.
+    pub from: String,
+    /// A PEM file of extra CA certificates to trust (an internal CA or a self-signed server).
+    pub ca_file: Option<PathBuf>,
+    /// Connection and command timeout, seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: None,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            from: "Sentinel <sentinel@localhost>".into(),
+            ca_file: None,
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl SmtpSettings {
+    pub fn enabled(&self) -> bool {
+        !self.host.is_empty()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        })
+    }
+}
+
 /// Accounts, sessions and the management API's limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -344,6 +482,8 @@ impl Default for Settings {
             retention: RetentionSettings::default(),
             scheduler: SchedulerSettings::default(),
             auth: AuthSettings::default(),
+            alerts: AlertSettings::default(),
+            smtp: SmtpSettings::default(),
             rate_limits: Vec::new(),
         }
     }

@@ -4,6 +4,7 @@
 //! Features live in their own modules (`ingest`, `pipeline`, `issues`, `api`, `ops`). This crate
 //! never names a storage backend: the binary chooses one and hands it over as `Arc<dyn Store>`.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -62,6 +63,7 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// Sign-in and management API rate-limit counters.
     pub auth_limits: auth::Limits,
+    pub alerts: alerts::Alerts,
 }
 
 /// Shared state of every request handler.
@@ -111,7 +113,8 @@ pub fn router(state: AppState) -> Router {
             .merge(api::members::routes())
             .merge(api::projects::routes())
             .merge(api::keys::routes())
-            .merge(api::tokens::routes());
+            .merge(api::tokens::routes())
+            .merge(alerts::api::routes());
     }
     let prefix = state.settings.path_prefix.clone();
     let app = app
@@ -195,21 +198,49 @@ impl Server {
             codec: codec.clone(),
             metrics: ops::metrics_handle(),
             auth_limits: auth::Limits::new(&settings.auth),
+            alerts: alerts::Alerts {
+                notifier_wake: Arc::new(Notify::new()),
+                dispatcher: Arc::new(
+                    alerts::channels::Dispatcher::new(&settings)
+                        .context("setting up notification channels")?,
+                ),
+            },
         }));
         let (shutdown, rx) = watch::channel(false);
         let roles = settings.roles.clone();
         let mut tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)> = Vec::new();
         if roles.contains(&Role::Worker) {
+            let alerts_wake = Arc::new(Notify::new());
             let worker = Worker {
                 store: store.clone(),
                 clock: clock.clone(),
                 codec: codec.clone(),
                 inbox_depth,
                 wake,
+                alerts_wake: alerts_wake.clone(),
                 batch_size: settings.worker.batch_size,
                 max_item_bytes,
             };
             tasks.push(("worker", spawn_named("worker", worker.run(rx.clone()))));
+            // Alerting runs beside the worker: the triggers its batches leave, and the outbox.
+            let engine = alerts::engine::Engine {
+                store: store.clone(),
+                clock: clock.clone(),
+                settings: settings.clone(),
+                notifier_wake: Some(state.alerts.notifier_wake.clone()),
+            };
+            tasks.push((
+                "alert-triggers",
+                spawn_named("alert-triggers", engine.run_triggers(alerts_wake, rx.clone())),
+            ));
+            let notifier = alerts::notifier::Notifier {
+                store: store.clone(),
+                clock: clock.clone(),
+                settings: settings.alerts.clone(),
+                dispatcher: state.alerts.dispatcher.clone(),
+                wake: state.alerts.notifier_wake.clone(),
+            };
+            tasks.push(("notifier", spawn_named("notifier", notifier.run(rx.clone()))));
         }
         if roles.contains(&Role::Scheduler) {
             let scheduler = Scheduler {
@@ -224,6 +255,7 @@ impl Server {
                     max_payload_bytes: max_item_bytes,
                 },
                 holder: scheduler::holder_id(),
+                notifier_wake: Some(state.alerts.notifier_wake.clone()),
             };
             tasks.push(("scheduler", spawn_named("scheduler", scheduler.run(rx.clone()))));
         }

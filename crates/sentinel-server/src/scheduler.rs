@@ -4,14 +4,17 @@
 //! leader that shuts down gives it up at once.
 //!
 //! Jobs: time partitions ahead (PostgreSQL), retention, compression-dictionary training, and
-//! pruning of expired sign-in sessions and invitations.
+//! pruning of expired sign-in sessions and invitations, and alert rules evaluated on a schedule
+//! (thresholds over rollups, the instance's health).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sentinel_store::{DAY_MS, RetentionPolicy, Store};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+
+use crate::alerts::engine::Engine;
 
 use crate::clock::Clock;
 use crate::codec::Trainer;
@@ -51,6 +54,8 @@ pub struct Scheduler {
     pub trainer: Trainer,
     /// Identifies this process in the lease row (host, pid and a random suffix).
     pub holder: String,
+    /// This process's notifier, woken when an evaluation queued notifications.
+    pub notifier_wake: Option<Arc<Notify>>,
 }
 
 /// `host:pid:random`, unique per process start.
@@ -77,6 +82,10 @@ impl Scheduler {
                 Duration::from_secs(this.settings.storage.dictionary_check_secs.max(1)),
             ),
             Job::new("sessions", SESSIONS_EVERY),
+            Job::new(
+                "alerts",
+                Duration::from_secs(this.settings.alerts.evaluate_secs.max(1)),
+            ),
         ];
         loop {
             if leading.load(Ordering::SeqCst) {
@@ -164,6 +173,7 @@ impl Scheduler {
                     minute_rollups_compacted = report.minute_rollups_compacted,
                     hour_rollups = report.hour_rollups_deleted,
                     outcomes = report.outcomes_deleted,
+                    notifications = report.notifications_deleted,
                     partitions_dropped = report.partitions_dropped.len(),
                     seconds = started.elapsed().as_secs_f64(),
                     "retention pass done"
@@ -177,6 +187,18 @@ impl Scheduler {
                 // Expired rows are already refused on lookup; this only keeps the tables small.
                 let pruned = self.store.prune_sessions(self.clock.now_ms()).await?;
                 tracing::debug!(pruned, "expired sessions and invitations pruned");
+            }
+            "alerts" => {
+                let engine = Engine {
+                    store: self.store.clone(),
+                    clock: self.clock.clone(),
+                    settings: self.settings.clone(),
+                    notifier_wake: self.notifier_wake.clone(),
+                };
+                // Cheap when they exist; recreates one an admin deleted by accident.
+                engine.ensure_instance_rules().await?;
+                let queued = engine.evaluate().await?;
+                tracing::debug!(queued, "alert rules evaluated");
             }
             other => anyhow::bail!("unknown job {other}"),
         }

@@ -222,6 +222,12 @@ fn settings(g: &Global) -> anyhow::Result<Settings> {
     if let Some(u) = &g.database_url {
         s.database.url = Some(DatabaseUrl::new(u.clone()));
     }
+    // The SMTP password stays out of config files and process listings.
+    if let Ok(p) = std::env::var("SENTINEL_SMTP_PASSWORD")
+        && !p.is_empty()
+    {
+        s.smtp.password = sentinel_server::config::Secret::new(p);
+    }
     s.validate()?;
     Ok(s)
 }

@@ -694,3 +694,177 @@ async fn accounts_made_by_the_cli_sign_in_and_act_through_the_api() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// A webhook receiver on 127.0.0.1 that keeps the first request waiting (the notifier is killed
+/// meanwhile) and answers later ones at once; it records every request's idempotency key and
+/// whether its signature verifies.
+#[derive(Clone, Default)]
+struct HangingReceiver {
+    got: Arc<Mutex<Vec<(String, bool)>>>,
+    secret: Arc<Mutex<String>>,
+}
+
+impl HangingReceiver {
+    async fn start() -> (HangingReceiver, String) {
+        let r = HangingReceiver::default();
+        let app = axum::Router::new()
+            .route("/hook", axum::routing::post(hanging_receive))
+            .with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (r, url)
+    }
+
+    fn got(&self) -> Vec<(String, bool)> {
+        self.got.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize, budget: Duration) {
+        let deadline = Instant::now() + budget;
+        while self.got().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} requests arrived",
+                self.got().len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn hanging_receive(
+    axum::extract::State(r): axum::extract::State<HangingReceiver>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    use hmac::Mac;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(r.secret.lock().unwrap().as_bytes()).unwrap();
+    mac.update(header("x-sentinel-timestamp").as_bytes());
+    mac.update(b".");
+    mac.update(&body);
+    let ok = header("x-sentinel-signature") == format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let first = {
+        let mut got = r.got.lock().unwrap();
+        got.push((header("idempotency-key"), ok));
+        got.len() == 1
+    };
+    if first {
+        // Long past the moment the test kills the server that sent it.
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
+    axum::http::StatusCode::OK
+}
+
+async fn api_post(http: &reqwest::Client, url: &str, token: &str, body: Value) -> Value {
+    let resp = http
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {body}");
+    body
+}
+
+fn kill(mut child: Child) {
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notifier_killed_mid_delivery_and_restarted_servers_deliver_one_notification_per_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = project_key(dir.path());
+    let token = last_line(&["token", "create", "alerts"], dir.path());
+    // A short delivery timeout makes the killed delivery's lease (timeout + 10 s) pass quickly.
+    let config = dir.path().join("alerts.toml");
+    std::fs::write(
+        &config,
+        "[alerts]\ndelivery_timeout_secs = 1\nretry_base_ms = 200\n",
+    )
+    .unwrap();
+    let args = ["--config", config.to_str().unwrap()];
+    let (child, addr) = serve_with(dir.path(), &args);
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+
+    let (receiver, hook_url) = HangingReceiver::start().await;
+    let channel = api_post(
+        &http,
+        &format!("{base}/api/0/projects/1/channels/"),
+        &token,
+        serde_json::json!({"name": "ops", "kind": "webhook", "config": {"url": hook_url}}),
+    )
+    .await;
+    *receiver.secret.lock().unwrap() = channel["signing_secret"].as_str().unwrap().to_owned();
+    api_post(
+        &http,
+        &format!("{base}/api/0/projects/1/alert-rules/"),
+        &token,
+        serde_json::json!({"name": "New issues", "condition": {"kind": "new_issue"}, "channels": [channel["id"]]}),
+    )
+    .await;
+
+    let event_id = format!("{:032x}", 0xa1e27u64);
+    let (key, event_id) = (&key, &event_id);
+    let send = |base: String| async move {
+        let resp = reqwest::Client::new()
+            .post(format!("{base}/api/1/envelope/"))
+            .header(
+                "x-sentry-auth",
+                format!("Sentry sentry_key={key}, sentry_version=7"),
+            )
+            .body(envelope(event_id, 1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    };
+    send(base.clone()).await;
+    // The notifier is in the middle of the delivery: the receiver holds the request.
+    receiver.wait_for(1, Duration::from_secs(30)).await;
+    kill(child);
+
+    // A new process takes the notification over once the dead one's lease has passed.
+    let (child, addr) = serve_with(dir.path(), &args);
+    receiver.wait_for(2, Duration::from_secs(40)).await;
+    let base = format!("http://{addr}");
+    let log = get_json(&http, &format!("{base}/api/0/projects/1/notifications/"), &token).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = log;
+    while log["data"][0]["status"] != "delivered" {
+        assert!(Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        log = get_json(&http, &format!("{base}/api/0/projects/1/notifications/"), &token).await;
+    }
+    assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
+
+    // A worker restart and the same event sent again: nothing new.
+    kill(child);
+    let (child, addr) = serve_with(dir.path(), &args);
+    let base = format!("http://{addr}");
+    send(base.clone()).await;
+    wait_drained(&http, &base).await;
+    // Longer than the trigger loop's and the notifier's polls.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+
+    let got = receiver.got();
+    assert_eq!(got.len(), 2, "the killed attempt and its retry: {got:?}");
+    assert!(got.iter().all(|(_, signed)| *signed), "{got:?}");
+    let keys: HashSet<&String> = got.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.len(), 1, "both carry the same Idempotency-Key: {got:?}");
+    let log = get_json(&http, &format!("{base}/api/0/projects/1/notifications/"), &token).await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
+    kill(child);
+}

@@ -113,6 +113,8 @@ struct InviteJson {
     invitation: InvitationJson,
     /// Send this to the invitee; it is shown only once.
     link: String,
+    /// Whether Sentinel emailed the link to the invitee (only with `[smtp]` configured).
+    emailed: bool,
 }
 
 /// Creates an invitation and its single-use link (`<public url>/invite/<token>`), valid
@@ -178,11 +180,14 @@ async fn invite(
     )
     .await?;
     tracing::info!(org.slug = %org.slug, invitation.id = invitation.id, "member invited");
+    let inviter = who.user.as_ref().map(|u| u.name.as_str());
+    let emailed = crate::auth::mail::try_invitation(&app, &org, role, inviter, &email, &link).await;
     Ok((
         StatusCode::CREATED,
         Json(InviteJson {
             invitation: invitation.into(),
             link,
+            emailed,
         }),
     ))
 }

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// A parameter the caller can fix.
     #[error("{0}")]
     BadRequest(String),
+    /// Something this server would need is not set up (email without `[smtp]`).
+    #[error("{0}")]
+    Unavailable(String),
     /// Storage failed; the client may retry. Details are logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
         .route("/api/auth/reset-password", post(reset_password))
+        .route("/api/auth/forgot-password", post(forgot_password))
 }
 
 /// The client address, as the rate limits see it.
@@ -251,6 +252,60 @@ async fn reset_password(
     app.store.set_password(session.user.id, &hash, None).await?;
     tracing::info!(user.id = session.user.id, "password reset by link");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotBody {
+    email: String,
+}
+
+/// What a forgot-password request answers, whether or not the account exists.
+pub const FORGOT_ANSWER: &str = "If an account exists for that email, a reset link is on its way.";
+
+/// Counts a forgot-password request against the client address's and the email's sign-in limits
+/// (so nobody floods an inbox or probes many accounts), then emails the link in the background.
+/// The answer is the same for known and unknown emails, and comes before the email is sent.
+pub fn request_reset_email(app: &AppState, ip: IpAddr, email: &str, now: i64) -> Result<(), ApiError> {
+    if !auth::mail::enabled(app) {
+        return Err(ApiError::Unavailable(
+            "this server cannot send email (no [smtp] host is configured): ask an administrator \
+             to run `sentinel user reset-password EMAIL`"
+                .into(),
+        ));
+    }
+    let email = input::email(email)?;
+    let auth = &app.settings.auth;
+    let limited = |r: auth::limits::RetryAfter| ApiError::TooManyRequests {
+        message: "too many password reset requests; try again later".into(),
+        retry_after_secs: r.secs,
+    };
+    app.auth_limits
+        .login_by_ip
+        .hit(&ip, auth.login_attempts, now)
+        .map_err(limited)?;
+    app.auth_limits
+        .login_by_email
+        .hit(&email, auth.login_attempts, now)
+        .map_err(limited)?;
+    crate::spawn_named("reset-email", auth::mail::forgot_password(app.clone(), email));
+    Ok(())
+}
+
+/// `POST /api/auth/forgot-password {email}`: emails a reset link if the account exists; 202
+/// either way.
+async fn forgot_password(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(body): JsonBody<ForgotBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let now = app.clock.now_ms();
+    auth::anonymous_hit(&app, ip, now)?;
+    request_reset_email(&app, ip, &body.email, now)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "detail": FORGOT_ANSWER })),
+    ))
 }
 
 /// Creates a single-use password reset link for the user, valid `auth.reset_token_minutes`:

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod limits;
 pub mod login;
+pub mod mail;
 pub mod password;
 
 use std::net::{IpAddr, SocketAddr};

@@ -29,6 +29,8 @@ pub struct Worker {
     pub codec: Arc<Codec>,
     pub inbox_depth: Arc<AtomicI64>,
     pub wake: Arc<Notify>,
+    /// Woken when a batch created or reopened issues: the alert engine evaluates their triggers.
+    pub alerts_wake: Arc<Notify>,
     pub batch_size: usize,
     /// Upper bound for one decompressed item (the ingest limit it was accepted under).
     pub max_item_bytes: usize,
@@ -73,6 +75,9 @@ impl Worker {
         if let Some(oldest) = batch.events.iter().map(|e| e.received_ms).min() {
             let lag = (self.clock.now_ms() - oldest).max(0) as f64 / 1000.0;
             metrics::gauge!("sentinel_processing_lag_seconds").set(lag);
+        }
+        if !outcome.new_issues.is_empty() || !outcome.regressed_issues.is_empty() {
+            self.alerts_wake.notify_one();
         }
         for id in &outcome.new_issues {
             tracing::debug!(issue.id = id, "new issue");

@@ -391,6 +391,74 @@ pub async fn delete_token(
 }
 
 #[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    prefix: String,
+    title: &'static str,
+    csrf: String,
+    error: Option<String>,
+    notice: Option<String>,
+    email: String,
+    enabled: bool,
+}
+
+fn forgot_page(
+    app: &AppState,
+    headers: &HeaderMap,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, WebError> {
+    let (csrf, cookie) = pre_session_csrf(app, headers);
+    let page = ForgotPage {
+        prefix: app.settings.path_prefix.clone(),
+        title: "Reset your password",
+        csrf,
+        error,
+        notice,
+        email,
+        enabled: auth::mail::enabled(app),
+    };
+    Ok(with_cookies(render(&page)?, cookie))
+}
+
+pub async fn forgot_form(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    forgot_page(&app, &headers, String::new(), None, None)
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Emails a reset link when the account exists; the page says the same either way.
+pub async fn forgot(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<ForgotForm>,
+) -> Result<Response, WebError> {
+    let now = app.clock.now_ms();
+    match crate::api::sessions::request_reset_email(&app, ip, &form.email, now) {
+        Ok(()) => forgot_page(
+            &app,
+            &headers,
+            String::new(),
+            None,
+            Some(crate::api::sessions::FORGOT_ANSWER.into()),
+        ),
+        Err(e @ (ApiError::BadRequest(_) | ApiError::TooManyRequests { .. } | ApiError::Unavailable(_))) => {
+            let status = e.status();
+            let mut resp = forgot_page(&app, &headers, form.email, Some(e.to_string()), None)?;
+            *resp.status_mut() = status;
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
 #[template(path = "reset.html")]
 struct ResetPage {
     prefix: String,

@@ -43,6 +43,8 @@ struct MembersPage {
     error: Option<String>,
     /// A link just created, shown to be copied.
     invite_link: Option<String>,
+    /// The address the link was just emailed to.
+    invite_emailed: Option<String>,
 }
 
 async fn members_page(
@@ -51,8 +53,12 @@ async fn members_page(
     org: &Organization,
     role: OrgRole,
     error: Option<String>,
-    invite_link: Option<String>,
+    invite: Option<(String, Option<String>)>,
 ) -> Result<Response, WebError> {
+    let (invite_link, invite_emailed) = match invite {
+        Some((link, emailed)) => (Some(link), emailed),
+        None => (None, None),
+    };
     let now = app.clock.now_ms();
     let members: Vec<Member> = app.store.list_members(org.id).await?;
     let invitations: Vec<Invitation> = if role >= OrgRole::Admin {
@@ -84,6 +90,7 @@ async fn members_page(
             .collect(),
         error: error.clone(),
         invite_link,
+        invite_emailed,
     };
     let mut resp = render(&page)?;
     if error.is_some() {
@@ -120,7 +127,7 @@ pub async fn invite(
         let email = input::email(&form.email)?;
         let wanted = input::role(&form.role)?;
         may_touch(role, wanted, "invite owners")?;
-        let (_, link) = crate::api::members::create_invitation(
+        let (invitation, link) = crate::api::members::create_invitation(
             app.store.as_ref(),
             &app.settings,
             &org,
@@ -130,11 +137,15 @@ pub async fn invite(
             app.clock.now_ms(),
         )
         .await?;
-        Ok::<_, ApiError>(link)
+        let emailed =
+            crate::auth::mail::try_invitation(&app, &org, wanted, Some(&s.user.name), &email, &link)
+                .await
+                .then_some(invitation.email);
+        Ok::<_, ApiError>((link, emailed))
     }
     .await;
     match result {
-        Ok(link) => members_page(&app, &s, &org, role, None, Some(link)).await,
+        Ok(invite) => members_page(&app, &s, &org, role, None, Some(invite)).await,
         Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_) | ApiError::Forbidden(_))) => {
             members_page(&app, &s, &org, role, Some(e.to_string()), None).await
         }

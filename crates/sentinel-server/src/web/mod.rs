@@ -6,6 +6,7 @@
 //! and every form carries a CSRF token checked by [`csrf_guard`] before any handler runs.
 
 mod account;
+mod alerts;
 mod assets;
 mod event_view;
 mod issue;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/delete", post(account::delete_token))
         .route("/reset/{token}", get(account::reset_form).post(account::reset))
+        .route("/forgot", get(account::forgot_form).post(account::forgot))
         .route(
             "/invite/{token}",
             get(members::invite_form).post(members::accept_invite),
@@ -95,6 +97,7 @@ pub fn routes() -> Router<AppState> {
             "/orgs/{org}/issues/{issue}/events/{event}/attachments/{id}",
             get(issue::attachment),
         )
+        .merge(alerts::routes())
         .route("/static/{*path}", get(assets::serve))
         .layer(axum::middleware::from_fn(csrf_guard))
 }

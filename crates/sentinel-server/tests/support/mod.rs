@@ -7,6 +7,8 @@
 )]
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
 
+pub mod smtp;
+
 use std::sync::Arc;
 
 use sentinel_store::{NewApiToken, Store, TokenScope};

@@ -38,6 +38,8 @@ pub enum Reply {
     Json(&'static str),
     /// 201 with a schema.
     Created(&'static str),
+    /// 202 with a schema: queued, done later.
+    Accepted(&'static str),
     /// 200 with an array of a schema.
     List(&'static str),
     /// 200 with one page of a schema: `{data, pagination}`.
@@ -89,6 +91,8 @@ fn path_param_doc(name: &str) -> (&'static str, &'static str) {
         "invitation_id" => ("integer", "Invitation id."),
         "key_id" => ("integer", "Key id."),
         "token_id" => ("integer", "Token id."),
+        "channel_id" => ("integer", "Notification channel id."),
+        "rule_id" => ("integer", "Alert rule id."),
         "version" => ("string", "Release version, URL-encoded."),
         _ => ("string", ""),
     }
@@ -131,6 +135,10 @@ fn operation(op: &Operation) -> Value {
         Reply::Created(s) => (
             "201",
             json!({"description": "Created", "content": json_content(schema_ref(s))}),
+        ),
+        Reply::Accepted(s) => (
+            "202",
+            json!({"description": "Accepted", "content": json_content(schema_ref(s))}),
         ),
         Reply::List(s) => (
             "200",
@@ -209,7 +217,7 @@ pub fn build(server_url: &str) -> Value {
             "title": "Sentinel API",
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Sentinel's management API (organizations, members, projects, keys, tokens, issues, \
-                            events, releases) and, under the `sentry-ingest` tag, the Sentry protocol endpoints SDKs use. \
+                            events, releases, alerts) and, under the `sentry-ingest` tag, the Sentry protocol endpoints SDKs use. \
                             Errors answer `{\"detail\": \"…\"}`; lists that page answer `{data, pagination}`. \
                             Another organization's resource answers 404.",
         },
@@ -224,6 +232,7 @@ pub fn build(server_url: &str) -> Value {
             {"name": "issues", "description": "Search, status, assignee, comments, activity."},
             {"name": "events"},
             {"name": "releases", "description": "Releases and release health."},
+            {"name": "alerts", "description": "Notification channels, alert rules and the delivery log, of projects and of the instance."},
             {"name": "operations", "description": "Health, readiness, metrics, this document."},
             {"name": "sentry-ingest", "description": "The Sentry protocol, for SDKs; not a management API."},
         ],

@@ -28,6 +28,20 @@ fn one_of(values: &[&str]) -> Value {
     json!({"type": "string", "enum": values})
 }
 
+fn number() -> Value {
+    json!({"type": "number"})
+}
+
+const CHANNEL_KINDS: &[&str] = &[
+    "webhook",
+    "slack",
+    "discord",
+    "teams",
+    "ntfy",
+    "pagerduty",
+    "email",
+];
+
 fn array(items: Value) -> Value {
     json!({"type": "array", "items": items})
 }
@@ -66,6 +80,31 @@ pub(super) fn all() -> Value {
     let role = one_of(&["owner", "admin", "member"]);
     let scope = one_of(&["read", "write", "admin"]);
     let id = described(string(), "Numeric id, as a string.");
+    let channel_kind = one_of(CHANNEL_KINDS);
+    let channel_config = described(
+        json!({"type": "object", "additionalProperties": {"type": "string"}}),
+        "The settings as entered, by kind: webhook `url`, `secret` (optional, at least 16 characters; \
+         empty: generated); slack, discord, teams `url`; ntfy `topic`, `url` (server, optional), `token`, \
+         `priority` (optional); pagerduty `routing_key`, `url` (optional); email `to` (comma-separated).",
+    );
+    let rule_channels = described(
+        array(json!({"type": ["string", "integer"]})),
+        "Ids of channels of the rule's project; at least one. Not for instance rules.",
+    );
+    let cooldown = described(
+        int(),
+        "0 to 10080: after a notification for an issue (or the project), further firings within this long \
+         notify nobody. Default 60.",
+    );
+    let reminder = nullable(described(
+        int(),
+        "1 to 10080: while the condition lasts, notify again this often; null: never (default).",
+    ));
+    let recovery = described(
+        boolean(),
+        "Notify once more when the condition is over. Default true for threshold conditions, false for \
+         new_issue and regression (which never recover).",
+    );
     let entries: Vec<(&str, Value)> = vec![
         ("Any", json!({"description": "Any JSON value."})),
         (
@@ -147,6 +186,14 @@ pub(super) fn all() -> Value {
             object(&[("email", string()), ("password", string())], true),
         ),
         ("RefreshRequest", object(&[("refresh_token", string())], true)),
+        ("ForgotPasswordRequest", object(&[("email", string())], true)),
+        (
+            "Detail",
+            object(
+                &[("detail", described(string(), "What happened, for people."))],
+                false,
+            ),
+        ),
         ("LogoutRequest", object(&[("refresh_token?", string())], true)),
         (
             "ResetPasswordRequest",
@@ -675,6 +722,253 @@ pub(super) fn all() -> Value {
                     "additionalProperties": true,
                 }),
                 "The normalized Sentry event payload (exception, breadcrumbs, contexts, tags, …) plus these fields.",
+            ),
+        ),
+        // alerts
+        (
+            "Channel",
+            object(
+                &[
+                    ("id", id.clone()),
+                    (
+                        "project_id",
+                        nullable(described(id.clone(), "null for an instance channel.")),
+                    ),
+                    ("name", string()),
+                    ("kind", channel_kind.clone()),
+                    (
+                        "config",
+                        described(
+                            json!({"type": "object"}),
+                            "The settings that may be shown: `url_hint` (scheme, host and the last 4 characters of a \
+                             URL that carries a credential), ntfy `topic`, email recipients…; never a secret.",
+                        ),
+                    ),
+                    ("enabled", boolean()),
+                    ("created", time()),
+                    (
+                        "signing_secret?",
+                        described(
+                            string(),
+                            "The webhook signing secret Sentinel generated: only in the answer that made it.",
+                        ),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "ChannelCreate",
+            object(
+                &[
+                    ("name", string()),
+                    ("kind", channel_kind),
+                    ("config", channel_config.clone()),
+                    ("enabled?", described(boolean(), "Default true.")),
+                ],
+                true,
+            ),
+        ),
+        (
+            "ChannelUpdate",
+            described(
+                object(
+                    &[
+                        ("name?", string()),
+                        ("enabled?", boolean()),
+                        (
+                            "config?",
+                            described(channel_config, "Replaces every setting: enter them all again."),
+                        ),
+                        (
+                            "regenerate_secret?",
+                            described(
+                                boolean(),
+                                "With `config` of a webhook without `secret`: a new signing secret (answered once) \
+                                 instead of keeping the old one.",
+                            ),
+                        ),
+                    ],
+                    true,
+                ),
+                "At least one of name, enabled and config.",
+            ),
+        ),
+        (
+            "ChannelTest",
+            object(
+                &[
+                    (
+                        "idempotency_key",
+                        described(string(), "Names the queued notification in the delivery log."),
+                    ),
+                    ("notification", nullable(schema_ref("Notification"))),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Condition",
+            described(
+                json!({
+                    "type": "object",
+                    "required": ["kind"],
+                    "properties": {
+                        "kind": one_of(&[
+                            "new_issue", "regression", "issue_frequency", "event_rate",
+                            "inbox_lag", "ingest_rejections", "disk_free",
+                        ]),
+                        "events": described(int(), "issue_frequency: more than this many events (at least 1)…"),
+                        "minutes": described(int(), "…within this many minutes (1 to 1440); also event_rate, ingest_rejections."),
+                        "factor": described(number(), "event_rate: more than this many times the usual count (greater than 1)…"),
+                        "baseline_hours": described(int(), "…the usual count being the average over these hours before the window (1 to 720)…"),
+                        "min_events": described(int(), "…and at least this many events."),
+                        "seconds": described(int(), "inbox_lag: the oldest unprocessed item is older than this (1 to 604800)."),
+                        "percent": described(number(), "ingest_rejections: rejected share above this (0 to 100]; disk_free: free space below this (0 to 100)."),
+                        "min_items": described(int(), "ingest_rejections: only windows with at least this many items."),
+                    },
+                    "additionalProperties": false,
+                }),
+                "What a rule watches, with exactly its kind's fields. Project rules: new_issue, regression, \
+                 issue_frequency (events, minutes), event_rate (factor, minutes, baseline_hours, min_events). \
+                 Instance rules: inbox_lag (seconds), ingest_rejections (percent, minutes, min_items), disk_free (percent).",
+            ),
+        ),
+        (
+            "AlertRule",
+            object(
+                &[
+                    ("id", id.clone()),
+                    (
+                        "project_id",
+                        nullable(described(id.clone(), "null for a built-in instance rule.")),
+                    ),
+                    ("name", string()),
+                    ("condition", schema_ref("Condition")),
+                    ("description", described(string(), "The condition in words.")),
+                    (
+                        "channels",
+                        described(
+                            array(id.clone()),
+                            "Channel ids; empty for instance rules, which notify every enabled instance channel.",
+                        ),
+                    ),
+                    ("cooldown_minutes", int()),
+                    ("reminder_minutes", nullable(int())),
+                    ("notify_recovery", boolean()),
+                    ("enabled", boolean()),
+                    ("created", time()),
+                    ("updated", time()),
+                ],
+                false,
+            ),
+        ),
+        (
+            "AlertRuleCreate",
+            object(
+                &[
+                    ("name", string()),
+                    ("condition", schema_ref("Condition")),
+                    ("channels", rule_channels.clone()),
+                    ("cooldown_minutes?", cooldown.clone()),
+                    ("reminder_minutes?", reminder.clone()),
+                    ("notify_recovery?", recovery.clone()),
+                    ("enabled?", described(boolean(), "Default true.")),
+                ],
+                true,
+            ),
+        ),
+        (
+            "AlertRuleUpdate",
+            object(
+                &[
+                    ("name?", string()),
+                    ("condition?", schema_ref("Condition")),
+                    ("channels?", rule_channels),
+                    ("cooldown_minutes?", cooldown),
+                    ("reminder_minutes?", reminder),
+                    ("notify_recovery?", recovery),
+                    ("enabled?", boolean()),
+                ],
+                true,
+            ),
+        ),
+        (
+            "Delivery",
+            object(
+                &[
+                    ("attempt", described(int(), "1 for the first attempt.")),
+                    ("at", time()),
+                    ("duration_ms", int()),
+                    (
+                        "status_code",
+                        nullable(described(int(), "The receiver's HTTP status or SMTP reply code.")),
+                    ),
+                    (
+                        "error",
+                        nullable(described(string(), "null when the attempt succeeded.")),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Notification",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("idempotency_key", string()),
+                    ("rule_id", nullable(id.clone())),
+                    (
+                        "rule_name",
+                        nullable(described(
+                            string(),
+                            "null for test notifications and deleted rules.",
+                        )),
+                    ),
+                    ("channel_id", id.clone()),
+                    ("channel_name", string()),
+                    ("channel_kind", one_of(CHANNEL_KINDS)),
+                    ("project_id", nullable(id)),
+                    (
+                        "subject",
+                        described(
+                            string(),
+                            "`issue:42`, `project:7`, `instance`, `channel:3` (tests).",
+                        ),
+                    ),
+                    (
+                        "transition",
+                        one_of(&["triggered", "resolved", "reminder", "test"]),
+                    ),
+                    (
+                        "message",
+                        object(
+                            &[
+                                ("title", string()),
+                                ("text", string()),
+                                ("url", nullable(string())),
+                                ("severity", one_of(&["critical", "error", "warning", "info"])),
+                                (
+                                    "fields",
+                                    array(object(&[("label", string()), ("value", string())], false)),
+                                ),
+                            ],
+                            false,
+                        ),
+                    ),
+                    ("status", one_of(&["pending", "delivered", "failed"])),
+                    ("attempts", int()),
+                    (
+                        "next_attempt",
+                        nullable(described(time(), "When the next attempt is due, while pending.")),
+                    ),
+                    ("created", time()),
+                    ("delivered", nullable(time())),
+                    ("last_error", nullable(string())),
+                    ("deliveries", array(schema_ref("Delivery"))),
+                ],
+                false,
             ),
         ),
     ];

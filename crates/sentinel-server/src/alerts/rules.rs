@@ -1,0 +1,268 @@
+//! The semantics every rule shares, as pure functions of the previous state, the current reading
+//! and the time: when a subject's state changes and when that change notifies.
+//!
+//! - Entering the condition starts a new episode and notifies `Triggered`, unless the subject was
+//!   notified within the rule's cooldown.
+//! - Staying in it notifies nothing, except `Reminder` every `reminder_ms` if the rule has one.
+//! - Leaving it notifies `Resolved` if the rule asks for recovery notices and the episode's
+//!   trigger was notified (a trigger swallowed by the cooldown is not followed by a recovery).
+//! - Staying out of it writes nothing.
+//!
+//! Idempotency keys are derived from the rule, the subject, the episode and the transition (and,
+//! for reminders, which reminder it is), so evaluating the same situation twice, on one node or
+//! two, yields the same keys and the outbox stores each notification once.
+
+use sentinel_store::{AlertRule, AlertState, Transition};
+
+/// A state change of one subject and what it notifies (`None`: state only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub state: AlertState,
+    pub notify: Option<Transition>,
+    /// Distinguishes reminders of one episode (the reminder's number); 0 otherwise.
+    pub seq: i64,
+}
+
+/// Evaluates a threshold rule for one subject: `holds` is whether the subject is in the condition
+/// now, `value` what was measured. `None` when nothing changes.
+pub fn step(
+    rule: &AlertRule,
+    prev: Option<&AlertState>,
+    subject: &str,
+    holds: bool,
+    value: Option<f64>,
+    now_ms: i64,
+) -> Option<Step> {
+    let firing = prev.is_some_and(|p| p.firing);
+    match (firing, holds) {
+        (false, false) => None,
+        (false, true) => {
+            let mut state = prev.cloned().unwrap_or_else(|| AlertState {
+                rule_id: rule.id,
+                subject: subject.to_owned(),
+                firing: false,
+                episode: 0,
+                since_ms: now_ms,
+                last_notified_ms: None,
+                streak: 0,
+                value: None,
+            });
+            state.firing = true;
+            state.episode += 1;
+            state.since_ms = now_ms;
+            state.value = value;
+            let cooled = state
+                .last_notified_ms
+                .is_some_and(|t| now_ms - t < rule.cooldown_ms);
+            let notify = (!cooled).then(|| {
+                state.last_notified_ms = Some(now_ms);
+                Transition::Triggered
+            });
+            Some(Step {
+                state,
+                notify,
+                seq: 0,
+            })
+        }
+        (true, true) => {
+            let prev = prev?;
+            let every = rule.reminder_ms.filter(|r| *r > 0)?;
+            let last = prev.last_notified_ms.unwrap_or(prev.since_ms);
+            if now_ms - last < every {
+                return None;
+            }
+            let mut state = prev.clone();
+            state.last_notified_ms = Some(now_ms);
+            state.value = value;
+            Some(Step {
+                state,
+                notify: Some(Transition::Reminder),
+                seq: (now_ms - prev.since_ms) / every,
+            })
+        }
+        (true, false) => {
+            let prev = prev?;
+            let announced = prev.last_notified_ms.is_some_and(|t| t >= prev.since_ms);
+            let mut state = prev.clone();
+            state.firing = false;
+            state.since_ms = now_ms;
+            state.value = value;
+            let notify = (rule.notify_recovery && announced).then(|| {
+                state.last_notified_ms = Some(now_ms);
+                Transition::Resolved
+            });
+            Some(Step {
+                state,
+                notify,
+                seq: 0,
+            })
+        }
+    }
+}
+
+/// An event-driven firing (new issue, regression) of `subject`: each is an episode of its own,
+/// which notifies unless the subject was notified within the cooldown. No recovery follows.
+pub fn fire(rule: &AlertRule, prev: Option<&AlertState>, subject: &str, now_ms: i64) -> Step {
+    let mut state = prev.cloned().unwrap_or_else(|| AlertState {
+        rule_id: rule.id,
+        subject: subject.to_owned(),
+        firing: false,
+        episode: 0,
+        since_ms: now_ms,
+        last_notified_ms: None,
+        streak: 0,
+        value: None,
+    });
+    state.episode += 1;
+    state.since_ms = now_ms;
+    let cooled = state
+        .last_notified_ms
+        .is_some_and(|t| now_ms - t < rule.cooldown_ms);
+    let notify = (!cooled).then(|| {
+        state.last_notified_ms = Some(now_ms);
+        Transition::Triggered
+    });
+    Step {
+        state,
+        notify,
+        seq: 0,
+    }
+}
+
+/// Names the episode across its trigger, reminders and recovery (PagerDuty's dedup key).
+pub fn group_key(rule_id: i64, subject: &str, episode: i64) -> String {
+    format!("rule:{rule_id}:{subject}:{episode}")
+}
+
+/// Unique per notification: the episode, the transition (and reminder number) and the channel.
+pub fn idempotency_key(group: &str, transition: Transition, seq: i64, channel_id: i64) -> String {
+    match transition {
+        Transition::Reminder => format!("{group}:reminder-{seq}:channel:{channel_id}"),
+        t => format!("{group}:{}:channel:{channel_id}", t.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentinel_store::Condition;
+
+    const MIN: i64 = 60_000;
+
+    fn rule(cooldown_ms: i64, reminder_ms: Option<i64>, notify_recovery: bool) -> AlertRule {
+        AlertRule {
+            id: 7,
+            project_id: Some(1),
+            name: "busy".into(),
+            condition: Condition::IssueFrequency {
+                events: 10,
+                minutes: 5,
+            },
+            channel_ids: vec![1],
+            cooldown_ms,
+            reminder_ms,
+            notify_recovery,
+            enabled: true,
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    /// Runs a sequence of readings one minute apart; returns the notifications with their minute.
+    fn run(rule: &AlertRule, readings: &[bool]) -> Vec<(usize, Transition, i64)> {
+        let mut state: Option<AlertState> = None;
+        let mut out = Vec::new();
+        for (minute, holds) in readings.iter().enumerate() {
+            if let Some(s) = step(rule, state.as_ref(), "issue:1", *holds, None, minute as i64 * MIN) {
+                if let Some(t) = s.notify {
+                    out.push((minute, t, s.state.episode));
+                }
+                state = Some(s.state);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_condition_notifies_once_on_entering_and_never_while_it_holds() {
+        let r = rule(0, None, false);
+        let n = run(&r, &[false, true, true, true, true, false, false]);
+        assert_eq!(n, vec![(1, Transition::Triggered, 1)]);
+    }
+
+    #[test]
+    fn recovery_is_notified_once_when_asked_for() {
+        let r = rule(0, None, true);
+        let n = run(&r, &[true, true, false, false, true, false]);
+        assert_eq!(
+            n,
+            vec![
+                (0, Transition::Triggered, 1),
+                (2, Transition::Resolved, 1),
+                (4, Transition::Triggered, 2),
+                (5, Transition::Resolved, 2),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cooldown_swallows_a_quick_second_episode_and_its_recovery() {
+        let r = rule(10 * MIN, None, true);
+        // Episode 1 at minute 0, over at 2; episode 2 at minute 3 (within 10 minutes of the last
+        // notice at 2): silent, and so is its end. Episode 3 at minute 14: notified.
+        let mut readings = vec![true, true, false, true, false];
+        readings.extend(std::iter::repeat_n(false, 9));
+        readings.push(true);
+        let n = run(&r, &readings);
+        assert_eq!(
+            n,
+            vec![
+                (0, Transition::Triggered, 1),
+                (2, Transition::Resolved, 1),
+                (14, Transition::Triggered, 3),
+            ]
+        );
+    }
+
+    #[test]
+    fn reminders_repeat_at_their_interval_while_the_condition_holds() {
+        let r = rule(0, Some(3 * MIN), false);
+        let n = run(&r, &[true; 8]);
+        assert_eq!(
+            n,
+            vec![
+                (0, Transition::Triggered, 1),
+                (3, Transition::Reminder, 1),
+                (6, Transition::Reminder, 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_are_the_same_for_the_same_situation_and_differ_per_transition_and_channel() {
+        let r = rule(0, Some(3 * MIN), true);
+        let a = step(&r, None, "issue:1", true, None, 0).unwrap();
+        let b = step(&r, None, "issue:1", true, None, 0).unwrap();
+        let ga = group_key(r.id, "issue:1", a.state.episode);
+        assert_eq!(ga, group_key(r.id, "issue:1", b.state.episode));
+        let k1 = idempotency_key(&ga, Transition::Triggered, 0, 1);
+        assert_eq!(k1, idempotency_key(&ga, Transition::Triggered, 0, 1));
+        assert_ne!(k1, idempotency_key(&ga, Transition::Triggered, 0, 2));
+        assert_ne!(k1, idempotency_key(&ga, Transition::Resolved, 0, 1));
+        // The same reminder computed at two instants of its period has one key.
+        let r1 = step(&r, Some(&a.state), "issue:1", true, None, 3 * MIN).unwrap();
+        let r2 = step(&r, Some(&a.state), "issue:1", true, None, 3 * MIN + 20_000).unwrap();
+        assert_eq!(r1.seq, r2.seq);
+    }
+
+    #[test]
+    fn event_driven_firings_are_episodes_of_their_own_and_respect_the_cooldown() {
+        let r = rule(30 * MIN, None, false);
+        let a = fire(&r, None, "issue:1", 0);
+        assert_eq!((a.notify, a.state.episode), (Some(Transition::Triggered), 1));
+        let b = fire(&r, Some(&a.state), "issue:1", 10 * MIN);
+        assert_eq!((b.notify, b.state.episode), (None, 2));
+        let c = fire(&r, Some(&b.state), "issue:1", 31 * MIN);
+        assert_eq!((c.notify, c.state.episode), (Some(Transition::Triggered), 3));
+    }
+}

@@ -1,0 +1,518 @@
+//! Alert settings pages: a project's channels, rules and delivery log (its organization's admins
+//! manage them, members read them), and the instance's channels, built-in rules and log (instance
+//! admins only; anyone else gets 404).
+//!
+//! Both pages share their sections and post to the same handlers under their own base path
+//! (`/orgs/{org}/projects/{project}/alerts` or `/admin/alerts`). Validation is the JSON API's
+//! (`alerts::api`), so the dashboard and the API accept exactly the same channels and rules. The
+//! forms and their per-kind fields are in `forms`.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use sentinel_store::{AlertRule, Channel, ChannelKind, Condition, Notification, NotificationStatus, OrgRole};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::layout::{self, Layout};
+use super::project::org_project;
+use super::{SignedIn, WebError, is_htmx, render};
+use crate::AppState;
+use crate::alerts::api::log as api_log;
+use crate::alerts::api::rules::{self as api_rules, condition_fields};
+use crate::api::ApiError;
+use crate::clock::rfc3339;
+
+mod forms;
+
+use forms::{ChannelFields, RULE_KINDS, kind_or_default, rule_inputs};
+
+/// Notifications the log shows.
+const LOG_ROWS: usize = 50;
+
+pub fn routes() -> Router<AppState> {
+    const P: &str = "/orgs/{org}/projects/{project}/alerts";
+    Router::new()
+        .route(&format!("{P}/"), get(project_page))
+        .route(&format!("{P}/log"), get(project_log))
+        .route(&format!("{P}/channel-fields"), get(forms::channel_fields))
+        .route(&format!("{P}/rule-fields"), get(forms::rule_fields))
+        .route(&format!("{P}/channels"), post(forms::project_create_channel))
+        .route(
+            &format!("{P}/channels/{{id}}/{{action}}"),
+            post(forms::project_channel_action),
+        )
+        .route(&format!("{P}/rules"), post(forms::project_create_rule))
+        .route(
+            &format!("{P}/rules/{{id}}/{{action}}"),
+            post(forms::project_rule_action),
+        )
+        .route("/admin/alerts/", get(instance_page))
+        .route("/admin/alerts/log", get(instance_log))
+        .route("/admin/alerts/channel-fields", get(forms::channel_fields))
+        .route("/admin/alerts/channels", post(forms::instance_create_channel))
+        .route(
+            "/admin/alerts/channels/{id}/{action}",
+            post(forms::instance_channel_action),
+        )
+        .route("/admin/alerts/rules/{id}", post(forms::instance_update_rule))
+}
+
+// ---- what a page is about ---------------------------------------------------------------------
+
+/// The scope a page shows and the caller's rights in it.
+struct Ctx {
+    layout: Layout,
+    /// `None`: the instance.
+    project_id: Option<i64>,
+    /// Where the page's forms post, without a trailing slash.
+    base: String,
+    can_manage: bool,
+}
+
+async fn project_ctx(
+    app: &AppState,
+    s: &SignedIn,
+    org: &str,
+    project: &str,
+    min: OrgRole,
+) -> Result<Ctx, WebError> {
+    let (org, role, project) = org_project(app, s, org, project, min).await?;
+    Ok(Ctx {
+        base: format!(
+            "{}/orgs/{}/projects/{}/alerts",
+            app.settings.path_prefix, org.slug, project.slug
+        ),
+        layout: layout::in_org(app, s, &org, role, Some(&project), "Alerts", "alerts").await?,
+        project_id: Some(project.id),
+        can_manage: role >= OrgRole::Admin,
+    })
+}
+
+/// Instance admins only; to anyone else the page does not exist.
+async fn instance_ctx(app: &AppState, s: &SignedIn) -> Result<Ctx, WebError> {
+    if !s.principal.is_instance_admin() {
+        return Err(ApiError::NotFound("page not found".into()).into());
+    }
+    Ok(Ctx {
+        layout: layout::plain(app, s, "Instance alerts", "instance-alerts").await?,
+        project_id: None,
+        base: format!("{}/admin/alerts", app.settings.path_prefix),
+        can_manage: true,
+    })
+}
+
+// ---- rows -------------------------------------------------------------------------------------
+
+fn kind_label(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Webhook => "Webhook",
+        ChannelKind::Slack => "Slack",
+        ChannelKind::Discord => "Discord",
+        ChannelKind::Teams => "Microsoft Teams",
+        ChannelKind::Ntfy => "ntfy",
+        ChannelKind::PagerDuty => "PagerDuty",
+        ChannelKind::Email => "Email",
+    }
+}
+
+pub struct ChannelRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: &'static str,
+    /// The settings that may be shown (`url: https://hooks.slack.com/…`), in one line.
+    pub hint: String,
+    pub enabled: bool,
+}
+
+/// The shown settings of a channel as `key: value` pairs (`url: https://hooks.slack.com/…Tm4T`).
+fn hint(config: &Value) -> String {
+    let Some(obj) = config.as_object() else {
+        return String::new();
+    };
+    obj.iter()
+        .filter_map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => return None,
+            };
+            // `url_hint` is the masked URL: call it what the user entered.
+            let k = k.strip_suffix("_hint").unwrap_or(k).replace('_', " ");
+            Some(format!("{k}: {v}"))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+impl From<&Channel> for ChannelRow {
+    fn from(c: &Channel) -> Self {
+        ChannelRow {
+            id: c.id,
+            name: c.name.clone(),
+            kind: kind_label(c.kind),
+            hint: hint(&c.config),
+            enabled: c.enabled,
+        }
+    }
+}
+
+/// A threshold of a rule, as a form field.
+pub struct Threshold {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub value: String,
+}
+
+fn threshold_label(name: &str) -> &'static str {
+    match name {
+        "events" => "More than this many events",
+        "minutes" => "Window (minutes, 1–1440)",
+        "factor" => "Times the usual rate (more than 1)",
+        "baseline_hours" => "Usual rate over the previous hours (1–720)",
+        "min_events" => "At least this many events",
+        "seconds" => "Oldest unprocessed item older than (seconds)",
+        "percent" => "Percent",
+        "min_items" => "Only with at least this many items",
+        _ => "",
+    }
+}
+
+fn thresholds(c: &Condition) -> Vec<Threshold> {
+    let value = serde_json::to_value(c).unwrap_or(Value::Null);
+    condition_fields(c.kind())
+        .iter()
+        .map(|name| Threshold {
+            name,
+            label: threshold_label(name),
+            value: value.get(*name).map(|v| v.to_string()).unwrap_or_default(),
+        })
+        .collect()
+}
+
+pub struct RuleRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub channels: String,
+    pub cooldown_minutes: i64,
+    /// Empty: no reminders.
+    pub reminder_minutes: String,
+    pub notify_recovery: bool,
+    pub enabled: bool,
+    pub thresholds: Vec<Threshold>,
+}
+
+fn rule_row(r: &AlertRule, channels: &[Channel]) -> RuleRow {
+    let names: Vec<&str> = r
+        .channel_ids
+        .iter()
+        .filter_map(|id| channels.iter().find(|c| c.id == *id).map(|c| c.name.as_str()))
+        .collect();
+    RuleRow {
+        id: r.id,
+        name: r.name.clone(),
+        description: api_rules::describe(&r.condition),
+        channels: if r.project_id.is_none() {
+            "every enabled instance channel".into()
+        } else {
+            names.join(", ")
+        },
+        cooldown_minutes: r.cooldown_ms / 60_000,
+        reminder_minutes: r
+            .reminder_ms
+            .map(|m| (m / 60_000).to_string())
+            .unwrap_or_default(),
+        notify_recovery: r.notify_recovery,
+        enabled: r.enabled,
+        thresholds: thresholds(&r.condition),
+    }
+}
+
+pub struct AttemptRow {
+    pub attempt: u32,
+    pub at: String,
+    pub duration_ms: i64,
+    pub status_code: String,
+    pub error: String,
+}
+
+pub struct LogRow {
+    pub created: String,
+    pub rule: String,
+    pub title: String,
+    pub channel: String,
+    pub transition: &'static str,
+    pub status: &'static str,
+    pub attempts: u32,
+    pub last_error: String,
+    pub tries: Vec<AttemptRow>,
+}
+
+/// The delivery log section, also served alone for htmx to refresh while deliveries are pending.
+#[derive(Template)]
+#[template(path = "alerts/log.html")]
+pub struct AlertLog {
+    /// This fragment's own URL.
+    pub url: String,
+    pub rows: Vec<LogRow>,
+    /// Whether a notification is still pending (then the section refreshes itself).
+    pub pending: bool,
+}
+
+async fn alert_log(app: &AppState, ctx: &Ctx) -> Result<AlertLog, ApiError> {
+    let (items, _) = api_log::page(app, ctx.project_id, LOG_ROWS, None).await?;
+    let mut attempts = api_log::attempts_of(app, &items).await?;
+    let pending = items.iter().any(|n| n.status == NotificationStatus::Pending);
+    let rows = items
+        .into_iter()
+        .map(|n: Notification| LogRow {
+            created: rfc3339(n.created_ms),
+            rule: n.rule_name.clone().unwrap_or_else(|| {
+                if n.rule_id.is_some() {
+                    "(deleted rule)".into()
+                } else {
+                    "—".into()
+                }
+            }),
+            title: n.message.title.clone(),
+            channel: format!("{} ({})", n.channel_name, kind_label(n.channel_kind)),
+            transition: n.transition.as_str(),
+            status: n.status.as_str(),
+            attempts: n.attempts,
+            last_error: n.last_error.clone().unwrap_or_default(),
+            tries: attempts
+                .remove(&n.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| AttemptRow {
+                    attempt: d.attempt,
+                    at: rfc3339(d.at_ms),
+                    duration_ms: d.duration_ms,
+                    status_code: d.status_code.map(|c| c.to_string()).unwrap_or_default(),
+                    error: d.error.unwrap_or_default(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(AlertLog {
+        url: format!("{}/log", ctx.base),
+        rows,
+        pending,
+    })
+}
+
+// ---- pages ------------------------------------------------------------------------------------
+
+/// What the page shows besides the stored data: messages and the form's state.
+#[derive(Default)]
+struct Shown {
+    error: Option<String>,
+    notice: Option<String>,
+    /// A webhook signing secret just generated, shown this once.
+    signing_secret: Option<String>,
+    /// The kind the add-channel form starts with.
+    kind: String,
+    /// The condition kind the add-rule form starts with.
+    rule_kind: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/project.html")]
+struct ProjectPage {
+    layout: Layout,
+    base: String,
+    can_manage: bool,
+    channels: Vec<ChannelRow>,
+    rules: Vec<RuleRow>,
+    log: AlertLog,
+    kinds: Vec<(&'static str, &'static str)>,
+    fields: ChannelFields,
+    rule_kinds: &'static [(&'static str, &'static str)],
+    rule_kind: String,
+    rule_inputs: Vec<Threshold>,
+    /// `(id, name)` of the channels a rule may notify.
+    channel_choices: Vec<(i64, String)>,
+    error: Option<String>,
+    notice: Option<String>,
+    signing_secret: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "alerts/instance.html")]
+struct InstancePage {
+    layout: Layout,
+    base: String,
+    can_manage: bool,
+    channels: Vec<ChannelRow>,
+    rules: Vec<RuleRow>,
+    log: AlertLog,
+    kinds: Vec<(&'static str, &'static str)>,
+    fields: ChannelFields,
+    error: Option<String>,
+    notice: Option<String>,
+    signing_secret: Option<String>,
+}
+
+fn kind_options() -> Vec<(&'static str, &'static str)> {
+    ChannelKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), kind_label(*k)))
+        .collect()
+}
+
+async fn show(app: &AppState, ctx: Ctx, shown: Shown) -> Result<Response, WebError> {
+    let channels = app.store.list_channels(ctx.project_id).await?;
+    let rules = app.store.list_rules(ctx.project_id).await?;
+    let log = alert_log(app, &ctx).await?;
+    let rule_rows = rules.iter().map(|r| rule_row(r, &channels)).collect();
+    let fields = ChannelFields::of(kind_or_default(&shown.kind));
+    let status = if shown.error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = match ctx.project_id {
+        Some(_) => {
+            let rule_kind = if api_rules::PROJECT_KINDS.contains(&shown.rule_kind.as_str()) {
+                shown.rule_kind.clone()
+            } else {
+                "new_issue".to_owned()
+            };
+            render(&ProjectPage {
+                layout: ctx.layout,
+                base: ctx.base,
+                can_manage: ctx.can_manage,
+                channel_choices: channels.iter().map(|c| (c.id, c.name.clone())).collect(),
+                channels: channels.iter().map(ChannelRow::from).collect(),
+                rules: rule_rows,
+                log,
+                kinds: kind_options(),
+                fields,
+                rule_kinds: RULE_KINDS,
+                rule_inputs: rule_inputs(&rule_kind),
+                rule_kind,
+                error: shown.error,
+                notice: shown.notice,
+                signing_secret: shown.signing_secret,
+            })?
+        }
+        None => render(&InstancePage {
+            layout: ctx.layout,
+            base: ctx.base,
+            can_manage: ctx.can_manage,
+            channels: channels.iter().map(ChannelRow::from).collect(),
+            rules: rule_rows,
+            log,
+            kinds: kind_options(),
+            fields,
+            error: shown.error,
+            notice: shown.notice,
+            signing_secret: shown.signing_secret,
+        })?,
+    };
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct PageParams {
+    /// The add-channel form's kind (without JavaScript, choose it by reloading with `?kind=`).
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    rule_kind: String,
+    /// A channel a test notification was just queued for (the flash after the redirect).
+    #[serde(default)]
+    tested: String,
+}
+
+async fn page_with(app: &AppState, ctx: Ctx, q: PageParams) -> Result<Response, WebError> {
+    let mut shown = Shown {
+        kind: q.kind,
+        rule_kind: q.rule_kind,
+        ..Shown::default()
+    };
+    if let Ok(id) = q.tested.parse::<i64>()
+        && let Some(c) = app.store.get_channel(id).await?
+        && c.project_id == ctx.project_id
+    {
+        shown.notice = Some(format!(
+            "Test notification queued for {}. It appears in the delivery log below, which updates until it is delivered or given up.",
+            c.name
+        ));
+    }
+    show(app, ctx, shown).await
+}
+
+pub async fn project_page(
+    State(app): State<AppState>,
+    s: SignedIn,
+    Path((org, project)): Path<(String, String)>,
+    Query(q): Query<PageParams>,
+) -> Result<Response, WebError> {
+    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Member).await?;
+    page_with(&app, ctx, q).await
+}
+
+pub async fn instance_page(
+    State(app): State<AppState>,
+    s: SignedIn,
+    Query(q): Query<PageParams>,
+) -> Result<Response, WebError> {
+    let ctx = instance_ctx(&app, &s).await?;
+    page_with(&app, ctx, q).await
+}
+
+async fn log_fragment(app: &AppState, ctx: &Ctx) -> Result<Response, WebError> {
+    render(&alert_log(app, ctx).await?)
+}
+
+pub async fn project_log(
+    State(app): State<AppState>,
+    s: SignedIn,
+    headers: HeaderMap,
+    Path((org, project)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Member).await?;
+    if is_htmx(&headers) {
+        log_fragment(&app, &ctx).await
+    } else {
+        show(&app, ctx, Shown::default()).await
+    }
+}
+
+pub async fn instance_log(
+    State(app): State<AppState>,
+    s: SignedIn,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let ctx = instance_ctx(&app, &s).await?;
+    if is_htmx(&headers) {
+        log_fragment(&app, &ctx).await
+    } else {
+        show(&app, ctx, Shown::default()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_list_the_shown_settings() {
+        let config = serde_json::json!({"topic": "ops", "to": ["a@x.test", "b@x.test"], "nested": {}});
+        assert_eq!(hint(&config), "to: a@x.test, b@x.test · topic: ops");
+        let config = serde_json::json!({"url_hint": "https://hooks.slack.com/…Tm4T"});
+        assert_eq!(hint(&config), "url: https://hooks.slack.com/…Tm4T");
+    }
+}

@@ -1,0 +1,502 @@
+//! The forms of the alert pages: adding channels (with the fields of their kind, swapped by htmx)
+//! and rules, the channel and rule buttons (test, enable, disable, delete), and the instance rules'
+//! thresholds. Posted values go through the JSON API's validation.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use sentinel_store::{AlertRule, ChannelKind, ChannelUpdate, OrgRole};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{Ctx, Shown, Threshold, instance_ctx, project_ctx, show, threshold_label};
+use crate::AppState;
+use crate::alerts::api::channels as api_channels;
+use crate::alerts::api::rules::{self as api_rules, RuleBody, condition_fields};
+use crate::api::ApiError;
+use crate::auth::access;
+use crate::web::{SignedIn, WebError, render, see_other};
+
+// ---- the channel form's per-kind fields -------------------------------------------------------
+
+/// One input of the add-channel form.
+pub struct FieldInput {
+    pub name: &'static str,
+    pub label: &'static str,
+    /// `url`, `text`, `password`, `email`.
+    pub input_type: &'static str,
+    pub required: bool,
+    pub placeholder: &'static str,
+}
+
+const fn field(
+    name: &'static str,
+    label: &'static str,
+    input_type: &'static str,
+    required: bool,
+    placeholder: &'static str,
+) -> FieldInput {
+    FieldInput {
+        name,
+        label,
+        input_type,
+        required,
+        placeholder,
+    }
+}
+
+/// What a user enters for each channel kind (the input of `alerts::channels::parse_settings`).
+fn kind_inputs(kind: ChannelKind) -> Vec<FieldInput> {
+    match kind {
+        ChannelKind::Webhook => vec![
+            field("url", "URL", "url", true, "https://example.com/hooks/sentinel"),
+            field(
+                "secret",
+                "Signing secret (empty: Sentinel generates one and shows it once)",
+                "password",
+                false,
+                "",
+            ),
+        ],
+        ChannelKind::Slack => vec![field(
+            "url",
+            "Incoming webhook URL",
+            "url",
+            true,
+            "https://hooks.slack.com/services/…",
+        )],
+        ChannelKind::Discord => vec![field(
+            "url",
+            "Webhook URL",
+            "url",
+            true,
+            "https://discord.com/api/webhooks/…",
+        )],
+        ChannelKind::Teams => vec![field("url", "Workflow webhook URL", "url", true, "https://…")],
+        ChannelKind::Ntfy => vec![
+            field("topic", "Topic", "text", true, "sentinel-alerts"),
+            field(
+                "url",
+                "Server (empty: https://ntfy.sh)",
+                "url",
+                false,
+                "https://ntfy.sh",
+            ),
+            field("token", "Access token (optional)", "password", false, ""),
+            field("priority", "Priority, 1–5 (optional)", "text", false, "4"),
+        ],
+        ChannelKind::PagerDuty => vec![
+            field("routing_key", "Integration (routing) key", "password", true, ""),
+            field(
+                "url",
+                "Events API URL (empty: PagerDuty's)",
+                "url",
+                false,
+                "https://events.pagerduty.com/v2/enqueue",
+            ),
+        ],
+        ChannelKind::Email => vec![field(
+            "to",
+            "Recipients (comma-separated)",
+            "text",
+            true,
+            "oncall@example.com",
+        )],
+    }
+}
+
+/// The kind-specific inputs of the add-channel form, swapped by htmx when the kind changes.
+#[derive(Template)]
+#[template(path = "alerts/channel_fields.html")]
+pub struct ChannelFields {
+    pub kind: &'static str,
+    pub inputs: Vec<FieldInput>,
+}
+
+impl ChannelFields {
+    pub(super) fn of(kind: ChannelKind) -> Self {
+        ChannelFields {
+            kind: kind.as_str(),
+            inputs: kind_inputs(kind),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct KindParam {
+    #[serde(default)]
+    kind: String,
+}
+
+pub(super) fn kind_or_default(raw: &str) -> ChannelKind {
+    ChannelKind::parse(raw).unwrap_or(ChannelKind::Webhook)
+}
+
+pub async fn channel_fields(_s: SignedIn, Query(q): Query<KindParam>) -> Result<Response, WebError> {
+    render(&ChannelFields::of(kind_or_default(&q.kind)))
+}
+
+pub(super) const RULE_KINDS: &[(&str, &str)] = &[
+    ("new_issue", "A new issue appears"),
+    ("regression", "A resolved issue comes back (regression)"),
+    ("issue_frequency", "An issue gets many events"),
+    ("event_rate", "The project's event rate spikes"),
+];
+
+/// Threshold inputs of the add-rule form for a condition kind, with starting values.
+pub(super) fn rule_inputs(kind: &str) -> Vec<Threshold> {
+    condition_fields(kind)
+        .iter()
+        .map(|name| Threshold {
+            name,
+            label: threshold_label(name),
+            value: match *name {
+                "events" => "100",
+                "minutes" => "60",
+                "factor" => "3",
+                "baseline_hours" => "24",
+                "min_events" => "20",
+                _ => "",
+            }
+            .into(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "alerts/rule_fields.html")]
+pub struct RuleFields {
+    pub rule_inputs: Vec<Threshold>,
+}
+
+pub async fn rule_fields(_s: SignedIn, Query(q): Query<KindParam>) -> Result<Response, WebError> {
+    let kind = if api_rules::PROJECT_KINDS.contains(&q.kind.as_str()) {
+        q.kind.as_str()
+    } else {
+        "new_issue"
+    };
+    render(&RuleFields {
+        rule_inputs: rule_inputs(kind),
+    })
+}
+
+// ---- forms ------------------------------------------------------------------------------------
+
+/// A posted form as pairs: checkbox lists repeat their name.
+type Fields = Vec<(String, String)>;
+
+fn value<'a>(form: &'a Fields, name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// Whether a checkbox was ticked.
+fn ticked(form: &Fields, name: &str) -> bool {
+    form.iter().any(|(k, v)| k == name && v != "false")
+}
+
+/// Shows a validation failure on the page; anything else is an error page.
+async fn outcome(
+    app: &AppState,
+    ctx: Ctx,
+    result: Result<Shown, ApiError>,
+    mut on_error: Shown,
+) -> Result<Response, WebError> {
+    match result {
+        Ok(shown) => show(app, ctx, shown).await,
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
+            on_error.error = Some(e.to_string());
+            show(app, ctx, on_error).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn create_channel(app: &AppState, ctx: Ctx, form: Fields) -> Result<Response, WebError> {
+    let kind = value(&form, "kind").to_owned();
+    let result = async {
+        let parsed = api_channels::kind(&kind)?;
+        let config: Map<String, Value> = kind_inputs(parsed)
+            .iter()
+            .filter_map(|f| {
+                let v = value(&form, f.name).trim();
+                (!v.is_empty()).then(|| (f.name.to_owned(), Value::String(v.to_owned())))
+            })
+            .collect();
+        let (channel, secret) =
+            api_channels::create_channel(app, ctx.project_id, value(&form, "name"), &kind, &config, true)
+                .await?;
+        Ok(Shown {
+            notice: Some(format!("Channel {} created.", channel.name)),
+            signing_secret: secret,
+            ..Shown::default()
+        })
+    }
+    .await;
+    let on_error = Shown {
+        kind,
+        ..Shown::default()
+    };
+    outcome(app, ctx, result, on_error).await
+}
+
+pub async fn project_create_channel(
+    State(app): State<AppState>,
+    s: SignedIn,
+    Path((org, project)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, WebError> {
+    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
+    create_channel(&app, ctx, form).await
+}
+
+pub async fn instance_create_channel(
+    State(app): State<AppState>,
+    s: SignedIn,
+    Form(form): Form<Fields>,
+) -> Result<Response, WebError> {
+    let ctx = instance_ctx(&app, &s).await?;
+    create_channel(&app, ctx, form).await
+}
+
+/// `test`, `delete`, or `enabled` (with `enabled=true|false`) on a channel of the page's scope.
+async fn channel_action(
+    app: &AppState,
+    s: &SignedIn,
+    headers: &HeaderMap,
+    ctx: Ctx,
+    id: &str,
+    action: &str,
+    form: &Fields,
+) -> Result<Response, WebError> {
+    let id = access::path_id("channel", id)?;
+    let channel = app
+        .store
+        .get_channel(id)
+        .await?
+        .filter(|c| c.project_id == ctx.project_id)
+        .ok_or_else(|| ApiError::NotFound(format!("channel {id} not found")))?;
+    let back = format!("{}/", ctx.base);
+    match action {
+        "test" => {
+            return match api_channels::queue_test(app, &channel, &s.principal).await {
+                Ok(_) => Ok(see_other(headers, &format!("{back}?tested={}", channel.id))),
+                // A disabled channel: say so on the page.
+                Err(e @ ApiError::Conflict(_)) => {
+                    let shown = Shown {
+                        error: Some(e.to_string()),
+                        ..Shown::default()
+                    };
+                    show(app, ctx, shown).await
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+        "delete" => {
+            app.store.delete_channel(channel.id).await?;
+            tracing::info!(channel.id = channel.id, "alert channel deleted");
+        }
+        "enabled" => {
+            let update = ChannelUpdate {
+                enabled: Some(value(form, "enabled") == "true"),
+                ..Default::default()
+            };
+            app.store.update_channel(channel.id, &update).await?;
+        }
+        other => {
+            return Err(ApiError::NotFound(format!("no channel action {other:?}")).into());
+        }
+    }
+    Ok(see_other(headers, &back))
+}
+
+pub async fn project_channel_action(
+    State(app): State<AppState>,
+    s: SignedIn,
+    headers: HeaderMap,
+    Path((org, project, id, action)): Path<(String, String, String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, WebError> {
+    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
+    channel_action(&app, &s, &headers, ctx, &id, &action, &form).await
+}
+
+pub async fn instance_channel_action(
+    State(app): State<AppState>,
+    s: SignedIn,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, WebError> {
+    let ctx = instance_ctx(&app, &s).await?;
+    channel_action(&app, &s, &headers, ctx, &id, &action, &form).await
+}
+
+/// A form number as JSON: a number when it reads as one (the validator then checks its range),
+/// else the text (which the validator refuses naming the field); absent when empty.
+fn form_number(raw: &str) -> Option<Value> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    Some(if let Ok(n) = raw.parse::<u64>() {
+        Value::from(n)
+    } else if let Some(n) = raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        Value::Number(n)
+    } else {
+        Value::String(raw.to_owned())
+    })
+}
+
+/// A whole number of minutes from a form field.
+fn form_minutes(form: &Fields, name: &str) -> Result<Option<i64>, ApiError> {
+    let raw = value(form, name).trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest(format!("{name} must be a whole number of minutes, not {raw:?}")))
+}
+
+/// The condition of `kind` from the form's threshold fields.
+fn form_condition(form: &Fields, kind: &str) -> Value {
+    let mut obj = Map::new();
+    obj.insert("kind".into(), Value::String(kind.to_owned()));
+    for name in condition_fields(kind) {
+        if let Some(v) = form_number(value(form, name)) {
+            obj.insert((*name).to_owned(), v);
+        }
+    }
+    Value::Object(obj)
+}
+
+pub async fn project_create_rule(
+    State(app): State<AppState>,
+    s: SignedIn,
+    Path((org, project)): Path<(String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, WebError> {
+    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
+    let Some(project_id) = ctx.project_id else {
+        return Err(ApiError::NotFound("project not found".into()).into());
+    };
+    let kind = value(&form, "kind").to_owned();
+    let result = async {
+        let condition = form_condition(&form, &kind);
+        let event_driven = matches!(kind.as_str(), "new_issue" | "regression");
+        let body = RuleBody {
+            name: Some(value(&form, "name").to_owned()),
+            channels: Some(
+                form.iter()
+                    .filter(|(k, _)| k == "channel")
+                    .map(|(_, v)| Value::String(v.clone()))
+                    .collect(),
+            ),
+            cooldown_minutes: form_minutes(&form, "cooldown_minutes")?,
+            reminder_minutes: Some(form_minutes(&form, "reminder_minutes")?),
+            notify_recovery: (!event_driven).then(|| ticked(&form, "notify_recovery")),
+            enabled: Some(true),
+            condition: Some(condition),
+        };
+        let rule = api_rules::create_rule(&app, project_id, body).await?;
+        Ok(Shown {
+            notice: Some(format!("Rule {} created.", rule.name)),
+            ..Shown::default()
+        })
+    }
+    .await;
+    let on_error = Shown {
+        rule_kind: kind,
+        ..Shown::default()
+    };
+    outcome(&app, ctx, result, on_error).await
+}
+
+/// The rule with this id of the page's scope.
+async fn scoped_rule(app: &AppState, ctx: &Ctx, id: &str) -> Result<AlertRule, ApiError> {
+    let id = access::path_id("alert rule", id)?;
+    app.store
+        .get_rule(id)
+        .await?
+        .filter(|r| r.project_id == ctx.project_id)
+        .ok_or_else(|| ApiError::NotFound(format!("alert rule {id} not found")))
+}
+
+/// `delete`, or `enabled` (with `enabled=true|false`) on a project rule.
+pub async fn project_rule_action(
+    State(app): State<AppState>,
+    s: SignedIn,
+    headers: HeaderMap,
+    Path((org, project, id, action)): Path<(String, String, String, String)>,
+    Form(form): Form<Fields>,
+) -> Result<Response, WebError> {
+    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
+    let rule = scoped_rule(&app, &ctx, &id).await?;
+    match action.as_str() {
+        "delete" => api_rules::delete_rule(&app, &rule).await?,
+        "enabled" => {
+            let body = RuleBody {
+                enabled: Some(value(&form, "enabled") == "true"),
+                ..RuleBody::default()
+            };
+            api_rules::update_rule(&app, &rule, body).await?;
+        }
+        other => {
+            return Err(ApiError::NotFound(format!("no rule action {other:?}")).into());
+        }
+    }
+    Ok(see_other(&headers, &format!("{}/", ctx.base)))
+}
+
+/// Changes a built-in instance rule's thresholds and options.
+pub async fn instance_update_rule(
+    State(app): State<AppState>,
+    s: SignedIn,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Result<Response, WebError> {
+    let ctx = instance_ctx(&app, &s).await?;
+    let rule = scoped_rule(&app, &ctx, &id).await?;
+    let result = async {
+        let body = RuleBody {
+            condition: Some(form_condition(&form, rule.condition.kind())),
+            cooldown_minutes: form_minutes(&form, "cooldown_minutes")?,
+            reminder_minutes: Some(form_minutes(&form, "reminder_minutes")?),
+            notify_recovery: Some(ticked(&form, "notify_recovery")),
+            enabled: Some(ticked(&form, "enabled")),
+            ..RuleBody::default()
+        };
+        api_rules::update_rule(&app, &rule, body).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(&headers, &format!("{}/", ctx.base))),
+        Err(e @ ApiError::BadRequest(_)) => {
+            let shown = Shown {
+                error: Some(format!("{}: {e}", rule.name)),
+                ..Shown::default()
+            };
+            show(&app, ctx, shown).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_numbers_become_json_numbers_or_stay_text_for_the_validator() {
+        assert_eq!(form_number(" 100 "), Some(Value::from(100u64)));
+        assert_eq!(form_number("2.5"), Some(serde_json::json!(2.5)));
+        assert_eq!(form_number("lots"), Some(Value::from("lots")));
+        assert_eq!(form_number("  "), None);
+    }
+}

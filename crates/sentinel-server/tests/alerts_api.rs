@@ -1,0 +1,1496 @@
+//! Full-stack tests of the alerting API and dashboard: channels, rules and the delivery log of a
+//! project (admins manage, members read, other organizations get 404) and of the instance
+//! (instance admins only); secrets never in an answer; validation messages that name the field;
+//! test notifications queued into the log; and the Alerts pages with their forms. A real server on
+//! port 0 per test over a fresh SQLite data dir, or over a fresh PostgreSQL schema when
+//! `SENTINEL_TEST_BACKEND=postgres`.
+//!
+//! Delivery itself is not asserted here (the notifier's tests do that): the channels point at a
+//! closed local port, and the tests only look at what was queued.
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use sentinel_server::Server;
+use sentinel_server::auth::password;
+use sentinel_server::clock::{Clock, SystemClock};
+use sentinel_server::config::Settings;
+use sentinel_store::{Condition, NewAlertRule, NewUser, OrgRole, Store};
+use serde_json::{Value, json};
+use support::{PgSchema, open_store};
+
+const PASSWORD: &str = "correct horse battery";
+const WAIT: Duration = Duration::from_secs(30);
+/// The secret part of the webhook URLs below: it must never come back in an answer.
+const URL_SECRET: &str = "T0SECRET/B0SECRET/xoxsecretpathtoken";
+
+fn hook_url(n: u32) -> String {
+    // Port 9 (discard) is closed on loopback: deliveries fail at once, without leaving the host.
+    format!("http://127.0.0.1:9/hooks/{n}/{URL_SECRET}")
+}
+
+struct Env {
+    server: Server,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _schema: Option<PgSchema>,
+}
+
+/// An answer: status, raw text and the JSON body (`null` when there is none).
+struct Resp {
+    what: String,
+    status: StatusCode,
+    text: String,
+    body: Value,
+}
+
+impl Resp {
+    fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "{}: expected {status}, got {}: {}",
+            self.what,
+            self.status,
+            self.text
+        );
+        self.body
+    }
+
+    /// Checks the status and that the error message contains `needle`.
+    fn expect_error(self, status: u16, needle: &str) {
+        let what = self.what.clone();
+        let body = self.expect(status);
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(needle),
+            "{what}: {detail:?} does not mention {needle:?}"
+        );
+    }
+}
+
+impl Env {
+    async fn start() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, schema) = open_store(dir.path()).await;
+        let settings = Settings {
+            data_dir: dir.path().into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Settings::default()
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let server = Server::start(settings, store.clone(), clock.clone())
+            .await
+            .unwrap();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(WAIT)
+            .build()
+            .unwrap();
+        Env {
+            server,
+            store,
+            clock,
+            http,
+            _dir: dir,
+            _schema: schema,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.base_url())
+    }
+
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
+        let what = format!("{method} {path}");
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            what,
+            status,
+            text,
+            body,
+        }
+    }
+
+    async fn get(&self, token: &str, path: &str) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    async fn put(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    async fn delete(&self, token: &str, path: &str) -> Resp {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// A user with [`PASSWORD`], made in the store as `sentinel user create` does.
+    async fn user(&self, email: &str, is_admin: bool) -> i64 {
+        let new = NewUser {
+            email: email.into(),
+            name: email.split('@').next().unwrap().into(),
+            password_hash: password::hash(PASSWORD.into()).await.unwrap(),
+            is_admin,
+        };
+        self.store
+            .create_user(&new, self.clock.now_ms())
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Signs in through the API; the access token.
+    async fn sign_in(&self, email: &str) -> String {
+        let resp = self
+            .http
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body: Value = resp.json().await.unwrap();
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn add_member(&self, org: &str, user_id: i64, role: OrgRole) {
+        let org = self.store.get_organization(org).await.unwrap().unwrap();
+        self.store
+            .add_member(org.id, user_id, role, self.clock.now_ms())
+            .await
+            .unwrap();
+    }
+}
+
+fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// Organization `alpha` (owner alice, admin dave, member carol) with project `shop`, organization
+/// `beta` (owner bob) with project `billing`, and an instance admin, root.
+struct World {
+    env: Env,
+    alice: String,
+    dave: String,
+    carol: String,
+    bob: String,
+    root: String,
+    shop: String,
+    billing: String,
+}
+
+impl World {
+    async fn new() -> World {
+        let env = Env::start().await;
+        env.user("alice@alpha.test", false).await;
+        let dave_id = env.user("dave@alpha.test", false).await;
+        let carol_id = env.user("carol@alpha.test", false).await;
+        env.user("bob@beta.test", false).await;
+        env.user("root@example.test", true).await;
+        let alice = env.sign_in("alice@alpha.test").await;
+        let bob = env.sign_in("bob@beta.test").await;
+        env.post(&alice, "/api/0/organizations/", json!({"name": "Alpha"}))
+            .await
+            .expect(201);
+        env.post(&bob, "/api/0/organizations/", json!({"name": "Beta"}))
+            .await
+            .expect(201);
+        env.add_member("alpha", dave_id, OrgRole::Admin).await;
+        env.add_member("alpha", carol_id, OrgRole::Member).await;
+        let shop = env
+            .post(
+                &alice,
+                "/api/0/organizations/alpha/projects/",
+                json!({"name": "shop"}),
+            )
+            .await
+            .expect(201);
+        let billing = env
+            .post(
+                &bob,
+                "/api/0/organizations/beta/projects/",
+                json!({"name": "billing"}),
+            )
+            .await
+            .expect(201);
+        World {
+            dave: env.sign_in("dave@alpha.test").await,
+            carol: env.sign_in("carol@alpha.test").await,
+            root: env.sign_in("root@example.test").await,
+            env,
+            alice,
+            bob,
+            shop: s(&shop["id"]),
+            billing: s(&billing["id"]),
+        }
+    }
+
+    /// A webhook channel of `project` made by `token`: its id and signing secret.
+    async fn webhook(&self, token: &str, project: &str, n: u32) -> (String, String) {
+        let body = self
+            .env
+            .post(
+                token,
+                &format!("/api/0/projects/{project}/channels/"),
+                json!({"name": format!("hook {n}"), "kind": "webhook", "config": {"url": hook_url(n)}}),
+            )
+            .await
+            .expect(201);
+        (s(&body["id"]), s(&body["signing_secret"]))
+    }
+
+    /// A new-issue rule of `project` notifying `channel`; its id.
+    async fn rule(&self, token: &str, project: &str, channel: &str) -> String {
+        let body = self
+            .env
+            .post(
+                token,
+                &format!("/api/0/projects/{project}/alert-rules/"),
+                json!({"name": "new issues", "condition": {"kind": "new_issue"}, "channels": [channel]}),
+            )
+            .await
+            .expect(201);
+        s(&body["id"])
+    }
+}
+
+/// Fails if `text` contains a secret.
+fn assert_no_secret(what: &str, text: &str, secrets: &[&str]) {
+    for secret in secrets {
+        assert!(!text.contains(secret), "{what} shows a secret ({secret}): {text}");
+    }
+}
+
+// ---- channels -----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn channels_are_created_listed_changed_and_deleted_without_showing_secrets() {
+    let w = World::new().await;
+    let env = &w.env;
+    let base = format!("/api/0/projects/{}/channels/", w.shop);
+
+    let created = env
+        .post(
+            &w.alice,
+            &base,
+            json!({"name": "ops hook", "kind": "webhook", "config": {"url": hook_url(1)}}),
+        )
+        .await
+        .expect(201);
+    let id = s(&created["id"]);
+    let signing = s(&created["signing_secret"]);
+    assert_eq!(signing.len(), 64, "{created}");
+    assert_eq!(created["kind"], "webhook");
+    assert_eq!(created["project_id"], w.shop.as_str());
+    assert_eq!(created["enabled"], true);
+    assert!(created["config"].is_object(), "{created}");
+    assert_no_secret("the created channel", &created.to_string(), &[URL_SECRET]);
+
+    let slack = env
+        .post(
+            &w.dave,
+            &base,
+            json!({"name": "ops slack", "kind": "slack", "config": {"url": format!("https://hooks.slack.com/services/{URL_SECRET}")}, "enabled": false}),
+        )
+        .await
+        .expect(201);
+    assert!(slack.get("signing_secret").is_none(), "{slack}");
+    assert_eq!(slack["enabled"], false);
+    env.post(
+        &w.dave,
+        &format!("/api/0/channels/{}/test/", s(&slack["id"])),
+        json!({}),
+    )
+    .await
+    .expect_error(409, "disabled");
+
+    let list = env.get(&w.carol, &base).await;
+    assert_no_secret("the channel list", &list.text, &[URL_SECRET, &signing]);
+    let list = list.expect(200);
+    let names: Vec<String> = list.as_array().unwrap().iter().map(|c| s(&c["name"])).collect();
+    assert_eq!(names, ["ops hook", "ops slack"]);
+    let detail = env.get(&w.carol, &format!("/api/0/channels/{id}/")).await;
+    assert_no_secret("the channel", &detail.text, &[URL_SECRET, &signing]);
+    assert_eq!(detail.expect(200)["name"], "ops hook");
+
+    // Renaming and disabling leave the settings alone.
+    let changed = env
+        .put(
+            &w.alice,
+            &format!("/api/0/channels/{id}/"),
+            json!({"name": "ops webhook", "enabled": false}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["name"], "ops webhook");
+    assert_eq!(changed["enabled"], false);
+    assert!(changed.get("signing_secret").is_none(), "{changed}");
+
+    // New settings without `secret` keep the signing secret receivers verify with…
+    let numeric: i64 = id.parse().unwrap();
+    let changed = env
+        .put(
+            &w.alice,
+            &format!("/api/0/channels/{id}/"),
+            json!({"config": {"url": hook_url(2)}}),
+        )
+        .await
+        .expect(200);
+    assert!(changed.get("signing_secret").is_none(), "{changed}");
+    let stored = env.store.get_channel(numeric).await.unwrap().unwrap();
+    assert_eq!(stored.secrets.get("secret"), Some(signing.as_str()));
+    assert_eq!(stored.secrets.get("url"), Some(hook_url(2).as_str()));
+    // …unless a new one is asked for: then it is answered once.
+    let changed = env
+        .put(
+            &w.alice,
+            &format!("/api/0/channels/{id}/"),
+            json!({"config": {"url": hook_url(2)}, "regenerate_secret": true}),
+        )
+        .await
+        .expect(200);
+    let regenerated = s(&changed["signing_secret"]);
+    assert_ne!(regenerated, signing);
+    let stored = env.store.get_channel(numeric).await.unwrap().unwrap();
+    assert_eq!(stored.secrets.get("secret"), Some(regenerated.as_str()));
+    let detail = env.get(&w.alice, &format!("/api/0/channels/{id}/")).await;
+    assert_no_secret("the channel", &detail.text, &[URL_SECRET, &regenerated]);
+
+    env.put(&w.alice, &format!("/api/0/channels/{id}/"), json!({}))
+        .await
+        .expect_error(400, "nothing to change");
+    env.put(
+        &w.alice,
+        &format!("/api/0/channels/{id}/"),
+        json!({"regenerate_secret": true}),
+    )
+    .await
+    .expect_error(400, "regenerate_secret needs config");
+
+    env.delete(&w.alice, &format!("/api/0/channels/{id}/"))
+        .await
+        .expect(204);
+    env.get(&w.alice, &format!("/api/0/channels/{id}/"))
+        .await
+        .expect(404);
+    let list = env.get(&w.alice, &base).await.expect(200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn channel_bodies_are_validated_with_messages_naming_the_field() {
+    let w = World::new().await;
+    let env = &w.env;
+    let base = format!("/api/0/projects/{}/channels/", w.shop);
+    let cases = [
+        (
+            json!({"name": "", "kind": "slack", "config": {"url": "https://x.test/a"}}),
+            "name",
+        ),
+        (
+            json!({"name": "x", "kind": "carrier-pigeon", "config": {}}),
+            "invalid kind",
+        ),
+        (json!({"name": "x", "kind": "slack", "config": {}}), "config.url"),
+        (
+            json!({"name": "x", "kind": "webhook", "config": {"url": "ftp://x.test/"}}),
+            "config.url",
+        ),
+        (json!({"name": "x", "kind": "ntfy", "config": {}}), "topic"),
+        (
+            json!({"name": "x", "kind": "pagerduty", "config": {}}),
+            "routing_key",
+        ),
+        (json!({"name": "x", "kind": "email", "config": {}}), "to"),
+        (
+            json!({"name": "x", "kind": "slack", "config": {"url": "https://x.test/a"}, "colour": "red"}),
+            "unknown field `colour`",
+        ),
+        (json!({"kind": "slack"}), "missing field `name`"),
+    ];
+    for (body, needle) in cases {
+        env.post(&w.alice, &base, body).await.expect_error(400, needle);
+    }
+}
+
+// ---- rules --------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn rules_are_created_listed_changed_and_deleted() {
+    let w = World::new().await;
+    let env = &w.env;
+    let (hook, _) = w.webhook(&w.alice, &w.shop, 1).await;
+    let (hook2, _) = w.webhook(&w.alice, &w.shop, 2).await;
+    let base = format!("/api/0/projects/{}/alert-rules/", w.shop);
+
+    let new_issue = env
+        .post(
+            &w.alice,
+            &base,
+            json!({"name": "New issues", "condition": {"kind": "new_issue"}, "channels": [hook]}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(new_issue["condition"], json!({"kind": "new_issue"}));
+    assert_eq!(new_issue["channels"], json!([hook]));
+    assert_eq!(new_issue["cooldown_minutes"], 60);
+    assert_eq!(new_issue["reminder_minutes"], Value::Null);
+    assert_eq!(new_issue["notify_recovery"], false);
+    assert_eq!(new_issue["enabled"], true);
+    assert_eq!(new_issue["description"], "a new issue appears");
+
+    let numeric_hook: i64 = hook.parse().unwrap();
+    let frequency = env
+        .post(
+            &w.dave,
+            &base,
+            json!({
+                "name": "Noisy issue",
+                "condition": {"kind": "issue_frequency", "events": 100, "minutes": 60},
+                "channels": [numeric_hook, hook2],
+                "cooldown_minutes": 30,
+                "reminder_minutes": 120,
+            }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(
+        frequency["description"],
+        "an issue has more than 100 events in 60 minutes"
+    );
+    assert_eq!(frequency["channels"], json!([hook, hook2]));
+    assert_eq!(frequency["notify_recovery"], true);
+    assert_eq!(frequency["reminder_minutes"], 120);
+    let rate = env
+        .post(
+            &w.alice,
+            &base,
+            json!({
+                "name": "Spike",
+                "condition": {"kind": "event_rate", "factor": 2.5, "minutes": 10, "baseline_hours": 24, "min_events": 50},
+                "channels": [hook2],
+                "notify_recovery": false,
+                "enabled": false,
+            }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(rate["condition"]["factor"], 2.5);
+    assert_eq!(rate["enabled"], false);
+
+    let list = env.get(&w.carol, &base).await.expect(200);
+    let names: Vec<String> = list.as_array().unwrap().iter().map(|r| s(&r["name"])).collect();
+    assert_eq!(names, ["New issues", "Noisy issue", "Spike"]);
+    let id = s(&frequency["id"]);
+    let detail = env
+        .get(&w.carol, &format!("/api/0/alert-rules/{id}/"))
+        .await
+        .expect(200);
+    assert_eq!(detail["name"], "Noisy issue");
+
+    // Absent fields stay; `null` removes reminders; a new condition replaces the old one.
+    let changed = env
+        .put(
+            &w.alice,
+            &format!("/api/0/alert-rules/{id}/"),
+            json!({"condition": {"kind": "issue_frequency", "events": 500, "minutes": 5}, "reminder_minutes": null, "channels": [hook2]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["name"], "Noisy issue");
+    assert_eq!(changed["cooldown_minutes"], 30);
+    assert_eq!(changed["reminder_minutes"], Value::Null);
+    assert_eq!(changed["channels"], json!([hook2]));
+    assert_eq!(
+        changed["description"],
+        "an issue has more than 500 events in 5 minutes"
+    );
+
+    // Deleting a channel takes it out of its rules.
+    env.delete(&w.alice, &format!("/api/0/channels/{hook2}/"))
+        .await
+        .expect(204);
+    let after = env
+        .get(&w.alice, &format!("/api/0/alert-rules/{id}/"))
+        .await
+        .expect(200);
+    assert_eq!(after["channels"], json!([]));
+
+    env.delete(&w.alice, &format!("/api/0/alert-rules/{id}/"))
+        .await
+        .expect(204);
+    env.get(&w.alice, &format!("/api/0/alert-rules/{id}/"))
+        .await
+        .expect(404);
+}
+
+#[tokio::test]
+async fn rule_bodies_are_validated_with_messages_naming_the_field() {
+    let w = World::new().await;
+    let env = &w.env;
+    let (hook, _) = w.webhook(&w.alice, &w.shop, 1).await;
+    let (foreign, _) = w.webhook(&w.bob, &w.billing, 2).await;
+    let base = format!("/api/0/projects/{}/alert-rules/", w.shop);
+    let with = |condition: Value| json!({"name": "r", "condition": condition, "channels": [hook]});
+    let cases = [
+        (
+            with(json!({"kind": "issue_frequency", "events": 0, "minutes": 60})),
+            "condition.events must be at least 1",
+        ),
+        (
+            with(json!({"kind": "issue_frequency", "events": 10, "minutes": 0})),
+            "condition.minutes must be from 1 to 1440",
+        ),
+        (
+            with(json!({"kind": "issue_frequency", "events": 10, "minutes": 1441})),
+            "condition.minutes",
+        ),
+        (
+            with(json!({"kind": "issue_frequency", "events": 10})),
+            "condition.minutes is required",
+        ),
+        (
+            with(
+                json!({"kind": "event_rate", "factor": 1, "minutes": 10, "baseline_hours": 24, "min_events": 5}),
+            ),
+            "condition.factor must be greater than 1",
+        ),
+        (
+            with(
+                json!({"kind": "event_rate", "factor": 2, "minutes": 10, "baseline_hours": 721, "min_events": 5}),
+            ),
+            "condition.baseline_hours must be from 1 to 720",
+        ),
+        (
+            with(json!({"kind": "new_issue", "minutes": 5})),
+            "unknown field condition.minutes",
+        ),
+        (
+            with(json!({"kind": "inbox_lag", "seconds": 60})),
+            "watches the instance",
+        ),
+        (
+            with(json!({"kind": "disk_free", "percent": 5})),
+            "watches the instance",
+        ),
+        (with(json!({"kind": "sometimes"})), "invalid condition.kind"),
+        (with(json!("new_issue")), "condition must be an object"),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [hook], "cooldown_minutes": 10081}),
+            "cooldown_minutes must be from 0 to 10080",
+        ),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [hook], "cooldown_minutes": -1}),
+            "cooldown_minutes",
+        ),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [hook], "reminder_minutes": 0}),
+            "reminder_minutes must be from 1",
+        ),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [foreign]}),
+            "channels: channel",
+        ),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": []}),
+            "channels must name at least one",
+        ),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": ["x"]}),
+            "channels[0]",
+        ),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}}),
+            "channels is required",
+        ),
+        (
+            json!({"condition": {"kind": "new_issue"}, "channels": [hook]}),
+            "name is required",
+        ),
+        (json!({"name": "r", "channels": [hook]}), "condition is required"),
+        (
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [hook], "snooze": 1}),
+            "unknown field `snooze`",
+        ),
+    ];
+    for (body, needle) in cases {
+        env.post(&w.alice, &base, body).await.expect_error(400, needle);
+    }
+    let list = env.get(&w.alice, &base).await.expect(200);
+    assert_eq!(list, json!([]));
+}
+
+// ---- who may do what ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn members_read_and_admins_write() {
+    let w = World::new().await;
+    let env = &w.env;
+    let (hook, _) = w.webhook(&w.alice, &w.shop, 1).await;
+    let rule = w.rule(&w.alice, &w.shop, &hook).await;
+
+    env.get(&w.carol, &format!("/api/0/projects/{}/channels/", w.shop))
+        .await
+        .expect(200);
+    env.get(&w.carol, &format!("/api/0/projects/{}/alert-rules/", w.shop))
+        .await
+        .expect(200);
+    env.get(&w.carol, &format!("/api/0/projects/{}/notifications/", w.shop))
+        .await
+        .expect(200);
+    env.get(&w.carol, &format!("/api/0/channels/{hook}/"))
+        .await
+        .expect(200);
+    env.get(&w.carol, &format!("/api/0/alert-rules/{rule}/"))
+        .await
+        .expect(200);
+
+    let writes = [
+        (
+            Method::POST,
+            format!("/api/0/projects/{}/channels/", w.shop),
+            json!({"name": "x", "kind": "slack", "config": {"url": "https://x.test/a"}}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/0/channels/{hook}/"),
+            json!({"name": "x"}),
+        ),
+        (Method::DELETE, format!("/api/0/channels/{hook}/"), Value::Null),
+        (Method::POST, format!("/api/0/channels/{hook}/test/"), Value::Null),
+        (
+            Method::POST,
+            format!("/api/0/projects/{}/alert-rules/", w.shop),
+            json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [hook]}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/0/alert-rules/{rule}/"),
+            json!({"enabled": false}),
+        ),
+        (Method::DELETE, format!("/api/0/alert-rules/{rule}/"), Value::Null),
+    ];
+    for (method, path, body) in &writes {
+        let body = (!body.is_null()).then(|| body.clone());
+        env.call(method.clone(), path, &w.carol, body)
+            .await
+            .expect_error(403, "needs admin");
+    }
+    // Nothing changed.
+    let channel = env
+        .get(&w.alice, &format!("/api/0/channels/{hook}/"))
+        .await
+        .expect(200);
+    assert_eq!(channel["name"], "hook 1");
+    env.get(&w.alice, &format!("/api/0/alert-rules/{rule}/"))
+        .await
+        .expect(200);
+
+    // A read-scoped token of an owner only reads.
+    let token = env
+        .post(
+            &w.alice,
+            "/api/0/user/tokens/",
+            json!({"name": "ro", "scope": "read"}),
+        )
+        .await
+        .expect(201);
+    let ro = s(&token["token"]);
+    env.get(&ro, &format!("/api/0/channels/{hook}/"))
+        .await
+        .expect(200);
+    env.post(&ro, &format!("/api/0/channels/{hook}/test/"), json!({}))
+        .await
+        .expect(403);
+}
+
+#[tokio::test]
+async fn another_organizations_channels_rules_and_log_answer_404() {
+    let w = World::new().await;
+    let env = &w.env;
+    let (hook, _) = w.webhook(&w.alice, &w.shop, 1).await;
+    let rule = w.rule(&w.alice, &w.shop, &hook).await;
+    env.post(&w.alice, &format!("/api/0/channels/{hook}/test/"), json!({}))
+        .await
+        .expect(202);
+
+    let probes = [
+        (Method::GET, format!("/api/0/projects/{}/channels/", w.shop), None),
+        (
+            Method::POST,
+            format!("/api/0/projects/{}/channels/", w.shop),
+            Some(json!({"name": "x", "kind": "slack", "config": {"url": "https://x.test/a"}})),
+        ),
+        (Method::GET, format!("/api/0/channels/{hook}/"), None),
+        (
+            Method::PUT,
+            format!("/api/0/channels/{hook}/"),
+            Some(json!({"name": "mine"})),
+        ),
+        (Method::DELETE, format!("/api/0/channels/{hook}/"), None),
+        (Method::POST, format!("/api/0/channels/{hook}/test/"), None),
+        (
+            Method::GET,
+            format!("/api/0/projects/{}/alert-rules/", w.shop),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/0/projects/{}/alert-rules/", w.shop),
+            Some(json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [hook]})),
+        ),
+        (Method::GET, format!("/api/0/alert-rules/{rule}/"), None),
+        (
+            Method::PUT,
+            format!("/api/0/alert-rules/{rule}/"),
+            Some(json!({"enabled": false})),
+        ),
+        (Method::DELETE, format!("/api/0/alert-rules/{rule}/"), None),
+        (
+            Method::GET,
+            format!("/api/0/projects/{}/notifications/", w.shop),
+            None,
+        ),
+        (Method::GET, "/api/0/channels/999999/".to_owned(), None),
+        (Method::GET, "/api/0/alert-rules/nope/".to_owned(), None),
+    ];
+    for (method, path, body) in &probes {
+        let resp = env.call(method.clone(), path, &w.bob, body.clone()).await;
+        assert_no_secret(&resp.what.clone(), &resp.text, &["hook 1", "new issues"]);
+        resp.expect(404);
+    }
+    // Bob's rules cannot point at Alice's channels either.
+    env.post(
+        &w.bob,
+        &format!("/api/0/projects/{}/alert-rules/", w.billing),
+        json!({"name": "r", "condition": {"kind": "new_issue"}, "channels": [hook]}),
+    )
+    .await
+    .expect_error(400, "not a channel of this project");
+    // Everything is still there.
+    env.get(&w.alice, &format!("/api/0/alert-rules/{rule}/"))
+        .await
+        .expect(200);
+    let log = env
+        .get(&w.alice, &format!("/api/0/projects/{}/notifications/", w.shop))
+        .await
+        .expect(200);
+    assert_eq!(log["data"].as_array().unwrap().len(), 1);
+    let theirs = env
+        .get(&w.bob, &format!("/api/0/projects/{}/notifications/", w.billing))
+        .await
+        .expect(200);
+    assert_eq!(theirs["data"], json!([]));
+}
+
+// ---- the test notification and the delivery log -------------------------------------------------
+
+#[tokio::test]
+async fn a_test_notification_is_queued_and_shows_in_the_delivery_log() {
+    let w = World::new().await;
+    let env = &w.env;
+    let (hook, signing) = w.webhook(&w.alice, &w.shop, 1).await;
+
+    let queued = env
+        .post(&w.dave, &format!("/api/0/channels/{hook}/test/"), json!({}))
+        .await
+        .expect(202);
+    let key = s(&queued["idempotency_key"]);
+    let n = &queued["notification"];
+    assert_eq!(n["idempotency_key"], key.as_str());
+    assert_eq!(n["transition"], "test");
+    assert_eq!(n["channel_id"], hook.as_str());
+    assert_eq!(n["channel_kind"], "webhook");
+    assert_eq!(n["rule_id"], Value::Null);
+    assert!(s(&n["message"]["text"]).contains("dave"), "{n}");
+
+    let log = env
+        .get(&w.carol, &format!("/api/0/projects/{}/notifications/", w.shop))
+        .await;
+    assert_no_secret("the delivery log", &log.text, &[URL_SECRET, &signing]);
+    let log = log.expect(200);
+    let first = &log["data"][0];
+    assert_eq!(first["idempotency_key"], key.as_str());
+    assert_eq!(first["transition"], "test");
+    assert_eq!(first["project_id"], w.shop.as_str());
+    assert!(first["deliveries"].is_array(), "{first}");
+    assert_eq!(log["pagination"]["has_more"], false);
+
+    // Newest first, paged by id.
+    for _ in 0..2 {
+        env.post(&w.alice, &format!("/api/0/channels/{hook}/test/"), json!({}))
+            .await
+            .expect(202);
+    }
+    let page = env
+        .get(
+            &w.alice,
+            &format!("/api/0/projects/{}/notifications/?limit=2", w.shop),
+        )
+        .await
+        .expect(200);
+    let ids: Vec<i64> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| s(&n["id"]).parse().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] > ids[1], "{ids:?}");
+    assert_eq!(page["pagination"]["has_more"], true);
+    let cursor = s(&page["pagination"]["next_cursor"]);
+    let rest = env
+        .get(
+            &w.alice,
+            &format!(
+                "/api/0/projects/{}/notifications/?limit=2&cursor={cursor}",
+                w.shop
+            ),
+        )
+        .await
+        .expect(200);
+    assert_eq!(rest["data"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["data"][0]["idempotency_key"], key.as_str());
+    assert_eq!(
+        rest["pagination"],
+        json!({"next_cursor": null, "has_more": false})
+    );
+    env.get(
+        &w.alice,
+        &format!("/api/0/projects/{}/notifications/?cursor=abc", w.shop),
+    )
+    .await
+    .expect_error(400, "cursor");
+    env.get(
+        &w.alice,
+        &format!("/api/0/projects/{}/notifications/?limit=0", w.shop),
+    )
+    .await
+    .expect_error(400, "limit");
+}
+
+// ---- the instance -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn instance_channels_rules_and_log_belong_to_instance_admins() {
+    let w = World::new().await;
+    let env = &w.env;
+
+    let created = env
+        .post(
+            &w.root,
+            "/api/0/instance/channels/",
+            json!({"name": "sre", "kind": "webhook", "config": {"url": hook_url(7)}}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(created["project_id"], Value::Null);
+    let id = s(&created["id"]);
+    let signing = s(&created["signing_secret"]);
+    let list = env.get(&w.root, "/api/0/instance/channels/").await;
+    assert_no_secret("the instance channels", &list.text, &[URL_SECRET, &signing]);
+    assert_eq!(list.expect(200)[0]["name"], "sre");
+    env.post(&w.root, &format!("/api/0/channels/{id}/test/"), json!({}))
+        .await
+        .expect(202);
+    let log = env
+        .get(&w.root, "/api/0/instance/notifications/")
+        .await
+        .expect(200);
+    assert!(
+        log["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["transition"] == "test" && n["channel_id"] == id.as_str()),
+        "{log}"
+    );
+    // Project logs do not show instance notifications.
+    let shop_log = env
+        .get(&w.alice, &format!("/api/0/projects/{}/notifications/", w.shop))
+        .await
+        .expect(200);
+    assert_eq!(shop_log["data"], json!([]));
+
+    // A built-in rule, as the alert engine makes them.
+    let rule = env
+        .store
+        .create_rule(
+            &NewAlertRule {
+                project_id: None,
+                name: "Disk almost full".into(),
+                condition: Condition::DiskFree { percent: 10.0 },
+                channel_ids: Vec::new(),
+                cooldown_ms: 3_600_000,
+                reminder_ms: None,
+                notify_recovery: true,
+                enabled: true,
+            },
+            env.clock.now_ms(),
+        )
+        .await
+        .unwrap();
+    let rule_path = format!("/api/0/alert-rules/{}/", rule.id);
+    let rules = env.get(&w.root, "/api/0/instance/alert-rules/").await.expect(200);
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == rule.id.to_string().as_str() && r["project_id"].is_null()),
+        "{rules}"
+    );
+    let changed = env
+        .put(
+            &w.root,
+            &rule_path,
+            json!({"condition": {"kind": "disk_free", "percent": 5}, "enabled": false, "cooldown_minutes": 120}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["condition"], json!({"kind": "disk_free", "percent": 5.0}));
+    assert_eq!(changed["enabled"], false);
+    assert_eq!(changed["cooldown_minutes"], 120);
+    assert_eq!(changed["name"], "Disk almost full");
+    env.put(
+        &w.root,
+        &rule_path,
+        json!({"condition": {"kind": "inbox_lag", "seconds": 60}}),
+    )
+    .await
+    .expect_error(400, "keeps its kind");
+    env.put(&w.root, &rule_path, json!({"condition": {"kind": "new_issue"}}))
+        .await
+        .expect_error(400, "watches a project");
+    env.put(
+        &w.root,
+        &rule_path,
+        json!({"condition": {"kind": "disk_free", "percent": 100}}),
+    )
+    .await
+    .expect_error(400, "condition.percent");
+    env.put(&w.root, &rule_path, json!({"name": "Mine"}))
+        .await
+        .expect_error(400, "keep their names");
+    env.put(&w.root, &rule_path, json!({"channels": [id]}))
+        .await
+        .expect_error(400, "channels");
+    env.delete(&w.root, &rule_path)
+        .await
+        .expect_error(409, "cannot be deleted");
+
+    // Organization owners are not instance admins.
+    for path in [
+        "/api/0/instance/channels/",
+        "/api/0/instance/alert-rules/",
+        "/api/0/instance/notifications/",
+    ] {
+        env.get(&w.alice, path)
+            .await
+            .expect_error(403, "instance administrators");
+    }
+    env.post(
+        &w.alice,
+        "/api/0/instance/channels/",
+        json!({"name": "x", "kind": "slack", "config": {"url": "https://x.test/a"}}),
+    )
+    .await
+    .expect(403);
+    for (method, path) in [
+        (Method::GET, format!("/api/0/channels/{id}/")),
+        (Method::DELETE, format!("/api/0/channels/{id}/")),
+        (Method::POST, format!("/api/0/channels/{id}/test/")),
+        (Method::GET, rule_path.clone()),
+        (Method::DELETE, rule_path.clone()),
+    ] {
+        env.call(method, &path, &w.alice, None).await.expect(404);
+    }
+    env.put(&w.alice, &rule_path, json!({"enabled": true}))
+        .await
+        .expect(404);
+    // Instance admins manage every project's alerts too (they act as owners everywhere).
+    env.get(&w.root, &format!("/api/0/projects/{}/channels/", w.shop))
+        .await
+        .expect(200);
+}
+
+// ---- the dashboard ------------------------------------------------------------------------------
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a browser with JS off.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the page's forms.
+    fn csrf(&self) -> String {
+        for marker in ["name=\"csrf\" value=\"", "name=\"csrf-token\" content=\""] {
+            if let Some(i) = self.body.find(marker) {
+                let rest = &self.body[i + marker.len()..];
+                return rest[..rest.find('"').unwrap()].to_owned();
+            }
+        }
+        panic!("no CSRF token on the page:\n{}", self.body)
+    }
+}
+
+impl Browser {
+    fn new(env: &Env) -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .build()
+                .unwrap(),
+            base: env.server.base_url(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, resp: reqwest::Response) -> Page {
+        for c in resp.headers().get_all(SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Page {
+            status: resp.status(),
+            location: resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.get_with(path, &[]).await
+    }
+
+    async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        self.finish(resp).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.finish(resp).await
+    }
+
+    /// Posts a form with the CSRF token taken from the page at `from`.
+    async fn submit(&mut self, from: &str, path: &str, form: &[(&str, &str)]) -> Page {
+        let csrf = self.get(from).await.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(form);
+        self.post(path, &all).await
+    }
+
+    async fn sign_in(&mut self, email: &str) {
+        let page = self
+            .submit("/login", "/login", &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+}
+
+/// The number after `marker` in `body` (an id in a data attribute).
+fn id_after(body: &str, marker: &str) -> String {
+    let i = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} on the page:\n{body}"));
+    body[i + marker.len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_for_members() {
+    let w = World::new().await;
+    let env = &w.env;
+    let page_path = "/orgs/alpha/projects/shop/alerts/";
+    let mut alice = Browser::new(env);
+    alice.sign_in("alice@alpha.test").await;
+
+    let page = alice.get(page_path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"channel-form\""), "{}", page.body);
+    assert!(page.body.contains("Add a channel first"), "{}", page.body);
+    assert!(page.body.contains("id=\"delivery-log\""));
+
+    // The fields of the add-channel form follow the kind.
+    let fields = alice
+        .get_with(
+            "/orgs/alpha/projects/shop/alerts/channel-fields?kind=ntfy",
+            &[("hx-request", "true")],
+        )
+        .await;
+    assert_eq!(fields.status, StatusCode::OK);
+    assert!(fields.body.contains("name=\"topic\""), "{}", fields.body);
+    assert!(!fields.body.contains("<html"), "{}", fields.body);
+
+    // A form without the CSRF token is refused.
+    let refused = alice
+        .post(
+            "/orgs/alpha/projects/shop/alerts/channels",
+            &[("name", "ops"), ("kind", "slack"), ("url", "https://x.test/a")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let slack_url = format!("https://hooks.slack.com/services/{URL_SECRET}");
+    let created = alice
+        .submit(
+            page_path,
+            "/orgs/alpha/projects/shop/alerts/channels",
+            &[("name", "ops slack"), ("kind", "slack"), ("url", &slack_url)],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(
+        created.body.contains("Channel ops slack created."),
+        "{}",
+        created.body
+    );
+    assert!(created.body.contains("ops slack"));
+    assert!(!created.body.contains("id=\"signing-secret\""));
+    assert_no_secret("the alerts page", &created.body, &[URL_SECRET]);
+
+    // A webhook shows its generated signing secret once.
+    let hook = hook_url(3);
+    let created = alice
+        .submit(
+            page_path,
+            "/orgs/alpha/projects/shop/alerts/channels",
+            &[("name", "ops hook"), ("kind", "webhook"), ("url", &hook)],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let marker = "id=\"signing-secret\">";
+    let i = created.body.find(marker).unwrap();
+    let secret: String = created.body[i + marker.len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(secret.len(), 64, "{}", created.body);
+    let again = alice.get(page_path).await;
+    assert_no_secret("the alerts page", &again.body, &[URL_SECRET, &secret]);
+
+    // A rule notifying the first channel.
+    let channel = id_after(&again.body, "data-channel-id=\"");
+    let bad = alice
+        .submit(
+            page_path,
+            "/orgs/alpha/projects/shop/alerts/rules",
+            &[
+                ("name", "noisy"),
+                ("kind", "issue_frequency"),
+                ("events", "100"),
+                ("minutes", "0"),
+                ("channel", &channel),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body.contains("condition.minutes must be from 1 to 1440"),
+        "{}",
+        bad.body
+    );
+    let created = alice
+        .submit(
+            page_path,
+            "/orgs/alpha/projects/shop/alerts/rules",
+            &[
+                ("name", "noisy"),
+                ("kind", "issue_frequency"),
+                ("events", "100"),
+                ("minutes", "60"),
+                ("channel", &channel),
+                ("cooldown_minutes", "15"),
+                ("reminder_minutes", ""),
+                ("notify_recovery", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(
+        created
+            .body
+            .contains("an issue has more than 100 events in 60 minutes"),
+        "{}",
+        created.body
+    );
+    let rules = env
+        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
+        .await
+        .expect(200);
+    assert_eq!(rules[0]["cooldown_minutes"], 15);
+    assert_eq!(rules[0]["channels"], json!([channel]));
+
+    // "Send test notification": back to the page with a flash, and the log shows it.
+    let tested = alice
+        .submit(
+            page_path,
+            &format!("/orgs/alpha/projects/shop/alerts/channels/{channel}/test"),
+            &[],
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::SEE_OTHER, "{}", tested.body);
+    assert_eq!(tested.location, format!("{page_path}?tested={channel}"));
+    let shown = alice.get(&tested.location).await;
+    assert!(
+        shown.body.contains("Test notification queued for ops slack"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("data-transition=\"test\""), "{}", shown.body);
+    let log = alice
+        .get_with("/orgs/alpha/projects/shop/alerts/log", &[("hx-request", "true")])
+        .await;
+    assert!(log.body.contains("data-transition=\"test\""), "{}", log.body);
+    assert!(log.body.starts_with("<section"), "{}", log.body);
+
+    // Disable, then delete the rule.
+    let rule = id_after(&shown.body, "data-rule-id=\"");
+    let done = alice
+        .submit(
+            page_path,
+            &format!("/orgs/alpha/projects/shop/alerts/rules/{rule}/enabled"),
+            &[("enabled", "false")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let rules = env
+        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
+        .await
+        .expect(200);
+    assert_eq!(rules[0]["enabled"], false);
+    alice
+        .submit(
+            page_path,
+            &format!("/orgs/alpha/projects/shop/alerts/rules/{rule}/delete"),
+            &[],
+        )
+        .await;
+    let rules = env
+        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
+        .await
+        .expect(200);
+    assert_eq!(rules, json!([]));
+
+    // A member reads the page without forms and cannot post them.
+    let mut carol = Browser::new(env);
+    carol.sign_in("carol@alpha.test").await;
+    let page = carol.get(page_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("ops slack"));
+    assert!(!page.body.contains("id=\"channel-form\""), "{}", page.body);
+    assert!(!page.body.contains("Send test notification"));
+    let refused = carol
+        .submit(
+            page_path,
+            "/orgs/alpha/projects/shop/alerts/channels",
+            &[("name", "mine"), ("kind", "slack"), ("url", "https://x.test/a")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // Another organization's user finds nothing; only instance admins see the instance page.
+    let mut bob = Browser::new(env);
+    bob.sign_in("bob@beta.test").await;
+    assert_eq!(bob.get(page_path).await.status, StatusCode::NOT_FOUND);
+    let refused = bob
+        .submit(
+            "/account",
+            &format!("/orgs/alpha/projects/shop/alerts/channels/{channel}/test"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert_eq!(bob.get("/admin/alerts/").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(alice.get("/admin/alerts/").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_instance_alerts_page_manages_instance_channels_and_built_in_rules() {
+    let w = World::new().await;
+    let env = &w.env;
+    let rule = env
+        .store
+        .create_rule(
+            &NewAlertRule {
+                project_id: None,
+                name: "Inbox lagging".into(),
+                condition: Condition::InboxLag { seconds: 300 },
+                channel_ids: Vec::new(),
+                cooldown_ms: 3_600_000,
+                reminder_ms: None,
+                notify_recovery: true,
+                enabled: true,
+            },
+            env.clock.now_ms(),
+        )
+        .await
+        .unwrap();
+    let mut root = Browser::new(env);
+    root.sign_in("root@example.test").await;
+    let account = root.get("/account").await;
+    assert!(
+        account.body.contains("id=\"instance-alerts-link\""),
+        "{}",
+        account.body
+    );
+
+    let page = root.get("/admin/alerts/").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("id=\"channel-form\""));
+    assert!(
+        page.body.contains(&format!("id=\"instance-rule-{}\"", rule.id)),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("older than 300 seconds"), "{}", page.body);
+
+    let created = root
+        .submit(
+            "/admin/alerts/",
+            "/admin/alerts/channels",
+            &[
+                ("name", "sre ntfy"),
+                ("kind", "ntfy"),
+                ("topic", "sentinel-sre"),
+                ("url", "http://127.0.0.1:9"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(created.body.contains("sre ntfy"));
+    let channels = env.get(&w.root, "/api/0/instance/channels/").await.expect(200);
+    let channel = s(&channels[0]["id"]);
+
+    let saved = root
+        .submit(
+            "/admin/alerts/",
+            &format!("/admin/alerts/rules/{}", rule.id),
+            &[
+                ("seconds", "600"),
+                ("cooldown_minutes", "30"),
+                ("reminder_minutes", "240"),
+                ("enabled", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let stored = env.store.get_rule(rule.id).await.unwrap().unwrap();
+    assert_eq!(stored.condition, Condition::InboxLag { seconds: 600 });
+    assert_eq!(stored.cooldown_ms, 30 * 60_000);
+    assert_eq!(stored.reminder_ms, Some(240 * 60_000));
+    assert!(!stored.notify_recovery);
+    assert!(stored.enabled);
+    let bad = root
+        .submit(
+            "/admin/alerts/",
+            &format!("/admin/alerts/rules/{}", rule.id),
+            &[("seconds", "0"), ("cooldown_minutes", "30"), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("condition.seconds"), "{}", bad.body);
+
+    let tested = root
+        .submit(
+            "/admin/alerts/",
+            &format!("/admin/alerts/channels/{channel}/test"),
+            &[],
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::SEE_OTHER);
+    let shown = root.get(&tested.location).await;
+    assert!(
+        shown.body.contains("Test notification queued for sre ntfy"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("data-transition=\"test\""), "{}", shown.body);
+
+    let deleted = root
+        .submit(
+            "/admin/alerts/",
+            &format!("/admin/alerts/channels/{channel}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    let channels = env.get(&w.root, "/api/0/instance/channels/").await.expect(200);
+    assert_eq!(channels, json!([]));
+
+    // An instance channel is not reachable through a project's page.
+    let (hook, _) = w.webhook(&w.alice, &w.shop, 1).await;
+    let refused = root
+        .submit(
+            "/admin/alerts/",
+            &format!("/admin/alerts/channels/{hook}/test"),
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+}
