@@ -3,7 +3,9 @@
 //! a reload, the issue page with its in-app frame, resolving and commenting, the issue regressing
 //! when the error comes back, signing out and in again. Each step is screenshotted (light, and the
 //! main pages dark too) into `$CARGO_TARGET_TMPDIR/screenshots/<test name>/`, and any JavaScript
-//! error or CSP violation in the console fails the test.
+//! error or CSP violation in the console fails the test. A second journey adds a webhook channel
+//! and a new-issue rule on the alerts page and sees the test notification and the SDK error's
+//! notification arrive at a receiver on 127.0.0.1 and in the delivery log.
 //!
 //! The real binary runs on a fresh SQLite data directory, or on a fresh PostgreSQL schema when
 //! `SENTINEL_TEST_BACKEND=postgres` (with `SENTINEL_TEST_DATABASE_URL`). Chromium, ChromeDriver
@@ -14,6 +16,7 @@ mod browser;
 mod common;
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use browser::Browser;
@@ -24,6 +27,7 @@ const ALL_ROLES: &str = "ingest,worker,web,scheduler";
 const DASHBOARD: &str = "/orgs/default/";
 const SETTINGS: &str = "/orgs/default/projects/shop-api/settings/";
 const ISSUES: &str = "/orgs/default/projects/shop-api/issues/";
+const ALERTS: &str = "/orgs/default/projects/shop-api/alerts/";
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 /// How long a reloaded issue page may take to show the regression.
@@ -188,6 +192,118 @@ async fn a_new_user_sets_up_sentinel_and_follows_an_error_to_its_regression() {
     b.wait_for("#logout-button").await;
     b.screenshot("signed-in-again").await;
 
+    b.close().await;
+    server.stop().await;
+}
+
+/// First-run setup as Ada, then the project "Shop API"; returns its DSN.
+async fn set_up_with_a_project(b: &Browser) -> String {
+    b.goto("/").await;
+    b.wait_for_path("/setup").await;
+    b.fill("#setup-form [name=name]", "Ada Lovelace").await;
+    b.fill("#setup-form [name=email]", EMAIL).await;
+    b.fill("#setup-form [name=password]", PASSWORD).await;
+    b.click("#setup-submit").await;
+    b.wait_for_path(DASHBOARD).await;
+    b.click("#new-project").await;
+    let form = "form:has(#project-create-submit)";
+    b.fill(&format!("{form} [name=name]"), "Shop API").await;
+    b.select(&format!("{form} select[name=platform]"), "python").await;
+    b.click("#project-create-submit").await;
+    b.wait_for_path(SETTINGS).await;
+    b.text("code.dsn").await.trim().to_owned()
+}
+
+/// A webhook receiver on 127.0.0.1 that records the title of every notification it gets.
+async fn webhook_receiver() -> (Arc<Mutex<Vec<String>>>, String) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<serde_json::Value>| async move {
+            let title = body["title"].as_str().unwrap_or_default().to_owned();
+            seen.lock().unwrap_or_else(|p| p.into_inner()).push(title);
+            axum::http::StatusCode::OK
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("binding the receiver: {e}"));
+    let url = format!(
+        "http://{}/hook",
+        listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("receiver address: {e}"))
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (got, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_webhook_and_a_new_issue_rule_and_sees_both_deliveries_in_the_log() {
+    let server = Sentinel::start().await;
+    let (got, hook) = webhook_receiver().await;
+    let b = Browser::start(
+        "an_admin_adds_a_webhook_and_a_new_issue_rule_and_sees_both_deliveries_in_the_log",
+        &server.node.base,
+    )
+    .await;
+    let dsn = set_up_with_a_project(&b).await;
+
+    // The project nav leads to the alerts page.
+    b.click("a[href$='/projects/shop-api/alerts/']").await;
+    b.wait_for_path(ALERTS).await;
+    b.screenshot("alerts-empty").await;
+    b.fill("#channel-name", "ops hook").await;
+    b.select("#channel-kind", "webhook").await;
+    b.fill("#channel-url", &hook).await;
+    b.click("#channel-submit").await;
+    // The signing secret, once.
+    let secret = b.text("#signing-secret").await;
+    assert_eq!(secret.trim().len(), 64, "{secret:?}");
+    b.screenshot("alerts-channel-created").await;
+
+    // "Send test notification": it arrives, and the log says so.
+    b.click(".channel-row button[type=submit]").await;
+    b.wait_for("#alerts-notice").await;
+    let deadline = Deadline::after(Duration::from_secs(30));
+    while got.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        assert!(deadline.pause().await, "the test notification never arrived");
+    }
+    assert!(
+        got.lock().unwrap_or_else(|p| p.into_inner())[0].starts_with("Test notification for \"ops hook\"")
+    );
+
+    // A rule for new issues, then an error from the Python SDK.
+    b.fill("#rule-name", "Every new issue").await;
+    b.select("#rule-kind", "new_issue").await;
+    b.click("#rule-submit").await;
+    b.wait_for_text(".rule-row", "Every new issue").await;
+    send_error(&dsn).await;
+    let deadline = Deadline::after(Duration::from_secs(30));
+    while got.lock().unwrap_or_else(|p| p.into_inner()).len() < 2 {
+        assert!(
+            deadline.pause().await,
+            "the new issue's notification never arrived"
+        );
+    }
+    assert!(
+        got.lock().unwrap_or_else(|p| p.into_inner())[1].starts_with("New issue: ZeroDivisionError"),
+        "{:?}",
+        got.lock().unwrap_or_else(|p| p.into_inner())
+    );
+    // Both rows in the delivery log, delivered.
+    let deadline = Deadline::after(Duration::from_secs(30));
+    loop {
+        b.goto(ALERTS).await;
+        let statuses = b.texts_of("#delivery-log .notification-row", "data-status").await;
+        if statuses.len() == 2 && statuses.iter().all(|s| s == "delivered") {
+            break;
+        }
+        assert!(deadline.pause().await, "delivery log: {statuses:?}");
+    }
+    b.screenshot("alerts").await;
+    b.assert_console_clean("alerts").await;
     b.close().await;
     server.stop().await;
 }

@@ -313,7 +313,7 @@ impl Browser {
     }
 
     /// The `attribute` of every element matching `css` right now (missing ones as "").
-    async fn texts_of(&self, css: &str, attribute: &str) -> Vec<String> {
+    pub async fn texts_of(&self, css: &str, attribute: &str) -> Vec<String> {
         let mut values = Vec::new();
         for element in self.find_all(css).await {
             values.push(element.attr(attribute).await.ok().flatten().unwrap_or_default());
