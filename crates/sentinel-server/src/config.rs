@@ -668,6 +668,34 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
+        let al = &self.alerts;
+        if [
+            al.evaluate_secs,
+            u64::from(al.max_attempts),
+            al.retry_base_ms,
+            al.retry_max_secs,
+            al.delivery_timeout_secs,
+        ]
+        .contains(&0)
+            || al.concurrency == 0
+        {
+            return Err(ConfigError::Invalid {
+                field: "alerts",
+                message: "every interval, count and timeout must be at least 1".into(),
+            });
+        }
+        let percents = [
+            ("alerts.rejection_percent", al.rejection_percent),
+            ("alerts.disk_free_percent", al.disk_free_percent),
+        ];
+        for (field, p) in percents {
+            if !(0.0..=100.0).contains(&p) {
+                return Err(ConfigError::Invalid {
+                    field,
+                    message: format!("{p} is not a percentage from 0 to 100"),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -894,6 +922,27 @@ mod tests {
             ..Settings::default()
         };
         assert!(mysql.validate().unwrap_err().to_string().contains("database.url"));
+    }
+
+    #[test]
+    fn alert_settings_refuse_zero_counts_and_impossible_percentages_and_smtp_passwords_stay_hidden() {
+        assert!(Settings::default().validate().is_ok());
+        let mut s = Settings::default();
+        s.alerts.max_attempts = 0;
+        assert!(s.validate().unwrap_err().to_string().contains("alerts"));
+        let mut s = Settings::default();
+        s.alerts.disk_free_percent = 150.0;
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("alerts.disk_free_percent")
+        );
+        let mut s = Settings::default();
+        s.smtp.password = Secret::new("hunter22");
+        for shown in [format!("{s:?}"), toml::to_string(&s).unwrap()] {
+            assert!(!shown.contains("hunter22"), "{shown}");
+        }
     }
 
     #[test]

@@ -88,6 +88,50 @@ where
     tokio::spawn(fut.instrument(tracing::info_span!("task", name)))
 }
 
+/// Runs `round` until `shutdown` turns true, finishing the round in progress: again at once while
+/// rounds find work (return more than 0), after `idle` or when `wake` fires once one finds none,
+/// and after a growing, jittered delay (`pipeline::backoff`) while they fail, so several processes
+/// don't retry a recovering database in step.
+pub(crate) async fn run_rounds<F, Fut>(
+    what: &'static str,
+    wake: &Notify,
+    idle: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    mut round: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    let mut failures: u32 = 0;
+    while !*shutdown.borrow() {
+        let wait = match round().await {
+            Ok(0) => {
+                failures = 0;
+                idle
+            }
+            Ok(_) => {
+                failures = 0;
+                continue;
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let delay = pipeline::backoff(failures);
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "{what} failed; retrying"
+                );
+                delay
+            }
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
 /// The routes of the roles in `settings.roles`; operations endpoints are always served.
 pub fn router(state: AppState) -> Router {
     let roles = &state.settings.roles;
@@ -201,7 +245,7 @@ impl Server {
             alerts: alerts::Alerts {
                 notifier_wake: Arc::new(Notify::new()),
                 dispatcher: Arc::new(
-                    alerts::channels::Dispatcher::new(&settings)
+                    alerts::channels::Dispatcher::new(&settings, clock.clone())
                         .context("setting up notification channels")?,
                 ),
             },
@@ -233,13 +277,13 @@ impl Server {
                 "alert-triggers",
                 spawn_named("alert-triggers", engine.run_triggers(alerts_wake, rx.clone())),
             ));
-            let notifier = alerts::notifier::Notifier {
-                store: store.clone(),
-                clock: clock.clone(),
-                settings: settings.alerts.clone(),
-                dispatcher: state.alerts.dispatcher.clone(),
-                wake: state.alerts.notifier_wake.clone(),
-            };
+            let notifier = alerts::notifier::Notifier::new(
+                store.clone(),
+                clock.clone(),
+                settings.alerts.clone(),
+                state.alerts.dispatcher.clone(),
+                state.alerts.notifier_wake.clone(),
+            );
             tasks.push(("notifier", spawn_named("notifier", notifier.run(rx.clone()))));
         }
         if roles.contains(&Role::Scheduler) {

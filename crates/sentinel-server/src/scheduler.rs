@@ -3,9 +3,12 @@
 //! of its lifetime, so when the leader dies another process takes over within one lease, and a
 //! leader that shuts down gives it up at once.
 //!
-//! Jobs: time partitions ahead (PostgreSQL), retention, compression-dictionary training, and
-//! pruning of expired sign-in sessions and invitations, and alert rules evaluated on a schedule
-//! (thresholds over rollups, the instance's health).
+//! Jobs run in two lanes, each one job after another:
+//! - maintenance: time partitions ahead (PostgreSQL), retention, compression-dictionary training,
+//!   pruning of expired sign-in sessions and invitations;
+//! - alerts: the built-in instance rules (on taking the lease, then daily) and the scheduled
+//!   rules (thresholds over rollups, the instance's health), so a long retention pass never
+//!   delays an alert.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,26 +70,57 @@ pub fn holder_id() -> String {
 impl Scheduler {
     /// Competes for the lease until `shutdown`; runs the jobs while holding it. The lease is
     /// renewed by its own task, so a long job (a big retention pass) never lets it lapse.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
         let leading = Arc::new(AtomicBool::new(false));
         let lease = tokio::spawn(this.clone().hold_lease(leading.clone(), shutdown.clone()));
-        let mut jobs = [
-            Job::new("partitions", PARTITIONS_EVERY),
-            Job::new(
-                "retention",
-                Duration::from_secs(this.settings.retention.interval_secs),
-            ),
-            Job::new(
-                "dictionaries",
-                Duration::from_secs(this.settings.storage.dictionary_check_secs.max(1)),
-            ),
-            Job::new("sessions", SESSIONS_EVERY),
-            Job::new(
-                "alerts",
-                Duration::from_secs(this.settings.alerts.evaluate_secs.max(1)),
-            ),
-        ];
+        // Alert evaluation has a lane of its own, so a long retention pass never delays it (the
+        // inbox-lag alert matters most when the database is busy).
+        let alerts = tokio::spawn(this.clone().lane(
+            vec![
+                // On taking the lease, then daily: the built-in rules exist before evaluating.
+                Job::new("instance-rules", Duration::from_secs(86_400)),
+                Job::new(
+                    "alerts",
+                    Duration::from_secs(this.settings.alerts.evaluate_secs.max(1)),
+                ),
+            ],
+            leading.clone(),
+            shutdown.clone(),
+        ));
+        this.clone()
+            .lane(
+                vec![
+                    Job::new("partitions", PARTITIONS_EVERY),
+                    Job::new(
+                        "retention",
+                        Duration::from_secs(this.settings.retention.interval_secs),
+                    ),
+                    Job::new(
+                        "dictionaries",
+                        Duration::from_secs(this.settings.storage.dictionary_check_secs.max(1)),
+                    ),
+                    Job::new("sessions", SESSIONS_EVERY),
+                ],
+                leading.clone(),
+                shutdown.clone(),
+            )
+            .await;
+        if let Err(e) = alerts.await {
+            tracing::warn!(error = %e, "scheduler alert lane failed");
+        }
+        if let Err(e) = lease.await {
+            tracing::warn!(error = %e, "scheduler lease task failed");
+        }
+    }
+
+    /// Runs `jobs` one after another, each when due, while this process leads; until `shutdown`.
+    async fn lane(
+        self: Arc<Self>,
+        mut jobs: Vec<Job>,
+        leading: Arc<AtomicBool>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         loop {
             if leading.load(Ordering::SeqCst) {
                 for job in jobs.iter_mut().filter(|j| j.due()) {
@@ -95,7 +129,7 @@ impl Scheduler {
                     }
                     // A job that fails is retried at its next interval, not in a tight loop.
                     job.last = Some(Instant::now());
-                    if let Err(e) = this.run_job(job.name).await {
+                    if let Err(e) = self.run_job(job.name).await {
                         tracing::warn!(job = job.name, error = format!("{e:#}"), "scheduled job failed");
                     }
                 }
@@ -107,9 +141,6 @@ impl Scheduler {
                 _ = tokio::time::sleep(JOB_TICK) => {}
                 _ = shutdown.wait_for(|s| *s) => break,
             }
-        }
-        if let Err(e) = lease.await {
-            tracing::warn!(error = %e, "scheduler lease task failed");
         }
     }
 
@@ -153,6 +184,15 @@ impl Scheduler {
         }
     }
 
+    fn engine(&self) -> Engine {
+        Engine {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.clone(),
+            notifier_wake: self.notifier_wake.clone(),
+        }
+    }
+
     async fn run_job(&self, name: &str) -> anyhow::Result<()> {
         match name {
             "partitions" => {
@@ -174,6 +214,7 @@ impl Scheduler {
                     hour_rollups = report.hour_rollups_deleted,
                     outcomes = report.outcomes_deleted,
                     notifications = report.notifications_deleted,
+                    alert_states = report.alert_states_deleted,
                     partitions_dropped = report.partitions_dropped.len(),
                     seconds = started.elapsed().as_secs_f64(),
                     "retention pass done"
@@ -188,16 +229,9 @@ impl Scheduler {
                 let pruned = self.store.prune_sessions(self.clock.now_ms()).await?;
                 tracing::debug!(pruned, "expired sessions and invitations pruned");
             }
+            "instance-rules" => self.engine().ensure_instance_rules().await?,
             "alerts" => {
-                let engine = Engine {
-                    store: self.store.clone(),
-                    clock: self.clock.clone(),
-                    settings: self.settings.clone(),
-                    notifier_wake: self.notifier_wake.clone(),
-                };
-                // Cheap when they exist; recreates one an admin deleted by accident.
-                engine.ensure_instance_rules().await?;
-                let queued = engine.evaluate().await?;
+                let queued = self.engine().evaluate().await?;
                 tracing::debug!(queued, "alert rules evaluated");
             }
             other => anyhow::bail!("unknown job {other}"),

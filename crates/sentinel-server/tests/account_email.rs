@@ -182,6 +182,38 @@ async fn forgot_password_emails_a_single_use_link_that_sets_a_new_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_requests_are_limited_per_email_without_locking_the_account_out() {
+    let smtp = SmtpServer::start("plain", None, None, false).await;
+    let env = start(Some(smtp.port)).await;
+    env.user("ada@example.com", "my password 1").await;
+    let ask = || {
+        env.post(
+            "/api/auth/forgot-password",
+            None,
+            json!({"email": "ada@example.com"}),
+        )
+    };
+    for _ in 0..sentinel_server::auth::RESETS_PER_EMAIL_PER_HOUR {
+        assert_eq!(ask().await.0, StatusCode::ACCEPTED);
+    }
+    let (status, body) = ask().await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Signing in is counted apart: the owner still gets in.
+    let (status, body) = env
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "ada@example.com", "password": "my password 1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        messages(&smtp, 3).await.len(),
+        sentinel_server::auth::RESETS_PER_EMAIL_PER_HOUR as usize
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_are_emailed_to_the_invitee_with_the_link_the_admin_sees() {
     let smtp = SmtpServer::start("plain", None, None, false).await;
     let env = start(Some(smtp.port)).await;
@@ -255,4 +287,40 @@ async fn without_smtp_forgot_password_is_refused_and_invitations_only_show_the_l
         .await
         .unwrap();
     assert!(page.contains("cannot send email"), "{page}");
+
+    // An invitation still works: its link is answered, and nothing claims it was emailed.
+    let owner = env.user("owner@example.com", "owner password").await;
+    env.store
+        .create_organization("acme", "Acme", owner, 0)
+        .await
+        .unwrap();
+    let token = new_token();
+    env.store
+        .create_api_token(
+            &NewApiToken {
+                name: "t".into(),
+                token_sha256: token_hash(&token),
+                user_id: Some(owner),
+                scope: TokenScope::Admin,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let (status, body) = env
+        .post(
+            "/api/0/organizations/acme/members/",
+            Some(&token),
+            json!({"email": "new@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["emailed"], false);
+    assert!(
+        body["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://sentinel.test/invite/"),
+        "{body}"
+    );
 }

@@ -527,6 +527,17 @@ async fn rules_are_created_listed_changed_and_deleted() {
         "an issue has more than 500 events in 5 minutes"
     );
 
+    // Event-driven rules never recover: notify_recovery stays off whatever is entered.
+    let forced = env
+        .put(
+            &w.alice,
+            &format!("/api/0/alert-rules/{}/", s(&new_issue["id"])),
+            json!({"notify_recovery": true}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(forced["notify_recovery"], false);
+
     // Deleting a channel takes it out of its rules.
     env.delete(&w.alice, &format!("/api/0/channels/{hook2}/"))
         .await

@@ -290,7 +290,8 @@ async fn a_new_issue_reaches_each_channel_exactly_once_signed_and_linked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_fails_three_times_then_recovers_gets_the_notification_once() {
-    let env = start(|_| {}).await;
+    // Retries 1 s, 2 s, 4 s (±20 %) apart: long enough to tell from the notifier's 1 s poll.
+    let env = start(|s| s.alerts.retry_base_ms = 1_000).await;
     let (hook, base) = Receiver::start(&[500, 502, 503]).await;
     let (id, secret) = env.channel(ChannelKind::Webhook, &format!("{base}/hook")).await;
     *hook.secret.lock().unwrap() = secret;
@@ -322,9 +323,10 @@ async fn a_receiver_that_fails_three_times_then_recovers_gets_the_notification_o
             (4, Some(200), false)
         ]
     );
-    // Retries waited longer each time (50 ms × 2^n, ±20 %).
+    // The waits doubled: the third is at least 0.8 × 4 s, which a constant delay plus the 1 s
+    // poll never reaches.
     let gaps: Vec<i64> = attempts.windows(2).map(|w| w[1].at_ms - w[0].at_ms).collect();
-    assert!(gaps[0] >= 40 && gaps[2] >= 160, "{gaps:?}");
+    assert!(gaps[0] >= 800 && gaps[1] >= 1_600 && gaps[2] >= 3_200, "{gaps:?}");
     quiet_period().await;
     assert_eq!(hook.got().len(), 4, "nothing after the delivery");
     env.server.shutdown().await.unwrap();

@@ -14,8 +14,9 @@ use sentinel_server::alerts::engine::Engine;
 use sentinel_server::clock::ManualClock;
 use sentinel_server::config::Settings;
 use sentinel_store::{
-    AlertRule, ChannelKind, ChannelSecrets, Condition, IssueChange, ItemKind, NewAlertRule, NewChannel,
-    NewEvent, NewInboxItem, Notification, OutcomeCount, ProcessedBatch, StatusChange, Store, Transition,
+    AlertCommit, AlertRule, ChannelKind, ChannelSecrets, Condition, IssueChange, ItemKind, NewAlertRule,
+    NewChannel, NewEvent, NewInboxItem, Notification, OutcomeCount, ProcessedBatch, StatusChange, Store,
+    Transition,
 };
 
 const MIN: i64 = 60_000;
@@ -328,24 +329,44 @@ async fn a_frequency_threshold_fires_on_crossing_stays_quiet_while_it_holds_and_
 #[tokio::test]
 async fn reminders_repeat_while_a_threshold_holds_and_evaluating_twice_stores_them_once() {
     let mut w = world().await;
-    w.rule(
-        Condition::IssueFrequency {
-            events: 2,
-            minutes: 60,
-        },
-        0,
-        Some(5 * MIN),
-        false,
-    )
-    .await;
+    let rule = w
+        .rule(
+            Condition::IssueFrequency {
+                events: 2,
+                minutes: 60,
+            },
+            0,
+            Some(5 * MIN),
+            false,
+        )
+        .await;
     w.events("storm", 3).await;
     let mut transitions = Vec::new();
+    let mut twice = 0;
     for _ in 0..=12 {
-        // Two evaluations of the same moment (a second leader during a hand-over): same keys.
+        // Two leaders during a hand-over evaluate the same moment from the same states: the
+        // second finds every notification's key stored already.
+        let before = w.store.alert_states(rule.id).await.unwrap();
+        let logged = w.log().await.len();
         w.engine.evaluate().await.unwrap();
+        let first = w.log().await.len();
+        w.store
+            .commit_alerts(&AlertCommit {
+                states: before,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         w.engine.evaluate().await.unwrap();
+        assert_eq!(
+            w.log().await.len(),
+            first,
+            "the replayed evaluation queued nothing new"
+        );
+        twice += usize::from(first > logged);
         w.clock.advance(MIN);
     }
+    assert_eq!(twice, 3, "three rounds notified, each once");
     for (t, _) in w.sent().await {
         transitions.push(t);
     }

@@ -133,9 +133,7 @@ fn settings() -> Settings {
 }
 
 fn dispatcher(settings: &Settings) -> Dispatcher {
-    Dispatcher::new(settings)
-        .unwrap()
-        .with_clock(Arc::new(ManualClock::new(NOW_MS)))
+    Dispatcher::new(settings, Arc::new(ManualClock::new(NOW_MS))).unwrap()
 }
 
 fn new_channel(kind: ChannelKind, input: Value) -> (Channel, ParsedSettings) {

@@ -112,6 +112,10 @@ impl AlertStore for PgStore {
         get_notification(&self.pool, notification_id).await
     }
 
+    async fn find_notification(&self, idempotency_key: &str) -> Result<Option<Notification>, StoreError> {
+        find_notification(&self.pool, idempotency_key).await
+    }
+
     async fn list_notifications(
         &self,
         project_id: Option<i64>,

@@ -419,8 +419,13 @@ async fn hour_rollups_and_outcomes(
 }
 
 /// Notifications no longer pending, older than the hourly rollups (their deliveries go by
-/// cascade), and triggers no evaluator consumed (alerting off) once every project's events of
-/// their time are gone.
+/// cascade), then rule states out of their condition since before the same cutoff, and triggers
+/// no evaluator consumed (alerting off) once every project's events of their time are gone.
+///
+/// Every notification of a state's episodes is older than the state and is gone by then, so a
+/// subject that fires again may start over at episode 1 without meeting a stored idempotency
+/// key. A rule's notification still pending from before the cutoff (a notifier that never ran)
+/// would keep its key: no state is deleted while one is left.
 async fn alerts(
     pool: &PgPool,
     policy: &RetentionPolicy,
@@ -433,6 +438,23 @@ async fn alerts(
         sqlx::query(
             "WITH d AS (DELETE FROM notifications WHERE id IN \
                (SELECT id FROM notifications WHERE created_ms < $1 AND status <> 'pending' LIMIT $2) \
+               RETURNING 1) \
+             SELECT count(*) FROM d",
+        )
+        .bind(cutoff)
+        .bind(batch)
+    })
+    .await?;
+    // The conditions stand outside the subquery too: a state an evaluator sets firing meanwhile
+    // is checked again once its lock is released, and kept.
+    report.alert_states_deleted += delete_all(pool, batch, || {
+        sqlx::query(
+            "WITH d AS (DELETE FROM alert_states WHERE firing = FALSE AND since_ms < $1 \
+               AND (rule_id, subject) IN \
+               (SELECT rule_id, subject FROM alert_states WHERE firing = FALSE AND since_ms < $1 \
+                AND NOT EXISTS (SELECT 1 FROM notifications \
+                 WHERE created_ms < $1 AND status = 'pending' AND rule_id IS NOT NULL) \
+                LIMIT $2) \
                RETURNING 1) \
              SELECT count(*) FROM d",
         )

@@ -18,7 +18,6 @@ sentinel_store_sql::workflow! {
     for_update: " FOR UPDATE",
     issue_row: crate::issues::issue,
     event_row: crate::issues::event_row,
-    // `event_ids` names the one partition (by received_ms) the event is in.
     // The event's partition and row come from `event_ids` (its `received_ms`), never from the
     // issue's events: `issue_id + 0` keeps the planner off `events_by_issue`, which for a hot
     // issue means walking hundreds of thousands of rows.

@@ -542,13 +542,19 @@ macro_rules! alerts {
                 .await
                 .map_err($db_err)?;
             insert_rule_channels(&mut tx, rule_id, &channel_ids).await?;
-            // States of another kind measure something else: the rule starts over.
+            // States of another kind measure something else: each subject is out of the new
+            // condition from now on. Its episode stays: a new one numbered from 1 would reuse the
+            // idempotency keys of notifications still stored, and they would never be sent.
             if kind != rule.condition.kind() {
-                sqlx::query("DELETE FROM alert_states WHERE rule_id = $1")
-                    .bind(rule_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($db_err)?;
+                sqlx::query(
+                    "UPDATE alert_states SET firing = FALSE, since_ms = $2, last_notified_ms = NULL, \
+                     streak = 0, value = NULL WHERE rule_id = $1",
+                )
+                .bind(rule_id)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .map_err($db_err)?;
             }
             let updated = one_rule(&mut tx, rule_id).await?;
             tx.commit().await.map_err($db_err)?;
@@ -605,8 +611,8 @@ macro_rules! alerts {
             .transpose()
         }
 
-        /// States of rules deleted meanwhile, and notifications of deleted rules or channels, are
-        /// skipped rather than failing the whole commit.
+        /// The rule and channel checks are `EXISTS` conditions of each insert, so what was deleted
+        /// meanwhile is skipped.
         pub async fn commit_alerts(
             pool: &AlertsPool,
             commit: &$crate::__private::sentinel_store::AlertCommit,

@@ -35,6 +35,8 @@ pub const OUTCOME_TOTALS: &str = "SELECT outcome, CAST(SUM(quantity) AS BIGINT) 
 #[derive(Debug, Clone, Copy)]
 pub enum NotificationFilter<'a> {
     Ids(&'a [i64]),
+    /// The one with this idempotency key.
+    Key(&'a str),
     /// A project's log (`None`: the instance's), newest first.
     Log {
         project_id: Option<i64>,
@@ -228,7 +230,7 @@ macro_rules! __alerts_outbox {
         // ---- outbox ----
 
         /// The notifications `filter` selects, with their channels: by id for `Ids` (in the order
-        /// asked, missing ones left out), newest first for `Log`.
+        /// asked, missing ones left out), at most one for `Key`, newest first for `Log`.
         async fn load_notifications(
             conn: &mut AlertsConn,
             filter: $crate::NotificationFilter<'_>,
@@ -256,6 +258,17 @@ macro_rules! __alerts_outbox {
                         }
                     }
                     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+                }
+                $crate::NotificationFilter::Key(key) => {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new($crate::NOTIFICATION_COLUMNS);
+                    qb.push(" WHERE n.idempotency_key = ").push_bind(key);
+                    qb.build()
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err($db_err)?
+                        .map(|r| notification_row(&r))
+                        .into_iter()
+                        .collect()
                 }
                 $crate::NotificationFilter::Log {
                     project_id,
@@ -321,6 +334,8 @@ macro_rules! __alerts_outbox {
             Ok(claimed)
         }
 
+        /// Only a pending notification takes the attempt: one delivered or given up meanwhile (by
+        /// a notifier that claimed it after this one's lease ran out) stays as it is.
         pub async fn record_delivery(
             pool: &AlertsPool,
             notification_id: i64,
@@ -334,7 +349,7 @@ macro_rules! __alerts_outbox {
             let number: Option<i64> = sqlx::query_scalar(
                 "UPDATE notifications SET attempts = attempts + 1, status = COALESCE($2, status), \
                  next_attempt_ms = COALESCE($3, next_attempt_ms), delivered_ms = COALESCE($4, delivered_ms), \
-                 last_error = $5 WHERE id = $1 RETURNING attempts",
+                 last_error = $5 WHERE id = $1 AND status = 'pending' RETURNING attempts",
             )
             .bind(notification_id)
             .bind(status)
@@ -345,7 +360,7 @@ macro_rules! __alerts_outbox {
             .await
             .map_err($db_err)?;
             let Some(number) = number else {
-                return Err(alert_not_found("notification", notification_id));
+                return Err(alert_not_found("pending notification", notification_id));
             };
             sqlx::query(
                 "INSERT INTO deliveries (notification_id, attempt, at_ms, duration_ms, status_code, error) \
@@ -369,6 +384,17 @@ macro_rules! __alerts_outbox {
         ) -> AlertsResult<Option<$crate::__private::sentinel_store::Notification>> {
             let mut conn = pool.acquire().await.map_err($db_err)?;
             let filter = $crate::NotificationFilter::Ids(&[notification_id]);
+            let found = load_notifications(&mut conn, filter).await?;
+            Ok(found.into_iter().next().map(|(n, _)| n))
+        }
+
+        /// Through the unique index on `idempotency_key`.
+        pub async fn find_notification(
+            pool: &AlertsPool,
+            idempotency_key: &str,
+        ) -> AlertsResult<Option<$crate::__private::sentinel_store::Notification>> {
+            let mut conn = pool.acquire().await.map_err($db_err)?;
+            let filter = $crate::NotificationFilter::Key(idempotency_key);
             let found = load_notifications(&mut conn, filter).await?;
             Ok(found.into_iter().next().map(|(n, _)| n))
         }

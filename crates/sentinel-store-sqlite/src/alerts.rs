@@ -112,6 +112,10 @@ impl AlertStore for SqliteStore {
         get_notification(&self.main_r, notification_id).await
     }
 
+    async fn find_notification(&self, idempotency_key: &str) -> Result<Option<Notification>, StoreError> {
+        find_notification(&self.main_r, idempotency_key).await
+    }
+
     async fn list_notifications(
         &self,
         project_id: Option<i64>,

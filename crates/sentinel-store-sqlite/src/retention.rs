@@ -33,6 +33,16 @@ const OLD_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE id IN \
      (SELECT id FROM notifications WHERE created_ms < $1 AND status <> 'pending' LIMIT $2)";
 const OLD_TRIGGERS: &str = "DELETE FROM alert_triggers WHERE id IN \
      (SELECT id FROM alert_triggers WHERE at_ms < $1 LIMIT $2)";
+/// At most `$2` rule states out of their condition since before `$1`, deleted after the
+/// notifications: every notification of their episodes is older than the state and went with
+/// them, so a subject that fires again may start over at episode 1 without meeting a stored
+/// idempotency key. A rule's notification still pending from before `$1` (a notifier that never
+/// ran) would keep its key: none is deleted while one is left.
+const OLD_ALERT_STATES: &str = "DELETE FROM alert_states WHERE (rule_id, subject) IN \
+     (SELECT rule_id, subject FROM alert_states WHERE firing = FALSE AND since_ms < $1 \
+      AND NOT EXISTS (SELECT 1 FROM notifications \
+       WHERE created_ms < $1 AND status = 'pending' AND rule_id IS NOT NULL) \
+      LIMIT $2)";
 
 /// The issues of project `$1` last seen before `$2` that have no events left, at most `$3`.
 /// (An event sent late with an old timestamp outlives its issue's `last_seen`: the issue stays
@@ -128,6 +138,7 @@ pub async fn apply(
         report.outcomes_deleted += drain(pool, OLD_OUTCOMES, project_id, hour_cutoff, batch).await?;
     }
     report.notifications_deleted += drain_all(pool, OLD_NOTIFICATIONS, hour_cutoff, batch).await?;
+    report.alert_states_deleted += drain_all(pool, OLD_ALERT_STATES, hour_cutoff, batch).await?;
     // A trigger outliving every project's events has nothing left to show.
     let trigger_cutoff = now_ms - days(policy.longest_event_days());
     drain_all(pool, OLD_TRIGGERS, trigger_cutoff, batch).await?;
@@ -287,6 +298,7 @@ mod tests {
             FOLDED_MINUTES,
             OLD_NOTIFICATIONS,
             OLD_TRIGGERS,
+            OLD_ALERT_STATES,
         ];
         for sql in statements.iter().chain(&ISSUE_CHILDREN) {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));

@@ -355,7 +355,9 @@ pub async fn rules_take_only_channels_and_conditions_of_their_scope(store: &dyn 
     assert_eq!(store.get_rule(lag.id).await.unwrap(), Some(lag));
 }
 
-pub async fn updating_a_rule_replaces_it_and_a_new_kind_clears_its_states(store: &dyn Store) {
+pub async fn updating_a_rule_replaces_it_and_a_new_kind_resets_its_states_but_not_their_episodes(
+    store: &dyn Store,
+) {
     let p = project(store, "update").await;
     let a = channel(store, Some(p), "a").await;
     let b = channel(store, Some(p), "b").await;
@@ -410,9 +412,21 @@ pub async fn updating_a_rule_replaces_it_and_a_new_kind_clears_its_states(store:
     let updated = store.update_rule(r.id, &other_kind, T0 + 10).await.unwrap();
     assert_eq!(updated.condition, Condition::NewIssue {});
     assert_eq!(updated.channel_ids, vec![a.id, b.id]);
-    assert!(
-        store.alert_states(r.id).await.unwrap().is_empty(),
-        "a new kind starts over"
+    let reset = |subject: &str, episode: i64| AlertState {
+        rule_id: r.id,
+        subject: subject.into(),
+        firing: false,
+        episode,
+        since_ms: T0 + 10,
+        last_notified_ms: None,
+        streak: 0,
+        value: None,
+    };
+    assert_eq!(
+        store.alert_states(r.id).await.unwrap(),
+        vec![reset("issue:1", 1), reset("issue:2", 3)],
+        "a new kind starts out of its condition, but episodes go on: the next firing's \
+         idempotency keys must not be those of notifications still stored"
     );
     assert!(matches!(
         store.update_rule(r.id + 100, &other_kind, T0).await,
@@ -464,6 +478,12 @@ pub async fn commits_upsert_states_store_each_notification_once_and_consume_trig
     assert_eq!((k1.delivered_ms, k1.last_error.as_deref()), (None, None));
     assert_eq!(k1.message, note("k1", None, &c, 0).message);
     assert_eq!(store.get_notification(k1.id).await.unwrap().as_ref(), Some(k1));
+    assert_eq!(store.find_notification("k1").await.unwrap().as_ref(), Some(k1));
+    assert_eq!(
+        store.find_notification("k2").await.unwrap().as_ref(),
+        Some(&log[0])
+    );
+    assert_eq!(store.find_notification("k3").await.unwrap(), None);
 
     // The same firing committed again (a replayed trigger) stores nothing new; states move on.
     first.states[0] = state(r.id, "issue:1", false, 1);
@@ -624,6 +644,20 @@ pub async fn deliveries_are_recorded_per_attempt_with_their_outcome(store: &dyn 
             .unwrap()
             .is_empty(),
         "delivered and failed notifications are never claimed"
+    );
+
+    // A notifier whose lease ran out reports late: a finished notification stays as it is.
+    for (id, next) in [(a, DeliveryNext::GiveUp), (b, DeliveryNext::Delivered)] {
+        let before = store.get_notification(id).await.unwrap();
+        let late = attempt(T0 + 3_000, Some(500), Some("late"));
+        let err = store.record_delivery(id, &late, next).await.unwrap_err();
+        assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+        assert_eq!(store.get_notification(id).await.unwrap(), before);
+    }
+    assert_eq!(
+        store.get_notification(a).await.unwrap().unwrap().status,
+        NotificationStatus::Delivered,
+        "delivered stays delivered"
     );
 
     let deliveries = store.list_deliveries(&[b, a, b]).await.unwrap();
@@ -986,4 +1020,71 @@ pub async fn retention_deletes_old_sent_notifications_and_keeps_pending_ones(sto
             .is_empty()
     );
     assert_eq!(store.list_deliveries(&[recent]).await.unwrap().len(), 1);
+}
+
+pub async fn retention_deletes_old_triggers_and_states_long_out_of_their_condition(store: &dyn Store) {
+    let p = project(store, "episodes").await;
+    let c = channel(store, Some(p), "hook").await;
+    let r = rule(store, Some(p), Condition::NewIssue {}, vec![c.id]).await;
+    let old = T0 - 400 * DAY_MS;
+    let at = |subject: &str, firing: bool, since_ms: i64| AlertState {
+        since_ms,
+        ..state(r.id, subject, firing, 2)
+    };
+    let states = vec![
+        at("issue:1", false, old),
+        at("issue:2", true, old),
+        at("issue:3", false, T0 - DAY_MS),
+    ];
+    // A notification of the rule's still pending from before the cutoff keeps every state.
+    let pending = note("old-pending", Some(r.id), &c, old);
+    store
+        .commit_alerts(&AlertCommit {
+            states: states.clone(),
+            notifications: vec![pending],
+            consumed_triggers: vec![],
+        })
+        .await
+        .unwrap();
+
+    // Triggers seen long ago (alerting off) and one seen yesterday.
+    store
+        .apply_batch(&batch(vec![event(p, 1, "a", T0 - 200 * DAY_MS)]))
+        .await
+        .unwrap();
+    store
+        .apply_batch(&batch(vec![event(p, 2, "b", T0 - DAY_MS)]))
+        .await
+        .unwrap();
+
+    let policy = RetentionPolicy::default();
+    assert_eq!(policy.hour_rollup_days, 365);
+    let report = store.apply_retention(&policy, T0).await.unwrap();
+    assert_eq!(report.alert_states_deleted, 0);
+    assert_eq!(store.alert_states(r.id).await.unwrap(), states);
+    let triggers = store.claim_alert_triggers(10, T0, MINUTE).await.unwrap();
+    assert_eq!(
+        triggers.iter().map(|t| t.at_ms).collect::<Vec<_>>(),
+        vec![T0 - DAY_MS + 5],
+        "triggers older than every project's events are gone"
+    );
+
+    // Once it is sent, it goes, and so do the states out of their condition since before the
+    // cutoff: their episodes' notifications are all older than them.
+    let id = store.find_notification("old-pending").await.unwrap().unwrap().id;
+    store
+        .record_delivery(id, &attempt(old, Some(200), None), DeliveryNext::Delivered)
+        .await
+        .unwrap();
+    let report = store.apply_retention(&policy, T0).await.unwrap();
+    assert_eq!(
+        (report.notifications_deleted, report.alert_states_deleted),
+        (1, 1)
+    );
+    assert_eq!(
+        store.alert_states(r.id).await.unwrap(),
+        states[1..],
+        "a firing state stays however old, a recent one stays"
+    );
+    assert_eq!(store.get_alert_state(r.id, "issue:1").await.unwrap(), None);
 }

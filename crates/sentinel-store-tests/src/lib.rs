@@ -116,7 +116,7 @@ macro_rules! contract_tests {
             channels_are_created_listed_updated_and_deleted_per_scope,
             every_rule_condition_round_trips_with_its_channels_and_options,
             rules_take_only_channels_and_conditions_of_their_scope,
-            updating_a_rule_replaces_it_and_a_new_kind_clears_its_states,
+            updating_a_rule_replaces_it_and_a_new_kind_resets_its_states_but_not_their_episodes,
             commits_upsert_states_store_each_notification_once_and_consume_triggers,
             claimed_notifications_come_back_only_after_their_lease,
             deliveries_are_recorded_per_attempt_with_their_outcome,
@@ -126,6 +126,7 @@ macro_rules! contract_tests {
             batches_leave_one_trigger_per_new_or_regressed_issue,
             threshold_rules_read_issue_counts_and_instance_outcomes,
             retention_deletes_old_sent_notifications_and_keeps_pending_ones,
+            retention_deletes_old_triggers_and_states_long_out_of_their_condition,
             rows_copy_between_stores_and_resume
         );
     };

@@ -212,7 +212,9 @@ pub struct NewAlertRule {
 }
 
 /// A rule's state for one subject (`issue:42`, `project:7`, `instance`, later `monitor:3`,
-/// `tenant:7:acme`). Absent means never in the condition.
+/// `tenant:7:acme`). Absent means never in the condition, or out of it for longer than
+/// notifications are kept: retention deletes such states with the last notifications of their
+/// episodes, so episodes may start over at 1 without meeting a stored idempotency key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlertState {
     pub rule_id: i64,
@@ -434,8 +436,10 @@ pub trait AlertStore: Send + Sync {
     async fn list_rules(&self, project_id: Option<i64>) -> Result<Vec<AlertRule>, StoreError>;
     async fn get_rule(&self, rule_id: i64) -> Result<Option<AlertRule>, StoreError>;
     /// Replaces the rule's name, condition, channels and options (its project stays); checks as
-    /// `create_rule`. A changed condition kind clears the rule's states. `NotFound` if it does not
-    /// exist.
+    /// `create_rule`. A changed condition kind resets the rule's states (they measured something
+    /// else): not firing since `now_ms`, never notified, no streak nor value, but each keeps its
+    /// `episode`, so the next firing's idempotency keys cannot meet those of notifications still
+    /// stored. `NotFound` if it does not exist.
     async fn update_rule(
         &self,
         rule_id: i64,
@@ -452,15 +456,10 @@ pub trait AlertStore: Send + Sync {
     /// The states of a rule, by subject.
     async fn alert_states(&self, rule_id: i64) -> Result<Vec<AlertState>, StoreError>;
     /// The state of one subject of a rule.
-    async fn get_alert_state(&self, rule_id: i64, subject: &str) -> Result<Option<AlertState>, StoreError> {
-        Ok(self
-            .alert_states(rule_id)
-            .await?
-            .into_iter()
-            .find(|s| s.subject == subject))
-    }
+    async fn get_alert_state(&self, rule_id: i64, subject: &str) -> Result<Option<AlertState>, StoreError>;
     /// Writes an evaluation's outcome atomically (see [`AlertCommit`]); returns how many
-    /// notifications were new.
+    /// notifications were new. States of rules deleted meanwhile, and notifications of deleted
+    /// rules or channels, are skipped rather than failing the whole commit.
     async fn commit_alerts(&self, commit: &AlertCommit) -> Result<u64, StoreError>;
 
     // ---- triggers ----
@@ -486,7 +485,9 @@ pub trait AlertStore: Send + Sync {
         lease_ms: i64,
     ) -> Result<Vec<(Notification, Channel)>, StoreError>;
     /// Records one attempt and applies `next`, in one transaction: the attempt number is the
-    /// notification's attempts + 1. `NotFound` if the notification is gone (its channel deleted).
+    /// notification's attempts + 1. Only a pending notification takes attempts: `NotFound` (a
+    /// "pending notification") if it is gone (its channel deleted) or already delivered or given
+    /// up, so a notifier whose lease ran out cannot turn a delivered notification into a failed one.
     async fn record_delivery(
         &self,
         notification_id: i64,
@@ -494,6 +495,8 @@ pub trait AlertStore: Send + Sync {
         next: DeliveryNext,
     ) -> Result<(), StoreError>;
     async fn get_notification(&self, notification_id: i64) -> Result<Option<Notification>, StoreError>;
+    /// The notification with this idempotency key (one just queued, say).
+    async fn find_notification(&self, idempotency_key: &str) -> Result<Option<Notification>, StoreError>;
     /// A project's notifications (`None`: the instance's), newest first, at most `limit`, with ids
     /// below `before_id` when given.
     async fn list_notifications(

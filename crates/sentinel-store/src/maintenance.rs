@@ -18,8 +18,8 @@ pub struct RetentionPolicy {
     pub project_event_days: BTreeMap<i64, u32>,
     /// Minute rollups older than this are folded into hourly rollups and deleted.
     pub minute_rollup_days: u32,
-    /// Hourly rollups, ingest outcomes and sent (or given up) notifications older than this are
-    /// deleted.
+    /// Hourly rollups, ingest outcomes, sent (or given up) notifications and alert rule states
+    /// out of their condition since before the cutoff are deleted.
     pub hour_rollup_days: u32,
     /// Most rows one statement deletes where rows are deleted (SQLite, and PostgreSQL rows of
     /// projects whose retention is shorter than their partition's), so writers are never blocked
@@ -73,6 +73,9 @@ pub struct RetentionReport {
     /// Delivered or failed notifications (with their delivery attempts) older than the hourly
     /// rollups' retention.
     pub notifications_deleted: u64,
+    /// Alert rule states out of their condition since before that same cutoff (an episode's
+    /// notifications are never younger than the state that ended it).
+    pub alert_states_deleted: u64,
     /// PostgreSQL partitions dropped whole (table names).
     pub partitions_dropped: Vec<String>,
 }

@@ -789,11 +789,7 @@ async fn a_notifier_killed_mid_delivery_and_restarted_servers_deliver_one_notifi
     let token = last_line(&["token", "create", "alerts"], dir.path());
     // A short delivery timeout makes the killed delivery's lease (timeout + 10 s) pass quickly.
     let config = dir.path().join("alerts.toml");
-    std::fs::write(
-        &config,
-        "[alerts]\ndelivery_timeout_secs = 1\nretry_base_ms = 200\n",
-    )
-    .unwrap();
+    std::fs::write(&config, "[alerts]\ndelivery_timeout_secs = 1\n").unwrap();
     let args = ["--config", config.to_str().unwrap()];
     let (child, addr) = serve_with(dir.path(), &args);
     let base = format!("http://{addr}");
@@ -866,5 +862,10 @@ async fn a_notifier_killed_mid_delivery_and_restarted_servers_deliver_one_notifi
     assert_eq!(keys.len(), 1, "both carry the same Idempotency-Key: {got:?}");
     let log = get_json(&http, &format!("{base}/api/0/projects/1/notifications/"), &token).await;
     assert_eq!(log["data"].as_array().unwrap().len(), 1, "{log}");
+    // One recorded attempt: the killed process never recorded its own (had it timed out and
+    // retried before the kill, there would be two), so the new process delivered after the lease.
+    let n = &log["data"][0];
+    assert_eq!(n["attempts"], 1, "{n}");
+    assert_eq!(n["deliveries"].as_array().unwrap().len(), 1, "{n}");
     kill(child);
 }

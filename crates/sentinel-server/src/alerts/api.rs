@@ -18,7 +18,7 @@ pub mod rules;
 
 use axum::Router;
 use axum::routing::{get, post};
-use sentinel_store::{OrgRole, Project};
+use sentinel_store::OrgRole;
 
 use crate::AppState;
 use crate::api::ApiError;
@@ -71,7 +71,7 @@ pub fn require_instance_admin(who: &Principal) -> Result<(), ApiError> {
 /// Checks that the caller may act on a channel or rule (`what` `id`) of `project_id` with at
 /// least `min`: the project's organization's role for a project one, instance admin for an
 /// instance one (`None`). Anything the caller cannot see answers 404 naming the channel or rule,
-/// never its project. Returns the project.
+/// never its project.
 pub async fn authorize(
     app: &AppState,
     who: &Principal,
@@ -79,15 +79,16 @@ pub async fn authorize(
     min: OrgRole,
     what: &str,
     id: i64,
-) -> Result<Option<Project>, ApiError> {
+) -> Result<(), ApiError> {
     let missing = || ApiError::NotFound(format!("{what} {id} not found"));
     match project_id {
+        // `access::project` takes the id as it appears in a path.
         Some(pid) => match access::project(app, who, &pid.to_string(), min).await {
-            Ok((project, _)) => Ok(Some(project)),
+            Ok(_) => Ok(()),
             Err(ApiError::NotFound(_)) => Err(missing()),
             Err(e) => Err(e),
         },
-        None if who.is_instance_admin() => Ok(None),
+        None if who.is_instance_admin() => Ok(()),
         None => Err(missing()),
     }
 }

@@ -25,7 +25,7 @@ use sentinel_store::{
 use tokio::sync::{Notify, watch};
 
 use crate::alerts::rules::{self, Step};
-use crate::alerts::{dashboard_url, disk};
+use crate::alerts::{dashboard_url, disk, issue_url};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 
@@ -93,13 +93,11 @@ impl Engine {
         // States written in this round, so two triggers of one issue see each other.
         let mut states: BTreeMap<(i64, String), AlertState> = BTreeMap::new();
         for trigger in &triggers {
-            let wanted = match trigger.kind {
-                TriggerKind::NewIssue => "new_issue",
-                TriggerKind::Regression => "regression",
-            };
             let matching: Vec<&AlertRule> = rules
                 .iter()
-                .filter(|r| r.project_id == Some(trigger.project_id) && r.condition.kind() == wanted)
+                .filter(|r| {
+                    r.project_id == Some(trigger.project_id) && r.condition.kind() == trigger.kind.as_str()
+                })
                 .collect();
             if matching.is_empty() {
                 continue;
@@ -111,6 +109,7 @@ impl Engine {
                 continue;
             };
             let subject = format!("issue:{}", issue.id);
+            let message = issue_message(&self.settings, &project, &issue, trigger.kind);
             for rule in matching {
                 let key = (rule.id, subject.clone());
                 let prev = match states.get(&key) {
@@ -118,7 +117,6 @@ impl Engine {
                     None => self.store.get_alert_state(rule.id, &subject).await?,
                 };
                 let step = rules::fire(rule, prev.as_ref(), &subject, trigger.at_ms);
-                let message = issue_message(&self.settings, &project, &issue, trigger.kind);
                 let channels = look.channels_of(self.store.as_ref(), rule).await?;
                 commit
                     .notifications
@@ -147,36 +145,11 @@ impl Engine {
 
     /// Processes triggers until `shutdown`: at once when `wake` fires (a batch created or reopened
     /// issues), else every few seconds for triggers of other nodes or of a crashed round.
-    pub async fn run_triggers(self, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
-        let mut failures: u32 = 0;
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let wait = match self.process_triggers().await {
-                Ok(0) => {
-                    failures = 0;
-                    TRIGGER_POLL
-                }
-                Ok(_) => {
-                    failures = 0;
-                    continue;
-                }
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    tracing::error!(
-                        error = format!("{e:#}"),
-                        "evaluating alert triggers failed; retrying"
-                    );
-                    Duration::from_millis(500u64.saturating_mul(1 << failures.min(6)))
-                }
-            };
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
+    pub async fn run_triggers(self, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
+        crate::run_rounds("evaluating alert triggers", &wake, TRIGGER_POLL, shutdown, || {
+            self.process_triggers()
+        })
+        .await;
     }
 
     /// Evaluates every enabled scheduled rule once; returns how many notifications were queued.
@@ -284,15 +257,15 @@ impl Engine {
                         holds: true,
                         value: Some(count as f64),
                         title: format!("{count} events in {minutes} min: {title}"),
-                        resolved_title: format!("Back under {events} events in {minutes} min: {title}"),
                         text: format!(
                             "The issue had {count} events in the last {minutes} minutes (the rule's \
                              limit is {events})."
                         ),
-                        url: Some(dashboard_url(
-                            &self.settings,
-                            &format!("/orgs/{}/issues/{issue_id}/", project.org_slug),
-                        )),
+                        // Only issues over the limit are read: their recoveries are written by
+                        // `recovered_message`.
+                        resolved_title: String::new(),
+                        resolved_text: String::new(),
+                        url: Some(issue_url(&self.settings, &project.org_slug, issue_id)),
                         severity: "warning",
                         fields: vec![
                             ("Project".into(), project.slug.clone()),
@@ -339,10 +312,14 @@ impl Engine {
                         "Event rate spike in {}: {current} events in {minutes} min (usually {usual:.0})",
                         project.slug
                     ),
-                    resolved_title: format!("Event rate back to normal in {}", project.slug),
                     text: format!(
                         "{current} events in the last {minutes} minutes, more than {factor}× the usual \
                          {usual:.1} (the average over the {baseline_hours} hours before)."
+                    ),
+                    resolved_title: format!("Event rate back to normal in {}", project.slug),
+                    resolved_text: format!(
+                        "{current} events in the last {minutes} minutes (usually {usual:.1}): back under \
+                         the rule's limit."
                     ),
                     url: Some(dashboard_url(
                         &self.settings,
@@ -366,15 +343,24 @@ impl Engine {
                     &self.settings,
                     lag_s > *seconds as i64,
                     lag_s as f64,
-                    format!(
-                        "Sentinel's inbox is {lag_s} s behind ({} items waiting)",
-                        stats.depth
+                    (
+                        format!(
+                            "Sentinel's inbox is {lag_s} s behind ({} items waiting)",
+                            stats.depth
+                        ),
+                        format!(
+                            "The oldest unprocessed item arrived {lag_s} seconds ago (the limit is \
+                             {seconds} s). Workers are slower than ingest, stopped, or failing: check \
+                             the worker logs and /metrics."
+                        ),
                     ),
-                    "Sentinel's inbox has caught up".into(),
-                    format!(
-                        "The oldest unprocessed item arrived {lag_s} seconds ago (the limit is \
-                         {seconds} s). Workers are slower than ingest, stopped, or failing: check \
-                         the worker logs and /metrics."
+                    (
+                        "Sentinel's inbox has caught up".into(),
+                        format!(
+                            "The oldest unprocessed item is {lag_s} seconds old ({} items waiting); \
+                             the limit is {seconds} s.",
+                            stats.depth
+                        ),
                     ),
                 )])
             }
@@ -406,28 +392,48 @@ impl Engine {
                     &self.settings,
                     total >= *min_items && share > *percent,
                     share,
-                    format!("Sentinel rejected {share:.1}% of ingested items in {minutes} min"),
-                    "Sentinel's ingest rejection rate is back to normal".into(),
-                    format!(
-                        "{rejected} of {total} items were rejected (rate-limited, invalid or too \
-                         large) in the last {minutes} minutes; the limit is {percent}%."
+                    (
+                        format!("Sentinel rejected {share:.1}% of ingested items in {minutes} min"),
+                        format!(
+                            "{rejected} of {total} items were rejected (rate-limited, invalid or too \
+                             large) in the last {minutes} minutes; the limit is {percent}%."
+                        ),
+                    ),
+                    (
+                        "Sentinel's ingest rejection rate is back to normal".into(),
+                        format!(
+                            "{rejected} of {total} items were rejected in the last {minutes} minutes \
+                             ({share:.1}%); the limit is {percent}%."
+                        ),
                     ),
                 )])
             }
             Condition::DiskFree { percent } => {
                 let dir = self.settings.data_dir.clone();
+                // Unreadable is not "free again": the rule skips this round.
                 let Some(free) = tokio::task::spawn_blocking(move || disk::free_percent(&dir)).await? else {
-                    return Ok(Vec::new());
+                    anyhow::bail!(
+                        "cannot read the free space of {}",
+                        self.settings.data_dir.display()
+                    );
                 };
                 let shown = display_dir(&self.settings.data_dir);
                 Ok(vec![instance_reading(
                     &self.settings,
                     free < *percent,
                     free,
-                    format!("Sentinel's disk is nearly full: {free:.1}% free on {shown}"),
-                    format!("Sentinel's disk has room again: {free:.1}% free on {shown}"),
-                    format!(
-                        "The file system holding {shown} has {free:.1}% free space; the limit is {percent}%."
+                    (
+                        format!("Sentinel's disk is nearly full: {free:.1}% free on {shown}"),
+                        format!(
+                            "The file system holding {shown} has {free:.1}% free space; the limit is {percent}%."
+                        ),
+                    ),
+                    (
+                        format!("Sentinel's disk has room again: {free:.1}% free on {shown}"),
+                        format!(
+                            "The file system holding {shown} has {free:.1}% free space again; the limit is \
+                             {percent}%."
+                        ),
                     ),
                 )])
             }
@@ -465,10 +471,7 @@ impl Engine {
             _ => format!("Resolved: {}", rule.name),
         };
         let url = match (&project, &issue) {
-            (Some(p), Some(i)) => Some(dashboard_url(
-                &self.settings,
-                &format!("/orgs/{}/issues/{}/", p.org_slug, i.id),
-            )),
+            (Some(p), Some(i)) => Some(issue_url(&self.settings, &p.org_slug, i.id)),
             _ => None,
         };
         Ok(AlertMessage {
@@ -569,8 +572,9 @@ struct Reading {
     holds: bool,
     value: Option<f64>,
     title: String,
-    resolved_title: String,
     text: String,
+    resolved_title: String,
+    resolved_text: String,
     url: Option<String>,
     severity: &'static str,
     fields: Vec<(String, String)>,
@@ -579,13 +583,14 @@ struct Reading {
 impl Reading {
     fn message(&self, transition: Option<Transition>) -> AlertMessage {
         let resolved = transition == Some(Transition::Resolved);
+        let (title, text) = if resolved {
+            (&self.resolved_title, &self.resolved_text)
+        } else {
+            (&self.title, &self.text)
+        };
         AlertMessage {
-            title: if resolved {
-                self.resolved_title.clone()
-            } else {
-                self.title.clone()
-            },
-            text: self.text.clone(),
+            title: title.clone(),
+            text: text.clone(),
             url: self.url.clone(),
             severity: if resolved { "info" } else { self.severity }.into(),
             fields: self.fields.clone(),
@@ -593,21 +598,22 @@ impl Reading {
     }
 }
 
+/// What an instance rule measured, with its firing and its recovery message (title, text).
 fn instance_reading(
     settings: &Settings,
     holds: bool,
     value: f64,
-    title: String,
-    resolved_title: String,
-    text: String,
+    (title, text): (String, String),
+    (resolved_title, resolved_text): (String, String),
 ) -> Reading {
     Reading {
         subject: "instance".into(),
         holds,
         value: Some(value),
         title,
-        resolved_title,
         text,
+        resolved_title,
+        resolved_text,
         url: Some(settings.public_base_url()),
         severity: "critical",
         fields: vec![("Instance".into(), settings.public_base_url())],
@@ -652,10 +658,7 @@ fn issue_message(settings: &Settings, project: &Project, issue: &Issue, kind: Tr
     AlertMessage {
         title: format!("{prefix}: {}", issue.title),
         text,
-        url: Some(dashboard_url(
-            settings,
-            &format!("/orgs/{}/issues/{}/", project.org_slug, issue.id),
-        )),
+        url: Some(issue_url(settings, &project.org_slug, issue.id)),
         severity: severity.into(),
         fields: vec![
             ("Project".into(), project.slug.clone()),
@@ -687,14 +690,7 @@ fn notifications(
             project_id: rule.project_id,
             subject: step.state.subject.clone(),
             transition,
-            message: AlertMessage {
-                fields: {
-                    let mut f = message.fields.clone();
-                    f.push(("Rule".into(), rule.name.clone()));
-                    f
-                },
-                ..message.clone()
-            },
+            message: message.clone(),
             created_ms: now_ms,
         })
         .collect()

@@ -38,6 +38,11 @@ pub fn dashboard_url(settings: &Settings, path: &str) -> String {
     format!("{}{path}", settings.public_base_url())
 }
 
+/// The dashboard page of an issue, for links in notifications.
+pub fn issue_url(settings: &Settings, org_slug: &str, issue_id: i64) -> String {
+    dashboard_url(settings, &format!("/orgs/{org_slug}/issues/{issue_id}/"))
+}
+
 /// The notification "Send test notification" queues for `channel`, requested by `who`.
 pub fn test_notification(channel: &Channel, settings: &Settings, who: &str, now_ms: i64) -> NewNotification {
     let key = format!("test:{}:{}", channel.id, uuid::Uuid::new_v4().simple());

@@ -1,8 +1,10 @@
 //! The notifier: delivers the outbox.
 //!
-//! Each round claims due notifications (moving their next attempt a lease ahead, so a notifier that
-//! dies mid-delivery leaves them to be retried by any node once the lease passes), delivers them
-//! concurrently, and records every attempt with what comes next: delivered; a retry after an
+//! Each round claims as many due notifications as there are free delivery slots (moving their next
+//! attempt a lease ahead, so a notifier that dies mid-delivery leaves them to be retried by any
+//! node once the lease passes). Each is delivered in a task of its own, so a receiver that hangs
+//! until the timeout holds one slot and delays nothing else, and its attempt is recorded as soon
+//! as it ends, with what comes next: delivered; a retry after an
 //! exponentially growing delay with ±20 % jitter; or, after `alerts.max_attempts` or an error
 //! that retrying cannot fix, giving up. Receivers that take an idempotency key (webhook
 //! `Idempotency-Key`, PagerDuty `dedup_key`) see a retried notification under the same key.
@@ -11,10 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use futures_util::future::join_all;
 use rand::Rng;
 use sentinel_store::{Channel, DeliveryAttempt, DeliveryNext, Notification, Store, StoreError};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::alerts::channels::{Dispatcher, Outcome};
 use crate::clock::Clock;
@@ -24,39 +25,78 @@ use crate::config::AlertSettings;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
 pub struct Notifier {
-    pub store: Arc<dyn Store>,
-    pub clock: Arc<dyn Clock>,
-    pub settings: AlertSettings,
-    pub dispatcher: Arc<Dispatcher>,
-    pub wake: Arc<Notify>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: AlertSettings,
+    dispatcher: Arc<Dispatcher>,
+    wake: Arc<Notify>,
+    /// One permit per delivery that may be in flight (`alerts.concurrency`).
+    slots: Arc<Semaphore>,
 }
 
 impl Notifier {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        settings: AlertSettings,
+        dispatcher: Arc<Dispatcher>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Self {
+            store,
+            clock,
+            settings,
+            dispatcher,
+            wake,
+            slots,
+        }
+    }
+
     /// How long a claimed notification stays with this notifier: one delivery's timeout plus a
     /// margin for recording it.
     fn lease_ms(&self) -> i64 {
         (self.settings.delivery_timeout_secs as i64 + 10) * 1000
     }
 
-    /// Delivers one round; returns how many notifications it attempted.
-    pub async fn run_once(&self) -> anyhow::Result<usize> {
+    /// Waits for a free delivery slot, claims as many due notifications as slots are free and
+    /// starts delivering them; returns how many it started.
+    async fn run_once(self: Arc<Self>) -> anyhow::Result<usize> {
+        let first = self.slots.clone().acquire_owned().await?;
         let now = self.clock.now_ms();
         let claimed = self
             .store
-            .claim_notifications(self.settings.concurrency.max(1), now, self.lease_ms())
+            .claim_notifications(1 + self.slots.available_permits(), now, self.lease_ms())
             .await
             .context("claiming notifications")?;
         let n = claimed.len();
-        let results = join_all(
-            claimed
-                .iter()
-                .map(|(notification, channel)| self.attempt(notification, channel)),
-        )
-        .await;
-        for ((notification, channel), outcome) in claimed.iter().zip(results) {
-            self.record(notification, channel, outcome).await?;
+        let mut first = Some(first);
+        for (notification, channel) in claimed {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => self.slots.clone().acquire_owned().await?,
+            };
+            tokio::spawn(self.clone().deliver(notification, channel, permit));
         }
         Ok(n)
+    }
+
+    /// Delivers one notification and records the attempt, holding `_slot` meanwhile.
+    async fn deliver(
+        self: Arc<Self>,
+        notification: Notification,
+        channel: Channel,
+        _slot: OwnedSemaphorePermit,
+    ) {
+        let outcome = self.attempt(&notification, &channel).await;
+        if let Err(e) = self.record(&notification, &channel, outcome).await {
+            // The lease brings it back for another attempt; nothing else is held up.
+            tracing::error!(
+                notification.id = notification.id,
+                error = format!("{e:#}"),
+                "could not record a delivery attempt"
+            );
+        }
     }
 
     async fn attempt(&self, notification: &Notification, channel: &Channel) -> (i64, Duration, Outcome) {
@@ -65,11 +105,7 @@ impl Notifier {
         let outcome = if channel.enabled {
             self.dispatcher.deliver(channel, notification).await
         } else {
-            Outcome {
-                status_code: None,
-                error: Some("the channel is disabled".into()),
-                retryable: false,
-            }
+            Outcome::failed(None, "the channel is disabled", false)
         };
         (at, started.elapsed(), outcome)
     }
@@ -146,33 +182,17 @@ impl Notifier {
     }
 
     /// Runs until `shutdown` turns true, finishing the round in progress.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut failures: u32 = 0;
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let wait = match self.run_once().await {
-                Ok(0) => {
-                    failures = 0;
-                    IDLE_POLL
-                }
-                Ok(_) => {
-                    failures = 0;
-                    continue;
-                }
-                Err(e) => {
-                    failures = failures.saturating_add(1);
-                    tracing::error!(error = format!("{e:#}"), "notifier round failed; retrying");
-                    Duration::from_millis(500u64.saturating_mul(1 << failures.min(6)))
-                }
-            };
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
-            }
-        }
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        crate::run_rounds("notifier round", &this.wake, IDLE_POLL, shutdown, || {
+            this.clone().run_once()
+        })
+        .await;
+        // Deliveries in flight finish and are recorded before the process stops.
+        let _ = this
+            .slots
+            .acquire_many(this.settings.concurrency.max(1) as u32)
+            .await;
     }
 }
 

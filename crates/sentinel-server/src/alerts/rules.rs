@@ -36,38 +36,12 @@ pub fn step(
     let firing = prev.is_some_and(|p| p.firing);
     match (firing, holds) {
         (false, false) => None,
-        (false, true) => {
-            let mut state = prev.cloned().unwrap_or_else(|| AlertState {
-                rule_id: rule.id,
-                subject: subject.to_owned(),
-                firing: false,
-                episode: 0,
-                since_ms: now_ms,
-                last_notified_ms: None,
-                streak: 0,
-                value: None,
-            });
-            state.firing = true;
-            state.episode += 1;
-            state.since_ms = now_ms;
-            state.value = value;
-            let cooled = state
-                .last_notified_ms
-                .is_some_and(|t| now_ms - t < rule.cooldown_ms);
-            let notify = (!cooled).then(|| {
-                state.last_notified_ms = Some(now_ms);
-                Transition::Triggered
-            });
-            Some(Step {
-                state,
-                notify,
-                seq: 0,
-            })
-        }
+        (false, true) => Some(enter(rule, prev, subject, true, value, now_ms)),
         (true, true) => {
             let prev = prev?;
             let every = rule.reminder_ms.filter(|r| *r > 0)?;
-            let last = prev.last_notified_ms.unwrap_or(prev.since_ms);
+            // An episode the cooldown silenced stays silent, reminders included.
+            let last = prev.last_notified_ms.filter(|_| announced(prev))?;
             if now_ms - last < every {
                 return None;
             }
@@ -82,12 +56,11 @@ pub fn step(
         }
         (true, false) => {
             let prev = prev?;
-            let announced = prev.last_notified_ms.is_some_and(|t| t >= prev.since_ms);
             let mut state = prev.clone();
             state.firing = false;
             state.since_ms = now_ms;
             state.value = value;
-            let notify = (rule.notify_recovery && announced).then(|| {
+            let notify = (rule.notify_recovery && announced(prev)).then(|| {
                 state.last_notified_ms = Some(now_ms);
                 Transition::Resolved
             });
@@ -103,6 +76,19 @@ pub fn step(
 /// An event-driven firing (new issue, regression) of `subject`: each is an episode of its own,
 /// which notifies unless the subject was notified within the cooldown. No recovery follows.
 pub fn fire(rule: &AlertRule, prev: Option<&AlertState>, subject: &str, now_ms: i64) -> Step {
+    enter(rule, prev, subject, false, None, now_ms)
+}
+
+/// A new episode of `subject` starting now: notified `Triggered` unless the subject was notified
+/// within the rule's cooldown. `firing` is false for event-driven rules, which never recover.
+fn enter(
+    rule: &AlertRule,
+    prev: Option<&AlertState>,
+    subject: &str,
+    firing: bool,
+    value: Option<f64>,
+    now_ms: i64,
+) -> Step {
     let mut state = prev.cloned().unwrap_or_else(|| AlertState {
         rule_id: rule.id,
         subject: subject.to_owned(),
@@ -113,8 +99,10 @@ pub fn fire(rule: &AlertRule, prev: Option<&AlertState>, subject: &str, now_ms: 
         streak: 0,
         value: None,
     });
+    state.firing = firing;
     state.episode += 1;
     state.since_ms = now_ms;
+    state.value = value;
     let cooled = state
         .last_notified_ms
         .is_some_and(|t| now_ms - t < rule.cooldown_ms);
@@ -127,6 +115,11 @@ pub fn fire(rule: &AlertRule, prev: Option<&AlertState>, subject: &str, now_ms: 
         notify,
         seq: 0,
     }
+}
+
+/// Whether the current episode's trigger was sent (not swallowed by the cooldown).
+fn announced(state: &AlertState) -> bool {
+    state.last_notified_ms.is_some_and(|t| t >= state.since_ms)
 }
 
 /// Names the episode across its trigger, reminders and recovery (PagerDuty's dedup key).
@@ -221,6 +214,21 @@ mod tests {
                 (2, Transition::Resolved, 1),
                 (14, Transition::Triggered, 3),
             ]
+        );
+    }
+
+    #[test]
+    fn an_episode_the_cooldown_silenced_gets_no_reminders_and_no_recovery() {
+        let r = rule(10 * MIN, Some(2 * MIN), true);
+        // Episode 1 at 0, over at 1 (recovery at 1); episode 2 at 2 is within the cooldown of the
+        // recovery notice and lasts until 8: silent all along, reminders and recovery included.
+        let mut readings = vec![true, false];
+        readings.extend(std::iter::repeat_n(true, 6));
+        readings.push(false);
+        let n = run(&r, &readings);
+        assert_eq!(
+            n,
+            vec![(0, Transition::Triggered, 1), (1, Transition::Resolved, 1)]
         );
     }
 

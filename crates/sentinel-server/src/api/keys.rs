@@ -69,7 +69,6 @@ struct CreateBody {
     rate_limit_per_minute: Option<u32>,
 }
 
-/// A new key with `label` and an optional limit, for `project`.
 /// Adds a key to the project, with its rate limit (shared with the dashboard).
 pub async fn add_key(
     app: &AppState,
@@ -106,7 +105,6 @@ async fn create(
     Ok((StatusCode::CREATED, Json(key_json(&app, key))))
 }
 
-/// The project's key with this id, or 404.
 /// The project's key with the id in `raw` (404 for any other).
 pub async fn find_key(app: &AppState, project: &Project, raw: &str) -> Result<ProjectKey, ApiError> {
     let id = access::path_id("key", raw)?;

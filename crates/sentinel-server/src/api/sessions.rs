@@ -263,9 +263,10 @@ pub struct ForgotBody {
 /// What a forgot-password request answers, whether or not the account exists.
 pub const FORGOT_ANSWER: &str = "If an account exists for that email, a reset link is on its way.";
 
-/// Counts a forgot-password request against the client address's and the email's sign-in limits
-/// (so nobody floods an inbox or probes many accounts), then emails the link in the background.
-/// The answer is the same for known and unknown emails, and comes before the email is sent.
+/// Counts a forgot-password request against the client address's and the email's reset limits
+/// (`auth::RESETS_PER_IP_PER_HOUR`, `auth::RESETS_PER_EMAIL_PER_HOUR`; apart from sign-in
+/// failures), then emails the link in the background. The answer is the same for known and
+/// unknown emails, and comes before the email is sent.
 pub fn request_reset_email(app: &AppState, ip: IpAddr, email: &str, now: i64) -> Result<(), ApiError> {
     if !auth::mail::enabled(app) {
         return Err(ApiError::Unavailable(
@@ -275,18 +276,17 @@ pub fn request_reset_email(app: &AppState, ip: IpAddr, email: &str, now: i64) ->
         ));
     }
     let email = input::email(email)?;
-    let auth = &app.settings.auth;
     let limited = |r: auth::limits::RetryAfter| ApiError::TooManyRequests {
         message: "too many password reset requests; try again later".into(),
         retry_after_secs: r.secs,
     };
     app.auth_limits
-        .login_by_ip
-        .hit(&ip, auth.login_attempts, now)
+        .reset_by_ip
+        .hit(&ip, auth::RESETS_PER_IP_PER_HOUR, now)
         .map_err(limited)?;
     app.auth_limits
-        .login_by_email
-        .hit(&email, auth.login_attempts, now)
+        .reset_by_email
+        .hit(&email, auth::RESETS_PER_EMAIL_PER_HOUR, now)
         .map_err(limited)?;
     crate::spawn_named("reset-email", auth::mail::forgot_password(app.clone(), email));
     Ok(())

@@ -65,11 +65,15 @@ async fn send(app: &AppState, to: &str, email: LinkEmail<'_>) -> Result<(), Stri
         (Ok(h), Ok(t)) => (h, t),
         (Err(e), _) | (_, Err(e)) => return Err(format!("rendering the email: {e}")),
     };
-    mailer
-        .send(&[to.to_owned()], &email.subject, &text, &html)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.message)
+    // An invitation is sent while its request waits: bounded as one delivery is.
+    let limit = std::time::Duration::from_secs(app.settings.alerts.delivery_timeout_secs.max(1));
+    match tokio::time::timeout(limit, mailer.send(&[to.to_owned()], &email.subject, &text, &html)).await {
+        Ok(sent) => sent.map(|_| ()).map_err(|e| e.message),
+        Err(_) => Err(format!(
+            "the SMTP server did not finish within {} s",
+            limit.as_secs()
+        )),
+    }
 }
 
 /// Emails a password-reset link to the account with this email, if there is one; does nothing

@@ -118,10 +118,19 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// Password-reset emails one client address may ask for per hour.
+pub const RESETS_PER_IP_PER_HOUR: u32 = 10;
+/// Password-reset emails sent to one address per hour, whoever asks.
+pub const RESETS_PER_EMAIL_PER_HOUR: u32 = 3;
+
 /// Sign-in and API rate-limit counters of this process.
 pub struct Limits {
     pub login_by_ip: WindowCounter<IpAddr>,
     pub login_by_email: WindowCounter<String>,
+    /// Password-reset emails asked for, per client address and per email, in hours; counted
+    /// apart from sign-in failures, so asking for resets never locks an account out of signing in.
+    pub reset_by_ip: WindowCounter<IpAddr>,
+    pub reset_by_email: WindowCounter<String>,
     pub api_by_ip: WindowCounter<IpAddr>,
     pub api_by_principal: WindowCounter<String>,
 }
@@ -132,6 +141,8 @@ impl Limits {
         Self {
             login_by_ip: WindowCounter::new(login_window),
             login_by_email: WindowCounter::new(login_window),
+            reset_by_ip: WindowCounter::new(3_600_000),
+            reset_by_email: WindowCounter::new(3_600_000),
             api_by_ip: WindowCounter::new(60_000),
             api_by_principal: WindowCounter::new(60_000),
         }

@@ -148,7 +148,7 @@ fn is_taken_over(e: &anyhow::Error) -> bool {
 }
 
 /// Exponential backoff from 100 ms up to 5 s, with "full jitter" (a random delay up to the bound).
-fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     let bound_ms = (100u64 << (failures.clamp(1, 7) - 1)).min(5_000);
     Duration::from_millis(rand::random_range(bound_ms / 2..=bound_ms))
 }

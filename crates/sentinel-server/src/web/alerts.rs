@@ -13,7 +13,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
-use sentinel_store::{AlertRule, Channel, ChannelKind, Condition, Notification, NotificationStatus, OrgRole};
+use sentinel_store::{
+    AlertRule, Channel, ChannelKind, Condition, Notification, NotificationStatus, OrgRole, Organization,
+    Project,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -28,7 +31,7 @@ use crate::clock::rfc3339;
 
 mod forms;
 
-use forms::{ChannelFields, RULE_KINDS, kind_or_default, rule_inputs};
+use forms::{ChannelFields, kind_or_default, rule_inputs, rule_kind_or_default, rule_kinds};
 
 /// Notifications the log shows.
 const LOG_ROWS: usize = 50;
@@ -63,14 +66,36 @@ pub fn routes() -> Router<AppState> {
 
 // ---- what a page is about ---------------------------------------------------------------------
 
-/// The scope a page shows and the caller's rights in it.
-struct Ctx {
+/// The scope a page shows and the caller's rights in it. A project page's context knows its
+/// project (`Ctx<i64>`); the code both pages share takes `Ctx` (`None`: the instance).
+struct Ctx<P = Option<i64>> {
     layout: Layout,
-    /// `None`: the instance.
-    project_id: Option<i64>,
+    project_id: P,
     /// Where the page's forms post, without a trailing slash.
     base: String,
     can_manage: bool,
+}
+
+impl From<Ctx<i64>> for Ctx {
+    fn from(c: Ctx<i64>) -> Self {
+        Ctx {
+            layout: c.layout,
+            project_id: Some(c.project_id),
+            base: c.base,
+            can_manage: c.can_manage,
+        }
+    }
+}
+
+fn project_base(app: &AppState, org: &Organization, project: &Project) -> String {
+    format!(
+        "{}/orgs/{}/projects/{}/alerts",
+        app.settings.path_prefix, org.slug, project.slug
+    )
+}
+
+fn instance_base(app: &AppState) -> String {
+    format!("{}/admin/alerts", app.settings.path_prefix)
 }
 
 async fn project_ctx(
@@ -79,28 +104,31 @@ async fn project_ctx(
     org: &str,
     project: &str,
     min: OrgRole,
-) -> Result<Ctx, WebError> {
+) -> Result<Ctx<i64>, WebError> {
     let (org, role, project) = org_project(app, s, org, project, min).await?;
     Ok(Ctx {
-        base: format!(
-            "{}/orgs/{}/projects/{}/alerts",
-            app.settings.path_prefix, org.slug, project.slug
-        ),
+        base: project_base(app, &org, &project),
         layout: layout::in_org(app, s, &org, role, Some(&project), "Alerts", "alerts").await?,
-        project_id: Some(project.id),
+        project_id: project.id,
         can_manage: role >= OrgRole::Admin,
     })
 }
 
-/// Instance admins only; to anyone else the page does not exist.
-async fn instance_ctx(app: &AppState, s: &SignedIn) -> Result<Ctx, WebError> {
-    if !s.principal.is_instance_admin() {
-        return Err(ApiError::NotFound("page not found".into()).into());
+/// Instance admins only; to anyone else the instance's alert pages do not exist.
+fn require_instance_admin(s: &SignedIn) -> Result<(), WebError> {
+    if s.principal.is_instance_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("page not found".into()).into())
     }
+}
+
+async fn instance_ctx(app: &AppState, s: &SignedIn) -> Result<Ctx, WebError> {
+    require_instance_admin(s)?;
     Ok(Ctx {
         layout: layout::plain(app, s, "Instance alerts", "instance-alerts").await?,
         project_id: None,
-        base: format!("{}/admin/alerts", app.settings.path_prefix),
+        base: instance_base(app),
         can_manage: true,
     })
 }
@@ -269,8 +297,9 @@ pub struct AlertLog {
     pub pending: bool,
 }
 
-async fn alert_log(app: &AppState, ctx: &Ctx) -> Result<AlertLog, ApiError> {
-    let (items, _) = api_log::page(app, ctx.project_id, LOG_ROWS, None).await?;
+/// The delivery log of a project (`None`: the instance) whose pages are under `base`.
+async fn alert_log(app: &AppState, project_id: Option<i64>, base: &str) -> Result<AlertLog, ApiError> {
+    let (items, _) = api_log::page(app, project_id, LOG_ROWS, None).await?;
     let mut attempts = api_log::attempts_of(app, &items).await?;
     let pending = items.iter().any(|n| n.status == NotificationStatus::Pending);
     let rows = items
@@ -305,7 +334,7 @@ async fn alert_log(app: &AppState, ctx: &Ctx) -> Result<AlertLog, ApiError> {
         })
         .collect();
     Ok(AlertLog {
-        url: format!("{}/log", ctx.base),
+        url: format!("{base}/log"),
         rows,
         pending,
     })
@@ -337,7 +366,7 @@ struct ProjectPage {
     log: AlertLog,
     kinds: Vec<(&'static str, &'static str)>,
     fields: ChannelFields,
-    rule_kinds: &'static [(&'static str, &'static str)],
+    rule_kinds: Vec<(&'static str, &'static str)>,
     rule_kind: String,
     rule_inputs: Vec<Threshold>,
     /// `(id, name)` of the channels a rule may notify.
@@ -373,7 +402,7 @@ fn kind_options() -> Vec<(&'static str, &'static str)> {
 async fn show(app: &AppState, ctx: Ctx, shown: Shown) -> Result<Response, WebError> {
     let channels = app.store.list_channels(ctx.project_id).await?;
     let rules = app.store.list_rules(ctx.project_id).await?;
-    let log = alert_log(app, &ctx).await?;
+    let log = alert_log(app, ctx.project_id, &ctx.base).await?;
     let rule_rows = rules.iter().map(|r| rule_row(r, &channels)).collect();
     let fields = ChannelFields::of(kind_or_default(&shown.kind));
     let status = if shown.error.is_some() {
@@ -383,11 +412,7 @@ async fn show(app: &AppState, ctx: Ctx, shown: Shown) -> Result<Response, WebErr
     };
     let mut resp = match ctx.project_id {
         Some(_) => {
-            let rule_kind = if api_rules::PROJECT_KINDS.contains(&shown.rule_kind.as_str()) {
-                shown.rule_kind.clone()
-            } else {
-                "new_issue".to_owned()
-            };
+            let rule_kind = rule_kind_or_default(&shown.rule_kind);
             render(&ProjectPage {
                 layout: ctx.layout,
                 base: ctx.base,
@@ -398,9 +423,9 @@ async fn show(app: &AppState, ctx: Ctx, shown: Shown) -> Result<Response, WebErr
                 log,
                 kinds: kind_options(),
                 fields,
-                rule_kinds: RULE_KINDS,
-                rule_inputs: rule_inputs(&rule_kind),
-                rule_kind,
+                rule_kinds: rule_kinds(),
+                rule_inputs: rule_inputs(rule_kind),
+                rule_kind: rule_kind.to_owned(),
                 error: shown.error,
                 notice: shown.notice,
                 signing_secret: shown.signing_secret,
@@ -461,7 +486,7 @@ pub async fn project_page(
     Query(q): Query<PageParams>,
 ) -> Result<Response, WebError> {
     let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Member).await?;
-    page_with(&app, ctx, q).await
+    page_with(&app, ctx.into(), q).await
 }
 
 pub async fn instance_page(
@@ -473,8 +498,10 @@ pub async fn instance_page(
     page_with(&app, ctx, q).await
 }
 
-async fn log_fragment(app: &AppState, ctx: &Ctx) -> Result<Response, WebError> {
-    render(&alert_log(app, ctx).await?)
+/// The delivery log section alone, for htmx, which polls it every few seconds while deliveries
+/// are pending: no page layout to build.
+async fn log_fragment(app: &AppState, project_id: Option<i64>, base: &str) -> Result<Response, WebError> {
+    render(&alert_log(app, project_id, base).await?)
 }
 
 pub async fn project_log(
@@ -483,12 +510,12 @@ pub async fn project_log(
     headers: HeaderMap,
     Path((org, project)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Member).await?;
     if is_htmx(&headers) {
-        log_fragment(&app, &ctx).await
-    } else {
-        show(&app, ctx, Shown::default()).await
+        let (org, _, project) = org_project(&app, &s, &org, &project, OrgRole::Member).await?;
+        return log_fragment(&app, Some(project.id), &project_base(&app, &org, &project)).await;
     }
+    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Member).await?;
+    show(&app, ctx.into(), Shown::default()).await
 }
 
 pub async fn instance_log(
@@ -496,12 +523,11 @@ pub async fn instance_log(
     s: SignedIn,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let ctx = instance_ctx(&app, &s).await?;
     if is_htmx(&headers) {
-        log_fragment(&app, &ctx).await
-    } else {
-        show(&app, ctx, Shown::default()).await
+        require_instance_admin(&s)?;
+        return log_fragment(&app, None, &instance_base(&app)).await;
     }
+    show(&app, instance_ctx(&app, &s).await?, Shown::default()).await
 }
 
 #[cfg(test)]

@@ -7,8 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use sentinel_store::{
-    AlertCommit, Channel, ChannelKind, ChannelSecrets, ChannelUpdate, NewChannel, Notification, OrgRole,
-    TokenScope,
+    AlertCommit, Channel, ChannelKind, ChannelSecrets, ChannelUpdate, NewChannel, OrgRole, TokenScope,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -121,41 +120,24 @@ pub fn replace_settings(
     config: &Map<String, Value>,
     regenerate_secret: bool,
 ) -> Result<(Value, ChannelSecrets, Option<String>), ApiError> {
-    let parsed = settings(channel.kind, config)?;
-    let mut secrets = parsed.secrets;
-    let mut shown_once = parsed.shown_once;
     let keep_old =
         channel.kind == ChannelKind::Webhook && !config.contains_key("secret") && !regenerate_secret;
-    if keep_old && let Some(generated) = shown_once.take() {
-        // The generated secret sits under some key of the new secrets; the old one sits under the
-        // same key of the stored secrets. Swap it back so receivers keep verifying signatures.
-        match (&mut secrets.0, &channel.secrets.0) {
-            (Value::Object(new), Value::Object(old)) => {
-                let key = new
-                    .iter()
-                    .find(|(_, v)| v.as_str() == Some(generated.as_str()))
-                    .map(|(k, _)| k.clone());
-                match key.and_then(|k| old.get(&k).map(|v| (k, v.clone()))) {
-                    Some((k, v)) => {
-                        new.insert(k, v);
-                    }
-                    // Nothing to keep (the channel had no secret): the new one stands and is shown.
-                    None => shown_once = Some(generated),
-                }
-            }
-            _ => shown_once = Some(generated),
+    let parsed = match channel.secrets.get("secret").filter(|_| keep_old) {
+        // Enter the old secret again, so receivers keep verifying signatures and none is generated.
+        Some(old) => {
+            let mut config = config.clone();
+            config.insert("secret".into(), Value::String(old.to_owned()));
+            settings(channel.kind, &config)?
         }
-    }
-    Ok((parsed.config, secrets, shown_once))
+        // Nothing to keep (the channel had no secret): a new one is generated and shown.
+        None => settings(channel.kind, config)?,
+    };
+    Ok((parsed.config, parsed.secrets, parsed.shown_once))
 }
 
-/// Queues a test notification to `channel` and wakes the notifier; answers its idempotency key
-/// and, once stored, the notification. Shared with the dashboard.
-pub async fn queue_test(
-    app: &AppState,
-    channel: &Channel,
-    who: &Principal,
-) -> Result<(String, Option<Notification>), ApiError> {
+/// Queues a test notification to `channel` and wakes the notifier; answers its idempotency key.
+/// Shared with the dashboard.
+pub async fn queue_test(app: &AppState, channel: &Channel, who: &Principal) -> Result<String, ApiError> {
     if !channel.enabled {
         // The notifier does not deliver to disabled channels: the test would only fail.
         return Err(ApiError::Conflict(format!(
@@ -174,15 +156,7 @@ pub async fn queue_test(
         .await?;
     app.alerts.notifier_wake.notify_one();
     tracing::info!(channel.id = channel.id, "test notification queued");
-    // The newest notifications of the channel's scope: it is among them unless dozens were queued
-    // within the same instant.
-    let found = app
-        .store
-        .list_notifications(channel.project_id, 50, None)
-        .await?
-        .into_iter()
-        .find(|n| n.idempotency_key == key);
-    Ok((key, found))
+    Ok(key)
 }
 
 /// The channel with the id in `raw`, if the caller may act on it with `min` (404 otherwise).
@@ -276,27 +250,27 @@ pub async fn detail(
     Ok(Json(ChannelJson::from(channel)))
 }
 
-#[derive(Deserialize)]
+/// Changes to a channel; absent fields stay as they are.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateBody {
-    name: Option<String>,
-    enabled: Option<bool>,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
     /// Replaces every setting (secret ones included): enter them all again.
-    config: Option<Map<String, Value>>,
+    pub config: Option<Map<String, Value>>,
     /// With `config` of a webhook without `secret`: make a new signing secret (answered once)
     /// instead of keeping the old one.
     #[serde(default)]
-    regenerate_secret: bool,
+    pub regenerate_secret: bool,
 }
 
-pub async fn update(
-    State(app): State<AppState>,
-    Caller(who): Caller,
-    Path(channel): Path<String>,
-    JsonBody(body): JsonBody<UpdateBody>,
-) -> Result<Json<ChannelJson>, ApiError> {
-    who.require_scope(TokenScope::Admin)?;
-    let channel = load(&app, &who, &channel, OrgRole::Admin).await?;
+/// Applies `body` to `channel`; answers the changed channel and the new signing secret, if one
+/// was made. Shared with the dashboard (see [`set_enabled`]).
+pub async fn update_channel(
+    app: &AppState,
+    channel: &Channel,
+    body: UpdateBody,
+) -> Result<(Channel, Option<String>), ApiError> {
     if body.regenerate_secret && body.config.is_none() {
         return Err(ApiError::BadRequest(
             "regenerate_secret needs config: enter the channel's settings again".into(),
@@ -315,7 +289,7 @@ pub async fn update(
         ..ChannelUpdate::default()
     };
     if let Some(config) = &body.config {
-        let (config, secrets, shown) = replace_settings(&channel, config, body.regenerate_secret)?;
+        let (config, secrets, shown) = replace_settings(channel, config, body.regenerate_secret)?;
         update.config = Some(config);
         update.secrets = Some(secrets);
         shown_once = shown;
@@ -326,6 +300,36 @@ pub async fn update(
         settings = body.config.is_some(),
         "alert channel changed"
     );
+    Ok((changed, shown_once))
+}
+
+/// Enables or disables `channel`. Shared with the dashboard.
+pub async fn set_enabled(app: &AppState, channel: &Channel, enabled: bool) -> Result<Channel, ApiError> {
+    let body = UpdateBody {
+        enabled: Some(enabled),
+        ..UpdateBody::default()
+    };
+    Ok(update_channel(app, channel, body).await?.0)
+}
+
+/// Deletes `channel` with its notifications; rules stop notifying it. Shared with the dashboard.
+pub async fn delete_channel(app: &AppState, channel: &Channel) -> Result<(), ApiError> {
+    if !app.store.delete_channel(channel.id).await? {
+        return Err(ApiError::NotFound(format!("channel {} not found", channel.id)));
+    }
+    tracing::info!(channel.id = channel.id, "alert channel deleted");
+    Ok(())
+}
+
+pub async fn update(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Path(channel): Path<String>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<ChannelJson>, ApiError> {
+    who.require_scope(TokenScope::Admin)?;
+    let channel = load(&app, &who, &channel, OrgRole::Admin).await?;
+    let (changed, shown_once) = update_channel(&app, &channel, body).await?;
     let mut json = ChannelJson::from(changed);
     json.signing_secret = shown_once;
     Ok(Json(json))
@@ -338,10 +342,7 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     who.require_scope(TokenScope::Admin)?;
     let channel = load(&app, &who, &channel, OrgRole::Admin).await?;
-    if !app.store.delete_channel(channel.id).await? {
-        return Err(ApiError::NotFound(format!("channel {} not found", channel.id)));
-    }
-    tracing::info!(channel.id = channel.id, "alert channel deleted");
+    delete_channel(&app, &channel).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -362,8 +363,8 @@ pub async fn test(
 ) -> Result<(StatusCode, Json<TestJson>), ApiError> {
     who.require_scope(TokenScope::Admin)?;
     let channel = load(&app, &who, &channel, OrgRole::Admin).await?;
-    let (key, found) = queue_test(&app, &channel, &who).await?;
-    let notification = match found {
+    let key = queue_test(&app, &channel, &who).await?;
+    let notification = match app.store.find_notification(&key).await? {
         Some(n) => with_deliveries(&app, vec![n]).await?.pop(),
         None => None,
     };

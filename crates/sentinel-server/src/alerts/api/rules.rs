@@ -36,7 +36,7 @@ pub const MAX_COOLDOWN_MINUTES: i64 = 10_080;
 /// Cooldown of a rule created without one.
 pub const DEFAULT_COOLDOWN_MINUTES: i64 = 60;
 /// Longest inbox lag threshold, in seconds (one week).
-const MAX_LAG_SECONDS: u64 = 604_800;
+pub const MAX_LAG_SECONDS: u64 = 604_800;
 const MINUTE_MS: i64 = 60_000;
 
 /// The fields (besides `kind`) of each condition kind.
@@ -391,11 +391,13 @@ pub async fn build(
         (None, Some(cur)) => cur.reminder_ms,
         (None, None) => None,
     };
-    let notify_recovery = body
-        .notify_recovery
-        .or(current.map(|c| c.notify_recovery))
-        // Event-driven rules never recover; threshold rules say when the spike is over.
-        .unwrap_or(!condition.is_event_driven());
+    // Event-driven rules never recover, whatever was entered; threshold rules say when the spike is
+    // over unless told otherwise.
+    let notify_recovery = !condition.is_event_driven()
+        && body
+            .notify_recovery
+            .or(current.map(|c| c.notify_recovery))
+            .unwrap_or(true);
     let enabled = body.enabled.or(current.map(|c| c.enabled)).unwrap_or(true);
     Ok(NewAlertRule {
         project_id,

@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use sentinel_store::{Channel, ChannelKind, ChannelSecrets, Notification, Transition};
 
 use crate::alerts::email::Mailer;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::config::Settings;
 
 /// A channel's settings as entered, split into what may be shown and what is secret.
@@ -120,7 +120,8 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+    /// `clock` stamps webhook signatures.
+    pub fn new(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         // One crypto provider for every rustls user in the process (reqwest, lettre, sqlx). An
         // error means one is installed already, which is fine.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -141,15 +142,9 @@ impl Dispatcher {
             mailer,
             http,
             timeout,
-            clock: Arc::new(SystemClock),
+            clock,
             public_url: settings.public_base_url(),
         })
-    }
-
-    /// Replaces the wall clock (the webhook signature's timestamp), for tests.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
     }
 
     /// One delivery attempt of `notification` to `channel`, within `alerts.delivery_timeout_secs`.

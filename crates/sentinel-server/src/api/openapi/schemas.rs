@@ -1,8 +1,13 @@
 //! The JSON schemas the operations refer to (`#/components/schemas/…`).
 
+use sentinel_store::ChannelKind;
 use serde_json::{Map, Value, json};
 
 use super::schema_ref;
+use crate::alerts::api::rules::{
+    DEFAULT_COOLDOWN_MINUTES, INSTANCE_KINDS, MAX_BASELINE_HOURS, MAX_COOLDOWN_MINUTES, MAX_LAG_SECONDS,
+    MAX_WINDOW_MINUTES, PROJECT_KINDS,
+};
 
 fn string() -> Value {
     json!({"type": "string"})
@@ -31,16 +36,6 @@ fn one_of(values: &[&str]) -> Value {
 fn number() -> Value {
     json!({"type": "number"})
 }
-
-const CHANNEL_KINDS: &[&str] = &[
-    "webhook",
-    "slack",
-    "discord",
-    "teams",
-    "ntfy",
-    "pagerduty",
-    "email",
-];
 
 fn array(items: Value) -> Value {
     json!({"type": "array", "items": items})
@@ -80,7 +75,8 @@ pub(super) fn all() -> Value {
     let role = one_of(&["owner", "admin", "member"]);
     let scope = one_of(&["read", "write", "admin"]);
     let id = described(string(), "Numeric id, as a string.");
-    let channel_kind = one_of(CHANNEL_KINDS);
+    let channel_kind = one_of(&ChannelKind::ALL.map(|k| k.as_str()));
+    let condition_kinds: Vec<&str> = PROJECT_KINDS.iter().chain(INSTANCE_KINDS).copied().collect();
     let channel_config = described(
         json!({"type": "object", "additionalProperties": {"type": "string"}}),
         "The settings as entered, by kind: webhook `url`, `secret` (optional, at least 16 characters; \
@@ -93,17 +89,21 @@ pub(super) fn all() -> Value {
     );
     let cooldown = described(
         int(),
-        "0 to 10080: after a notification for an issue (or the project), further firings within this long \
-         notify nobody. Default 60.",
+        &format!(
+            "0 to {MAX_COOLDOWN_MINUTES}: after a notification for an issue (or the project), further firings \
+             within this long notify nobody. Default {DEFAULT_COOLDOWN_MINUTES}."
+        ),
     );
     let reminder = nullable(described(
         int(),
-        "1 to 10080: while the condition lasts, notify again this often; null: never (default).",
+        &format!(
+            "1 to {MAX_COOLDOWN_MINUTES}: while the condition lasts, notify again this often; null: never (default)."
+        ),
     ));
     let recovery = described(
         boolean(),
-        "Notify once more when the condition is over. Default true for threshold conditions, false for \
-         new_issue and regression (which never recover).",
+        "Notify once more when the condition is over. Default true for threshold conditions; always false \
+         for new_issue and regression (which never recover), whatever is entered.",
     );
     let entries: Vec<(&str, Value)> = vec![
         ("Any", json!({"description": "Any JSON value."})),
@@ -762,7 +762,7 @@ pub(super) fn all() -> Value {
             object(
                 &[
                     ("name", string()),
-                    ("kind", channel_kind),
+                    ("kind", channel_kind.clone()),
                     ("config", channel_config.clone()),
                     ("enabled?", described(boolean(), "Default true.")),
                 ],
@@ -814,16 +814,13 @@ pub(super) fn all() -> Value {
                     "type": "object",
                     "required": ["kind"],
                     "properties": {
-                        "kind": one_of(&[
-                            "new_issue", "regression", "issue_frequency", "event_rate",
-                            "inbox_lag", "ingest_rejections", "disk_free",
-                        ]),
+                        "kind": one_of(&condition_kinds),
                         "events": described(int(), "issue_frequency: more than this many events (at least 1)…"),
-                        "minutes": described(int(), "…within this many minutes (1 to 1440); also event_rate, ingest_rejections."),
+                        "minutes": described(int(), &format!("…within this many minutes (1 to {MAX_WINDOW_MINUTES}); also event_rate, ingest_rejections.")),
                         "factor": described(number(), "event_rate: more than this many times the usual count (greater than 1)…"),
-                        "baseline_hours": described(int(), "…the usual count being the average over these hours before the window (1 to 720)…"),
+                        "baseline_hours": described(int(), &format!("…the usual count being the average over these hours before the window (1 to {MAX_BASELINE_HOURS})…")),
                         "min_events": described(int(), "…and at least this many events."),
-                        "seconds": described(int(), "inbox_lag: the oldest unprocessed item is older than this (1 to 604800)."),
+                        "seconds": described(int(), &format!("inbox_lag: the oldest unprocessed item is older than this (1 to {MAX_LAG_SECONDS}).")),
                         "percent": described(number(), "ingest_rejections: rejected share above this (0 to 100]; disk_free: free space below this (0 to 100)."),
                         "min_items": described(int(), "ingest_rejections: only windows with at least this many items."),
                     },
@@ -928,7 +925,7 @@ pub(super) fn all() -> Value {
                     ),
                     ("channel_id", id.clone()),
                     ("channel_name", string()),
-                    ("channel_kind", one_of(CHANNEL_KINDS)),
+                    ("channel_kind", channel_kind),
                     ("project_id", nullable(id)),
                     (
                         "subject",

@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use sentinel_store::{AlertRule, ChannelKind, ChannelUpdate, OrgRole};
+use sentinel_store::{AlertRule, ChannelKind, OrgRole};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -138,12 +138,31 @@ pub async fn channel_fields(_s: SignedIn, Query(q): Query<KindParam>) -> Result<
     render(&ChannelFields::of(kind_or_default(&q.kind)))
 }
 
-pub(super) const RULE_KINDS: &[(&str, &str)] = &[
-    ("new_issue", "A new issue appears"),
-    ("regression", "A resolved issue comes back (regression)"),
-    ("issue_frequency", "An issue gets many events"),
-    ("event_rate", "The project's event rate spikes"),
-];
+/// The add-rule form's choice of condition: the API's project kinds, in words.
+pub(super) fn rule_kinds() -> Vec<(&'static str, &'static str)> {
+    api_rules::PROJECT_KINDS
+        .iter()
+        .map(|kind| {
+            let label = match *kind {
+                "new_issue" => "A new issue appears",
+                "regression" => "A resolved issue comes back (regression)",
+                "issue_frequency" => "An issue gets many events",
+                "event_rate" => "The project's event rate spikes",
+                other => other,
+            };
+            (*kind, label)
+        })
+        .collect()
+}
+
+/// The project condition kind `raw` names, else the one the add-rule form starts with.
+pub(super) fn rule_kind_or_default(raw: &str) -> &'static str {
+    api_rules::PROJECT_KINDS
+        .iter()
+        .copied()
+        .find(|k| *k == raw)
+        .unwrap_or("new_issue")
+}
 
 /// Threshold inputs of the add-rule form for a condition kind, with starting values.
 pub(super) fn rule_inputs(kind: &str) -> Vec<Threshold> {
@@ -172,13 +191,8 @@ pub struct RuleFields {
 }
 
 pub async fn rule_fields(_s: SignedIn, Query(q): Query<KindParam>) -> Result<Response, WebError> {
-    let kind = if api_rules::PROJECT_KINDS.contains(&q.kind.as_str()) {
-        q.kind.as_str()
-    } else {
-        "new_issue"
-    };
     render(&RuleFields {
-        rule_inputs: rule_inputs(kind),
+        rule_inputs: rule_inputs(rule_kind_or_default(&q.kind)),
     })
 }
 
@@ -199,20 +213,28 @@ fn ticked(form: &Fields, name: &str) -> bool {
     form.iter().any(|(k, v)| k == name && v != "false")
 }
 
-/// Shows a validation failure on the page; anything else is an error page.
+/// Shows a failure the user can act on (400, 409: a validation failure, a disabled channel) on the
+/// page, over `shown`; anything else is an error page.
+async fn show_failure(app: &AppState, ctx: Ctx, e: ApiError, mut shown: Shown) -> Result<Response, WebError> {
+    match e {
+        ApiError::BadRequest(_) | ApiError::Conflict(_) => {
+            shown.error = Some(e.to_string());
+            show(app, ctx, shown).await
+        }
+        e => Err(e.into()),
+    }
+}
+
+/// Shows the page after a form: with `result`'s messages, or its failure over `on_error`.
 async fn outcome(
     app: &AppState,
     ctx: Ctx,
     result: Result<Shown, ApiError>,
-    mut on_error: Shown,
+    on_error: Shown,
 ) -> Result<Response, WebError> {
     match result {
         Ok(shown) => show(app, ctx, shown).await,
-        Err(e @ (ApiError::BadRequest(_) | ApiError::Conflict(_))) => {
-            on_error.error = Some(e.to_string());
-            show(app, ctx, on_error).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => show_failure(app, ctx, e, on_error).await,
     }
 }
 
@@ -251,7 +273,7 @@ pub async fn project_create_channel(
     Form(form): Form<Fields>,
 ) -> Result<Response, WebError> {
     let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
-    create_channel(&app, ctx, form).await
+    create_channel(&app, ctx.into(), form).await
 }
 
 pub async fn instance_create_channel(
@@ -286,26 +308,12 @@ async fn channel_action(
             return match api_channels::queue_test(app, &channel, &s.principal).await {
                 Ok(_) => Ok(see_other(headers, &format!("{back}?tested={}", channel.id))),
                 // A disabled channel: say so on the page.
-                Err(e @ ApiError::Conflict(_)) => {
-                    let shown = Shown {
-                        error: Some(e.to_string()),
-                        ..Shown::default()
-                    };
-                    show(app, ctx, shown).await
-                }
-                Err(e) => Err(e.into()),
+                Err(e) => show_failure(app, ctx, e, Shown::default()).await,
             };
         }
-        "delete" => {
-            app.store.delete_channel(channel.id).await?;
-            tracing::info!(channel.id = channel.id, "alert channel deleted");
-        }
+        "delete" => api_channels::delete_channel(app, &channel).await?,
         "enabled" => {
-            let update = ChannelUpdate {
-                enabled: Some(value(form, "enabled") == "true"),
-                ..Default::default()
-            };
-            app.store.update_channel(channel.id, &update).await?;
+            api_channels::set_enabled(app, &channel, value(form, "enabled") == "true").await?;
         }
         other => {
             return Err(ApiError::NotFound(format!("no channel action {other:?}")).into());
@@ -322,7 +330,7 @@ pub async fn project_channel_action(
     Form(form): Form<Fields>,
 ) -> Result<Response, WebError> {
     let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
-    channel_action(&app, &s, &headers, ctx, &id, &action, &form).await
+    channel_action(&app, &s, &headers, ctx.into(), &id, &action, &form).await
 }
 
 pub async fn instance_channel_action(
@@ -382,13 +390,9 @@ pub async fn project_create_rule(
     Form(form): Form<Fields>,
 ) -> Result<Response, WebError> {
     let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
-    let Some(project_id) = ctx.project_id else {
-        return Err(ApiError::NotFound("project not found".into()).into());
-    };
     let kind = value(&form, "kind").to_owned();
     let result = async {
         let condition = form_condition(&form, &kind);
-        let event_driven = matches!(kind.as_str(), "new_issue" | "regression");
         let body = RuleBody {
             name: Some(value(&form, "name").to_owned()),
             channels: Some(
@@ -399,11 +403,12 @@ pub async fn project_create_rule(
             ),
             cooldown_minutes: form_minutes(&form, "cooldown_minutes")?,
             reminder_minutes: Some(form_minutes(&form, "reminder_minutes")?),
-            notify_recovery: (!event_driven).then(|| ticked(&form, "notify_recovery")),
+            // Ignored (always off) for event-driven conditions, which never recover.
+            notify_recovery: Some(ticked(&form, "notify_recovery")),
             enabled: Some(true),
             condition: Some(condition),
         };
-        let rule = api_rules::create_rule(&app, project_id, body).await?;
+        let rule = api_rules::create_rule(&app, ctx.project_id, body).await?;
         Ok(Shown {
             notice: Some(format!("Rule {} created.", rule.name)),
             ..Shown::default()
@@ -414,7 +419,7 @@ pub async fn project_create_rule(
         rule_kind: kind,
         ..Shown::default()
     };
-    outcome(&app, ctx, result, on_error).await
+    outcome(&app, ctx.into(), result, on_error).await
 }
 
 /// The rule with this id of the page's scope.
@@ -435,7 +440,9 @@ pub async fn project_rule_action(
     Path((org, project, id, action)): Path<(String, String, String, String)>,
     Form(form): Form<Fields>,
 ) -> Result<Response, WebError> {
-    let ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin).await?;
+    let ctx: Ctx = project_ctx(&app, &s, &org, &project, OrgRole::Admin)
+        .await?
+        .into();
     let rule = scoped_rule(&app, &ctx, &id).await?;
     match action.as_str() {
         "delete" => api_rules::delete_rule(&app, &rule).await?,
@@ -474,17 +481,15 @@ pub async fn instance_update_rule(
         };
         api_rules::update_rule(&app, &rule, body).await
     }
-    .await;
+    .await
+    // The page shows every instance rule: say which one.
+    .map_err(|e| match e {
+        ApiError::BadRequest(m) => ApiError::BadRequest(format!("{}: {m}", rule.name)),
+        e => e,
+    });
     match result {
         Ok(_) => Ok(see_other(&headers, &format!("{}/", ctx.base))),
-        Err(e @ ApiError::BadRequest(_)) => {
-            let shown = Shown {
-                error: Some(format!("{}: {e}", rule.name)),
-                ..Shown::default()
-            };
-            show(&app, ctx, shown).await
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => show_failure(&app, ctx, e, Shown::default()).await,
     }
 }
 
