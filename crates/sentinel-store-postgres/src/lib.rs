@@ -2,10 +2,10 @@
 //! database.
 //!
 //! What differs from the embedded SQLite backend lives here and nowhere else: the inbox is claimed
-//! with leases (`FOR UPDATE SKIP LOCKED`) so any number of workers can drain it, events, items and
-//! rollups are partitioned by time so retention drops whole partitions, and `event_ids` keeps
-//! de-duplication exact across partitions and concurrent workers. Depends on the store interface
-//! only, never on the server.
+//! with leases (`FOR UPDATE SKIP LOCKED`) so any number of workers can drain it, events, items,
+//! rollups and uptime check results are partitioned by time so retention drops whole partitions,
+//! and `event_ids` keeps de-duplication exact across partitions and concurrent workers. Depends
+//! on the store interface only, never on the server.
 
 mod accounts;
 mod alerts;
@@ -19,6 +19,7 @@ mod projects;
 mod releases;
 mod retention;
 mod transfer;
+mod uptime;
 mod workflow;
 
 use std::sync::Mutex;

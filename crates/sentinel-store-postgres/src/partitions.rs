@@ -1,5 +1,5 @@
 //! Time partitions of `events`, `items` (daily, by `received_ms`), `rollups_minute` (daily, by
-//! `minute_ms`) and `rollups_hour` (monthly, by `hour_ms`).
+//! `minute_ms`), `rollups_hour` (monthly, by `hour_ms`) and `check_results` (daily, by `slot_ms`).
 //!
 //! Partition names and bounds are computed here from integers only (`events_p20261123`,
 //! `rollups_hour_p202611`), never taken from input, so they can be written into DDL. Rows must
@@ -27,14 +27,16 @@ pub enum Family {
     Items,
     RollupsMinute,
     RollupsHour,
+    CheckResults,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [
+    pub const ALL: [Family; 5] = [
         Family::Events,
         Family::Items,
         Family::RollupsMinute,
         Family::RollupsHour,
+        Family::CheckResults,
     ];
 
     pub fn parent(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Family {
             Family::Items => "items",
             Family::RollupsMinute => "rollups_minute",
             Family::RollupsHour => "rollups_hour",
+            Family::CheckResults => "check_results",
         }
     }
 
@@ -294,6 +297,13 @@ mod tests {
         assert_eq!(
             Family::Events.partition_of(-1).expect("1969").name(),
             "events_p19691231"
+        );
+        assert_eq!(
+            Family::CheckResults
+                .partition_of(NOV_23_2026)
+                .expect("in range")
+                .name(),
+            "check_results_p20261123"
         );
     }
 

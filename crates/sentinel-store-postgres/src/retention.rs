@@ -1,9 +1,10 @@
 //! One retention pass. Whole partitions are dropped where every row in them has expired: daily
 //! `events`/`items` partitions past the longest retention of any project, minute-rollup partitions
-//! once folded into hourly rollups, monthly hourly-rollup partitions past their retention. Rows
+//! once folded into hourly rollups, monthly hourly-rollup partitions past their retention, daily
+//! check-result partitions past theirs that hold no result still queued for the verifier. Rows
 //! are deleted (at most `delete_batch` per statement) only where a partition holds rows to keep:
 //! projects with a shorter retention than the longest, issues, releases, outcomes, partial
-//! partitions of rollups.
+//! partitions of rollups and check results, and monitor rollups (not partitioned).
 //!
 //! Event rows of the longest retention are kept until their whole day has expired, so they live
 //! up to one day longer than the policy says; `event_ids` is pruned along exactly what was deleted,
@@ -11,7 +12,7 @@
 
 use std::time::Duration;
 
-use sentinel_store::{DAY_MS, HOUR_MS, RetentionPolicy, RetentionReport, StoreError};
+use sentinel_store::{DAY_MS, HOUR_MS, Resolution, RetentionPolicy, RetentionReport, StoreError};
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::{PgPool, Postgres};
@@ -34,6 +35,8 @@ pub async fn apply(
     compact_minute_rollups(store, policy, now_ms, &mut report).await?;
     hour_rollups_and_outcomes(store, policy, now_ms, batch, &mut report).await?;
     alerts(&store.pool, policy, now_ms, batch, &mut report).await?;
+    check_results(store, policy, now_ms, batch, &mut report).await?;
+    monitor_rollups(&store.pool, now_ms, batch, &mut report).await?;
     Ok(report)
 }
 
@@ -473,5 +476,116 @@ async fn alerts(
         .bind(batch)
     })
     .await?;
+    Ok(())
+}
+
+/// Check results slotted before the cutoff: whole daily partitions that end by then and hold no
+/// result the verifier still has to judge are dropped, the rest deleted row by row, never a
+/// queued result.
+async fn check_results(
+    store: &PgStore,
+    policy: &RetentionPolicy,
+    now_ms: i64,
+    batch: i64,
+    report: &mut RetentionReport,
+) -> Result<(), StoreError> {
+    let cutoff = now_ms.saturating_sub(days_ms(policy.check_result_days));
+    for part in partitions::list(&store.pool, Family::CheckResults).await? {
+        if part.to_ms > cutoff {
+            break;
+        }
+        if let Some(n) = drop_verified_partition(store, &part).await? {
+            report.check_results_deleted += n;
+            report.partitions_dropped.push(part.name());
+        }
+    }
+    report.check_results_deleted += delete_all(&store.pool, batch, || {
+        sqlx::query(
+            "WITH d AS (DELETE FROM check_results WHERE (id, slot_ms) IN \
+               (SELECT id, slot_ms FROM check_results r WHERE slot_ms < $1 \
+                AND NOT EXISTS (SELECT 1 FROM verify_queue q WHERE q.result_id = r.id) LIMIT $2) \
+               RETURNING 1) \
+             SELECT count(*) FROM d",
+        )
+        .bind(cutoff)
+        .bind(batch)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Drops a check results partition unless a result in it is still queued for the verifier;
+/// answers the rows it held, `None` if it was kept or already gone. Writers of check results wait
+/// meanwhile (readers do not), locking the parent first as they do: the queue is read once every
+/// checker writing results has committed (its queue entries are seen), and a checker that comes
+/// later finds the partition gone and creates it again.
+async fn drop_verified_partition(store: &PgStore, part: &Partition) -> Result<Option<u64>, StoreError> {
+    let name = part.name();
+    let result: Result<Option<i64>, sqlx::Error> = async {
+        let mut tx = store.pool.begin().await?;
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+            .bind(DDL_LOCK_TIMEOUT)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("LOCK TABLE ONLY check_results IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let queued: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM verify_queue WHERE slot_ms >= $1 AND slot_ms < $2)",
+        )
+        .bind(part.from_ms)
+        .bind(part.to_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        if queued {
+            return Ok(None);
+        }
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {name}")))
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}")))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(rows))
+    }
+    .await;
+    match result {
+        Ok(Some(rows)) => {
+            store.partitions.forget(&name);
+            tracing::info!(partition = %name, rows, "dropped expired partition");
+            Ok(Some(rows.max(0) as u64))
+        }
+        Ok(None) => Ok(None),
+        Err(e) if sqlstate(&e).as_deref() == Some("42P01") => {
+            store.partitions.forget(&name);
+            Ok(None)
+        }
+        Err(e) => Err(db_err(e)),
+    }
+}
+
+/// Monitor rollup rows past their resolution's retention.
+async fn monitor_rollups(
+    pool: &PgPool,
+    now_ms: i64,
+    batch: i64,
+    report: &mut RetentionReport,
+) -> Result<(), StoreError> {
+    for resolution in Resolution::ALL {
+        let cutoff = now_ms.saturating_sub(days_ms(resolution.retention_days()));
+        report.monitor_rollups_deleted += delete_all(pool, batch, || {
+            sqlx::query(
+                "WITH d AS (DELETE FROM monitor_rollups WHERE (monitor_id, resolution, bucket_ms) IN \
+                   (SELECT monitor_id, resolution, bucket_ms FROM monitor_rollups \
+                    WHERE resolution = $1 AND bucket_ms < $2 LIMIT $3) RETURNING 1) \
+                 SELECT count(*) FROM d",
+            )
+            .bind(resolution.as_str())
+            .bind(cutoff)
+            .bind(batch)
+        })
+        .await?;
+    }
     Ok(())
 }

@@ -262,6 +262,7 @@ fn partitioning(table: &TableSpec) -> Option<(Family, &'static str)> {
         "items" => Some((Family::Items, "received_ms")),
         "rollups_minute" => Some((Family::RollupsMinute, "minute_ms")),
         "rollups_hour" => Some((Family::RollupsHour, "hour_ms")),
+        "check_results" => Some((Family::CheckResults, "slot_ms")),
         _ => None,
     }
 }
@@ -294,7 +295,7 @@ pub async fn import_rows(store: &PgStore, table: &TableSpec, rows: &[Vec<Value>]
     for chunk in rows.chunks(per_statement) {
         let chunk: Vec<&Vec<Value>> = match table.name {
             "events" => new_events(&mut tx, table, chunk).await?,
-            "items" => new_items(&mut tx, table, chunk).await?,
+            "items" | "check_results" => new_items(&mut tx, table, chunk).await?,
             _ => chunk.iter().collect(),
         };
         if chunk.is_empty() {
@@ -317,8 +318,16 @@ pub async fn import_rows(store: &PgStore, table: &TableSpec, rows: &[Vec<Value>]
         if let Some(e) = failed {
             return Err(e);
         }
-        if partitioning(table).is_none_or(|(f, _)| !matches!(f, Family::Events | Family::Items)) {
-            qb.push(format_args!(" ON CONFLICT ({}) DO NOTHING", table.key.join(", ")));
+        match partitioning(table).map(|(f, _)| f) {
+            Some(Family::Events | Family::Items) => {}
+            // Its id is unique by `new_items` (the primary key includes the slot); its
+            // `(monitor_id, slot_ms, region)` by this.
+            Some(Family::CheckResults) => {
+                qb.push(" ON CONFLICT DO NOTHING");
+            }
+            _ => {
+                qb.push(format_args!(" ON CONFLICT ({}) DO NOTHING", table.key.join(", ")));
+            }
         }
         inserted += qb
             .build()

@@ -15,8 +15,8 @@ use sentinel_protocol::ids::EventId;
 use sentinel_store::transfer::table;
 use sentinel_store::{
     AlertCommit, AlertMessage, AlertStore, ChannelKind, ChannelSecrets, CountScope, DAY_MS, HOUR_MS,
-    ItemKind, NewChannel, NewEvent, NewInboxItem, NewNotification, NewStoredItem, OutcomeCount,
-    ProcessedBatch, RetentionPolicy, Store, StoreError, Transition,
+    ItemKind, MonitorKind, NewChannel, NewEvent, NewInboxItem, NewMonitor, NewNotification, NewStoredItem,
+    OutcomeCount, ProcessedBatch, RetentionPolicy, Store, StoreError, Transition, UptimeStore,
 };
 use sentinel_store_postgres::{PgOptions, PgStore, redact_url};
 
@@ -220,6 +220,99 @@ async fn two_instances_claim_disjoint_alert_triggers_and_notifications() {
         assert_eq!(set_a.len(), from_a.len(), "nothing twice to the same instance");
         assert!(set_a.is_disjoint(&set_b), "nothing claimed by both instances");
         assert_eq!(set_a.len() + set_b.len(), 150);
+    }
+}
+
+#[tokio::test]
+async fn two_instances_schedule_and_claim_each_check_job_once() {
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(url);
+    let a = schema.store(&schema.options()).await;
+    let b = schema.store(&schema.options()).await;
+    let p = project(&a, "uptime", 'u').await;
+    for n in 0..150 {
+        let monitor = NewMonitor {
+            project_id: p,
+            name: format!("m{n}"),
+            kind: MonitorKind::Http,
+            config: Default::default(),
+            interval_ms: 60_000,
+            timeout_ms: 10_000,
+            failure_threshold: 3,
+            recovery_threshold: 1,
+            enabled: true,
+            public: false,
+            next_check_ms: T0 + n,
+        };
+        a.create_monitor(&monitor, T0).await.unwrap();
+    }
+
+    async fn schedule(store: &PgStore, now: i64) -> Vec<(i64, i64)> {
+        let mut got = Vec::new();
+        loop {
+            let jobs = store.schedule_due(now, 7).await.unwrap();
+            if jobs.is_empty() {
+                return got;
+            }
+            got.extend(jobs.iter().map(|j| (j.monitor_id, j.slot_ms)));
+        }
+    }
+    // The lease outlasts the test: a job seen twice was claimed twice.
+    async fn claim(store: &PgStore, now: i64) -> Vec<(i64, i64)> {
+        let mut got = Vec::new();
+        loop {
+            let jobs = store.claim_check_jobs(7, now, DAY_MS).await.unwrap();
+            if jobs.is_empty() {
+                return got;
+            }
+            got.extend(jobs.iter().map(|(j, _)| (j.monitor_id, j.slot_ms)));
+        }
+    }
+    let now = T0 + 1_000;
+    for (from_a, from_b) in [
+        tokio::join!(schedule(&a, now), schedule(&b, now)),
+        tokio::join!(claim(&a, now), claim(&b, now)),
+    ] {
+        let set_a: HashSet<(i64, i64)> = from_a.iter().copied().collect();
+        let set_b: HashSet<(i64, i64)> = from_b.iter().copied().collect();
+        assert_eq!(set_a.len(), from_a.len(), "nothing twice to the same instance");
+        assert!(set_a.is_disjoint(&set_b), "nothing taken by both instances");
+        assert_eq!(set_a.len() + set_b.len(), 150);
+    }
+}
+
+/// The scheduler and the checkers poll these every second: the partial index of due monitors
+/// (its condition implied by the query's) and the jobs' slot index serve them. Sequential scans
+/// are disabled, so the plan shows whether an index can serve the query at all.
+#[tokio::test]
+async fn schedulers_and_checkers_read_their_indexes() {
+    use sqlx::Connection;
+    let Some(url) = database_url() else { return };
+    let schema = Schema::new(url.clone());
+    let _store = schema.store(&schema.options()).await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
+    sqlx::query("SELECT set_config('search_path', $1, false)")
+        .bind(&schema.name)
+        .execute(&mut conn)
+        .await
+        .expect("search path");
+    sqlx::query("SET enable_seqscan = off")
+        .execute(&mut conn)
+        .await
+        .expect("no sequential scans");
+    for (sql, index) in [
+        (sentinel_store_sql::DUE_MONITORS, "monitors_due"),
+        (sentinel_store_sql::DUE_JOBS, "check_jobs_due"),
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+            .bind(T0)
+            .bind(100_i64)
+            .fetch_all(&mut conn)
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(plan.contains(&format!("Index Scan using {index}")), "{plan}");
+        assert!(!plan.contains("Sort"), "in index order: {plan}");
     }
 }
 
@@ -451,7 +544,7 @@ async fn rows_far_in_the_past_or_future_get_their_partitions() {
         ["events_p20900101"]
     );
 
-    // ensure_partitions is idempotent and covers all four families.
+    // ensure_partitions is idempotent and covers all five families.
     store
         .ensure_partitions(future, future + 2 * DAY_MS)
         .await
@@ -463,6 +556,9 @@ async fn rows_far_in_the_past_or_future_get_their_partitions() {
     assert_eq!(
         table_names(&url, &schema.name, "%\\_p209001%").await,
         [
+            "check_results_p20900101",
+            "check_results_p20900102",
+            "check_results_p20900103",
             "events_p20900101",
             "events_p20900102",
             "events_p20900103",
@@ -581,6 +677,7 @@ async fn retention_drops_partitions_and_deletes_rows_of_shorter_projects() {
         project_event_days: [(short, 7)].into_iter().collect(),
         minute_rollup_days: 5,
         hour_rollup_days: 20,
+        check_result_days: 30,
         delete_batch: 1,
     };
     let report = store.apply_retention(&policy, now).await.unwrap();

@@ -92,9 +92,10 @@ pub fn channel_kind(s: &str) -> Result<ChannelKind, StoreError> {
 }
 
 /// Stamps out, in the invoking module, one function per `AlertStore` method (same name, the pool
-/// first): channels, rules and states here; triggers (with `write_triggers`, which `apply_batch`
-/// calls inside its transaction), the outbox and threshold reads through `__alerts_outbox!` (in
-/// `outbox.rs`).
+/// first): channels, rules and states here (with `write_alert_commit`, the body of
+/// `commit_alerts`, which [`uptime!`](crate::uptime!) calls inside its own transaction); triggers
+/// (with `write_triggers`, which `apply_batch` calls inside its transaction), the outbox and
+/// threshold reads through `__alerts_outbox!` (in `outbox.rs`).
 ///
 /// - `db`: the sqlx database (`sqlx::Sqlite`, `sqlx::Postgres`);
 /// - `db_err`: the backend's `fn(sqlx::Error) -> StoreError`;
@@ -611,10 +612,22 @@ macro_rules! alerts {
             .transpose()
         }
 
-        /// The rule and channel checks are `EXISTS` conditions of each insert, so what was deleted
-        /// meanwhile is skipped.
         pub async fn commit_alerts(
             pool: &AlertsPool,
+            commit: &$crate::__private::sentinel_store::AlertCommit,
+        ) -> AlertsResult<u64> {
+            let mut tx = begin_alerts(pool).await?;
+            let new = write_alert_commit(&mut tx, commit).await?;
+            tx.commit().await.map_err($db_err)?;
+            Ok(new)
+        }
+
+        /// Writes `commit` in `conn`'s transaction (`commit_alerts`', or another write's that
+        /// must be atomic with it, such as the uptime verifier's); returns how many notifications
+        /// were new. The rule and channel checks are `EXISTS` conditions of each insert, so what
+        /// was deleted meanwhile is skipped.
+        pub async fn write_alert_commit(
+            conn: &mut AlertsConn,
             commit: &$crate::__private::sentinel_store::AlertCommit,
         ) -> AlertsResult<u64> {
             use $crate::__private::sqlx::{self, QueryBuilder};
@@ -628,7 +641,6 @@ macro_rules! alerts {
             triggers.sort_unstable();
             triggers.dedup();
 
-            let mut tx = begin_alerts(pool).await?;
             for s in states {
                 sqlx::query(
                     "INSERT INTO alert_states (rule_id, subject, firing, episode, since_ms, \
@@ -648,7 +660,7 @@ macro_rules! alerts {
                 .bind(s.last_notified_ms)
                 .bind(s.streak)
                 .bind(s.value)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .map_err($db_err)?;
             }
@@ -671,7 +683,7 @@ macro_rules! alerts {
                 .bind(n.transition.as_str())
                 .bind($crate::message_json(&n.message)?)
                 .bind(n.created_ms)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await
                 .map_err($db_err)?
                 .rows_affected();
@@ -683,9 +695,8 @@ macro_rules! alerts {
                     sep.push_bind(*id);
                 }
                 qb.push(")");
-                qb.build().execute(&mut *tx).await.map_err($db_err)?;
+                qb.build().execute(&mut *conn).await.map_err($db_err)?;
             }
-            tx.commit().await.map_err($db_err)?;
             Ok(new)
         }
 

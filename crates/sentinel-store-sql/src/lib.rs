@@ -16,12 +16,14 @@ mod access;
 mod accounts;
 mod alerts;
 mod batch;
+mod checks;
 mod inbox;
 mod issues;
 mod leases;
 mod outbox;
 mod projects;
 mod releases;
+mod uptime;
 mod workflow;
 
 use std::str::FromStr;
@@ -49,6 +51,11 @@ pub use outbox::{
 };
 pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
 pub use releases::{RELEASE_COLUMNS, ReleaseDelta, ReleaseKey, release_deltas, release_users};
+pub use uptime::{
+    ACTIVE_KINDS, DUE_JOBS, DUE_MONITORS, INCIDENT_COLUMNS, MONITOR_FIELDS, MonitorSettings, RESULT_FIELDS,
+    RESULT_FIELDS_OF_R, RollupDelta, RollupKey, bucket_of, check_monitor, count_u32, due_slots, monitor_kind,
+    monitor_status, rollup_deltas,
+};
 pub use workflow::{IssueUpdate, note_data, plan_change};
 
 /// What the macros name through `$crate`, so a backend needs no particular import for them.

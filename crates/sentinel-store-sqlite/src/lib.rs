@@ -15,6 +15,7 @@ mod projects;
 mod releases;
 mod retention;
 mod transfer;
+mod uptime;
 mod workflow;
 
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! yielding between them so the single writer connection is shared with ingest and the workers,
 //! and folding old minute rollups into hourly ones without changing any count.
 
-use sentinel_store::{DAY_MS, HOUR_MS, RetentionPolicy, RetentionReport, StoreError};
+use sentinel_store::{DAY_MS, HOUR_MS, Resolution, RetentionPolicy, RetentionReport, StoreError};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::db_err;
@@ -43,6 +43,16 @@ const OLD_ALERT_STATES: &str = "DELETE FROM alert_states WHERE (rule_id, subject
       AND NOT EXISTS (SELECT 1 FROM notifications \
        WHERE created_ms < $1 AND status = 'pending' AND rule_id IS NOT NULL) \
       LIMIT $2)";
+
+/// At most `$2` check results slotted before `$1` that the verifier has judged: a queued result is
+/// kept until it is verified, however old.
+const OLD_CHECK_RESULTS: &str = "DELETE FROM check_results WHERE id IN \
+     (SELECT id FROM check_results WHERE slot_ms < $1 \
+      AND NOT EXISTS (SELECT 1 FROM verify_queue q WHERE q.result_id = check_results.id) LIMIT $2)";
+/// At most `$3` monitor rollup rows of resolution `$1` with buckets starting before `$2`.
+const OLD_MONITOR_ROLLUPS: &str = "DELETE FROM monitor_rollups WHERE (monitor_id, resolution, bucket_ms) IN \
+     (SELECT monitor_id, resolution, bucket_ms FROM monitor_rollups \
+      WHERE resolution = $1 AND bucket_ms < $2 LIMIT $3)";
 
 /// The issues of project `$1` last seen before `$2` that have no events left, at most `$3`.
 /// (An event sent late with an old timestamp outlives its issue's `last_seen`: the issue stays
@@ -142,7 +152,38 @@ pub async fn apply(
     // A trigger outliving every project's events has nothing left to show.
     let trigger_cutoff = now_ms - days(policy.longest_event_days());
     drain_all(pool, OLD_TRIGGERS, trigger_cutoff, batch).await?;
+    let result_cutoff = now_ms - days(policy.check_result_days);
+    report.check_results_deleted += drain_all(pool, OLD_CHECK_RESULTS, result_cutoff, batch).await?;
+    for resolution in Resolution::ALL {
+        let cutoff = now_ms - days(resolution.retention_days());
+        report.monitor_rollups_deleted += drain_rollups(pool, resolution.as_str(), cutoff, batch).await?;
+    }
     Ok(report)
+}
+
+/// As [`drain_all`], for monitor rollups of one resolution.
+async fn drain_rollups(
+    pool: &SqlitePool,
+    resolution: &str,
+    before: i64,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(OLD_MONITOR_ROLLUPS)
+            .bind(resolution)
+            .bind(before)
+            .bind(batch)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        total += deleted;
+        tokio::task::yield_now().await;
+        if deleted < batch as u64 {
+            return Ok(total);
+        }
+    }
 }
 
 /// As [`drain`], for a statement over all projects.
@@ -299,6 +340,8 @@ mod tests {
             OLD_NOTIFICATIONS,
             OLD_TRIGGERS,
             OLD_ALERT_STATES,
+            OLD_CHECK_RESULTS,
+            OLD_MONITOR_ROLLUPS,
         ];
         for sql in statements.iter().chain(&ISSUE_CHILDREN) {
             let mut query = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));

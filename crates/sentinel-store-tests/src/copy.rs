@@ -5,8 +5,8 @@ use super::*;
 /// Puts rows in every table of the transfer list: two projects, tokens, users with their
 /// memberships, an invitation and a session, a dictionary, issues with events, tags, activity and
 /// a comment, items, outcomes, releases with users, minute and hourly rollups, alerting (channels,
-/// rules, states, the batch's triggers, notifications and deliveries) and three pending inbox
-/// items. Public for backends' own copy tests, which need two stores.
+/// rules, states, the batch's triggers, notifications and deliveries), uptime (monitors, a job,
+/// results queued and verified, rollups, an incident) and three pending inbox items. Public for backends' own copy tests, which need two stores.
 pub async fn populate_every_table(store: &dyn Store) {
     let p = project(store, "copied").await;
     let q = project(store, "limited").await;
@@ -67,6 +67,7 @@ pub async fn populate_every_table(store: &dyn Store) {
         ..Default::default()
     };
     store.apply_retention(&policy, T0 + 20 * DAY_MS).await.unwrap();
+    populate_uptime(store, p).await;
     store
         .inbox_append(&(0..5).map(|n| inbox_item(p, n)).collect::<Vec<_>>())
         .await

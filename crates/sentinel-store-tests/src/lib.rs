@@ -14,6 +14,7 @@ mod alerts;
 mod copy;
 mod maintenance;
 mod releases;
+mod uptime;
 mod workflow;
 
 pub use accounts::*;
@@ -21,6 +22,7 @@ pub use alerts::*;
 pub use copy::*;
 pub use maintenance::*;
 pub use releases::*;
+pub use uptime::*;
 pub use workflow::*;
 
 use std::any::Any;
@@ -127,6 +129,18 @@ macro_rules! contract_tests {
             threshold_rules_read_issue_counts_and_instance_outcomes,
             retention_deletes_old_sent_notifications_and_keeps_pending_ones,
             retention_deletes_old_triggers_and_states_long_out_of_their_condition,
+            monitors_are_created_read_listed_updated_and_deleted,
+            updating_a_monitor_resets_its_status_only_when_its_checks_change,
+            each_slot_is_scheduled_once_by_concurrent_schedulers_restarts_and_clock_jumps,
+            paused_monitors_and_passive_kinds_are_never_scheduled,
+            claimed_jobs_come_back_only_after_their_lease,
+            recording_checks_is_idempotent_queues_results_and_finishes_jobs,
+            rollups_sum_checks_per_minute_hour_and_day,
+            verification_commits_states_incidents_and_alerts_once,
+            a_monitor_has_at_most_one_open_incident,
+            uptime_buckets_filter_by_resolution_and_window,
+            retention_deletes_old_check_results_and_rollups_but_keeps_queued_results,
+            deleting_a_monitor_removes_its_rows,
             rows_copy_between_stores_and_resume
         );
     };

@@ -149,6 +149,13 @@ pub enum Condition {
     },
     /// Instance: free space on the data directory's file system is under `percent` %.
     DiskFree { percent: f64 },
+    /// An uptime monitor of the project is confirmed down (and, with recovery notices, up again).
+    /// `monitors`: the monitor ids it watches; empty: every monitor of the project. Driven by the
+    /// uptime verifier's transitions, per monitor (`monitor:{id}`).
+    MonitorDown {
+        #[serde(default)]
+        monitors: Vec<i64>,
+    },
 }
 
 impl Condition {
@@ -161,6 +168,7 @@ impl Condition {
             Condition::InboxLag { .. } => "inbox_lag",
             Condition::IngestRejections { .. } => "ingest_rejections",
             Condition::DiskFree { .. } => "disk_free",
+            Condition::MonitorDown { .. } => "monitor_down",
         }
     }
 
@@ -175,6 +183,19 @@ impl Condition {
     /// Kinds fired by triggers the worker writes, rather than by scheduled evaluation.
     pub fn is_event_driven(&self) -> bool {
         matches!(self, Condition::NewIssue {} | Condition::Regression {})
+    }
+
+    /// Kinds the uptime verifier evaluates on monitor transitions.
+    pub fn is_monitor(&self) -> bool {
+        matches!(self, Condition::MonitorDown { .. })
+    }
+
+    /// Whether a monitor rule watches monitor `monitor_id`.
+    pub fn watches_monitor(&self, monitor_id: i64) -> bool {
+        match self {
+            Condition::MonitorDown { monitors } => monitors.is_empty() || monitors.contains(&monitor_id),
+            _ => false,
+        }
     }
 }
 

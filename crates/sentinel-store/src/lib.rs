@@ -13,6 +13,7 @@ pub mod releases;
 mod slug;
 mod store;
 pub mod transfer;
+pub mod uptime;
 pub mod workflow;
 
 pub use accounts::{
@@ -34,4 +35,8 @@ pub use model::{
 pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;
 pub use store::{Store, StoreError};
+pub use uptime::{
+    CheckJob, CheckResult, Incident, Monitor, MonitorKind, MonitorState, MonitorStatus, NewCheckResult,
+    NewMonitor, Resolution, UptimeBucket, UptimeStore, VerifierCommit,
+};
 pub use workflow::{Activity, Attachment, Comment, EventNeighbors, IssueChange, StatusChange, WorkflowStore};

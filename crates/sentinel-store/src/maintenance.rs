@@ -21,6 +21,10 @@ pub struct RetentionPolicy {
     /// Hourly rollups, ingest outcomes, sent (or given up) notifications and alert rule states
     /// out of their condition since before the cutoff are deleted.
     pub hour_rollup_days: u32,
+    /// Uptime check results slotted before this many days ago are deleted (PostgreSQL drops their
+    /// partitions). Monitor rollups are kept by resolution: minute rows 2 days, hour rows 90
+    /// days, day rows 2 years.
+    pub check_result_days: u32,
     /// Most rows one statement deletes where rows are deleted (SQLite, and PostgreSQL rows of
     /// projects whose retention is shorter than their partition's), so writers are never blocked
     /// for long.
@@ -34,6 +38,7 @@ impl Default for RetentionPolicy {
             project_event_days: BTreeMap::new(),
             minute_rollup_days: 14,
             hour_rollup_days: 365,
+            check_result_days: 30,
             delete_batch: 2_000,
         }
     }
@@ -76,6 +81,10 @@ pub struct RetentionReport {
     /// Alert rule states out of their condition since before that same cutoff (an episode's
     /// notifications are never younger than the state that ended it).
     pub alert_states_deleted: u64,
+    /// Uptime check results older than `check_result_days`.
+    pub check_results_deleted: u64,
+    /// Monitor rollup rows past their resolution's retention.
+    pub monitor_rollups_deleted: u64,
     /// PostgreSQL partitions dropped whole (table names).
     pub partitions_dropped: Vec<String>,
 }

@@ -10,6 +10,7 @@ use crate::model::{
 };
 use crate::releases::ReleaseStore;
 use crate::transfer::{TableSpec, Value};
+use crate::uptime::UptimeStore;
 use crate::workflow::WorkflowStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +33,9 @@ pub enum StoreError {
 /// Write methods that take several rows apply them in one transaction: either all of it is stored
 /// or none of it.
 #[async_trait]
-pub trait Store: AccountStore + AlertStore + WorkflowStore + ReleaseStore + Send + Sync + 'static {
+pub trait Store:
+    AccountStore + AlertStore + UptimeStore + WorkflowStore + ReleaseStore + Send + Sync + 'static
+{
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap round trip used by readiness checks.
