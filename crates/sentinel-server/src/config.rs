@@ -31,6 +31,7 @@ pub struct Settings {
     pub scheduler: SchedulerSettings,
     pub auth: AuthSettings,
     pub alerts: AlertSettings,
+    pub uptime: UptimeSettings,
     /// Outgoing email (alert channels, password resets, invitations); without `host`, no email
     /// is sent.
     pub smtp: SmtpSettings,
@@ -103,13 +104,21 @@ pub enum Role {
     Worker,
     /// The JSON API.
     Web,
-    /// Singleton jobs (retention, partitions, dictionary training), run by whichever process
-    /// holds the `scheduler` lease.
+    /// Singleton jobs (retention, partitions, dictionary training, scheduling uptime checks and
+    /// judging their results), run by whichever process holds the `scheduler` lease.
     Scheduler,
+    /// Runs uptime checks the scheduler queued.
+    Checker,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Ingest, Role::Worker, Role::Web, Role::Scheduler];
+    pub const ALL: [Role; 5] = [
+        Role::Ingest,
+        Role::Worker,
+        Role::Web,
+        Role::Scheduler,
+        Role::Checker,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,6 +126,7 @@ impl Role {
             Role::Worker => "worker",
             Role::Web => "web",
             Role::Scheduler => "scheduler",
+            Role::Checker => "checker",
         }
     }
 }
@@ -239,6 +249,8 @@ pub struct RetentionSettings {
     pub minute_rollup_days: u32,
     /// Days hourly event counts and ingest outcomes are kept.
     pub hour_rollup_days: u32,
+    /// Days raw uptime check results are kept (uptime figures come from rollups, kept longer).
+    pub check_result_days: u32,
     /// How often the scheduler runs retention, seconds.
     pub interval_secs: u64,
     /// Most rows one delete statement removes, so ingest is never blocked for long.
@@ -252,6 +264,7 @@ impl Default for RetentionSettings {
             projects: BTreeMap::new(),
             minute_rollup_days: 14,
             hour_rollup_days: 365,
+            check_result_days: 30,
             interval_secs: 3600,
             delete_batch: 2_000,
         }
@@ -315,6 +328,25 @@ impl Default for AlertSettings {
             inbox_lag_secs: 300,
             rejection_percent: 1.0,
             disk_free_percent: 10.0,
+        }
+    }
+}
+
+/// Uptime checks: how this process's checker runs them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UptimeSettings {
+    /// Checks one checker process runs at the same time.
+    pub concurrency: usize,
+    /// The label this checker's results carry (`--region`); empty for a single-site install.
+    pub region: String,
+}
+
+impl Default for UptimeSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 512,
+            region: String::new(),
         }
     }
 }
@@ -483,6 +515,7 @@ impl Default for Settings {
             scheduler: SchedulerSettings::default(),
             auth: AuthSettings::default(),
             alerts: AlertSettings::default(),
+            uptime: UptimeSettings::default(),
             smtp: SmtpSettings::default(),
             rate_limits: Vec::new(),
         }
@@ -696,6 +729,21 @@ impl Settings {
                 });
             }
         }
+        if self.uptime.concurrency == 0 {
+            return Err(ConfigError::Invalid {
+                field: "uptime.concurrency",
+                message: "must be at least 1".into(),
+            });
+        }
+        if self.uptime.region.len() > 64 || self.uptime.region.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                field: "uptime.region",
+                message: format!(
+                    "{:?} must be a short label without spaces, e.g. \"eu-west\"",
+                    self.uptime.region
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -889,8 +937,8 @@ mod tests {
             parse_roles("web,ingest,web").unwrap(),
             vec![Role::Ingest, Role::Web]
         );
-        let err = parse_roles("ingest,checker").unwrap_err();
-        assert!(err.contains("\"checker\""), "{err}");
+        let err = parse_roles("ingest,verifier").unwrap_err();
+        assert!(err.contains("\"verifier\""), "{err}");
         assert!(parse_roles(" , ").is_err());
     }
 

@@ -16,6 +16,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod releases;
 pub mod scheduler;
+pub mod uptime;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -158,7 +159,8 @@ pub fn router(state: AppState) -> Router {
             .merge(api::projects::routes())
             .merge(api::keys::routes())
             .merge(api::tokens::routes())
-            .merge(alerts::api::routes());
+            .merge(alerts::api::routes())
+            .merge(uptime::api::routes());
     }
     let prefix = state.settings.path_prefix.clone();
     let app = app
@@ -252,6 +254,8 @@ impl Server {
         }));
         let (shutdown, rx) = watch::channel(false);
         let roles = settings.roles.clone();
+        let checker_wake = Arc::new(Notify::new());
+        let verifier_wake = Arc::new(Notify::new());
         let mut tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)> = Vec::new();
         if roles.contains(&Role::Worker) {
             let alerts_wake = Arc::new(Notify::new());
@@ -300,8 +304,21 @@ impl Server {
                 },
                 holder: scheduler::holder_id(),
                 notifier_wake: Some(state.alerts.notifier_wake.clone()),
+                checker_wake: roles.contains(&Role::Checker).then(|| checker_wake.clone()),
+                verifier_wake: verifier_wake.clone(),
             };
             tasks.push(("scheduler", spawn_named("scheduler", scheduler.run(rx.clone()))));
+        }
+        if roles.contains(&Role::Checker) {
+            let checker = uptime::checker::Checker {
+                store: store.clone(),
+                clock: clock.clone(),
+                concurrency: settings.uptime.concurrency,
+                region: settings.uptime.region.clone(),
+                wake: checker_wake,
+                verifier_wake,
+            };
+            tasks.push(("checker", spawn_named("checker", checker.run(rx.clone()))));
         }
         if roles.contains(&Role::Ingest) {
             // Dictionaries trained by the scheduler on another node reach ingest here (one trained

@@ -3,9 +3,11 @@
 //! of its lifetime, so when the leader dies another process takes over within one lease, and a
 //! leader that shuts down gives it up at once.
 //!
-//! Jobs run in two lanes, each one job after another:
+//! Jobs run in lanes, each one job after another:
 //! - maintenance: time partitions ahead (PostgreSQL), retention, compression-dictionary training,
 //!   pruning of expired sign-in sessions and invitations;
+//! - uptime: due monitors' checks queued every 100 ms, and checkers' results judged as they come
+//!   (two loops of their own, `uptime::schedule` and `uptime::verifier`);
 //! - alerts: the built-in instance rules (on taking the lease, then daily) and the scheduled
 //!   rules (thresholds over rollups, the instance's health), so a long retention pass never
 //!   delays an alert.
@@ -59,6 +61,10 @@ pub struct Scheduler {
     pub holder: String,
     /// This process's notifier, woken when an evaluation queued notifications.
     pub notifier_wake: Option<Arc<Notify>>,
+    /// This process's checkers, woken when uptime checks were queued.
+    pub checker_wake: Option<Arc<Notify>>,
+    /// Woken by this process's checkers when they wrote results to verify.
+    pub verifier_wake: Arc<Notify>,
 }
 
 /// `host:pid:random`, unique per process start.
@@ -88,6 +94,22 @@ impl Scheduler {
             leading.clone(),
             shutdown.clone(),
         ));
+        // Uptime: queueing due checks and judging their results, each in a loop of its own.
+        let schedule = tokio::spawn(crate::uptime::schedule(
+            this.store.clone(),
+            this.clock.clone(),
+            leading.clone(),
+            this.checker_wake.clone(),
+            shutdown.clone(),
+        ));
+        let verifier = crate::uptime::verifier::Verifier {
+            store: this.store.clone(),
+            clock: this.clock.clone(),
+            settings: this.settings.clone(),
+            notifier_wake: this.notifier_wake.clone(),
+        };
+        let verify =
+            tokio::spawn(verifier.run(this.verifier_wake.clone(), leading.clone(), shutdown.clone()));
         this.clone()
             .lane(
                 vec![
@@ -108,6 +130,11 @@ impl Scheduler {
             .await;
         if let Err(e) = alerts.await {
             tracing::warn!(error = %e, "scheduler alert lane failed");
+        }
+        for (name, task) in [("uptime scheduling", schedule), ("uptime verification", verify)] {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "{name} failed");
+            }
         }
         if let Err(e) = lease.await {
             tracing::warn!(error = %e, "scheduler lease task failed");
@@ -215,6 +242,8 @@ impl Scheduler {
                     outcomes = report.outcomes_deleted,
                     notifications = report.notifications_deleted,
                     alert_states = report.alert_states_deleted,
+                    check_results = report.check_results_deleted,
+                    monitor_rollups = report.monitor_rollups_deleted,
                     partitions_dropped = report.partitions_dropped.len(),
                     seconds = started.elapsed().as_secs_f64(),
                     "retention pass done"
@@ -248,6 +277,7 @@ pub async fn retention_policy(settings: &Settings, store: &dyn Store) -> anyhow:
         event_days: r.event_days,
         minute_rollup_days: r.minute_rollup_days,
         hour_rollup_days: r.hour_rollup_days,
+        check_result_days: r.check_result_days,
         delete_batch: r.delete_batch,
         ..RetentionPolicy::default()
     };

@@ -901,3 +901,101 @@ async fn attachments_of_an_event_are_listed_on_its_page_and_download_as_sent() {
         "application/octet-stream"
     );
 }
+
+#[tokio::test]
+async fn the_monitors_pages_add_show_pause_and_delete_a_monitor() {
+    let env = start_with(|_| {}).await;
+    let mut b = Browser::new(&env);
+    b.setup_admin().await;
+    let list_path = "/orgs/default/projects/app/monitors/";
+    let empty = b.get(list_path).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains("No monitors yet"), "{}", empty.body);
+
+    // A mistake is shown with the field's name, and what was entered stays in the form.
+    let refused = b
+        .submit(
+            list_path,
+            list_path,
+            &[
+                ("type", "http"),
+                ("name", "Shop"),
+                ("url", "https://shop.test/health"),
+                ("interval_seconds", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .body
+            .contains("interval_seconds must be a whole number from 10"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("value=\"https://shop.test/health\""));
+    assert!(
+        env.store
+            .list_monitors(env.project, 10, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A TCP monitor: created, then its page.
+    let created = b
+        .submit(
+            list_path,
+            list_path,
+            &[
+                ("type", "tcp"),
+                ("name", "Database <primary>"),
+                ("host", "127.0.0.1"),
+                ("port", "9"),
+                ("interval_seconds", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let page_path = created.location().to_owned();
+    let monitors = env.store.list_monitors(env.project, 10, None).await.unwrap();
+    assert_eq!(monitors.len(), 1);
+    assert_eq!(page_path, format!("/orgs/default/monitors/{}/", monitors[0].id));
+    let page = b.get(&page_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Database &#60;primary&#62;") || page.body.contains("Database &lt;primary&gt;"),
+        "name not escaped: {}",
+        page.body
+    );
+    assert!(page.body.contains("<code>127.0.0.1:9</code>"));
+    assert!(
+        page.body.contains("id=\"monitor-status\">pending<"),
+        "{}",
+        page.body
+    );
+    let listed = b.get(list_path).await;
+    assert!(listed.body.contains("class=\"monitor-row\""), "{}", listed.body);
+
+    // Pause, then delete.
+    let action = format!("{page_path}action");
+    let paused = b.submit(&page_path, &action, &[("action", "pause")]).await;
+    assert_eq!(paused.status, StatusCode::SEE_OTHER);
+    assert!(
+        b.get(&page_path)
+            .await
+            .body
+            .contains("id=\"monitor-status\">paused<")
+    );
+    assert!(
+        !env.store
+            .get_monitor(monitors[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    let deleted = b.submit(&page_path, &action, &[("action", "delete")]).await;
+    assert_eq!(deleted.location(), list_path);
+    assert_eq!(b.get(&page_path).await.status, StatusCode::NOT_FOUND);
+}

@@ -71,9 +71,12 @@ enum LogFormat {
 enum Command {
     /// Run the server: ingest, workers, API and operations endpoints on one port
     Serve {
-        /// Roles of this process, comma-separated: ingest, worker, web, scheduler [default: all]
+        /// Roles of this process, comma-separated: ingest, worker, web, scheduler, checker [default: all]
         #[arg(long, env = "SENTINEL_ROLES")]
         roles: Option<String>,
+        /// The label this process's uptime checks carry (`uptime.region`), e.g. eu-west
+        #[arg(long, env = "SENTINEL_REGION")]
+        region: Option<String>,
     },
     /// Copy all data from one database to another (e.g. the embedded SQLite to PostgreSQL);
     /// resumable, verified by row counts
@@ -279,7 +282,10 @@ async fn main() -> anyhow::Result<()> {
     let mut s = settings(&cli.global)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
-        Command::Serve { roles } => {
+        Command::Serve { roles, region } => {
+            if let Some(r) = region {
+                s.uptime.region = r;
+            }
             if let Some(r) = roles {
                 s.roles = parse_roles(&r).map_err(|e| anyhow::anyhow!("--roles: {e}"))?;
             }

@@ -437,7 +437,9 @@ impl Engine {
                     ),
                 )])
             }
-            Condition::NewIssue {} | Condition::Regression {} => Ok(Vec::new()),
+            Condition::NewIssue {} | Condition::Regression {} | Condition::MonitorDown { .. } => {
+                Ok(Vec::new())
+            }
         }
     }
 
@@ -669,7 +671,7 @@ fn issue_message(settings: &Settings, project: &Project, issue: &Issue, kind: Tr
 }
 
 /// The outbox rows of a step: one per channel, none when the step notifies nothing.
-fn notifications(
+pub(crate) fn notifications(
     rule: &AlertRule,
     step: &Step,
     message: &AlertMessage,

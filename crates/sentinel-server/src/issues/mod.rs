@@ -197,6 +197,19 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
+/// A `cursor` parameter that is a row id (the previous page's last, as `pagination.next_cursor`).
+pub fn id_cursor(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    raw.filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "invalid cursor {c:?}: expected the pagination.next_cursor of the previous page"
+                ))
+            })
+        })
+        .transpose()
+}
+
 /// The page size: `limit` from 1 to 100, 25 when absent.
 pub fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
     match raw.filter(|v| !v.is_empty()) {

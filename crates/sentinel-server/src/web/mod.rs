@@ -13,6 +13,7 @@ mod issue;
 mod issues;
 mod layout;
 mod members;
+mod monitors;
 mod project;
 mod releases;
 mod session;
@@ -79,6 +80,12 @@ pub fn routes() -> Router<AppState> {
             "/orgs/{org}/projects/{project}/releases/{version}/",
             get(releases::detail),
         )
+        .route(
+            "/orgs/{org}/projects/{project}/monitors/",
+            get(monitors::list).post(monitors::create),
+        )
+        .route("/orgs/{org}/monitors/{monitor}/", get(monitors::detail))
+        .route("/orgs/{org}/monitors/{monitor}/action", post(monitors::action))
         .route("/orgs/{org}/issues/{issue}/", get(issue::page))
         .route("/orgs/{org}/issues/{issue}/status", post(issue::set_status))
         .route("/orgs/{org}/issues/{issue}/assign", post(issue::assign))

@@ -14,7 +14,7 @@ use crate::AppState;
 use crate::api::{ApiError, Caller};
 use crate::auth::access;
 use crate::clock::rfc3339;
-use crate::issues::{PageJson, PageParams, Pagination, limit};
+use crate::issues::{PageJson, PageParams, Pagination, id_cursor, limit};
 
 #[derive(Debug, Serialize)]
 pub struct FieldJson {
@@ -172,26 +172,13 @@ pub async fn page(
     Ok((items, next))
 }
 
-/// The `cursor` parameter: a notification id.
-fn before(raw: Option<&str>) -> Result<Option<i64>, ApiError> {
-    raw.filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "invalid cursor {c:?}: expected the pagination.next_cursor of the previous page"
-                ))
-            })
-        })
-        .transpose()
-}
-
 async fn answer(
     app: &AppState,
     project_id: Option<i64>,
     p: &PageParams,
 ) -> Result<Json<PageJson<NotificationJson>>, ApiError> {
     let limit = limit(p.limit.as_deref())?;
-    let before = before(p.cursor.as_deref())?;
+    let before = id_cursor(p.cursor.as_deref())?;
     let (items, next) = page(app, project_id, limit, before).await?;
     Ok(Json(PageJson {
         data: with_deliveries(app, items).await?,

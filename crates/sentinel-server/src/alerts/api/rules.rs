@@ -24,7 +24,13 @@ use crate::auth::{Principal, access};
 use crate::clock::rfc3339;
 
 /// Condition kinds a project rule may have.
-pub const PROJECT_KINDS: &[&str] = &["new_issue", "regression", "issue_frequency", "event_rate"];
+pub const PROJECT_KINDS: &[&str] = &[
+    "new_issue",
+    "regression",
+    "issue_frequency",
+    "event_rate",
+    "monitor_down",
+];
 /// Condition kinds of the instance rules.
 pub const INSTANCE_KINDS: &[&str] = &["inbox_lag", "ingest_rejections", "disk_free"];
 /// Longest window of a threshold condition, in minutes (one day).
@@ -47,6 +53,7 @@ pub fn condition_fields(kind: &str) -> &'static [&'static str] {
         "inbox_lag" => &["seconds"],
         "ingest_rejections" => &["percent", "minutes", "min_items"],
         "disk_free" => &["percent"],
+        "monitor_down" => &["monitors"],
         _ => &[],
     }
 }
@@ -167,6 +174,9 @@ pub fn condition(raw: &Value, instance: bool) -> Result<Condition, ApiError> {
                 min_events: whole(obj, "min_events", 0, u64::MAX)?,
             }
         }
+        "monitor_down" => Condition::MonitorDown {
+            monitors: monitor_ids(obj)?,
+        },
         "inbox_lag" => Condition::InboxLag {
             seconds: whole(obj, "seconds", 1, MAX_LAG_SECONDS)?,
         },
@@ -179,6 +189,32 @@ pub fn condition(raw: &Value, instance: bool) -> Result<Condition, ApiError> {
             percent: percent(obj, false)?,
         },
     })
+}
+
+/// `condition.monitors` of a monitor rule: absent or a list of monitor ids (numbers or numeric
+/// strings); empty means every monitor of the project. Which project they belong to is checked
+/// with the rule's project.
+fn monitor_ids(obj: &Map<String, Value>) -> Result<Vec<i64>, ApiError> {
+    let Some(raw) = obj.get("monitors") else {
+        return Ok(Vec::new());
+    };
+    let items = raw.as_array().ok_or_else(|| {
+        bad("condition.monitors must be a list of monitor ids (empty: every monitor of the project)".into())
+    })?;
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        let id = match item {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+        .filter(|id| *id > 0)
+        .ok_or_else(|| bad(format!("condition.monitors: {item} is not a monitor id")))?;
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 fn plural(n: impl Into<u64>, one: &str, many: &str) -> String {
@@ -228,6 +264,17 @@ pub fn describe(c: &Condition) -> String {
         Condition::DiskFree { percent } => {
             format!("less than {percent}% of the data directory's disk is free")
         }
+        Condition::MonitorDown { monitors } if monitors.is_empty() => {
+            "a monitor of the project is confirmed down".into()
+        }
+        Condition::MonitorDown { monitors } => format!(
+            "monitor {} is confirmed down",
+            monitors
+                .iter()
+                .map(|m| format!("#{m}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -383,6 +430,8 @@ pub async fn build(
     let cooldown_ms = match (body.cooldown_minutes, current) {
         (Some(m), _) => minutes_in("cooldown_minutes", m, 0)?,
         (None, Some(cur)) => cur.cooldown_ms,
+        // Every confirmed outage notifies: the verifier's thresholds already keep flapping out.
+        (None, None) if condition.is_monitor() => 0,
         (None, None) => DEFAULT_COOLDOWN_MINUTES * MINUTE_MS,
     };
     let reminder_ms = match (body.reminder_minutes, current) {

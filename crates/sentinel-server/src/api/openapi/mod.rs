@@ -93,6 +93,7 @@ fn path_param_doc(name: &str) -> (&'static str, &'static str) {
         "token_id" => ("integer", "Token id."),
         "channel_id" => ("integer", "Notification channel id."),
         "rule_id" => ("integer", "Alert rule id."),
+        "monitor_id" => ("integer", "Uptime monitor id."),
         "version" => ("string", "Release version, URL-encoded."),
         _ => ("string", ""),
     }
@@ -233,6 +234,7 @@ pub fn build(server_url: &str) -> Value {
             {"name": "events"},
             {"name": "releases", "description": "Releases and release health."},
             {"name": "alerts", "description": "Notification channels, alert rules and the delivery log, of projects and of the instance."},
+            {"name": "uptime", "description": "Uptime monitors (HTTP(S), TCP), their checks and incidents."},
             {"name": "operations", "description": "Health, readiness, metrics, this document."},
             {"name": "sentry-ingest", "description": "The Sentry protocol, for SDKs; not a management API."},
         ],

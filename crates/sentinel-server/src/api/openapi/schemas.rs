@@ -1,5 +1,10 @@
 //! The JSON schemas the operations refer to (`#/components/schemas/…`).
 
+use crate::uptime::spec::{
+    CHECK_KINDS, DEFAULT_FAILURE_THRESHOLD, DEFAULT_INTERVAL_SECS, DEFAULT_RECOVERY_THRESHOLD,
+    DEFAULT_TIMEOUT_SECS, MAX_INTERVAL_SECS, MAX_REDIRECTS, MAX_THRESHOLD, MAX_TIMEOUT_SECS,
+    MIN_INTERVAL_SECS,
+};
 use sentinel_store::ChannelKind;
 use serde_json::{Map, Value, json};
 
@@ -823,12 +828,13 @@ pub(super) fn all() -> Value {
                         "seconds": described(int(), &format!("inbox_lag: the oldest unprocessed item is older than this (1 to {MAX_LAG_SECONDS}).")),
                         "percent": described(number(), "ingest_rejections: rejected share above this (0 to 100]; disk_free: free space below this (0 to 100)."),
                         "min_items": described(int(), "ingest_rejections: only windows with at least this many items."),
+                        "monitors": described(array(string()), "monitor_down: the monitor ids it watches; absent or empty: every monitor of the project."),
                     },
                     "additionalProperties": false,
                 }),
                 "What a rule watches, with exactly its kind's fields. Project rules: new_issue, regression, \
-                 issue_frequency (events, minutes), event_rate (factor, minutes, baseline_hours, min_events). \
-                 Instance rules: inbox_lag (seconds), ingest_rejections (percent, minutes, min_items), disk_free (percent).",
+                 issue_frequency (events, minutes), event_rate (factor, minutes, baseline_hours, min_events), \
+                 monitor_down (monitors). Instance rules: inbox_lag (seconds), ingest_rejections (percent, minutes, min_items), disk_free (percent).",
             ),
         ),
         (
@@ -926,7 +932,7 @@ pub(super) fn all() -> Value {
                     ("channel_id", id.clone()),
                     ("channel_name", string()),
                     ("channel_kind", channel_kind),
-                    ("project_id", nullable(id)),
+                    ("project_id", nullable(id.clone())),
                     (
                         "subject",
                         described(
@@ -964,6 +970,121 @@ pub(super) fn all() -> Value {
                     ("delivered", nullable(time())),
                     ("last_error", nullable(string())),
                     ("deliveries", array(schema_ref("Delivery"))),
+                ],
+                false,
+            ),
+        ),
+        (
+            "Monitor",
+            described(
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "id": id.clone(),
+                        "project_id": id.clone(),
+                        "name": string(),
+                        "type": one_of(CHECK_KINDS),
+                        "status": one_of(&["pending", "up", "down", "paused"]),
+                        "status_since": time(),
+                        "interval_seconds": int(),
+                        "timeout_seconds": int(),
+                        "failure_threshold": int(),
+                        "recovery_threshold": int(),
+                        "enabled": boolean(),
+                        "public": boolean(),
+                        "last_check": nullable(time()),
+                        "next_check": nullable(time()),
+                        "uptime": object(
+                            &[
+                                ("24h", nullable(number())),
+                                ("7d", nullable(number())),
+                                ("30d", nullable(number())),
+                                ("90d", nullable(number())),
+                                ("avg_response_ms_24h", nullable(int())),
+                            ],
+                            false,
+                        ),
+                        "created": time(),
+                        "updated": time(),
+                    },
+                }),
+                "A monitor, with its check's own fields beside these (see MonitorInput). Uptime is the share of \
+                 checks that passed, in percent, from hourly rollups (null without checks); lists carry 24h only.",
+            ),
+        ),
+        (
+            "MonitorInput",
+            described(
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "name": described(string(), "Default: the URL or host:port."),
+                        "type": one_of(CHECK_KINDS),
+                        "interval_seconds": described(int(), &format!("{MIN_INTERVAL_SECS} to {MAX_INTERVAL_SECS}, default {DEFAULT_INTERVAL_SECS}.")),
+                        "timeout_seconds": described(int(), &format!("1 to {MAX_TIMEOUT_SECS} and at most the interval, default {DEFAULT_TIMEOUT_SECS}.")),
+                        "failure_threshold": described(int(), &format!("Failures in a row that make it down (1 to {MAX_THRESHOLD}, default {DEFAULT_FAILURE_THRESHOLD}).")),
+                        "recovery_threshold": described(int(), &format!("Successes in a row that make it up again (default {DEFAULT_RECOVERY_THRESHOLD}).")),
+                        "enabled": described(boolean(), "false: paused."),
+                        "public": described(boolean(), "Shown on the project's public status page."),
+                        "url": described(string(), "http: http:// or https:// URL."),
+                        "method": described(string(), "http: GET (default), HEAD, POST, PUT, PATCH, DELETE or OPTIONS."),
+                        "headers": described(json!({"type": "object", "additionalProperties": string()}), "http: request headers."),
+                        "body": described(string(), "http: request body."),
+                        "expected_status": described(json!({"type": "array", "items": {"oneOf": [int(), string()]}}), "http: accepted codes (200) or classes (\"2xx\"); default [\"2xx\"]."),
+                        "keyword": described(string(), "http: text the body must contain."),
+                        "keyword_absent": described(string(), "http: text the body must not contain."),
+                        "json_assertions": described(array(object(&[("path", string()), ("equals", json!({}))], true)), "http: values the JSON body must have, e.g. {\"path\": \"$.status\", \"equals\": \"ok\"}."),
+                        "max_response_ms": described(int(), "http: slower than this fails."),
+                        "follow_redirects": described(boolean(), &format!("http: follow up to {MAX_REDIRECTS} redirects (default true).")),
+                        "verify_tls": described(boolean(), "http: check the certificate (default true)."),
+                        "host": described(string(), "tcp: host name or IP address."),
+                        "port": described(int(), "tcp: port, 1 to 65535."),
+                    },
+                    "additionalProperties": false,
+                }),
+                "A monitor as written: common settings and the check's fields side by side. On create `type` is required \
+                 (plus url for http, host and port for tcp); on update absent fields keep their values and the type cannot change.",
+            ),
+        ),
+        (
+            "Incident",
+            object(
+                &[
+                    ("id", id.clone()),
+                    ("monitor_id", id.clone()),
+                    ("status", one_of(&["open", "resolved"])),
+                    ("opened", time()),
+                    ("resolved", nullable(time())),
+                    ("duration_seconds", int()),
+                    (
+                        "evidence",
+                        described(
+                            json!({"type": "object"}),
+                            "The check that confirmed the outage: slot_ms, region, status_code, error, latency_ms, body_excerpt.",
+                        ),
+                    ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "CheckResult",
+            object(
+                &[
+                    ("slot", time()),
+                    ("started", time()),
+                    ("region", string()),
+                    ("ok", boolean()),
+                    ("latency_ms", int()),
+                    ("status_code", nullable(int())),
+                    ("error", nullable(string())),
+                    (
+                        "details",
+                        described(
+                            json!({"type": "object"}),
+                            "Phase timings (dns_ms, connect_ms, tls_ms, first_byte_ms), ip, redirects, body_excerpt of a failure.",
+                        ),
+                    ),
                 ],
                 false,
             ),

@@ -1,0 +1,470 @@
+//! The verifier: each monitor's state machine over its consecutive check results, and the loop
+//! (on the scheduler leader) that applies it to the results checkers queue.
+//!
+//! - A new or changed monitor is `pending`. Its first success makes it `up` without a
+//!   notification (nothing recovered); `failure_threshold` failures in a row make it `down`.
+//! - `up` becomes `down` after `failure_threshold` consecutive failures; `down` becomes `up` after
+//!   `recovery_threshold` consecutive successes. One result the other way resets the count.
+//! - While a count is running (a failure while up, a success while down) the monitor is checked
+//!   again after a quarter of its interval instead of a whole one, so a real outage is confirmed
+//!   within about 1.5 intervals of its start, not `failure_threshold` intervals.
+//! - Going down opens an incident with the confirming check as evidence; coming back resolves it.
+//!   Both go to the project's `monitor_down` alert rules, which notify once per transition (and
+//!   remind while down only if the rule asks).
+//!
+//! A result for a slot older than the newest one judged (a slow check overtaken by a re-check)
+//! is taken off the queue without effect.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sentinel_store::{
+    AlertMessage, AlertRule, Channel, CheckResult, Monitor, MonitorState, MonitorStatus, Project, Store,
+    StoreError, Transition, VerifierCommit,
+};
+use serde_json::json;
+use tokio::sync::{Notify, watch};
+
+use crate::alerts::rules;
+use crate::clock::{Clock, rfc3339};
+use crate::config::Settings;
+use crate::uptime::spec::Check;
+
+/// Results judged per pass.
+const BATCH: usize = 2_000;
+/// The shortest faster re-check delay.
+const MIN_RECHECK_MS: i64 = 2_000;
+/// How long the verifier waits for work when it found none (checkers in this process wake it).
+const IDLE: Duration = Duration::from_millis(500);
+
+/// What the state machine needs of a monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Machine {
+    pub status: MonitorStatus,
+    pub since_ms: i64,
+    pub streak: u32,
+    pub failure_threshold: u32,
+    pub recovery_threshold: u32,
+    pub interval_ms: i64,
+}
+
+impl Machine {
+    pub fn of(m: &Monitor) -> Self {
+        Machine {
+            status: m.status,
+            since_ms: m.status_since_ms,
+            streak: m.streak,
+            failure_threshold: m.failure_threshold.max(1),
+            recovery_threshold: m.recovery_threshold.max(1),
+            interval_ms: m.interval_ms,
+        }
+    }
+
+    /// Applies one check result at `at_ms`; answers the status it left, if it changed.
+    pub fn apply(&mut self, ok: bool, at_ms: i64) -> Option<MonitorStatus> {
+        let from = self.status;
+        let (against, threshold, to) = match (self.status, ok) {
+            (MonitorStatus::Pending, true) => (true, 1, MonitorStatus::Up),
+            (MonitorStatus::Pending | MonitorStatus::Up, false) => {
+                (true, self.failure_threshold, MonitorStatus::Down)
+            }
+            (MonitorStatus::Down, true) => (true, self.recovery_threshold, MonitorStatus::Up),
+            (MonitorStatus::Up, true) | (MonitorStatus::Down, false) => (false, 0, from),
+        };
+        if !against {
+            self.streak = 0;
+            return None;
+        }
+        self.streak += 1;
+        if self.streak < threshold {
+            return None;
+        }
+        self.status = to;
+        self.since_ms = at_ms;
+        self.streak = 0;
+        Some(from)
+    }
+
+    /// When to check again if a change is being confirmed.
+    pub fn recheck(&self, now_ms: i64) -> Option<i64> {
+        (self.streak > 0).then(|| now_ms + (self.interval_ms / 4).max(MIN_RECHECK_MS))
+    }
+}
+
+/// One monitor's status change in a pass.
+struct Change {
+    monitor: Monitor,
+    from: MonitorStatus,
+    to: MonitorStatus,
+    at_ms: i64,
+    evidence: CheckResult,
+}
+
+pub struct Verifier {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    /// This process's notifier, woken when a pass queued notifications.
+    pub notifier_wake: Option<Arc<Notify>>,
+}
+
+impl Verifier {
+    /// Passes until `shutdown`, while `leading` (checked before each pass).
+    pub async fn run(
+        self,
+        wake: Arc<Notify>,
+        leading: Arc<std::sync::atomic::AtomicBool>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        crate::run_rounds("uptime verification", &wake, IDLE, shutdown, || async {
+            if !leading.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(0);
+            }
+            self.pass().await
+        })
+        .await;
+    }
+
+    /// Judges up to one batch of queued results; answers how many it took off the queue.
+    pub async fn pass(&self) -> anyhow::Result<usize> {
+        let results = self
+            .store
+            .unverified_results(BATCH)
+            .await
+            .context("reading check results to verify")?;
+        if results.is_empty() {
+            return Ok(0);
+        }
+        let now = self.clock.now_ms();
+        let mut by_monitor: BTreeMap<i64, Vec<CheckResult>> = BTreeMap::new();
+        for r in &results {
+            by_monitor.entry(r.monitor_id).or_default().push(r.clone());
+        }
+        let ids: Vec<i64> = by_monitor.keys().copied().collect();
+        let monitors = self.store.get_monitors(&ids).await?;
+        let mut commit = VerifierCommit {
+            verified: results.iter().map(|r| r.id).collect(),
+            ..VerifierCommit::default()
+        };
+        let mut changes = Vec::new();
+        let mut still_down = Vec::new();
+        for monitor in monitors {
+            let mut list = by_monitor.remove(&monitor.id).unwrap_or_default();
+            list.sort_by_key(|r| (r.slot_ms, r.id));
+            let mut machine = Machine::of(&monitor);
+            let mut last = monitor.last_check_ms;
+            for r in list {
+                if last.is_some_and(|l| r.slot_ms <= l) {
+                    continue;
+                }
+                last = Some(r.slot_ms);
+                let at = r.started_ms + r.latency_ms;
+                if let Some(from) = machine.apply(r.ok, at) {
+                    changes.push(Change {
+                        monitor: monitor.clone(),
+                        from,
+                        to: machine.status,
+                        at_ms: at,
+                        evidence: r,
+                    });
+                }
+            }
+            if machine.status == MonitorStatus::Down && !changes.iter().any(|c| c.monitor.id == monitor.id) {
+                still_down.push(monitor.clone());
+            }
+            commit.states.push(MonitorState {
+                monitor_id: monitor.id,
+                status: machine.status,
+                status_since_ms: machine.since_ms,
+                streak: machine.streak,
+                last_check_ms: last,
+                recheck_ms: machine.recheck(now),
+            });
+        }
+        for c in &changes {
+            match c.to {
+                MonitorStatus::Down => {
+                    commit
+                        .open_incidents
+                        .push((c.monitor.id, c.at_ms, evidence(&c.evidence)))
+                }
+                MonitorStatus::Up if c.from == MonitorStatus::Down => {
+                    commit.resolve_incidents.push((c.monitor.id, c.at_ms));
+                }
+                _ => {}
+            }
+        }
+        if !changes.is_empty() || !still_down.is_empty() {
+            self.alerts(&changes, &still_down, now, &mut commit).await?;
+        }
+        let taken = commit.verified.len();
+        match self.store.commit_verification(&commit).await {
+            Ok(queued) => {
+                for c in &changes {
+                    tracing::info!(
+                        monitor.id = c.monitor.id,
+                        from = c.from.as_str(),
+                        to = c.to.as_str(),
+                        "monitor status changed"
+                    );
+                }
+                if queued > 0
+                    && let Some(w) = &self.notifier_wake
+                {
+                    w.notify_one();
+                }
+                Ok(taken)
+            }
+            // Another verifier (a lease hand-over) judged them first.
+            Err(StoreError::Conflict(m)) => {
+                tracing::info!(reason = %m, "check results were verified elsewhere");
+                Ok(0)
+            }
+            Err(e) => Err(e).context("writing the verification"),
+        }
+    }
+
+    /// Alert states and notifications of the `monitor_down` rules for this pass's transitions,
+    /// and reminders for monitors that stay down.
+    async fn alerts(
+        &self,
+        changes: &[Change],
+        still_down: &[Monitor],
+        now: i64,
+        commit: &mut VerifierCommit,
+    ) -> anyhow::Result<()> {
+        let rules = self.store.enabled_rules(&["monitor_down"]).await?;
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let mut projects: HashMap<i64, Option<Project>> = HashMap::new();
+        let mut channels: HashMap<i64, Vec<Channel>> = HashMap::new();
+        let subjects = changes
+            .iter()
+            .map(|c| (&c.monitor, Some(c)))
+            .chain(still_down.iter().map(|m| (m, None)));
+        for (monitor, change) in subjects {
+            let watching: Vec<&AlertRule> = rules
+                .iter()
+                .filter(|r| {
+                    r.project_id == Some(monitor.project_id) && r.condition.watches_monitor(monitor.id)
+                })
+                .collect();
+            if watching.is_empty() {
+                continue;
+            }
+            let down = change.is_none_or(|c| c.to == MonitorStatus::Down);
+            if change.is_none() && watching.iter().all(|r| r.reminder_ms.is_none()) {
+                continue;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = projects.entry(monitor.project_id) {
+                e.insert(self.store.get_project(monitor.project_id).await?);
+                channels.insert(
+                    monitor.project_id,
+                    self.store.list_channels(Some(monitor.project_id)).await?,
+                );
+            }
+            let Some(project) = projects.get(&monitor.project_id).cloned().flatten() else {
+                continue;
+            };
+            let subject = format!("monitor:{}", monitor.id);
+            for rule in watching {
+                let prev = self.store.get_alert_state(rule.id, &subject).await?;
+                let Some(step) = rules::step(rule, prev.as_ref(), &subject, down, None, now) else {
+                    continue;
+                };
+                if let Some(t) = step.notify {
+                    let message =
+                        self.message(&project, monitor, change, t, prev.as_ref().map(|p| p.since_ms));
+                    let targets: Vec<Channel> = channels
+                        .get(&monitor.project_id)
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter(|c| c.enabled && rule.channel_ids.contains(&c.id))
+                        .cloned()
+                        .collect();
+                    commit
+                        .alerts
+                        .notifications
+                        .extend(crate::alerts::engine::notifications(
+                            rule, &step, &message, &targets, now,
+                        ));
+                }
+                commit.alerts.states.push(step.state);
+            }
+        }
+        Ok(())
+    }
+
+    fn message(
+        &self,
+        project: &Project,
+        monitor: &Monitor,
+        change: Option<&Change>,
+        transition: Transition,
+        down_since: Option<i64>,
+    ) -> AlertMessage {
+        let target = Check::from_config(monitor.kind, &monitor.config)
+            .map(|c| c.target())
+            .unwrap_or_default();
+        let mut fields = vec![
+            ("Project".into(), project.name.clone()),
+            ("Monitor".into(), monitor.name.clone()),
+            ("Target".into(), target.clone()),
+        ];
+        let evidence = change.map(|c| &c.evidence);
+        if let Some(code) = evidence.and_then(|e| e.status_code) {
+            fields.push(("Status".into(), code.to_string()));
+        }
+        let url = Some(crate::alerts::dashboard_url(
+            &self.settings,
+            &format!("/orgs/{}/monitors/{}/", project.org_slug, monitor.id),
+        ));
+        if transition == Transition::Resolved {
+            let at = change.map_or(monitor.status_since_ms, |c| c.at_ms);
+            let since = down_since.unwrap_or(monitor.status_since_ms);
+            fields.push(("Down for".into(), duration_text(at - since)));
+            return AlertMessage {
+                title: format!("{} is up again", monitor.name),
+                text: format!("{target} answers again (down since {}).", rfc3339(since)),
+                url,
+                severity: "info".into(),
+                fields,
+            };
+        }
+        let error = evidence
+            .and_then(|e| e.error.clone())
+            .unwrap_or_else(|| "the check failed".into());
+        fields.push(("Error".into(), error.clone()));
+        AlertMessage {
+            title: if transition == Transition::Reminder {
+                format!("{} is still down", monitor.name)
+            } else {
+                format!("{} is down", monitor.name)
+            },
+            text: format!(
+                "{target} failed {} checks in a row: {error}",
+                monitor.failure_threshold.max(1)
+            ),
+            url,
+            severity: "critical".into(),
+            fields,
+        }
+    }
+}
+
+/// What an incident keeps of the check that confirmed it.
+fn evidence(r: &CheckResult) -> serde_json::Value {
+    json!({
+        "slot_ms": r.slot_ms,
+        "region": r.region,
+        "status_code": r.status_code,
+        "error": r.error,
+        "latency_ms": r.latency_ms,
+        "body_excerpt": r.details.get("body_excerpt"),
+    })
+}
+
+/// `3 min 20 s`, `2 h 5 min`.
+pub fn duration_text(ms: i64) -> String {
+    let s = (ms / 1000).max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn machine(status: MonitorStatus) -> Machine {
+        Machine {
+            status,
+            since_ms: 0,
+            streak: 0,
+            failure_threshold: 3,
+            recovery_threshold: 2,
+            interval_ms: 60_000,
+        }
+    }
+
+    #[test]
+    fn a_single_failure_changes_nothing_but_asks_for_a_recheck() {
+        let mut m = machine(MonitorStatus::Up);
+        assert_eq!(m.apply(false, 1_000), None);
+        assert_eq!(m.status, MonitorStatus::Up);
+        assert_eq!(m.recheck(1_000), Some(16_000));
+        assert_eq!(m.apply(true, 2_000), None);
+        assert_eq!(m.recheck(2_000), None);
+    }
+
+    #[test]
+    fn three_failures_go_down_and_two_successes_come_back() {
+        let mut m = machine(MonitorStatus::Up);
+        assert_eq!(m.apply(false, 1), None);
+        assert_eq!(m.apply(false, 2), None);
+        assert_eq!(m.apply(false, 3), Some(MonitorStatus::Up));
+        assert_eq!((m.status, m.since_ms), (MonitorStatus::Down, 3));
+        assert_eq!(m.apply(true, 4), None);
+        assert_eq!(m.apply(true, 5), Some(MonitorStatus::Down));
+        assert_eq!(m.status, MonitorStatus::Up);
+    }
+
+    #[test]
+    fn a_new_monitor_is_up_at_its_first_success() {
+        let mut m = machine(MonitorStatus::Pending);
+        assert_eq!(m.apply(true, 1), Some(MonitorStatus::Pending));
+        assert_eq!(m.status, MonitorStatus::Up);
+    }
+
+    /// How many down and up transitions (out of down) a sequence of results produces.
+    fn transitions(results: &[bool]) -> (usize, usize) {
+        let mut m = machine(MonitorStatus::Up);
+        let (mut down, mut up) = (0, 0);
+        for (i, ok) in results.iter().enumerate() {
+            match m.apply(*ok, i as i64) {
+                Some(_) if m.status == MonitorStatus::Down => down += 1,
+                Some(MonitorStatus::Down) => up += 1,
+                _ => {}
+            }
+        }
+        (down, up)
+    }
+
+    proptest! {
+        /// Isolated failures (never three in a row) never take an up monitor down.
+        #[test]
+        fn blips_never_alert(pattern in proptest::collection::vec(0u8..3, 1..200)) {
+            // Each element: 0 → ok, 1 → one failure then ok, 2 → two failures then ok.
+            let mut results = Vec::new();
+            for p in pattern {
+                results.extend(std::iter::repeat_n(false, p as usize));
+                results.push(true);
+            }
+            prop_assert_eq!(transitions(&results), (0, 0));
+        }
+
+        /// Each real outage (at least three failures, then at least two successes) gives exactly
+        /// one down and one up transition, whatever blips come between outages.
+        #[test]
+        fn each_outage_is_one_down_and_one_up(
+            outages in proptest::collection::vec((3usize..10, 2usize..10, 0u8..3), 1..20)
+        ) {
+            let mut results = Vec::new();
+            for (fails, oks, blip) in &outages {
+                results.extend(std::iter::repeat_n(false, *fails));
+                results.extend(std::iter::repeat_n(true, *oks));
+                results.extend(std::iter::repeat_n(false, *blip as usize));
+                results.extend(std::iter::repeat_n(true, 2));
+            }
+            prop_assert_eq!(transitions(&results), (outages.len(), outages.len()));
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! Uptime monitoring through the whole running server, against real servers on 127.0.0.1 that
+//! the test controls: an HTTP target that starts failing and recovers goes down and up, opens and
+//! resolves one incident, and each transition reaches a real webhook receiver and a real SMTP
+//! server exactly once; a closed TCP port goes down with the connect error; the API validates
+//! monitors field by field and hides other organizations' monitors.
+#![expect(clippy::unwrap_used, reason = "test code: a failed step is a failed test")]
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use reqwest::Method;
+use sentinel_server::Server;
+use sentinel_server::clock::SystemClock;
+use sentinel_server::config::{Settings, SmtpSettings, SmtpTls};
+use sentinel_store::{NewApiToken, NewUser, Store, TokenScope};
+use serde_json::{Value, json};
+use support::smtp::SmtpServer;
+
+const TOKEN: &str = "sntl_uptime_test_token_000000000000000000000000";
+/// Long enough for a first check (within one 10 s interval), three failures 2.5 s apart and the
+/// notifier, with room for a loaded machine.
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Env {
+    server: Server,
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+    project: String,
+    _dir: tempfile::TempDir,
+    _pg: Option<support::PgSchema>,
+}
+
+impl Env {
+    async fn start(smtp_port: Option<u16>) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, pg) = support::open_store(dir.path()).await;
+        let (project, _) = store
+            .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", 0)
+            .await
+            .unwrap();
+        support::instance_token(store.as_ref(), TOKEN).await;
+        let mut settings = Settings {
+            data_dir: dir.path().into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: Some("http://sentinel.test".into()),
+            ..Settings::default()
+        };
+        settings.alerts.retry_base_ms = 100;
+        if let Some(port) = smtp_port {
+            settings.smtp = SmtpSettings {
+                host: "127.0.0.1".into(),
+                port: Some(port),
+                tls: SmtpTls::None,
+                from: "Sentinel <alerts@sentinel.test>".into(),
+                ..SmtpSettings::default()
+            };
+        }
+        let server = Server::start(settings, store.clone(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        Env {
+            server,
+            store,
+            http: reqwest::Client::builder().no_proxy().build().unwrap(),
+            project: project.id.to_string(),
+            _dir: dir,
+            _pg: pg,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.server.base_url()))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, body) = self.call(Method::POST, path, TOKEN, Some(body)).await;
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        body
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, TOKEN, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    /// Polls the monitor until its status is `status`.
+    async fn wait_status(&self, id: &str, status: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let m = self.get(&format!("/api/0/monitors/{id}/")).await;
+            if m["status"] == status {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "monitor never became {status}: {m}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// An HTTP target: 200 "all good" while healthy, 503 with a body otherwise; counts requests.
+#[derive(Clone, Default)]
+struct Target {
+    failing: Arc<AtomicBool>,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn target(State(t): State<Target>) -> (StatusCode, &'static str) {
+    t.hits.fetch_add(1, Ordering::SeqCst);
+    if t.failing.load(Ordering::SeqCst) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database connection pool exhausted",
+        )
+    } else {
+        (StatusCode::OK, "all good")
+    }
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// A webhook receiver recording every JSON body.
+#[derive(Clone, Default)]
+struct Hook(Arc<Mutex<Vec<Value>>>);
+
+async fn hook(State(h): State<Hook>, body: axum::Json<Value>) -> StatusCode {
+    h.0.lock().unwrap().push(body.0);
+    StatusCode::OK
+}
+
+impl Hook {
+    fn titles(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| b["title"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + WAIT;
+        while self.titles().len() < n {
+            assert!(Instant::now() < deadline, "only {:?} arrived", self.titles());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.titles()
+    }
+}
+
+async fn emails(smtp: &SmtpServer, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = smtp.messages();
+        if got.len() >= n {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "only {} emails arrived", got.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transition() {
+    let smtp = SmtpServer::start("plain", None, None, false).await;
+    let env = Env::start(Some(smtp.port)).await;
+    let t = Target::default();
+    let target_url = serve(
+        axum::Router::new()
+            .route("/health", get(target))
+            .with_state(t.clone()),
+    )
+    .await;
+    let h = Hook::default();
+    let hook_url = serve(
+        axum::Router::new()
+            .route("/hook", post(hook))
+            .with_state(h.clone()),
+    )
+    .await;
+
+    let p = &env.project;
+    let webhook = env
+        .post(
+            &format!("/api/0/projects/{p}/channels/"),
+            json!({"name": "ops hook", "kind": "webhook", "config": {"url": format!("{hook_url}/hook")}}),
+        )
+        .await;
+    let email = env
+        .post(
+            &format!("/api/0/projects/{p}/channels/"),
+            json!({"name": "ops mail", "kind": "email", "config": {"to": "oncall@example.com"}}),
+        )
+        .await;
+    let rule = env
+        .post(
+            &format!("/api/0/projects/{p}/alert-rules/"),
+            json!({"name": "monitors", "condition": {"kind": "monitor_down"},
+                   "channels": [webhook["id"], email["id"]]}),
+        )
+        .await;
+    assert_eq!(
+        rule["cooldown_minutes"], 0,
+        "monitor rules notify every outage: {rule}"
+    );
+    assert_eq!(rule["notify_recovery"], true);
+
+    let monitor = env
+        .post(
+            &format!("/api/0/projects/{p}/monitors/"),
+            json!({"name": "Shop health", "type": "http", "url": format!("{target_url}/health"),
+                   "interval_seconds": 10, "timeout_seconds": 5, "keyword": "good"}),
+        )
+        .await;
+    let id = monitor["id"].as_str().unwrap().to_owned();
+    assert_eq!(monitor["status"], "pending");
+    assert_eq!(monitor["failure_threshold"], 3);
+    assert_eq!(monitor["recovery_threshold"], 2);
+
+    // First success: up, and nobody is told (nothing recovered).
+    env.wait_status(&id, "up").await;
+    let checks = env.get(&format!("/api/0/monitors/{id}/checks/")).await;
+    let first = &checks.as_array().unwrap()[0];
+    assert_eq!(first["ok"], true, "{first}");
+    assert_eq!(first["status_code"], 200);
+    for phase in ["dns_ms", "connect_ms", "first_byte_ms"] {
+        assert!(first["details"][phase].is_i64(), "{phase} missing: {first}");
+    }
+
+    // The target breaks: confirmed down after three failures, within about 1.5 intervals.
+    t.failing.store(true, Ordering::SeqCst);
+    let broke = Instant::now();
+    let down = env.wait_status(&id, "down").await;
+    let detected = broke.elapsed();
+    assert_eq!(h.wait_for(1).await, vec!["Shop health is down"]);
+    let failed_checks = env.get(&format!("/api/0/monitors/{id}/checks/")).await;
+    let failures = failed_checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .take_while(|c| c["ok"] == false)
+        .count();
+    assert!(failures >= 3, "down after {failures} failures: {failed_checks}");
+    println!("detection: target failing → status down in {detected:?}");
+    assert!(down["uptime"]["24h"].as_f64().unwrap() < 100.0, "{down}");
+    let open = env.get(&format!("/api/0/monitors/{id}/incidents/")).await;
+    let incident = &open["data"][0];
+    assert_eq!(incident["status"], "open", "{open}");
+    assert_eq!(incident["evidence"]["status_code"], 503);
+    assert!(
+        incident["evidence"]["body_excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("pool exhausted"),
+        "{incident}"
+    );
+    assert!(
+        incident["evidence"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("status 503")
+    );
+
+    // Still down for a while: no "still down" notification (the rule has no reminder).
+    let hits = t.hits.load(Ordering::SeqCst);
+    while t.hits.load(Ordering::SeqCst) < hits + 1 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(h.titles().len(), 1, "{:?}", h.titles());
+
+    // It recovers: up after two successes, one recovery notification, the incident resolved.
+    t.failing.store(false, Ordering::SeqCst);
+    env.wait_status(&id, "up").await;
+    assert_eq!(
+        h.wait_for(2).await,
+        vec!["Shop health is down", "Shop health is up again"]
+    );
+    let mail = emails(&smtp, 2).await;
+    let subjects: Vec<&str> = mail.iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert!(subjects[0].contains("Shop health is down"), "{subjects:?}");
+    assert!(subjects[1].contains("Shop health is up again"), "{subjects:?}");
+    let resolved = env.get(&format!("/api/0/monitors/{id}/incidents/")).await;
+    assert_eq!(resolved["data"].as_array().unwrap().len(), 1, "{resolved}");
+    assert_eq!(resolved["data"][0]["status"], "resolved");
+    let project_incidents = env.get(&format!("/api/0/projects/{p}/incidents/")).await;
+    assert_eq!(project_incidents["data"][0]["id"], resolved["data"][0]["id"]);
+
+    // A few more healthy checks change nothing: still exactly one notification per transition.
+    let hits = t.hits.load(Ordering::SeqCst);
+    while t.hits.load(Ordering::SeqCst) < hits + 1 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.titles().len(), 2, "{:?}", h.titles());
+    assert_eq!(smtp.messages().len(), 2);
+    let log = env.get(&format!("/api/0/projects/{p}/notifications/")).await;
+    assert_eq!(log["data"].as_array().unwrap().len(), 4, "{log}");
+    env.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_tcp_port_goes_down_with_the_connect_error() {
+    let env = Env::start(None).await;
+    // A port that was just free: nothing listens on it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let monitor = env
+        .post(
+            &format!("/api/0/projects/{}/monitors/", env.project),
+            json!({"type": "tcp", "host": "127.0.0.1", "port": port, "interval_seconds": 10,
+                   "failure_threshold": 2}),
+        )
+        .await;
+    assert_eq!(monitor["name"], format!("127.0.0.1:{port}"));
+    let id = monitor["id"].as_str().unwrap();
+    env.wait_status(id, "down").await;
+    let checks = env.get(&format!("/api/0/monitors/{id}/checks/")).await;
+    let error = checks[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("connecting to 127.0.0.1:{port} failed")),
+        "{error}"
+    );
+    let incidents = env.get(&format!("/api/0/monitors/{id}/incidents/")).await;
+    assert_eq!(incidents["data"][0]["status"], "open");
+    env.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn monitors_are_validated_by_field_paged_and_private_to_their_organization() {
+    let env = Env::start(None).await;
+    let p = &env.project;
+    let path = format!("/api/0/projects/{p}/monitors/");
+    let refused = |body: Value, needle: &'static str| {
+        let env = &env;
+        let path = path.clone();
+        async move {
+            let (status, answer) = env.call(Method::POST, &path, TOKEN, Some(body.clone())).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {answer}");
+            let detail = answer["detail"].as_str().unwrap_or_default();
+            assert!(
+                detail.contains(needle),
+                "{body}: {detail:?} does not mention {needle:?}"
+            );
+        }
+    };
+    refused(json!({"url": "https://example.com"}), "type is required").await;
+    refused(json!({"type": "ping", "host": "x"}), "invalid type").await;
+    refused(json!({"type": "http"}), "url is required").await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "interval_seconds": 5}),
+        "interval_seconds",
+    )
+    .await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "interval_seconds": 10, "timeout_seconds": 20}),
+        "timeout_seconds",
+    )
+    .await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "port": 80}),
+        "unknown field port",
+    )
+    .await;
+    refused(json!({"type": "tcp", "host": "db"}), "port").await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "expected_status": ["abc"]}),
+        "expected_status",
+    )
+    .await;
+    // Nothing half-made stayed behind.
+    assert_eq!(env.get(&path).await["data"].as_array().unwrap().len(), 0);
+
+    for n in 0..3 {
+        env.post(
+            &path,
+            json!({"type": "http", "url": format!("https://example.com/{n}"), "enabled": false}),
+        )
+        .await;
+    }
+    let first = env.get(&format!("{path}?limit=2")).await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    assert_eq!(first["data"][0]["status"], "paused");
+    assert_eq!(first["pagination"]["has_more"], true);
+    let cursor = first["pagination"]["next_cursor"].as_str().unwrap();
+    let second = env.get(&format!("{path}?limit=2&cursor={cursor}")).await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert_eq!(second["data"][0]["url"], "https://example.com/2");
+    let id = second["data"][0]["id"].as_str().unwrap().to_owned();
+
+    // Updating keeps unnamed fields; the type cannot change.
+    let (status, changed) = env
+        .call(
+            Method::PUT,
+            &format!("/api/0/monitors/{id}/"),
+            TOKEN,
+            Some(json!({"name": "Docs", "keyword": "Example"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(
+        (changed["name"].as_str(), changed["url"].as_str()),
+        (Some("Docs"), Some("https://example.com/2"))
+    );
+    assert_eq!(changed["keyword"], "Example");
+    let (status, _) = env
+        .call(
+            Method::PUT,
+            &format!("/api/0/monitors/{id}/"),
+            TOKEN,
+            Some(json!({"type": "tcp"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Someone of another organization sees nothing of it, and cannot list the project's.
+    let user = env
+        .store
+        .create_user(
+            &NewUser {
+                email: "mallory@other.test".into(),
+                name: "mallory".into(),
+                password_hash: "x".into(),
+                is_admin: false,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let other = "sntl_other_user_token_0000000000000000000000000000";
+    env.store
+        .create_api_token(
+            &NewApiToken {
+                name: "mallory".into(),
+                token_sha256: sentinel_server::api::token_hash(other),
+                user_id: Some(user.id),
+                scope: TokenScope::Admin,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    for (method, path) in [
+        (Method::GET, format!("/api/0/monitors/{id}/")),
+        (Method::DELETE, format!("/api/0/monitors/{id}/")),
+        (Method::GET, format!("/api/0/monitors/{id}/incidents/")),
+        (Method::GET, path.clone()),
+    ] {
+        let (status, body) = env.call(method.clone(), &path, other, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+    }
+
+    let (status, _) = env
+        .call(Method::DELETE, &format!("/api/0/monitors/{id}/"), TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = env
+        .call(Method::GET, &format!("/api/0/monitors/{id}/"), TOKEN, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    env.server.shutdown().await.unwrap();
+}
