@@ -599,7 +599,7 @@ async fn sqlite_refuses_a_second_server_and_points_to_postgres() {
         "first",
         &["--data-dir", &data_dir],
         "all",
-        "ingest,worker,web,scheduler",
+        "ingest,worker,web,scheduler,checker",
     )
     .await;
     // Whatever its roles: a web-only second process would still write the same database.

@@ -15,6 +15,7 @@ mod promtext;
 mod query;
 mod report;
 mod server;
+mod uptime;
 
 use std::time::Instant;
 
@@ -40,6 +41,8 @@ enum Command {
     Overload(overload::OverloadArgs),
     /// Load many events, then time the issue list and stats queries
     Query(query::QueryArgs),
+    /// Many HTTP monitors against a local target: every slot run, scheduling lag, CPU, memory, pages
+    Uptime(uptime::UptimeArgs),
     /// Print a corpus event, or measure the corpus's sizes and generation cost
     Corpus(CorpusArgs),
     /// Send generated events to a running server (what `sentinel seed` does)
@@ -143,6 +146,7 @@ fn main() -> anyhow::Result<()> {
             runtime(args.common.client_threads)?.block_on(overload::run(args, pool))
         }
         Command::Query(args) => runtime(args.common.client_threads.max(2))?.block_on(query::run(args)),
+        Command::Uptime(args) => runtime(args.common.client_threads.max(2))?.block_on(uptime::run(args)),
         Command::Corpus(args) => corpus(&args),
         Command::Seed(args) => {
             let opts = sentinel_loadgen::SeedOptions {
