@@ -85,15 +85,42 @@ async fn delete_all<'q>(
     }
 }
 
-/// Counts and drops one partition; `None` if it was already gone.
-async fn drop_partition(store: &PgStore, part: &Partition) -> Result<Option<u64>, StoreError> {
+/// What must hold before a partition is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guard {
+    /// Nothing: its rows are simply past retention.
+    None,
+    /// A check results partition: kept while a result in it is still queued for the verifier.
+    /// Writers of check results wait meanwhile (readers do not), locking the parent first as they
+    /// do: the queue is read once every checker writing results has committed (its queue entries
+    /// are seen), and a checker that comes later finds the partition gone and creates it again.
+    Unverified,
+}
+
+/// Counts and drops one partition; `None` if it was already gone or the guard kept it.
+async fn drop_partition(store: &PgStore, part: &Partition, guard: Guard) -> Result<Option<u64>, StoreError> {
     let name = part.name();
-    let result: Result<i64, sqlx::Error> = async {
+    let result: Result<Option<i64>, sqlx::Error> = async {
         let mut tx = store.pool.begin().await?;
         sqlx::query("SELECT set_config('lock_timeout', $1, true)")
             .bind(DDL_LOCK_TIMEOUT)
             .execute(&mut *tx)
             .await?;
+        if guard == Guard::Unverified {
+            sqlx::query("LOCK TABLE ONLY check_results IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+            let queued: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM verify_queue WHERE slot_ms >= $1 AND slot_ms < $2)",
+            )
+            .bind(part.from_ms)
+            .bind(part.to_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            if queued {
+                return Ok(None);
+            }
+        }
         let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {name}")))
             .fetch_one(&mut *tx)
             .await?;
@@ -101,17 +128,24 @@ async fn drop_partition(store: &PgStore, part: &Partition) -> Result<Option<u64>
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(rows)
+        Ok(Some(rows))
     }
     .await;
-    store.partitions.forget(&name);
     match result {
-        Ok(rows) => {
+        Ok(Some(rows)) => {
+            store.partitions.forget(&name);
             tracing::info!(partition = %name, rows, "dropped expired partition");
             Ok(Some(rows.max(0) as u64))
         }
-        Err(e) if sqlstate(&e).as_deref() == Some("42P01") => Ok(None),
-        Err(e) => Err(db_err(e)),
+        Ok(None) => Ok(None),
+        Err(e) if sqlstate(&e).as_deref() == Some("42P01") => {
+            store.partitions.forget(&name);
+            Ok(None)
+        }
+        Err(e) => {
+            store.partitions.forget(&name);
+            Err(db_err(e))
+        }
     }
 }
 
@@ -120,6 +154,7 @@ async fn drop_expired(
     store: &PgStore,
     family: Family,
     before_ms: i64,
+    guard: Guard,
     report: &mut RetentionReport,
 ) -> Result<u64, StoreError> {
     let mut rows = 0;
@@ -127,7 +162,7 @@ async fn drop_expired(
         if part.to_ms > before_ms {
             break;
         }
-        if let Some(n) = drop_partition(store, &part).await? {
+        if let Some(n) = drop_partition(store, &part, guard).await? {
             rows += n;
             report.partitions_dropped.push(part.name());
         }
@@ -144,9 +179,9 @@ async fn events_and_items(
 ) -> Result<(), StoreError> {
     let longest = policy.longest_event_days();
     let cutoff = now_ms.saturating_sub(days_ms(longest));
-    let events = drop_expired(store, Family::Events, cutoff, report).await?;
+    let events = drop_expired(store, Family::Events, cutoff, Guard::None, report).await?;
     report.events_deleted += events;
-    let items = drop_expired(store, Family::Items, cutoff, report).await?;
+    let items = drop_expired(store, Family::Items, cutoff, Guard::None, report).await?;
     report.items_deleted += items;
     // Every event in a partition ending at or before the cutoff is gone: their ids go too.
     let dropped_before = cutoff - cutoff.rem_euclid(DAY_MS);
@@ -395,7 +430,7 @@ async fn hour_rollups_and_outcomes(
     report: &mut RetentionReport,
 ) -> Result<(), StoreError> {
     let cutoff = now_ms.saturating_sub(days_ms(policy.hour_rollup_days));
-    let dropped = drop_expired(store, Family::RollupsHour, cutoff, report).await?;
+    let dropped = drop_expired(store, Family::RollupsHour, cutoff, Guard::None, report).await?;
     report.hour_rollups_deleted += dropped;
     report.hour_rollups_deleted += delete_all(&store.pool, batch, || {
         sqlx::query(
@@ -490,15 +525,8 @@ async fn check_results(
     report: &mut RetentionReport,
 ) -> Result<(), StoreError> {
     let cutoff = now_ms.saturating_sub(days_ms(policy.check_result_days));
-    for part in partitions::list(&store.pool, Family::CheckResults).await? {
-        if part.to_ms > cutoff {
-            break;
-        }
-        if let Some(n) = drop_verified_partition(store, &part).await? {
-            report.check_results_deleted += n;
-            report.partitions_dropped.push(part.name());
-        }
-    }
+    report.check_results_deleted +=
+        drop_expired(store, Family::CheckResults, cutoff, Guard::Unverified, report).await?;
     report.check_results_deleted += delete_all(&store.pool, batch, || {
         sqlx::query(
             "WITH d AS (DELETE FROM check_results WHERE (id, slot_ms) IN \
@@ -512,57 +540,6 @@ async fn check_results(
     })
     .await?;
     Ok(())
-}
-
-/// Drops a check results partition unless a result in it is still queued for the verifier;
-/// answers the rows it held, `None` if it was kept or already gone. Writers of check results wait
-/// meanwhile (readers do not), locking the parent first as they do: the queue is read once every
-/// checker writing results has committed (its queue entries are seen), and a checker that comes
-/// later finds the partition gone and creates it again.
-async fn drop_verified_partition(store: &PgStore, part: &Partition) -> Result<Option<u64>, StoreError> {
-    let name = part.name();
-    let result: Result<Option<i64>, sqlx::Error> = async {
-        let mut tx = store.pool.begin().await?;
-        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
-            .bind(DDL_LOCK_TIMEOUT)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("LOCK TABLE ONLY check_results IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await?;
-        let queued: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM verify_queue WHERE slot_ms >= $1 AND slot_ms < $2)",
-        )
-        .bind(part.from_ms)
-        .bind(part.to_ms)
-        .fetch_one(&mut *tx)
-        .await?;
-        if queued {
-            return Ok(None);
-        }
-        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {name}")))
-            .fetch_one(&mut *tx)
-            .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}")))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(rows))
-    }
-    .await;
-    match result {
-        Ok(Some(rows)) => {
-            store.partitions.forget(&name);
-            tracing::info!(partition = %name, rows, "dropped expired partition");
-            Ok(Some(rows.max(0) as u64))
-        }
-        Ok(None) => Ok(None),
-        Err(e) if sqlstate(&e).as_deref() == Some("42P01") => {
-            store.partitions.forget(&name);
-            Ok(None)
-        }
-        Err(e) => Err(db_err(e)),
-    }
 }
 
 /// Monitor rollup rows past their resolution's retention.

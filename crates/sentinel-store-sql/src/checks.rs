@@ -251,30 +251,38 @@ macro_rules! __uptime_checks {
                 );
                 qb.build().execute(&mut *tx).await.map_err($db_err)?;
             }
-            // Resolved before opened: a monitor can end one outage and start the next in a pass.
-            for (monitor_id, resolved_ms) in &commit.resolve_incidents {
-                sqlx::query(
-                    "UPDATE incidents SET resolved_ms = $2 WHERE monitor_id = $1 AND resolved_ms IS NULL",
-                )
-                .bind(monitor_id)
-                .bind(resolved_ms)
-                .execute(&mut *tx)
-                .await
-                .map_err($db_err)?;
-            }
-            for (monitor_id, opened_ms, evidence) in &commit.open_incidents {
-                // `incidents_open` allows one open incident per monitor.
-                sqlx::query(
-                    "INSERT INTO incidents (monitor_id, project_id, opened_ms, resolved_ms, evidence_json) \
-                     SELECT id, project_id, $2, NULL, $3 FROM monitors WHERE id = $1 \
-                     ON CONFLICT (monitor_id) WHERE resolved_ms IS NULL DO NOTHING",
-                )
-                .bind(monitor_id)
-                .bind(opened_ms)
-                .bind(evidence.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err($db_err)?;
+            // In order: a monitor can end one outage and start the next in a pass, or the reverse.
+            for change in &commit.incidents {
+                match change {
+                    $crate::__private::sentinel_store::IncidentChange::Resolve { monitor_id, at_ms } => {
+                        sqlx::query(
+                            "UPDATE incidents SET resolved_ms = $2 WHERE monitor_id = $1 AND resolved_ms IS NULL",
+                        )
+                        .bind(monitor_id)
+                        .bind(at_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($db_err)?;
+                    }
+                    $crate::__private::sentinel_store::IncidentChange::Open {
+                        monitor_id,
+                        at_ms,
+                        evidence,
+                    } => {
+                        // `incidents_open` allows one open incident per monitor.
+                        sqlx::query(
+                            "INSERT INTO incidents (monitor_id, project_id, opened_ms, resolved_ms, evidence_json) \
+                             SELECT id, project_id, $2, NULL, $3 FROM monitors WHERE id = $1 \
+                             ON CONFLICT (monitor_id) WHERE resolved_ms IS NULL DO NOTHING",
+                        )
+                        .bind(monitor_id)
+                        .bind(at_ms)
+                        .bind(evidence.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($db_err)?;
+                    }
+                }
             }
             let new = $write_alert_commit(&mut tx, &commit.alerts).await?;
             tx.commit().await.map_err($db_err)?;

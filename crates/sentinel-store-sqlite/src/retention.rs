@@ -156,22 +156,46 @@ pub async fn apply(
     report.check_results_deleted += drain_all(pool, OLD_CHECK_RESULTS, result_cutoff, batch).await?;
     for resolution in Resolution::ALL {
         let cutoff = now_ms - days(resolution.retention_days());
-        report.monitor_rollups_deleted += drain_rollups(pool, resolution.as_str(), cutoff, batch).await?;
+        report.monitor_rollups_deleted += drain_of(
+            pool,
+            OLD_MONITOR_ROLLUPS,
+            Of::Resolution(resolution.as_str()),
+            cutoff,
+            batch,
+        )
+        .await?;
     }
     Ok(report)
 }
 
-/// As [`drain_all`], for monitor rollups of one resolution.
-async fn drain_rollups(
+/// What a bounded delete's first parameter (if any) names, before its cutoff and batch size.
+#[derive(Clone, Copy)]
+enum Of<'a> {
+    /// No such parameter: the statement covers every project.
+    All,
+    Project(i64),
+    /// A monitor rollup resolution.
+    Resolution(&'a str),
+}
+
+/// Runs `sql` (a bounded delete) until it deletes less than a full batch; each run commits on
+/// its own and lets other writers in before the next.
+async fn drain_of(
     pool: &SqlitePool,
-    resolution: &str,
+    sql: &'static str,
+    of: Of<'_>,
     before: i64,
     batch: i64,
 ) -> Result<u64, StoreError> {
     let mut total = 0;
     loop {
-        let deleted = sqlx::query(OLD_MONITOR_ROLLUPS)
-            .bind(resolution)
+        let query = sqlx::query(sql);
+        let query = match of {
+            Of::All => query,
+            Of::Project(id) => query.bind(id),
+            Of::Resolution(r) => query.bind(r),
+        };
+        let deleted = query
             .bind(before)
             .bind(batch)
             .execute(pool)
@@ -186,27 +210,7 @@ async fn drain_rollups(
     }
 }
 
-/// As [`drain`], for a statement over all projects.
-async fn drain_all(pool: &SqlitePool, sql: &'static str, before: i64, batch: i64) -> Result<u64, StoreError> {
-    let mut total = 0;
-    loop {
-        let deleted = sqlx::query(sql)
-            .bind(before)
-            .bind(batch)
-            .execute(pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        total += deleted;
-        tokio::task::yield_now().await;
-        if deleted < batch as u64 {
-            return Ok(total);
-        }
-    }
-}
-
-/// Runs `sql` (a bounded delete) until it deletes less than a full batch; each run commits on
-/// its own and lets other writers in before the next.
+/// [`drain_of`] one project.
 async fn drain(
     pool: &SqlitePool,
     sql: &'static str,
@@ -214,22 +218,12 @@ async fn drain(
     before: i64,
     batch: i64,
 ) -> Result<u64, StoreError> {
-    let mut total = 0;
-    loop {
-        let deleted = sqlx::query(sql)
-            .bind(project_id)
-            .bind(before)
-            .bind(batch)
-            .execute(pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        total += deleted;
-        tokio::task::yield_now().await;
-        if deleted < batch as u64 {
-            return Ok(total);
-        }
-    }
+    drain_of(pool, sql, Of::Project(project_id), before, batch).await
+}
+
+/// [`drain_of`] a statement over all projects.
+async fn drain_all(pool: &SqlitePool, sql: &'static str, before: i64, batch: i64) -> Result<u64, StoreError> {
+    drain_of(pool, sql, Of::All, before, batch).await
 }
 
 /// Deletes issues last seen before `before` with everything that is theirs only, `batch` issues

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sentinel_store::{
-    AlertCommit, AlertMessage, ChannelKind, ChannelSecrets, CheckJob, CheckResult, Incident, Monitor,
-    MonitorKind, MonitorState, MonitorStatus, NewChannel, NewCheckResult, NewMonitor, NewNotification,
-    Resolution, Transition, UptimeBucket, VerifierCommit,
+    AlertCommit, AlertMessage, ChannelKind, ChannelSecrets, CheckJob, CheckResult, Incident, IncidentChange,
+    Monitor, MonitorKind, MonitorState, MonitorStatus, NewChannel, NewCheckResult, NewMonitor,
+    NewNotification, Resolution, Transition, UptimeBucket, VerifierCommit,
 };
 use serde_json::json;
 
@@ -116,6 +116,18 @@ async fn uptime_rows(store: &dyn Store) -> Vec<u64> {
 
 /// Puts rows in every uptime table: two monitors of project `p`, a job still to run, results (one
 /// verified, the others queued), their rollups and an open incident.
+fn opened(monitor_id: i64, at_ms: i64, evidence: serde_json::Value) -> IncidentChange {
+    IncidentChange::Open {
+        monitor_id,
+        at_ms,
+        evidence,
+    }
+}
+
+fn resolved(monitor_id: i64, at_ms: i64) -> IncidentChange {
+    IncidentChange::Resolve { monitor_id, at_ms }
+}
+
 pub async fn populate_uptime(store: &dyn Store, p: i64) {
     let a = monitor(store, p, "alpha").await;
     let b = monitor(store, p, "beta").await;
@@ -130,7 +142,7 @@ pub async fn populate_uptime(store: &dyn Store, p: i64) {
     let first = store.unverified_results(1).await.unwrap()[0].id;
     let commit = VerifierCommit {
         states: vec![state(b.id, MonitorStatus::Down, T0, None)],
-        open_incidents: vec![(b.id, T0, json!({ "status_code": 503, "slot_ms": T0 }))],
+        incidents: vec![opened(b.id, T0, json!({ "status_code": 503, "slot_ms": T0 }))],
         verified: vec![first],
         ..Default::default()
     };
@@ -244,7 +256,7 @@ pub async fn updating_a_monitor_resets_its_status_only_when_its_checks_change(st
             streak: 1,
             ..state(m.id, MonitorStatus::Down, T0 + MINUTE, None)
         }],
-        open_incidents: vec![(m.id, T0 + MINUTE, json!({ "status_code": 503 }))],
+        incidents: vec![opened(m.id, T0 + MINUTE, json!({ "status_code": 503 }))],
         ..Default::default()
     };
     store.commit_verification(&down).await.unwrap();
@@ -736,8 +748,7 @@ pub async fn verification_commits_states_incidents_and_alerts_once(store: &dyn S
             // A monitor deleted meanwhile.
             state(up.id + 1_000, MonitorStatus::Up, T0, None),
         ],
-        open_incidents: vec![(down.id, T0, evidence.clone())],
-        resolve_incidents: Vec::new(),
+        incidents: vec![opened(down.id, T0, evidence.clone())],
         verified: queued.clone(),
         alerts: AlertCommit {
             notifications: vec![notification("monitor-down-1", channel.id, p)],
@@ -782,8 +793,7 @@ pub async fn verification_commits_states_incidents_and_alerts_once(store: &dyn S
     // Another verifier committed the same results: nothing of this one is written.
     let late = VerifierCommit {
         states: vec![state(down.id, MonitorStatus::Up, T0 + 1, None)],
-        open_incidents: vec![(up.id, T0 + 1, json!({}))],
-        resolve_incidents: vec![(down.id, T0 + 1)],
+        incidents: vec![opened(up.id, T0 + 1, json!({})), resolved(down.id, T0 + 1)],
         verified: queued.clone(),
         alerts: AlertCommit {
             notifications: vec![notification("monitor-down-2", channel.id, p)],
@@ -823,7 +833,7 @@ pub async fn verification_commits_states_incidents_and_alerts_once(store: &dyn S
 
     let recovered = VerifierCommit {
         states: vec![state(down.id, MonitorStatus::Up, T0 + 10_000, None)],
-        resolve_incidents: vec![(down.id, T0 + 10_000)],
+        incidents: vec![resolved(down.id, T0 + 10_000)],
         verified: vec![fresh, fresh],
         ..Default::default()
     };
@@ -845,9 +855,9 @@ pub async fn a_monitor_has_at_most_one_open_incident(store: &dyn Store) {
     let m = monitor(store, p, "m").await;
     let n = monitor(store, p, "n").await;
     let theirs = monitor(store, q, "theirs").await;
-    let open = |monitor_id: i64, at: i64| (monitor_id, at, json!({ "at": at }));
+    let open = |monitor_id: i64, at: i64| opened(monitor_id, at, json!({ "at": at }));
     let commit = VerifierCommit {
-        open_incidents: vec![
+        incidents: vec![
             open(m.id, T0),
             open(m.id, T0 + 1),
             open(theirs.id, T0),
@@ -859,7 +869,7 @@ pub async fn a_monitor_has_at_most_one_open_incident(store: &dyn Store) {
     let first = store.open_incident(m.id).await.unwrap().expect("open");
     assert_eq!(first.evidence, json!({ "at": T0 }), "the first one given");
     let again = VerifierCommit {
-        open_incidents: vec![open(m.id, T0 + 2), open(n.id, T0 + 2)],
+        incidents: vec![open(m.id, T0 + 2), open(n.id, T0 + 2)],
         ..Default::default()
     };
     store.commit_verification(&again).await.unwrap();
@@ -871,14 +881,23 @@ pub async fn a_monitor_has_at_most_one_open_incident(store: &dyn Store) {
 
     // Resolved and opened again in one pass: the old one ends, a new one begins.
     let flap = VerifierCommit {
-        resolve_incidents: vec![(m.id, T0 + 3)],
-        open_incidents: vec![open(m.id, T0 + 4)],
+        incidents: vec![resolved(m.id, T0 + 3), open(m.id, T0 + 4)],
         ..Default::default()
     };
     store.commit_verification(&flap).await.unwrap();
     let second = store.open_incident(m.id).await.unwrap().expect("open");
     assert_eq!(second.opened_ms, T0 + 4);
     assert!(second.id > first.id);
+
+    // Down and up again in one pass (the reverse order): opened and resolved, nothing left open.
+    let blip = VerifierCommit {
+        incidents: vec![open(theirs.id, T0 + 5), resolved(theirs.id, T0 + 6)],
+        ..Default::default()
+    };
+    store.commit_verification(&blip).await.unwrap();
+    assert_eq!(store.open_incident(theirs.id).await.unwrap(), None);
+    let theirs_all = store.list_incidents(q, Some(theirs.id), 10, None).await.unwrap();
+    assert_eq!(theirs_all[0].resolved_ms, Some(T0 + 6), "{theirs_all:?}");
 
     let all = store.list_incidents(p, None, 10, None).await.unwrap();
     assert_eq!(
@@ -1094,7 +1113,7 @@ pub async fn deleting_a_monitor_removes_its_rows(store: &dyn Store) {
         .unwrap();
     store.schedule_due(T0 + INTERVAL, 10).await.unwrap();
     let commit = VerifierCommit {
-        open_incidents: vec![(gone.id, T0, json!({})), (kept.id, T0, json!({}))],
+        incidents: vec![opened(gone.id, T0, json!({})), opened(kept.id, T0, json!({}))],
         ..Default::default()
     };
     store.commit_verification(&commit).await.unwrap();

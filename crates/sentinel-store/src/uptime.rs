@@ -215,14 +215,26 @@ pub struct MonitorState {
     pub recheck_ms: Option<i64>,
 }
 
+/// An incident change of a verification pass.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentChange {
+    /// Opens an incident at `at_ms` with this evidence, unless the monitor has an open one.
+    Open {
+        monitor_id: i64,
+        at_ms: i64,
+        evidence: serde_json::Value,
+    },
+    /// Resolves the monitor's open incident at `at_ms`, if it has one.
+    Resolve { monitor_id: i64, at_ms: i64 },
+}
+
 /// What one verification pass decided, written in one transaction.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VerifierCommit {
     pub states: Vec<MonitorState>,
-    /// `(monitor_id, opened_ms, evidence)`: opens an incident unless the monitor has an open one.
-    pub open_incidents: Vec<(i64, i64, serde_json::Value)>,
-    /// `(monitor_id, resolved_ms)`: resolves the monitor's open incident, if any.
-    pub resolve_incidents: Vec<(i64, i64)>,
+    /// Incidents opened and resolved, applied in this order: a monitor can go down and come back
+    /// (or come back and go down again) within one pass.
+    pub incidents: Vec<IncidentChange>,
     /// Check result ids taken off the verifier's queue. If one of them is no longer queued
     /// (another verifier committed it), nothing is written and the answer is `Conflict`.
     pub verified: Vec<i64>,
@@ -334,7 +346,7 @@ pub trait UptimeStore: Send + Sync {
     /// verifier and deletes its job, in one transaction. Results of deleted monitors are skipped.
     /// Returns how many were new.
     async fn record_checks(&self, results: &[NewCheckResult]) -> Result<u64, StoreError>;
-    /// Jobs not yet done (scheduled or claimed): for the readiness of checkers and the tests.
+    /// Jobs not yet done (scheduled or claimed).
     async fn pending_check_jobs(&self) -> Result<u64, StoreError>;
 
     // ---- verification ----

@@ -37,7 +37,7 @@ pub async fn run(check: &Check, timeout: Duration) -> Outcome {
     let result = tokio::time::timeout(timeout, async {
         match check {
             Check::Http(c) => http(c, start, &mut details).await,
-            Check::Tcp(c) => tcp(c, start, &mut details).await.map(|()| None),
+            Check::Tcp(c) => tcp(c, &mut details).await.map(|()| None),
         }
     })
     .await;
@@ -76,14 +76,13 @@ fn ms_since(t: Instant) -> i64 {
     t.elapsed().as_millis() as i64
 }
 
-async fn tcp(c: &TcpCheck, start: Instant, details: &mut Map<String, Value>) -> Result<(), Failure> {
+async fn tcp(c: &TcpCheck, details: &mut Map<String, Value>) -> Result<(), Failure> {
     let addr = resolve(&c.host, c.port, details).await?;
     let t = Instant::now();
     TcpStream::connect(addr)
         .await
         .map_err(|e| fail(format!("connecting to {}:{} failed: {e}", c.host, c.port)))?;
     details.insert("connect_ms".into(), json!(ms_since(t)));
-    let _ = start;
     Ok(())
 }
 

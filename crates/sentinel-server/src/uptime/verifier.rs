@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sentinel_store::{
-    AlertMessage, AlertRule, Channel, CheckResult, Monitor, MonitorState, MonitorStatus, Project, Store,
-    StoreError, Transition, VerifierCommit,
+    AlertMessage, AlertRule, AlertState, Channel, CheckResult, IncidentChange, Monitor, MonitorState,
+    MonitorStatus, Project, Store, StoreError, Transition, VerifierCommit,
 };
 use serde_json::json;
 use tokio::sync::{Notify, watch};
@@ -65,18 +65,19 @@ impl Machine {
     /// Applies one check result at `at_ms`; answers the status it left, if it changed.
     pub fn apply(&mut self, ok: bool, at_ms: i64) -> Option<MonitorStatus> {
         let from = self.status;
-        let (against, threshold, to) = match (self.status, ok) {
-            (MonitorStatus::Pending, true) => (true, 1, MonitorStatus::Up),
+        // The threshold and destination of a result that goes against the status, if it does.
+        let against = match (from, ok) {
+            (MonitorStatus::Pending, true) => Some((1, MonitorStatus::Up)),
             (MonitorStatus::Pending | MonitorStatus::Up, false) => {
-                (true, self.failure_threshold, MonitorStatus::Down)
+                Some((self.failure_threshold, MonitorStatus::Down))
             }
-            (MonitorStatus::Down, true) => (true, self.recovery_threshold, MonitorStatus::Up),
-            (MonitorStatus::Up, true) | (MonitorStatus::Down, false) => (false, 0, from),
+            (MonitorStatus::Down, true) => Some((self.recovery_threshold, MonitorStatus::Up)),
+            (MonitorStatus::Up, true) | (MonitorStatus::Down, false) => None,
         };
-        if !against {
+        let Some((threshold, to)) = against else {
             self.streak = 0;
             return None;
-        }
+        };
         self.streak += 1;
         if self.streak < threshold {
             return None;
@@ -99,6 +100,8 @@ struct Change {
     from: MonitorStatus,
     to: MonitorStatus,
     at_ms: i64,
+    /// When the status it left had begun.
+    from_since_ms: i64,
     evidence: CheckResult,
 }
 
@@ -155,23 +158,27 @@ impl Verifier {
             list.sort_by_key(|r| (r.slot_ms, r.id));
             let mut machine = Machine::of(&monitor);
             let mut last = monitor.last_check_ms;
+            let mut changed = false;
             for r in list {
                 if last.is_some_and(|l| r.slot_ms <= l) {
                     continue;
                 }
                 last = Some(r.slot_ms);
                 let at = r.started_ms + r.latency_ms;
+                let from_since_ms = machine.since_ms;
                 if let Some(from) = machine.apply(r.ok, at) {
+                    changed = true;
                     changes.push(Change {
                         monitor: monitor.clone(),
                         from,
                         to: machine.status,
                         at_ms: at,
+                        from_since_ms,
                         evidence: r,
                     });
                 }
             }
-            if machine.status == MonitorStatus::Down && !changes.iter().any(|c| c.monitor.id == monitor.id) {
+            if machine.status == MonitorStatus::Down && !changed {
                 still_down.push(monitor.clone());
             }
             commit.states.push(MonitorState {
@@ -184,15 +191,16 @@ impl Verifier {
             });
         }
         for c in &changes {
-            match c.to {
-                MonitorStatus::Down => {
-                    commit
-                        .open_incidents
-                        .push((c.monitor.id, c.at_ms, evidence(&c.evidence)))
-                }
-                MonitorStatus::Up if c.from == MonitorStatus::Down => {
-                    commit.resolve_incidents.push((c.monitor.id, c.at_ms));
-                }
+            match (c.from, c.to) {
+                (_, MonitorStatus::Down) => commit.incidents.push(IncidentChange::Open {
+                    monitor_id: c.monitor.id,
+                    at_ms: c.at_ms,
+                    evidence: evidence(&c.evidence),
+                }),
+                (MonitorStatus::Down, MonitorStatus::Up) => commit.incidents.push(IncidentChange::Resolve {
+                    monitor_id: c.monitor.id,
+                    at_ms: c.at_ms,
+                }),
                 _ => {}
             }
         }
@@ -239,6 +247,7 @@ impl Verifier {
         if rules.is_empty() {
             return Ok(());
         }
+        let mut latest: HashMap<(i64, String), AlertState> = HashMap::new();
         let mut projects: HashMap<i64, Option<Project>> = HashMap::new();
         let mut channels: HashMap<i64, Vec<Channel>> = HashMap::new();
         let subjects = changes
@@ -271,13 +280,21 @@ impl Verifier {
             };
             let subject = format!("monitor:{}", monitor.id);
             for rule in watching {
-                let prev = self.store.get_alert_state(rule.id, &subject).await?;
-                let Some(step) = rules::step(rule, prev.as_ref(), &subject, down, None, now) else {
+                // A monitor may change twice in one pass (down, then up again): the second step
+                // starts from the state the first one left.
+                let key = (rule.id, subject.clone());
+                let prev = match latest.get(&key) {
+                    Some(state) => Some(state.clone()),
+                    None => self.store.get_alert_state(rule.id, &subject).await?,
+                };
+                // A transition counts from when it happened, so a down and an up judged in one
+                // pass are queued (and delivered) in that order; a reminder from now.
+                let at = change.map_or(now, |c| c.at_ms);
+                let Some(step) = rules::step(rule, prev.as_ref(), &subject, down, None, at) else {
                     continue;
                 };
                 if let Some(t) = step.notify {
-                    let message =
-                        self.message(&project, monitor, change, t, prev.as_ref().map(|p| p.since_ms));
+                    let message = self.message(&project, monitor, change, t);
                     let targets: Vec<Channel> = channels
                         .get(&monitor.project_id)
                         .map(Vec::as_slice)
@@ -290,12 +307,13 @@ impl Verifier {
                         .alerts
                         .notifications
                         .extend(crate::alerts::engine::notifications(
-                            rule, &step, &message, &targets, now,
+                            rule, &step, &message, &targets, at,
                         ));
                 }
-                commit.alerts.states.push(step.state);
+                latest.insert(key, step.state);
             }
         }
+        commit.alerts.states.extend(latest.into_values());
         Ok(())
     }
 
@@ -305,7 +323,6 @@ impl Verifier {
         monitor: &Monitor,
         change: Option<&Change>,
         transition: Transition,
-        down_since: Option<i64>,
     ) -> AlertMessage {
         let target = Check::from_config(monitor.kind, &monitor.config)
             .map(|c| c.target())
@@ -324,8 +341,9 @@ impl Verifier {
             &format!("/orgs/{}/monitors/{}/", project.org_slug, monitor.id),
         ));
         if transition == Transition::Resolved {
-            let at = change.map_or(monitor.status_since_ms, |c| c.at_ms);
-            let since = down_since.unwrap_or(monitor.status_since_ms);
+            let (since, at) = change.map_or((monitor.status_since_ms, monitor.status_since_ms), |c| {
+                (c.from_since_ms, c.at_ms)
+            });
             fields.push(("Down for".into(), duration_text(at - since)));
             return AlertMessage {
                 title: format!("{} is up again", monitor.name),

@@ -1,0 +1,248 @@
+//! The uptime verifier over the real store, on a test clock (no sleeps, no checker): results
+//! written as checkers write them, judged by `Verifier::pass`. A whole outage judged in one pass
+//! (the verifier was behind) still notifies down and up once each and leaves the rule's state
+//! recovered; a verifier restarted mid-count continues from the stored streak.
+#![expect(clippy::unwrap_used, reason = "test code: a failed step is a failed test")]
+
+mod support;
+
+use std::sync::Arc;
+
+use sentinel_server::clock::ManualClock;
+use sentinel_server::config::Settings;
+use sentinel_server::uptime::verifier::Verifier;
+use sentinel_store::{
+    ChannelKind, ChannelSecrets, Condition, Monitor, MonitorKind, MonitorStatus, NewAlertRule, NewChannel,
+    NewCheckResult, NewMonitor, Store, Transition,
+};
+use serde_json::json;
+
+/// 2026-11-23 10:00:00 UTC.
+const T0: i64 = 1_795_428_000_000;
+const INTERVAL: i64 = 30_000;
+
+struct World {
+    store: Arc<dyn Store>,
+    clock: Arc<ManualClock>,
+    settings: Arc<Settings>,
+    project: i64,
+    rule: i64,
+    monitor: Monitor,
+    _dir: tempfile::TempDir,
+    _pg: Option<support::PgSchema>,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pg) = support::open_store(dir.path()).await;
+    let (project, _) = store
+        .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", T0)
+        .await
+        .unwrap();
+    let channel = store
+        .create_channel(
+            &NewChannel {
+                project_id: Some(project.id),
+                name: "ops".into(),
+                kind: ChannelKind::Webhook,
+                config: json!({}),
+                secrets: ChannelSecrets(json!({"url": "http://127.0.0.1:9/", "secret": "s"})),
+                enabled: true,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let rule = store
+        .create_rule(
+            &NewAlertRule {
+                project_id: Some(project.id),
+                name: "monitors".into(),
+                condition: Condition::MonitorDown { monitors: Vec::new() },
+                channel_ids: vec![channel.id],
+                cooldown_ms: 0,
+                reminder_ms: None,
+                notify_recovery: true,
+                enabled: true,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    let monitor = store
+        .create_monitor(
+            &NewMonitor {
+                project_id: project.id,
+                name: "Shop".into(),
+                kind: MonitorKind::Http,
+                config: json!({"url": "https://shop.test/health", "method": "GET", "expected_status": ["2xx"],
+                               "follow_redirects": true, "verify_tls": true}),
+                interval_ms: INTERVAL,
+                timeout_ms: 10_000,
+                failure_threshold: 3,
+                recovery_threshold: 2,
+                enabled: true,
+                public: false,
+                next_check_ms: T0,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    World {
+        store,
+        clock: Arc::new(ManualClock::new(T0)),
+        settings: Arc::new(Settings {
+            public_url: Some("https://sentinel.test".into()),
+            ..Settings::default()
+        }),
+        project: project.id,
+        rule: rule.id,
+        monitor,
+        _dir: dir,
+        _pg: pg,
+    }
+}
+
+impl World {
+    /// A verifier as a (re)started leader runs it.
+    fn verifier(&self) -> Verifier {
+        Verifier {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.clone(),
+            notifier_wake: None,
+        }
+    }
+
+    /// Results of slots `n`, `n+1`, … (`T0 + n × interval`), as a checker writes them.
+    async fn results(&self, first: i64, oks: &[bool]) {
+        let results: Vec<NewCheckResult> = oks
+            .iter()
+            .enumerate()
+            .map(|(i, ok)| {
+                let slot = T0 + (first + i as i64) * INTERVAL;
+                NewCheckResult {
+                    monitor_id: self.monitor.id,
+                    slot_ms: slot,
+                    region: String::new(),
+                    started_ms: slot,
+                    ok: *ok,
+                    latency_ms: 5,
+                    status_code: Some(if *ok { 200 } else { 503 }),
+                    error: (!ok).then(|| "status 503, expected 2xx".to_owned()),
+                    details: json!({}),
+                }
+            })
+            .collect();
+        assert_eq!(
+            self.store.record_checks(&results).await.unwrap(),
+            results.len() as u64
+        );
+        self.clock.set(T0 + (first + oks.len() as i64) * INTERVAL);
+    }
+
+    async fn notifications(&self) -> Vec<(Transition, String, Vec<(String, String)>)> {
+        let mut list = self
+            .store
+            .list_notifications(Some(self.project), 100, None)
+            .await
+            .unwrap();
+        // The order the notifier claims them in.
+        list.sort_by_key(|n| (n.next_attempt_ms, n.id));
+        list.into_iter()
+            .map(|n| (n.transition, n.message.title, n.message.fields))
+            .collect()
+    }
+
+    async fn status(&self) -> (MonitorStatus, u32) {
+        let m = self.store.get_monitor(self.monitor.id).await.unwrap().unwrap();
+        (m.status, m.streak)
+    }
+}
+
+#[tokio::test]
+async fn an_outage_judged_in_one_pass_notifies_down_and_up_once_and_ends_recovered() {
+    let w = world().await;
+    w.results(0, &[true]).await;
+    w.verifier().pass().await.unwrap();
+    assert_eq!(w.status().await.0, MonitorStatus::Up);
+    assert!(
+        w.notifications().await.is_empty(),
+        "a first success notifies nobody"
+    );
+
+    // Three failures and two successes reach the verifier together.
+    w.results(1, &[false, false, false, true, true]).await;
+    assert_eq!(w.verifier().pass().await.unwrap(), 5);
+    assert_eq!(w.status().await, (MonitorStatus::Up, 0));
+    let sent = w.notifications().await;
+    let titles: Vec<(Transition, &str)> = sent.iter().map(|(t, title, _)| (*t, title.as_str())).collect();
+    assert_eq!(
+        titles,
+        vec![
+            (Transition::Triggered, "Shop is down"),
+            (Transition::Resolved, "Shop is up again"),
+        ]
+    );
+    // Down from the third failure (slot 3) to the second success (slot 5): one minute.
+    let down_for = sent[1]
+        .2
+        .iter()
+        .find(|(k, _)| k == "Down for")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(down_for, Some("1 min 0 s"));
+    let state = w
+        .store
+        .get_alert_state(w.rule, &format!("monitor:{}", w.monitor.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!state.firing, "the rule's state must end recovered: {state:?}");
+    let incidents = w
+        .store
+        .list_incidents(w.project, Some(w.monitor.id), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].opened_ms, T0 + 3 * INTERVAL + 5);
+    assert_eq!(incidents[0].resolved_ms, Some(T0 + 5 * INTERVAL + 5));
+
+    // The next outage is a new episode: notified again.
+    w.results(6, &[false, false, false]).await;
+    w.verifier().pass().await.unwrap();
+    assert_eq!(w.status().await.0, MonitorStatus::Down);
+    assert_eq!(w.notifications().await.len(), 3);
+}
+
+#[tokio::test]
+async fn a_restarted_verifier_continues_the_stored_count() {
+    let w = world().await;
+    w.results(0, &[true, false, false]).await;
+    w.verifier().pass().await.unwrap();
+    // Two failures: still up, counting, and re-checked sooner than the next slot.
+    assert_eq!(w.status().await, (MonitorStatus::Up, 2));
+    let m = w.store.get_monitor(w.monitor.id).await.unwrap().unwrap();
+    assert!(
+        m.next_check_ms <= w.clock_now() + INTERVAL / 4,
+        "no faster re-check: next {} now {}",
+        m.next_check_ms,
+        w.clock_now()
+    );
+
+    // A new leader's verifier (nothing kept in memory) sees the third failure: down, once.
+    w.results(3, &[false]).await;
+    w.verifier().pass().await.unwrap();
+    assert_eq!(w.status().await.0, MonitorStatus::Down);
+    assert_eq!(w.notifications().await.len(), 1);
+    // Judging the same results again is refused by the queue and changes nothing.
+    assert_eq!(w.verifier().pass().await.unwrap(), 0);
+    assert_eq!(w.notifications().await.len(), 1);
+}
+
+impl World {
+    fn clock_now(&self) -> i64 {
+        use sentinel_server::clock::Clock;
+        self.clock.now_ms()
+    }
+}
