@@ -11,135 +11,16 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use sentinel_server::Server;
 use sentinel_server::auth::{password, token_hash};
-use sentinel_server::clock::{Clock, ManualClock, SystemClock};
-use sentinel_server::config::Settings;
-use sentinel_store::{NewUser, OrgRole, Store, User};
+use sentinel_server::clock::{ManualClock, SystemClock};
+use sentinel_store::{NewUser, OrgRole};
 use serde_json::{Value, json};
-use support::{PgSchema, open_store};
+use support::api::{PASSWORD, Resp, WAIT};
 
-const PASSWORD: &str = "correct horse battery";
-const WAIT: Duration = Duration::from_secs(30);
-
-struct Env {
-    server: Server,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-    _schema: Option<PgSchema>,
-}
-
-/// An answer: status, headers and the JSON body (`null` when there is none).
-struct Resp {
-    what: String,
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Resp {
-    /// The body, after checking the status.
-    fn expect(self, status: u16) -> Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "{}: expected {status}, got {}: {}",
-            self.what,
-            self.status,
-            self.body
-        );
-        self.body
-    }
-
-    /// Checks the status and that the error message contains `needle`.
-    fn expect_error(self, status: u16, needle: &str) {
-        let what = self.what.clone();
-        let body = self.expect(status);
-        let detail = body["detail"].as_str().unwrap_or_default();
-        assert!(
-            detail.contains(needle),
-            "{what}: {detail:?} does not mention {needle:?}"
-        );
-    }
-}
+type Env = support::api::ApiEnv;
 
 impl Env {
-    async fn start() -> Env {
-        Self::start_with(|_| {}, Arc::new(SystemClock)).await
-    }
-
-    async fn start_with(edit: impl FnOnce(&mut Settings), clock: Arc<dyn Clock>) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, schema) = open_store(dir.path()).await;
-        let mut settings = Settings {
-            data_dir: dir.path().into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..Settings::default()
-        };
-        edit(&mut settings);
-        let server = Server::start(settings, store.clone(), clock.clone())
-            .await
-            .unwrap();
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(WAIT)
-            .build()
-            .unwrap();
-        Env {
-            server,
-            store,
-            clock,
-            http,
-            _dir: dir,
-            _schema: schema,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.base_url())
-    }
-
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
-        let what = format!("{method} {path}");
-        let mut req = self.http.request(method, self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-        Resp {
-            what,
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, token: &str, path: &str) -> Resp {
-        self.call(Method::GET, path, Some(token), None).await
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> Resp {
-        self.call(Method::POST, path, Some(token), Some(body)).await
-    }
-
-    async fn put(&self, token: &str, path: &str, body: Value) -> Resp {
-        self.call(Method::PUT, path, Some(token), Some(body)).await
-    }
-
-    async fn delete(&self, token: &str, path: &str) -> Resp {
-        self.call(Method::DELETE, path, Some(token), None).await
-    }
-
     /// A raw body (not necessarily JSON) to `path`.
     async fn post_raw(&self, token: Option<&str>, path: &str, body: &str) -> Resp {
         let mut req = self
@@ -150,13 +31,7 @@ impl Env {
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let resp = req.send().await.unwrap();
-        Resp {
-            what: format!("POST {path} {body:?}"),
-            status: resp.status(),
-            headers: resp.headers().clone(),
-            body: resp.json().await.unwrap_or(Value::Null),
-        }
+        Resp::read(format!("POST {path} {body:?}"), req.send().await.unwrap()).await
     }
 
     async fn login(&self, email: &str, password: &str) -> Resp {
@@ -191,36 +66,10 @@ impl Env {
         .await
     }
 
-    /// A user with [`PASSWORD`], made in the store as `sentinel user create` does.
-    async fn user(&self, email: &str) -> User {
-        let password_hash = password::hash(PASSWORD.into()).await.unwrap();
-        let new = NewUser {
-            email: email.into(),
-            name: email.split('@').next().unwrap().into(),
-            password_hash,
-            is_admin: false,
-        };
-        self.store.create_user(&new, self.clock.now_ms()).await.unwrap()
-    }
-
-    /// Signs in through the API; the access token.
-    async fn sign_in(&self, email: &str) -> String {
-        let body = self.login(email, PASSWORD).await.expect(200);
-        body["token"].as_str().unwrap().to_owned()
-    }
-
     /// A new user, signed in: its id and access token.
     async fn account(&self, email: &str) -> (i64, String) {
-        let user = self.user(email).await;
+        let user = self.user(email, false).await;
         (user.id, self.sign_in(email).await)
-    }
-
-    async fn add_member(&self, org: &str, user_id: i64, role: OrgRole) {
-        let org = self.store.get_organization(org).await.unwrap().unwrap();
-        self.store
-            .add_member(org.id, user_id, role, self.clock.now_ms())
-            .await
-            .unwrap();
     }
 
     /// Posts one error event through a key; the ingest status.
@@ -397,7 +246,7 @@ async fn login_answers_an_access_and_a_refresh_token_and_me_shows_the_user_and_r
 #[tokio::test]
 async fn wrong_credentials_answer_401_and_the_eleventh_failure_answers_429_with_retry_after() {
     let env = Env::start().await;
-    env.user("ada@example.test").await;
+    env.user("ada@example.test", false).await;
     for _ in 0..9 {
         env.login("ada@example.test", "wrong password")
             .await
@@ -423,8 +272,8 @@ async fn login_failures_count_per_account_as_well_as_per_address() {
         Arc::new(SystemClock),
     )
     .await;
-    env.user("ada@example.test").await;
-    env.user("bea@example.test").await;
+    env.user("ada@example.test", false).await;
+    env.user("bea@example.test", false).await;
     for ip in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
         let status = env.login_from(ip, "ADA@example.test", "wrong password").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -469,7 +318,7 @@ async fn authenticated_requests_beyond_the_per_user_limit_answer_429() {
 #[tokio::test]
 async fn refresh_rotates_the_pair_and_a_reused_refresh_token_is_refused() {
     let env = Env::start().await;
-    env.user("ada@example.test").await;
+    env.user("ada@example.test", false).await;
     let first = env.login("ada@example.test", PASSWORD).await.expect(200);
     let second = env.refresh(&first["refresh_token"]).await.expect(200);
     assert_ne!(second["token"], first["token"]);
@@ -493,7 +342,7 @@ async fn refresh_rotates_the_pair_and_a_reused_refresh_token_is_refused() {
 #[tokio::test]
 async fn logout_ends_the_access_token_and_its_refresh_token() {
     let env = Env::start().await;
-    env.user("ada@example.test").await;
+    env.user("ada@example.test", false).await;
     let pair = env.login("ada@example.test", PASSWORD).await.expect(200);
     let token = s(&pair["token"]);
     let resp = env
@@ -535,7 +384,7 @@ async fn logout_ends_the_access_token_and_its_refresh_token() {
 async fn access_tokens_expire_after_their_lifetime_and_refresh_tokens_after_theirs() {
     let clock = Arc::new(ManualClock::new(1_700_000_000_000));
     let env = Env::start_with(|_| {}, clock.clone()).await;
-    env.user("ada@example.test").await;
+    env.user("ada@example.test", false).await;
     let pair = env.login("ada@example.test", PASSWORD).await.expect(200);
     env.get(&s(&pair["token"]), "/api/auth/me").await.expect(200);
     clock.advance(15 * 60_000 + 1_000);
@@ -816,7 +665,7 @@ async fn admins_invite_by_link_and_only_owners_invite_owners() {
         .expect(403);
 
     // The link makes its holder a member with the invited role.
-    let eve = env.user("eve@alpha.test").await;
+    let eve = env.user("eve@alpha.test", false).await;
     let secret = link.rsplit('/').next().unwrap();
     env.store
         .accept_invitation(&token_hash(secret), eve.id, env.clock.now_ms())

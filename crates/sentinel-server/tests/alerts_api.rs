@@ -7,26 +7,15 @@
 //!
 //! Delivery itself is not asserted here (the notifier's tests do that): the channels point at a
 //! closed local port, and the tests only look at what was queued.
-#![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
-
-use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
-use sentinel_server::Server;
-use sentinel_server::auth::password;
-use sentinel_server::clock::{Clock, SystemClock};
-use sentinel_server::config::Settings;
-use sentinel_store::{Condition, NewAlertRule, NewUser, OrgRole, Store};
+use sentinel_store::{Condition, NewAlertRule, OrgRole};
 use serde_json::{Value, json};
-use support::{PgSchema, open_store};
+use support::api::PASSWORD;
+use support::web::Browser;
 
-const PASSWORD: &str = "correct horse battery";
-const WAIT: Duration = Duration::from_secs(30);
 /// The secret part of the webhook URLs below: it must never come back in an answer.
 const URL_SECRET: &str = "T0SECRET/B0SECRET/xoxsecretpathtoken";
 
@@ -35,149 +24,19 @@ fn hook_url(n: u32) -> String {
     format!("http://127.0.0.1:9/hooks/{n}/{URL_SECRET}")
 }
 
-struct Env {
-    server: Server,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-    _schema: Option<PgSchema>,
-}
+type Env = support::api::ApiEnv;
 
-/// An answer: status, raw text and the JSON body (`null` when there is none).
-struct Resp {
-    what: String,
-    status: StatusCode,
-    text: String,
-    body: Value,
-}
-
-impl Resp {
-    fn expect(self, status: u16) -> Value {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "{}: expected {status}, got {}: {}",
-            self.what,
-            self.status,
-            self.text
-        );
-        self.body
-    }
-
-    /// Checks the status and that the error message contains `needle`.
-    fn expect_error(self, status: u16, needle: &str) {
-        let what = self.what.clone();
-        let body = self.expect(status);
-        let detail = body["detail"].as_str().unwrap_or_default();
-        assert!(
-            detail.contains(needle),
-            "{what}: {detail:?} does not mention {needle:?}"
-        );
-    }
-}
-
-impl Env {
-    async fn start() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, schema) = open_store(dir.path()).await;
-        let settings = Settings {
-            data_dir: dir.path().into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..Settings::default()
-        };
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let server = Server::start(settings, store.clone(), clock.clone())
-            .await
-            .unwrap();
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(WAIT)
-            .build()
-            .unwrap();
-        Env {
-            server,
-            store,
-            clock,
-            http,
-            _dir: dir,
-            _schema: schema,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.base_url())
-    }
-
-    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Resp {
-        let what = format!("{method} {path}");
-        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            what,
-            status,
-            text,
-            body,
-        }
-    }
-
-    async fn get(&self, token: &str, path: &str) -> Resp {
-        self.call(Method::GET, path, token, None).await
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> Resp {
-        self.call(Method::POST, path, token, Some(body)).await
-    }
-
-    async fn put(&self, token: &str, path: &str, body: Value) -> Resp {
-        self.call(Method::PUT, path, token, Some(body)).await
-    }
-
-    async fn delete(&self, token: &str, path: &str) -> Resp {
-        self.call(Method::DELETE, path, token, None).await
-    }
-
-    /// A user with [`PASSWORD`], made in the store as `sentinel user create` does.
-    async fn user(&self, email: &str, is_admin: bool) -> i64 {
-        let new = NewUser {
-            email: email.into(),
-            name: email.split('@').next().unwrap().into(),
-            password_hash: password::hash(PASSWORD.into()).await.unwrap(),
-            is_admin,
-        };
-        self.store
-            .create_user(&new, self.clock.now_ms())
-            .await
-            .unwrap()
-            .id
-    }
-
-    /// Signs in through the API; the access token.
-    async fn sign_in(&self, email: &str) -> String {
-        let resp = self
-            .http
-            .post(self.url("/api/auth/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::OK);
-        let body: Value = resp.json().await.unwrap();
-        body["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn add_member(&self, org: &str, user_id: i64, role: OrgRole) {
-        let org = self.store.get_organization(org).await.unwrap().unwrap();
-        self.store
-            .add_member(org.id, user_id, role, self.clock.now_ms())
-            .await
-            .unwrap();
+/// A built-in rule of the instance, as the alert engine makes them.
+fn instance_rule(name: &str, condition: Condition) -> NewAlertRule {
+    NewAlertRule {
+        project_id: None,
+        name: name.into(),
+        condition,
+        channel_ids: Vec::new(),
+        cooldown_ms: 3_600_000,
+        reminder_ms: None,
+        notify_recovery: true,
+        enabled: true,
     }
 }
 
@@ -204,8 +63,8 @@ impl World {
     async fn new() -> World {
         let env = Env::start().await;
         env.user("alice@alpha.test", false).await;
-        let dave_id = env.user("dave@alpha.test", false).await;
-        let carol_id = env.user("carol@alpha.test", false).await;
+        let dave_id = env.user("dave@alpha.test", false).await.id;
+        let carol_id = env.user("carol@alpha.test", false).await.id;
         env.user("bob@beta.test", false).await;
         env.user("root@example.test", true).await;
         let alice = env.sign_in("alice@alpha.test").await;
@@ -704,7 +563,7 @@ async fn members_read_and_admins_write() {
     ];
     for (method, path, body) in &writes {
         let body = (!body.is_null()).then(|| body.clone());
-        env.call(method.clone(), path, &w.carol, body)
+        env.call(method.clone(), path, Some(&w.carol), body)
             .await
             .expect_error(403, "needs admin");
     }
@@ -787,7 +646,7 @@ async fn another_organizations_channels_rules_and_log_answer_404() {
         (Method::GET, "/api/0/alert-rules/nope/".to_owned(), None),
     ];
     for (method, path, body) in &probes {
-        let resp = env.call(method.clone(), path, &w.bob, body.clone()).await;
+        let resp = env.call(method.clone(), path, Some(&w.bob), body.clone()).await;
         assert_no_secret(&resp.what.clone(), &resp.text, &["hook 1", "new issues"]);
         resp.expect(404);
     }
@@ -948,16 +807,7 @@ async fn instance_channels_rules_and_log_belong_to_instance_admins() {
     let rule = env
         .store
         .create_rule(
-            &NewAlertRule {
-                project_id: None,
-                name: "Disk almost full".into(),
-                condition: Condition::DiskFree { percent: 10.0 },
-                channel_ids: Vec::new(),
-                cooldown_ms: 3_600_000,
-                reminder_ms: None,
-                notify_recovery: true,
-                enabled: true,
-            },
+            &instance_rule("Disk almost full", Condition::DiskFree { percent: 10.0 }),
             env.clock.now_ms(),
         )
         .await
@@ -1035,7 +885,7 @@ async fn instance_channels_rules_and_log_belong_to_instance_admins() {
         (Method::GET, rule_path.clone()),
         (Method::DELETE, rule_path.clone()),
     ] {
-        env.call(method, &path, &w.alice, None).await.expect(404);
+        env.call(method, &path, Some(&w.alice), None).await.expect(404);
     }
     env.put(&w.alice, &rule_path, json!({"enabled": true}))
         .await
@@ -1048,118 +898,12 @@ async fn instance_channels_rules_and_log_belong_to_instance_admins() {
 
 // ---- the dashboard ------------------------------------------------------------------------------
 
-/// A cookie-keeping HTTP client that does not follow redirects, like a browser with JS off.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    location: String,
-    body: String,
-}
-
-impl Page {
-    /// The CSRF token of the page's forms.
-    fn csrf(&self) -> String {
-        for marker in ["name=\"csrf\" value=\"", "name=\"csrf-token\" content=\""] {
-            if let Some(i) = self.body.find(marker) {
-                let rest = &self.body[i + marker.len()..];
-                return rest[..rest.find('"').unwrap()].to_owned();
-            }
-        }
-        panic!("no CSRF token on the page:\n{}", self.body)
-    }
-}
-
-impl Browser {
-    fn new(env: &Env) -> Self {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .build()
-                .unwrap(),
-            base: env.server.base_url(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn finish(&mut self, resp: reqwest::Response) -> Page {
-        for c in resp.headers().get_all(SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() || c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        Page {
-            status: resp.status(),
-            location: resp
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned(),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.get_with(path, &[]).await
-    }
-
-    async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
-        let mut req = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header());
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = req.send().await.unwrap();
-        self.finish(resp).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.finish(resp).await
-    }
-
-    /// Posts a form with the CSRF token taken from the page at `from`.
-    async fn submit(&mut self, from: &str, path: &str, form: &[(&str, &str)]) -> Page {
-        let csrf = self.get(from).await.csrf();
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(form);
-        self.post(path, &all).await
-    }
-
-    async fn sign_in(&mut self, email: &str) {
-        let page = self
-            .submit("/login", "/login", &[("email", email), ("password", PASSWORD)])
-            .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    }
+/// A browser signed in as `email` (with [`PASSWORD`]).
+async fn browser(env: &Env, email: &str) -> Browser {
+    let mut b = Browser::new(env.server.base_url());
+    let page = b.sign_in(email, PASSWORD).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    b
 }
 
 /// The number after `marker` in `body` (an id in a data attribute).
@@ -1178,8 +922,7 @@ async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_f
     let w = World::new().await;
     let env = &w.env;
     let page_path = "/orgs/alpha/projects/shop/alerts/";
-    let mut alice = Browser::new(env);
-    alice.sign_in("alice@alpha.test").await;
+    let mut alice = browser(env, "alice@alpha.test").await;
 
     let page = alice.get(page_path).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -1306,8 +1049,8 @@ async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_f
         )
         .await;
     assert_eq!(tested.status, StatusCode::SEE_OTHER, "{}", tested.body);
-    assert_eq!(tested.location, format!("{page_path}?tested={channel}"));
-    let shown = alice.get(&tested.location).await;
+    assert_eq!(tested.location(), format!("{page_path}?tested={channel}"));
+    let shown = alice.get(tested.location()).await;
     assert!(
         shown.body.contains("Test notification queued for ops slack"),
         "{}",
@@ -1349,8 +1092,7 @@ async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_f
     assert_eq!(rules, json!([]));
 
     // A member reads the page without forms and cannot post them.
-    let mut carol = Browser::new(env);
-    carol.sign_in("carol@alpha.test").await;
+    let mut carol = browser(env, "carol@alpha.test").await;
     let page = carol.get(page_path).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("ops slack"));
@@ -1366,8 +1108,7 @@ async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_f
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
     // Another organization's user finds nothing; only instance admins see the instance page.
-    let mut bob = Browser::new(env);
-    bob.sign_in("bob@beta.test").await;
+    let mut bob = browser(env, "bob@beta.test").await;
     assert_eq!(bob.get(page_path).await.status, StatusCode::NOT_FOUND);
     let refused = bob
         .submit(
@@ -1388,22 +1129,12 @@ async fn the_instance_alerts_page_manages_instance_channels_and_built_in_rules()
     let rule = env
         .store
         .create_rule(
-            &NewAlertRule {
-                project_id: None,
-                name: "Inbox lagging".into(),
-                condition: Condition::InboxLag { seconds: 300 },
-                channel_ids: Vec::new(),
-                cooldown_ms: 3_600_000,
-                reminder_ms: None,
-                notify_recovery: true,
-                enabled: true,
-            },
+            &instance_rule("Inbox lagging", Condition::InboxLag { seconds: 300 }),
             env.clock.now_ms(),
         )
         .await
         .unwrap();
-    let mut root = Browser::new(env);
-    root.sign_in("root@example.test").await;
+    let mut root = browser(env, "root@example.test").await;
     let account = root.get("/account").await;
     assert!(
         account.body.contains("id=\"instance-alerts-link\""),
@@ -1475,7 +1206,7 @@ async fn the_instance_alerts_page_manages_instance_channels_and_built_in_rules()
         )
         .await;
     assert_eq!(tested.status, StatusCode::SEE_OTHER);
-    let shown = root.get(&tested.location).await;
+    let shown = root.get(tested.location()).await;
     assert!(
         shown.body.contains("Test notification queued for sre ntfy"),
         "{}",

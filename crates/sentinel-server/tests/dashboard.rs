@@ -8,21 +8,21 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use sentinel_server::Server;
 use sentinel_server::clock::SystemClock;
 use sentinel_server::config::Settings;
 use sentinel_store::{IssueQuery, NewUser, OrgRole, Store};
 use serde_json::{Value, json};
+use support::api::PASSWORD;
+use support::web::Browser;
 use support::{PgSchema, open_store};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
-const PASSWORD: &str = "correct horse battery";
 
 struct Env {
     server: Server,
@@ -57,108 +57,15 @@ async fn start_with(edit: impl FnOnce(&mut Settings)) -> Env {
     }
 }
 
-/// A cookie-keeping HTTP client that does not follow redirects, like a browser with JS off.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn location(&self) -> &str {
-        self.headers
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    /// The CSRF token of the page's forms (hidden field or meta tag).
-    fn csrf(&self) -> String {
-        for marker in ["name=\"csrf\" value=\"", "name=\"csrf-token\" content=\""] {
-            if let Some(i) = self.body.find(marker) {
-                let rest = &self.body[i + marker.len()..];
-                return rest[..rest.find('"').unwrap()].to_owned();
-            }
-        }
-        panic!("no CSRF token on the page:\n{}", self.body)
+impl Env {
+    /// A browser without cookies for this server.
+    fn browser(&self) -> Browser {
+        Browser::new(self.server.base_url())
     }
 }
 
 impl Browser {
-    fn new(env: &Env) -> Self {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: env.server.base_url(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn finish(&mut self, resp: reqwest::Response) -> Page {
-        for c in resp.headers().get_all(SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let (pair, _) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() || c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        Page {
-            status: resp.status(),
-            headers: resp.headers().clone(),
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.finish(resp).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.finish(resp).await
-    }
-
-    /// Posts a form with the CSRF token taken from the page at `from`.
-    async fn submit(&mut self, from: &str, path: &str, form: &[(&str, &str)]) -> Page {
-        let csrf = self.get(from).await.csrf();
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(form);
-        self.post(path, &all).await
-    }
-
+    /// Sets up the first admin, Ann, through the first-run form.
     async fn setup_admin(&mut self) {
         let page = self
             .submit(
@@ -172,11 +79,6 @@ impl Browser {
             )
             .await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    }
-
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
-        self.submit("/login", "/login", &[("email", email), ("password", password)])
-            .await
     }
 }
 
@@ -252,7 +154,7 @@ fn hostile_event(id: &str) -> Value {
 #[tokio::test]
 async fn the_first_visit_sets_up_the_admin_who_takes_over_the_default_organization() {
     let env = start_with(|_| {}).await;
-    let mut b = Browser::new(&env);
+    let mut b = env.browser();
     let home = b.get("/").await;
     assert_eq!(home.status, StatusCode::SEE_OTHER);
     assert_eq!(home.location(), "/setup");
@@ -326,7 +228,7 @@ async fn the_first_visit_sets_up_the_admin_who_takes_over_the_default_organizati
     );
 
     // Set-up happens once; afterwards it leads to the sign-in page.
-    let again = Browser::new(&env).get("/setup").await;
+    let again = env.browser().get("/setup").await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     assert_eq!(again.location(), "/login");
 }
@@ -334,8 +236,8 @@ async fn the_first_visit_sets_up_the_admin_who_takes_over_the_default_organizati
 #[tokio::test]
 async fn sign_in_leads_back_to_the_page_asked_for_and_sign_out_ends_the_session() {
     let env = start_with(|_| {}).await;
-    Browser::new(&env).setup_admin().await;
-    let mut b = Browser::new(&env);
+    env.browser().setup_admin().await;
+    let mut b = env.browser();
     let asked = b.get("/orgs/default/members/").await;
     assert_eq!(asked.status, StatusCode::SEE_OTHER);
     assert_eq!(asked.location(), "/login?next=%2Forgs%2Fdefault%2Fmembers%2F");
@@ -373,7 +275,7 @@ async fn sign_in_leads_back_to_the_page_asked_for_and_sign_out_ends_the_session(
     assert!(members.body.contains("ann@example.com"));
 
     // An off-site `next` is not followed.
-    let mut c = Browser::new(&env);
+    let mut c = env.browser();
     let csrf = c.get("/login").await.csrf();
     let off = c
         .post(
@@ -391,7 +293,7 @@ async fn sign_in_leads_back_to_the_page_asked_for_and_sign_out_ends_the_session(
     let stolen = b.cookies.clone();
     let out = b.submit("/orgs/default/", "/logout", &[]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
-    let mut replay = Browser::new(&env);
+    let mut replay = env.browser();
     replay.cookies = stolen;
     let after = replay.get("/orgs/default/").await;
     assert_eq!(
@@ -405,8 +307,8 @@ async fn sign_in_leads_back_to_the_page_asked_for_and_sign_out_ends_the_session(
 #[tokio::test]
 async fn repeated_failed_sign_ins_are_throttled_even_with_the_right_password_next() {
     let env = start_with(|s| s.auth.login_attempts = 3).await;
-    Browser::new(&env).setup_admin().await;
-    let mut b = Browser::new(&env);
+    env.browser().setup_admin().await;
+    let mut b = env.browser();
     for _ in 0..3 {
         let page = b.sign_in("ann@example.com", "wrong password").await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED);
@@ -431,7 +333,7 @@ async fn forms_without_the_session_csrf_token_or_from_another_origin_are_refused
     )
     .await;
     let issue = wait_for_issues(&env, env.project, 1).await[0];
-    let mut b = Browser::new(&env);
+    let mut b = env.browser();
     b.setup_admin().await;
     let path = format!("/orgs/default/issues/{issue}/comments");
 
@@ -471,7 +373,7 @@ async fn the_issue_forms_resolve_assign_comment_and_log_the_activity() {
     )
     .await;
     let issue = wait_for_issues(&env, env.project, 1).await[0];
-    let mut b = Browser::new(&env);
+    let mut b = env.browser();
     b.setup_admin().await;
     let page = format!("/orgs/default/issues/{issue}/");
     let admin = env
@@ -554,7 +456,7 @@ async fn pages_of_another_organization_answer_404() {
     )
     .await;
     let issue = wait_for_issues(&env, env.project, 1).await[0];
-    Browser::new(&env).setup_admin().await;
+    env.browser().setup_admin().await;
 
     // Mallory has her own organization and no part in `default`.
     let hash = sentinel_server::auth::password::hash(PASSWORD.into())
@@ -577,7 +479,7 @@ async fn pages_of_another_organization_answer_404() {
         .create_organization("mallory-org", "Mallory's", mallory.id, 0)
         .await
         .unwrap();
-    let mut m = Browser::new(&env);
+    let mut m = env.browser();
     assert_eq!(
         m.sign_in("mallory@example.com", PASSWORD).await.status,
         StatusCode::SEE_OTHER
@@ -619,7 +521,7 @@ async fn hostile_event_data_is_rendered_inert_on_every_page() {
     let id = "d".repeat(32);
     send_event(&env, env.project, KEY, hostile_event(&id)).await;
     let issue = wait_for_issues(&env, env.project, 1).await[0];
-    let mut b = Browser::new(&env);
+    let mut b = env.browser();
     b.setup_admin().await;
     let pages = [
         "/orgs/default/".to_owned(),
@@ -745,7 +647,7 @@ async fn the_releases_pages_show_events_new_issues_and_crash_free_rates() {
     }
     assert_eq!(release.map(|r| (r.sessions, r.users)), Some((5, 3)));
 
-    let mut b = Browser::new(&env);
+    let mut b = env.browser();
     b.setup_admin().await;
     let list = b.get("/orgs/default/projects/app/releases/").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
@@ -791,7 +693,7 @@ async fn the_releases_pages_show_events_new_issues_and_crash_free_rates() {
 #[tokio::test]
 async fn an_invitation_link_creates_the_account_and_joins_with_its_role_once() {
     let env = start_with(|_| {}).await;
-    let mut admin = Browser::new(&env);
+    let mut admin = env.browser();
     admin.setup_admin().await;
     let invited = admin
         .submit(
@@ -806,7 +708,7 @@ async fn an_invitation_link_creates_the_account_and_joins_with_its_role_once() {
     let link = &invited.body[at..at + invited.body[at..].find('<').unwrap()];
     let path = link.strip_prefix(&env.server.base_url()).unwrap().to_owned();
 
-    let mut bob = Browser::new(&env);
+    let mut bob = env.browser();
     let page = bob.get(&path).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
@@ -833,7 +735,7 @@ async fn an_invitation_link_creates_the_account_and_joins_with_its_role_once() {
     );
 
     // The link worked once.
-    let again = Browser::new(&env).get(&path).await;
+    let again = env.browser().get(&path).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
 }
 
@@ -861,7 +763,7 @@ async fn attachments_of_an_event_are_listed_on_its_page_and_download_as_sent() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let issue = wait_for_issues(&env, env.project, 1).await[0];
-    let mut b = Browser::new(&env);
+    let mut b = env.browser();
     b.setup_admin().await;
     let mut page = b.get(&format!("/orgs/default/issues/{issue}/")).await;
     for _ in 0..100 {
@@ -905,7 +807,7 @@ async fn attachments_of_an_event_are_listed_on_its_page_and_download_as_sent() {
 #[tokio::test]
 async fn the_monitors_pages_add_show_pause_and_delete_a_monitor() {
     let env = start_with(|_| {}).await;
-    let mut b = Browser::new(&env);
+    let mut b = env.browser();
     b.setup_admin().await;
     let list_path = "/orgs/default/projects/app/monitors/";
     let empty = b.get(list_path).await;

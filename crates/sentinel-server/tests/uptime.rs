@@ -15,10 +15,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use reqwest::Method;
-use sentinel_server::Server;
 use sentinel_server::clock::SystemClock;
-use sentinel_server::config::{Settings, SmtpSettings, SmtpTls};
-use sentinel_store::{NewApiToken, NewUser, Store, TokenScope};
+use sentinel_server::config::{SmtpSettings, SmtpTls};
+use sentinel_store::{NewApiToken, NewUser, TokenScope};
 use serde_json::{Value, json};
 use support::smtp::SmtpServer;
 
@@ -27,89 +26,46 @@ const TOKEN: &str = "sntl_uptime_test_token_000000000000000000000000";
 /// notifier, with room for a loaded machine.
 const WAIT: Duration = Duration::from_secs(60);
 
-struct Env {
-    server: Server,
-    store: Arc<dyn Store>,
-    http: reqwest::Client,
-    project: String,
-    _dir: tempfile::TempDir,
-    _pg: Option<support::PgSchema>,
+type Env = support::api::ApiEnv;
+
+/// A server with fast delivery retries that sends email to the SMTP server on `smtp_port` (if
+/// any), and the id of its project `acme/shop`; [`TOKEN`] is an instance token of it.
+async fn start(smtp_port: Option<u16>) -> (Env, String) {
+    let env = Env::start_with(
+        |settings| {
+            settings.public_url = Some("http://sentinel.test".into());
+            settings.alerts.retry_base_ms = 100;
+            if let Some(port) = smtp_port {
+                settings.smtp = SmtpSettings {
+                    host: "127.0.0.1".into(),
+                    port: Some(port),
+                    tls: SmtpTls::None,
+                    from: "Sentinel <alerts@sentinel.test>".into(),
+                    ..SmtpSettings::default()
+                };
+            }
+        },
+        Arc::new(SystemClock),
+    )
+    .await;
+    let (project, _) = env
+        .store
+        .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", 0)
+        .await
+        .unwrap();
+    support::instance_token(env.store.as_ref(), TOKEN).await;
+    (env, project.id.to_string())
 }
 
 impl Env {
-    async fn start(smtp_port: Option<u16>) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, pg) = support::open_store(dir.path()).await;
-        let (project, _) = store
-            .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", 0)
-            .await
-            .unwrap();
-        support::instance_token(store.as_ref(), TOKEN).await;
-        let mut settings = Settings {
-            data_dir: dir.path().into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: Some("http://sentinel.test".into()),
-            ..Settings::default()
-        };
-        settings.alerts.retry_base_ms = 100;
-        if let Some(port) = smtp_port {
-            settings.smtp = SmtpSettings {
-                host: "127.0.0.1".into(),
-                port: Some(port),
-                tls: SmtpTls::None,
-                from: "Sentinel <alerts@sentinel.test>".into(),
-                ..SmtpSettings::default()
-            };
-        }
-        let server = Server::start(settings, store.clone(), Arc::new(SystemClock))
-            .await
-            .unwrap();
-        Env {
-            server,
-            store,
-            http: reqwest::Client::builder().no_proxy().build().unwrap(),
-            project: project.id.to_string(),
-            _dir: dir,
-            _pg: pg,
-        }
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.server.base_url()))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let (status, body) = self.call(Method::POST, path, TOKEN, Some(body)).await;
-        assert!(status.is_success(), "POST {path}: {status} {body}");
-        body
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(Method::GET, path, TOKEN, None).await;
-        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-        body
-    }
-
     /// Polls the monitor until its status is `status`.
     async fn wait_status(&self, id: &str, status: &str) -> Value {
         let deadline = Instant::now() + WAIT;
         loop {
-            let m = self.get(&format!("/api/0/monitors/{id}/")).await;
+            let m = self
+                .get(TOKEN, &format!("/api/0/monitors/{id}/"))
+                .await
+                .expect(200);
             if m["status"] == status {
                 return m;
             }
@@ -189,7 +145,7 @@ async fn emails(smtp: &SmtpServer, n: usize) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transition() {
     let smtp = SmtpServer::start("plain", None, None, false).await;
-    let env = Env::start(Some(smtp.port)).await;
+    let (env, p) = start(Some(smtp.port)).await;
     let t = Target::default();
     let target_url = serve(
         axum::Router::new()
@@ -205,26 +161,31 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     )
     .await;
 
-    let p = &env.project;
     let webhook = env
         .post(
+            TOKEN,
             &format!("/api/0/projects/{p}/channels/"),
             json!({"name": "ops hook", "kind": "webhook", "config": {"url": format!("{hook_url}/hook")}}),
         )
-        .await;
+        .await
+        .expect(201);
     let email = env
         .post(
+            TOKEN,
             &format!("/api/0/projects/{p}/channels/"),
             json!({"name": "ops mail", "kind": "email", "config": {"to": "oncall@example.com"}}),
         )
-        .await;
+        .await
+        .expect(201);
     let rule = env
         .post(
+            TOKEN,
             &format!("/api/0/projects/{p}/alert-rules/"),
             json!({"name": "monitors", "condition": {"kind": "monitor_down"},
                    "channels": [webhook["id"], email["id"]]}),
         )
-        .await;
+        .await
+        .expect(201);
     assert_eq!(
         rule["cooldown_minutes"], 0,
         "monitor rules notify every outage: {rule}"
@@ -233,11 +194,13 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
 
     let monitor = env
         .post(
+            TOKEN,
             &format!("/api/0/projects/{p}/monitors/"),
             json!({"name": "Shop health", "type": "http", "url": format!("{target_url}/health"),
                    "interval_seconds": 10, "timeout_seconds": 5, "keyword": "good"}),
         )
-        .await;
+        .await
+        .expect(201);
     let id = monitor["id"].as_str().unwrap().to_owned();
     assert_eq!(monitor["status"], "pending");
     assert_eq!(monitor["failure_threshold"], 3);
@@ -245,7 +208,10 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
 
     // First success: up, and nobody is told (nothing recovered).
     env.wait_status(&id, "up").await;
-    let checks = env.get(&format!("/api/0/monitors/{id}/checks/")).await;
+    let checks = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/checks/"))
+        .await
+        .expect(200);
     let first = &checks.as_array().unwrap()[0];
     assert_eq!(first["ok"], true, "{first}");
     assert_eq!(first["status_code"], 200);
@@ -259,7 +225,10 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     let down = env.wait_status(&id, "down").await;
     let detected = broke.elapsed();
     assert_eq!(h.wait_for(1).await, vec!["Shop health is down"]);
-    let failed_checks = env.get(&format!("/api/0/monitors/{id}/checks/")).await;
+    let failed_checks = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/checks/"))
+        .await
+        .expect(200);
     let failures = failed_checks
         .as_array()
         .unwrap()
@@ -269,7 +238,10 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     assert!(failures >= 3, "down after {failures} failures: {failed_checks}");
     println!("detection: target failing → status down in {detected:?}");
     assert!(down["uptime"]["24h"].as_f64().unwrap() < 100.0, "{down}");
-    let open = env.get(&format!("/api/0/monitors/{id}/incidents/")).await;
+    let open = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/incidents/"))
+        .await
+        .expect(200);
     let incident = &open["data"][0];
     assert_eq!(incident["status"], "open", "{open}");
     assert_eq!(incident["evidence"]["status_code"], 503);
@@ -305,10 +277,16 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     let subjects: Vec<&str> = mail.iter().map(|m| m["subject"].as_str().unwrap()).collect();
     assert!(subjects[0].contains("Shop health is down"), "{subjects:?}");
     assert!(subjects[1].contains("Shop health is up again"), "{subjects:?}");
-    let resolved = env.get(&format!("/api/0/monitors/{id}/incidents/")).await;
+    let resolved = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/incidents/"))
+        .await
+        .expect(200);
     assert_eq!(resolved["data"].as_array().unwrap().len(), 1, "{resolved}");
     assert_eq!(resolved["data"][0]["status"], "resolved");
-    let project_incidents = env.get(&format!("/api/0/projects/{p}/incidents/")).await;
+    let project_incidents = env
+        .get(TOKEN, &format!("/api/0/projects/{p}/incidents/"))
+        .await
+        .expect(200);
     assert_eq!(project_incidents["data"][0]["id"], resolved["data"][0]["id"]);
 
     // A few more healthy checks change nothing: still exactly one notification per transition.
@@ -319,14 +297,17 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(h.titles().len(), 2, "{:?}", h.titles());
     assert_eq!(smtp.messages().len(), 2);
-    let log = env.get(&format!("/api/0/projects/{p}/notifications/")).await;
+    let log = env
+        .get(TOKEN, &format!("/api/0/projects/{p}/notifications/"))
+        .await
+        .expect(200);
     assert_eq!(log["data"].as_array().unwrap().len(), 4, "{log}");
     env.server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_tcp_port_goes_down_with_the_connect_error() {
-    let env = Env::start(None).await;
+    let (env, p) = start(None).await;
     // A port that was just free: nothing listens on it.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -334,41 +315,42 @@ async fn a_closed_tcp_port_goes_down_with_the_connect_error() {
     };
     let monitor = env
         .post(
-            &format!("/api/0/projects/{}/monitors/", env.project),
+            TOKEN,
+            &format!("/api/0/projects/{p}/monitors/"),
             json!({"type": "tcp", "host": "127.0.0.1", "port": port, "interval_seconds": 10,
                    "failure_threshold": 2}),
         )
-        .await;
+        .await
+        .expect(201);
     assert_eq!(monitor["name"], format!("127.0.0.1:{port}"));
     let id = monitor["id"].as_str().unwrap();
     env.wait_status(id, "down").await;
-    let checks = env.get(&format!("/api/0/monitors/{id}/checks/")).await;
+    let checks = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/checks/"))
+        .await
+        .expect(200);
     let error = checks[0]["error"].as_str().unwrap();
     assert!(
         error.contains(&format!("connecting to 127.0.0.1:{port} failed")),
         "{error}"
     );
-    let incidents = env.get(&format!("/api/0/monitors/{id}/incidents/")).await;
+    let incidents = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/incidents/"))
+        .await
+        .expect(200);
     assert_eq!(incidents["data"][0]["status"], "open");
     env.server.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn monitors_are_validated_by_field_paged_and_private_to_their_organization() {
-    let env = Env::start(None).await;
-    let p = &env.project;
+    let (env, p) = start(None).await;
     let path = format!("/api/0/projects/{p}/monitors/");
     let refused = |body: Value, needle: &'static str| {
         let env = &env;
         let path = path.clone();
         async move {
-            let (status, answer) = env.call(Method::POST, &path, TOKEN, Some(body.clone())).await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {answer}");
-            let detail = answer["detail"].as_str().unwrap_or_default();
-            assert!(
-                detail.contains(needle),
-                "{body}: {detail:?} does not mention {needle:?}"
-            );
+            env.post(TOKEN, &path, body).await.expect_error(400, needle);
         }
     };
     refused(json!({"url": "https://example.com"}), "type is required").await;
@@ -396,49 +378,53 @@ async fn monitors_are_validated_by_field_paged_and_private_to_their_organization
     )
     .await;
     // Nothing half-made stayed behind.
-    assert_eq!(env.get(&path).await["data"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        env.get(TOKEN, &path).await.expect(200)["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 
     for n in 0..3 {
         env.post(
+            TOKEN,
             &path,
             json!({"type": "http", "url": format!("https://example.com/{n}"), "enabled": false}),
         )
-        .await;
+        .await
+        .expect(201);
     }
-    let first = env.get(&format!("{path}?limit=2")).await;
+    let first = env.get(TOKEN, &format!("{path}?limit=2")).await.expect(200);
     assert_eq!(first["data"].as_array().unwrap().len(), 2);
     assert_eq!(first["data"][0]["status"], "paused");
     assert_eq!(first["pagination"]["has_more"], true);
     let cursor = first["pagination"]["next_cursor"].as_str().unwrap();
-    let second = env.get(&format!("{path}?limit=2&cursor={cursor}")).await;
+    let second = env
+        .get(TOKEN, &format!("{path}?limit=2&cursor={cursor}"))
+        .await
+        .expect(200);
     assert_eq!(second["data"].as_array().unwrap().len(), 1);
     assert_eq!(second["data"][0]["url"], "https://example.com/2");
     let id = second["data"][0]["id"].as_str().unwrap().to_owned();
 
     // Updating keeps unnamed fields; the type cannot change.
-    let (status, changed) = env
-        .call(
-            Method::PUT,
-            &format!("/api/0/monitors/{id}/"),
+    let changed = env
+        .put(
             TOKEN,
-            Some(json!({"name": "Docs", "keyword": "Example"})),
+            &format!("/api/0/monitors/{id}/"),
+            json!({"name": "Docs", "keyword": "Example"}),
         )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{changed}");
+        .await
+        .expect(200);
     assert_eq!(
         (changed["name"].as_str(), changed["url"].as_str()),
         (Some("Docs"), Some("https://example.com/2"))
     );
     assert_eq!(changed["keyword"], "Example");
-    let (status, _) = env
-        .call(
-            Method::PUT,
-            &format!("/api/0/monitors/{id}/"),
-            TOKEN,
-            Some(json!({"type": "tcp"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    env.put(TOKEN, &format!("/api/0/monitors/{id}/"), json!({"type": "tcp"}))
+        .await
+        .expect(400);
 
     // Someone of another organization sees nothing of it, and cannot list the project's.
     let user = env
@@ -473,17 +459,14 @@ async fn monitors_are_validated_by_field_paged_and_private_to_their_organization
         (Method::GET, format!("/api/0/monitors/{id}/incidents/")),
         (Method::GET, path.clone()),
     ] {
-        let (status, body) = env.call(method.clone(), &path, other, None).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        env.call(method, &path, Some(other), None).await.expect(404);
     }
 
-    let (status, _) = env
-        .call(Method::DELETE, &format!("/api/0/monitors/{id}/"), TOKEN, None)
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = env
-        .call(Method::GET, &format!("/api/0/monitors/{id}/"), TOKEN, None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    env.delete(TOKEN, &format!("/api/0/monitors/{id}/"))
+        .await
+        .expect(204);
+    env.get(TOKEN, &format!("/api/0/monitors/{id}/"))
+        .await
+        .expect(404);
     env.server.shutdown().await.unwrap();
 }

@@ -7,7 +7,9 @@
 )]
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
 
+pub mod api;
 pub mod smtp;
+pub mod web;
 
 use std::sync::Arc;
 
