@@ -75,6 +75,7 @@ async fn world() -> World {
                 project_id: project.id,
                 name: "Shop".into(),
                 kind: MonitorKind::Http,
+                slug: None,
                 config: json!({"url": "https://shop.test/health", "method": "GET", "expected_status": ["2xx"],
                                "follow_redirects": true, "verify_tls": true}),
                 interval_ms: INTERVAL,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sentinel_store::{
-    CheckJob, CheckResult, Incident, Monitor, NewCheckResult, NewMonitor, Resolution, StoreError,
+    CheckJob, CheckResult, CronRun, Incident, Monitor, NewCheckResult, NewMonitor, Resolution, StoreError,
     UptimeBucket, UptimeStore, VerifierCommit,
 };
 
@@ -164,5 +164,37 @@ impl UptimeStore for PgStore {
         until_ms: i64,
     ) -> Result<Vec<(i64, UptimeBucket)>, StoreError> {
         uptime_buckets(&self.pool, monitor_ids, resolution, since_ms, until_ms).await
+    }
+
+    async fn monitor_by_slug(&self, project_id: i64, slug: &str) -> Result<Option<Monitor>, StoreError> {
+        monitor_by_slug(&self.pool, project_id, slug).await
+    }
+
+    async fn overdue_monitors(&self, now_ms: i64, limit: usize) -> Result<Vec<Monitor>, StoreError> {
+        overdue_monitors(&self.pool, now_ms, limit).await
+    }
+
+    async fn move_deadline(&self, monitor_id: i64, from_ms: i64, to_ms: i64) -> Result<bool, StoreError> {
+        move_deadline(&self.pool, monitor_id, from_ms, to_ms).await
+    }
+
+    async fn start_cron_run(&self, run: &CronRun) -> Result<bool, StoreError> {
+        start_cron_run(&self.pool, run).await
+    }
+
+    async fn cron_run(
+        &self,
+        monitor_id: i64,
+        check_in_id: Option<&str>,
+    ) -> Result<Option<CronRun>, StoreError> {
+        cron_run(&self.pool, monitor_id, check_in_id).await
+    }
+
+    async fn end_cron_run(&self, monitor_id: i64, check_in_id: &str) -> Result<bool, StoreError> {
+        end_cron_run(&self.pool, monitor_id, check_in_id).await
+    }
+
+    async fn overdue_cron_runs(&self, now_ms: i64, limit: usize) -> Result<Vec<CronRun>, StoreError> {
+        overdue_cron_runs(&self.pool, now_ms, limit).await
     }
 }

@@ -235,6 +235,7 @@ async fn two_instances_schedule_and_claim_each_check_job_once() {
             project_id: p,
             name: format!("m{n}"),
             kind: MonitorKind::Http,
+            slug: None,
             config: Default::default(),
             interval_ms: 60_000,
             timeout_ms: 10_000,

@@ -17,6 +17,7 @@ mod accounts;
 mod alerts;
 mod batch;
 mod checks;
+mod cron;
 mod inbox;
 mod issues;
 mod leases;
@@ -42,6 +43,7 @@ pub use batch::{
     IssueAgg, IssueKey, IssueState, KeyTotals, Reopen, TagCounts, issue_aggregates, issue_id, key_totals,
     reopen, tag_counts,
 };
+pub use cron::{OVERDUE_MONITORS, PASSIVE_KINDS};
 pub use issues::{
     EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, fts5_query, priority_expression, search_words, tsquery,
 };

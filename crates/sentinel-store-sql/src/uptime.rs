@@ -11,7 +11,7 @@ use sentinel_store::{MonitorKind, MonitorStatus, NewCheckResult, NewMonitor, Res
 /// `RETURNING`).
 pub const MONITOR_FIELDS: &str = "id, project_id, name, kind, config_json, interval_ms, timeout_ms, \
      failure_threshold, recovery_threshold, enabled, public, status, status_since_ms, streak, \
-     next_check_ms, last_check_ms, created_ms, updated_ms";
+     next_check_ms, last_check_ms, created_ms, updated_ms, slug";
 
 /// The columns of a check result, in the order [`uptime!`](crate::uptime!) maps them.
 pub const RESULT_FIELDS: &str =
@@ -209,6 +209,7 @@ macro_rules! uptime {
                 last_check_ms: r.try_get(15).map_err($db_err)?,
                 created_ms: r.try_get(16).map_err($db_err)?,
                 updated_ms: r.try_get(17).map_err($db_err)?,
+                slug: r.try_get(18).map_err($db_err)?,
             })
         }
 
@@ -263,8 +264,8 @@ macro_rules! uptime {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO monitors (project_id, name, kind, config_json, interval_ms, timeout_ms, \
                  failure_threshold, recovery_threshold, enabled, public, status, status_since_ms, streak, \
-                 next_check_ms, last_check_ms, created_ms, updated_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, NULL, $12, $12) \
+                 next_check_ms, last_check_ms, created_ms, updated_ms, slug) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, NULL, $12, $12, $14) \
                  RETURNING {}",
                 $crate::MONITOR_FIELDS
             )))
@@ -281,6 +282,7 @@ macro_rules! uptime {
             .bind(MonitorStatus::Pending.as_str())
             .bind(now_ms)
             .bind(new.next_check_ms)
+            .bind(new.slug.as_deref())
             .fetch_one(&mut *tx)
             .await
             .map_err($db_err)?;
@@ -553,6 +555,10 @@ macro_rules! uptime {
             db_err: $db_err,
             key_share: $key_share,
             write_alert_commit: $write_alert_commit,
+        }
+
+        $crate::__uptime_cron! {
+            db_err: $db_err,
         }
     };
 }

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use sentinel_store::{
-    CheckJob, CheckResult, Incident, Monitor, NewCheckResult, NewMonitor, Resolution, StoreError,
+    CheckJob, CheckResult, CronRun, Incident, Monitor, NewCheckResult, NewMonitor, Resolution, StoreError,
     UptimeBucket, UptimeStore, VerifierCommit,
 };
 
@@ -124,6 +124,38 @@ impl UptimeStore for SqliteStore {
     ) -> Result<Vec<(i64, UptimeBucket)>, StoreError> {
         uptime_buckets(&self.main_r, monitor_ids, resolution, since_ms, until_ms).await
     }
+
+    async fn monitor_by_slug(&self, project_id: i64, slug: &str) -> Result<Option<Monitor>, StoreError> {
+        monitor_by_slug(&self.main_r, project_id, slug).await
+    }
+
+    async fn overdue_monitors(&self, now_ms: i64, limit: usize) -> Result<Vec<Monitor>, StoreError> {
+        overdue_monitors(&self.main_r, now_ms, limit).await
+    }
+
+    async fn move_deadline(&self, monitor_id: i64, from_ms: i64, to_ms: i64) -> Result<bool, StoreError> {
+        move_deadline(&self.main_w, monitor_id, from_ms, to_ms).await
+    }
+
+    async fn start_cron_run(&self, run: &CronRun) -> Result<bool, StoreError> {
+        start_cron_run(&self.main_w, run).await
+    }
+
+    async fn cron_run(
+        &self,
+        monitor_id: i64,
+        check_in_id: Option<&str>,
+    ) -> Result<Option<CronRun>, StoreError> {
+        cron_run(&self.main_r, monitor_id, check_in_id).await
+    }
+
+    async fn end_cron_run(&self, monitor_id: i64, check_in_id: &str) -> Result<bool, StoreError> {
+        end_cron_run(&self.main_w, monitor_id, check_in_id).await
+    }
+
+    async fn overdue_cron_runs(&self, now_ms: i64, limit: usize) -> Result<Vec<CronRun>, StoreError> {
+        overdue_cron_runs(&self.main_r, now_ms, limit).await
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +197,29 @@ mod tests {
             jobs,
             ["SEARCH check_jobs USING INDEX check_jobs_due (slot_ms<?)"],
             "{jobs:?}"
+        );
+        // The deadline sweep of heartbeat and cron monitors, likewise.
+        let overdue = plan(
+            &store,
+            &format!("SELECT id FROM monitors {}", sentinel_store_sql::OVERDUE_MONITORS),
+            2,
+        )
+        .await;
+        assert_eq!(
+            overdue,
+            ["SEARCH monitors USING INDEX monitors_deadline (next_check_ms<?)"],
+            "{overdue:?}"
+        );
+        let runs = plan(
+            &store,
+            "SELECT monitor_id FROM cron_runs WHERE deadline_ms <= $1 ORDER BY deadline_ms, monitor_id, check_in_id LIMIT $2",
+            2,
+        )
+        .await;
+        assert_eq!(
+            runs,
+            ["SEARCH cron_runs USING COVERING INDEX cron_runs_by_deadline (deadline_ms<?)"],
+            "{runs:?}"
         );
     }
 }

@@ -141,6 +141,8 @@ macro_rules! contract_tests {
             uptime_buckets_filter_by_resolution_and_window,
             retention_deletes_old_check_results_and_rollups_but_keeps_queued_results,
             deleting_a_monitor_removes_its_rows,
+            check_in_monitors_are_found_by_slug_and_swept_by_deadline,
+            cron_runs_start_once_end_once_and_time_out_by_deadline,
             rows_copy_between_stores_and_resume
         );
     };

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sentinel_store::{
-    AlertCommit, AlertMessage, ChannelKind, ChannelSecrets, CheckJob, CheckResult, Incident, IncidentChange,
-    Monitor, MonitorKind, MonitorState, MonitorStatus, NewChannel, NewCheckResult, NewMonitor,
-    NewNotification, Resolution, Transition, UptimeBucket, VerifierCommit,
+    AlertCommit, AlertMessage, ChannelKind, ChannelSecrets, CheckJob, CheckResult, CronRun, Incident,
+    IncidentChange, Monitor, MonitorKind, MonitorState, MonitorStatus, NewChannel, NewCheckResult,
+    NewMonitor, NewNotification, Resolution, Transition, UptimeBucket, VerifierCommit,
 };
 use serde_json::json;
 
@@ -21,6 +21,7 @@ fn new_monitor(project_id: i64, name: &str, kind: MonitorKind) -> NewMonitor {
         project_id,
         name: name.into(),
         kind,
+        slug: None,
         config: json!({ "url": format!("https://{name}.example.com/health"), "method": "GET" }),
         interval_ms: INTERVAL,
         timeout_ms: 10_000,
@@ -147,6 +148,14 @@ pub async fn populate_uptime(store: &dyn Store, p: i64) {
         ..Default::default()
     };
     store.commit_verification(&commit).await.unwrap();
+    // (Of the first monitor: a resumed copy's first pass copies only the first few.)
+    let run = CronRun {
+        monitor_id: a.id,
+        check_in_id: "6f1a9c5e-0000-4000-8000-000000000009".into(),
+        started_ms: T0,
+        deadline_ms: T0 + MINUTE,
+    };
+    store.start_cron_run(&run).await.unwrap();
 }
 
 pub async fn monitors_are_created_read_listed_updated_and_deleted(store: &dyn Store) {
@@ -1154,4 +1163,170 @@ pub async fn deleting_a_monitor_removes_its_rows(store: &dyn Store) {
     assert!(store.open_incident(kept.id).await.unwrap().is_some());
     let jobs = store.claim_check_jobs(10, T0 + INTERVAL, MINUTE).await.unwrap();
     assert_eq!(jobs_of(&jobs), [(kept.id, T0 + INTERVAL)]);
+}
+
+/// A heartbeat monitor: found by its slug within its project only; slugs are unique per project.
+fn passive_monitor(project_id: i64, slug: &str, kind: MonitorKind, deadline_ms: i64) -> NewMonitor {
+    NewMonitor {
+        slug: Some(slug.into()),
+        config: json!({ "schedule": { "type": "interval", "seconds": 3600 }, "grace_seconds": 60 }),
+        interval_ms: 3_600_000,
+        failure_threshold: 1,
+        recovery_threshold: 1,
+        next_check_ms: deadline_ms,
+        ..new_monitor(project_id, slug, kind)
+    }
+}
+
+pub async fn check_in_monitors_are_found_by_slug_and_swept_by_deadline(store: &dyn Store) {
+    let p = project(store, "crons").await;
+    let other = project(store, "crons-2").await;
+    let nightly = store
+        .create_monitor(&passive_monitor(p, "nightly", MonitorKind::Cron, T0 + MINUTE), T0)
+        .await
+        .unwrap();
+    let beat = store
+        .create_monitor(
+            &passive_monitor(p, "beat", MonitorKind::Heartbeat, T0 + 2 * MINUTE),
+            T0,
+        )
+        .await
+        .unwrap();
+    let mut paused = passive_monitor(p, "paused", MonitorKind::Heartbeat, T0);
+    paused.enabled = false;
+    store.create_monitor(&paused, T0).await.unwrap();
+    let elsewhere = store
+        .create_monitor(
+            &passive_monitor(other, "nightly", MonitorKind::Cron, T0 + MINUTE),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(nightly.slug.as_deref(), Some("nightly"));
+
+    // By slug, within the project.
+    assert_eq!(
+        store.monitor_by_slug(p, "nightly").await.unwrap(),
+        Some(nightly.clone())
+    );
+    assert_eq!(
+        store.monitor_by_slug(other, "nightly").await.unwrap(),
+        Some(elsewhere.clone())
+    );
+    assert_eq!(store.monitor_by_slug(p, "weekly").await.unwrap(), None);
+    let taken = store
+        .create_monitor(&passive_monitor(p, "nightly", MonitorKind::Heartbeat, T0), T0)
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    // Monitors a checker runs have no slug, however many there are.
+    monitor(store, p, "web-1").await;
+    monitor(store, p, "web-2").await;
+
+    // Overdue: enabled passive monitors only, earliest deadline first; never active ones.
+    let overdue = |now| async move {
+        store
+            .overdue_monitors(now, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(overdue(T0).await, Vec::<i64>::new());
+    assert_eq!(overdue(T0 + MINUTE).await, [nightly.id, elsewhere.id]);
+    assert_eq!(
+        overdue(T0 + 5 * MINUTE).await,
+        [nightly.id, elsewhere.id, beat.id]
+    );
+    assert_eq!(store.overdue_monitors(T0 + 5 * MINUTE, 1).await.unwrap().len(), 1);
+
+    // The deadline moves only from the value the mover read: a second sweep or a replayed
+    // check-in changes nothing.
+    assert!(
+        store
+            .move_deadline(nightly.id, T0 + MINUTE, T0 + 61 * MINUTE)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .move_deadline(nightly.id, T0 + MINUTE, T0 + 61 * MINUTE)
+            .await
+            .unwrap()
+    );
+    assert!(!store.move_deadline(i64::MAX, T0, T0 + MINUTE).await.unwrap());
+    assert_eq!(
+        store
+            .get_monitor(nightly.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_check_ms,
+        T0 + 61 * MINUTE
+    );
+    assert_eq!(overdue(T0 + 5 * MINUTE).await, [elsewhere.id, beat.id]);
+}
+
+pub async fn cron_runs_start_once_end_once_and_time_out_by_deadline(store: &dyn Store) {
+    let p = project(store, "runs").await;
+    let job = store
+        .create_monitor(&passive_monitor(p, "job", MonitorKind::Cron, T0 + MINUTE), T0)
+        .await
+        .unwrap();
+    let run = |id: &str, started_ms: i64| CronRun {
+        monitor_id: job.id,
+        check_in_id: id.into(),
+        started_ms,
+        deadline_ms: started_ms + 30 * MINUTE,
+    };
+    let first = run("6f1a9c5e-0000-4000-8000-000000000001", T0);
+    let second = run("6f1a9c5e-0000-4000-8000-000000000002", T0 + MINUTE);
+    assert!(store.start_cron_run(&first).await.unwrap());
+    assert!(
+        !store.start_cron_run(&first).await.unwrap(),
+        "the same check-in again"
+    );
+    assert!(store.start_cron_run(&second).await.unwrap());
+    // A run of a monitor that does not exist is not recorded.
+    assert!(
+        !store
+            .start_cron_run(&CronRun {
+                monitor_id: i64::MAX,
+                ..first.clone()
+            })
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store.cron_run(job.id, Some(&first.check_in_id)).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.cron_run(job.id, None).await.unwrap(),
+        Some(second.clone()),
+        "the latest"
+    );
+    assert_eq!(store.cron_run(job.id, Some("unknown")).await.unwrap(), None);
+
+    assert_eq!(store.overdue_cron_runs(T0 + 29 * MINUTE, 10).await.unwrap(), []);
+    assert_eq!(
+        store.overdue_cron_runs(T0 + 40 * MINUTE, 10).await.unwrap(),
+        [first.clone(), second.clone()]
+    );
+
+    assert!(store.end_cron_run(job.id, &second.check_in_id).await.unwrap());
+    assert!(
+        !store.end_cron_run(job.id, &second.check_in_id).await.unwrap(),
+        "ended once"
+    );
+    assert_eq!(store.cron_run(job.id, None).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        store.overdue_cron_runs(T0 + 40 * MINUTE, 10).await.unwrap(),
+        [first.clone()]
+    );
+
+    // Runs go with their monitor.
+    assert!(store.delete_monitor(job.id).await.unwrap());
+    assert_eq!(store.overdue_cron_runs(i64::MAX, 10).await.unwrap(), []);
 }

@@ -344,8 +344,14 @@ pub const TABLES: &[TableSpec] = &[
             "last_check_ms",
             "created_ms",
             "updated_ms",
+            "slug",
         ],
         key: &["id"],
+    },
+    TableSpec {
+        name: "cron_runs",
+        columns: &["monitor_id", "check_in_id", "started_ms", "deadline_ms"],
+        key: &["monitor_id", "check_in_id"],
     },
     TableSpec {
         name: "check_jobs",

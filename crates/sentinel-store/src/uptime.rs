@@ -102,6 +102,9 @@ pub struct Monitor {
     pub project_id: i64,
     pub name: String,
     pub kind: MonitorKind,
+    /// Names a heartbeat or cron monitor in check-ins (unique within its project); `None` for
+    /// the kinds a checker runs.
+    pub slug: Option<String>,
     /// What and how to check, by kind (`{"url": …, "method": …}`, `{"host": …, "port": …}`), a
     /// JSON object the server validates.
     pub config: serde_json::Value,
@@ -135,6 +138,8 @@ pub struct NewMonitor {
     pub project_id: i64,
     pub name: String,
     pub kind: MonitorKind,
+    /// See [`Monitor::slug`]; kept on update.
+    pub slug: Option<String>,
     pub config: serde_json::Value,
     pub interval_ms: i64,
     pub timeout_ms: i64,
@@ -144,6 +149,18 @@ pub struct NewMonitor {
     pub public: bool,
     /// The first slot (the scheduler spreads monitors over their interval).
     pub next_check_ms: i64,
+}
+
+/// A run of a cron job that checked in `in_progress` and has not finished yet: unique by
+/// `(monitor_id, check_in_id)`. A finished run leaves no row (its result is the record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CronRun {
+    pub monitor_id: i64,
+    /// The SDK's id for the run (a UUID, as sent).
+    pub check_in_id: String,
+    pub started_ms: i64,
+    /// When the run times out (started plus the monitor's longest runtime).
+    pub deadline_ms: i64,
 }
 
 /// One scheduled check: unique by `(monitor_id, slot_ms)`.
@@ -386,4 +403,32 @@ pub trait UptimeStore: Send + Sync {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<Vec<(i64, UptimeBucket)>, StoreError>;
+
+    // ---- heartbeat and cron monitors (fed by check-ins) ----
+    //
+    // Their `next_check_ms` is the deadline of the next expected check-in. Every step below is
+    // idempotent, so a check-in applied twice (a worker that crashed before acknowledging it)
+    // changes nothing the second time: results are unique by slot, runs by check-in id, and
+    // deadlines only move conditionally.
+
+    /// The project's monitor with this slug.
+    async fn monitor_by_slug(&self, project_id: i64, slug: &str) -> Result<Option<Monitor>, StoreError>;
+    /// Up to `limit` enabled heartbeat and cron monitors whose deadline is at or before `now_ms`,
+    /// earliest first.
+    async fn overdue_monitors(&self, now_ms: i64, limit: usize) -> Result<Vec<Monitor>, StoreError>;
+    /// Moves the monitor's deadline from `from_ms` to `to_ms`; `false` (and nothing written) if
+    /// it is no longer `from_ms` or the monitor is gone.
+    async fn move_deadline(&self, monitor_id: i64, from_ms: i64, to_ms: i64) -> Result<bool, StoreError>;
+    /// Records a run as in progress; `false` if it was already (the same check-in again).
+    async fn start_cron_run(&self, run: &CronRun) -> Result<bool, StoreError>;
+    /// The monitor's run with this check-in id, or with `None` its latest started one.
+    async fn cron_run(
+        &self,
+        monitor_id: i64,
+        check_in_id: Option<&str>,
+    ) -> Result<Option<CronRun>, StoreError>;
+    /// Forgets a run (it finished or timed out, and its result is recorded); `false` if unknown.
+    async fn end_cron_run(&self, monitor_id: i64, check_in_id: &str) -> Result<bool, StoreError>;
+    /// Up to `limit` runs whose deadline is at or before `now_ms`, earliest first.
+    async fn overdue_cron_runs(&self, now_ms: i64, limit: usize) -> Result<Vec<CronRun>, StoreError>;
 }

@@ -313,6 +313,7 @@ pub fn parse_monitor(
         project_id,
         name,
         kind: check.kind(),
+        slug: None,
         config: check.to_config(),
         interval_ms,
         timeout_ms: timeout as i64 * 1000,
