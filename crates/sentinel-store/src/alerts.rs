@@ -156,6 +156,15 @@ pub enum Condition {
         #[serde(default)]
         monitors: Vec<i64>,
     },
+    /// The TLS certificate of an HTTPS monitor of the project expires within `days` days (and,
+    /// with recovery notices, once a renewed one is further out). `monitors` as for
+    /// `MonitorDown`. Evaluated by the uptime verifier on each successful check that read a
+    /// certificate, per monitor (`monitor:{id}`).
+    CertExpiring {
+        days: u32,
+        #[serde(default)]
+        monitors: Vec<i64>,
+    },
 }
 
 impl Condition {
@@ -169,6 +178,7 @@ impl Condition {
             Condition::IngestRejections { .. } => "ingest_rejections",
             Condition::DiskFree { .. } => "disk_free",
             Condition::MonitorDown { .. } => "monitor_down",
+            Condition::CertExpiring { .. } => "cert_expiring",
         }
     }
 
@@ -185,15 +195,20 @@ impl Condition {
         matches!(self, Condition::NewIssue {} | Condition::Regression {})
     }
 
-    /// Kinds the uptime verifier evaluates on monitor transitions.
+    /// Kinds the uptime verifier evaluates on monitors' check results.
     pub fn is_monitor(&self) -> bool {
-        matches!(self, Condition::MonitorDown { .. })
+        matches!(
+            self,
+            Condition::MonitorDown { .. } | Condition::CertExpiring { .. }
+        )
     }
 
     /// Whether a monitor rule watches monitor `monitor_id`.
     pub fn watches_monitor(&self, monitor_id: i64) -> bool {
         match self {
-            Condition::MonitorDown { monitors } => monitors.is_empty() || monitors.contains(&monitor_id),
+            Condition::MonitorDown { monitors } | Condition::CertExpiring { monitors, .. } => {
+                monitors.is_empty() || monitors.contains(&monitor_id)
+            }
             _ => false,
         }
     }

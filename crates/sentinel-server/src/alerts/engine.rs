@@ -437,9 +437,10 @@ impl Engine {
                     ),
                 )])
             }
-            Condition::NewIssue {} | Condition::Regression {} | Condition::MonitorDown { .. } => {
-                Ok(Vec::new())
-            }
+            Condition::NewIssue {}
+            | Condition::Regression {}
+            | Condition::MonitorDown { .. }
+            | Condition::CertExpiring { .. } => Ok(Vec::new()),
         }
     }
 

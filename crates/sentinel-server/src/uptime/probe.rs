@@ -1,6 +1,7 @@
 //! Running one check: an HTTP(S) request driven by hand (DNS, connect, TLS and the first byte
-//! are timed separately) or a TCP connect, under the monitor's timeout. Latency counts from the
-//! moment the check starts, never from when it was queued.
+//! are timed separately; on HTTPS the certificate's expiry is recorded), a TCP connect, or a DNS
+//! query, under the monitor's timeout. Latency counts from the moment the check starts, never
+//! from when it was queued.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,7 +12,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
 use tokio::net::TcpStream;
 
-use crate::uptime::spec::{Check, HttpCheck, TcpCheck, json_equals, json_path, lookup};
+use crate::uptime::dns;
+use crate::uptime::spec::{Check, DnsCheck, HttpCheck, TcpCheck, json_equals, json_path, lookup};
 
 /// Body bytes an HTTP check reads (for keywords, JSON assertions and the evidence).
 const BODY_LIMIT: usize = 256 * 1024;
@@ -38,6 +40,11 @@ pub async fn run(check: &Check, timeout: Duration) -> Outcome {
         match check {
             Check::Http(c) => http(c, start, &mut details).await,
             Check::Tcp(c) => tcp(c, &mut details).await.map(|()| None),
+            Check::Dns(c) => dns_check(c, &mut details).await.map(|()| None),
+            // Never claimed by a checker (they are not an active kind).
+            Check::Heartbeat(_) | Check::Cron(_) => Err(fail(
+                "heartbeat and cron monitors are fed by check-ins, not checked",
+            )),
         }
     })
     .await;
@@ -83,6 +90,55 @@ async fn tcp(c: &TcpCheck, details: &mut Map<String, Value>) -> Result<(), Failu
         .await
         .map_err(|e| fail(format!("connecting to {}:{} failed: {e}", c.host, c.port)))?;
     details.insert("connect_ms".into(), json!(ms_since(t)));
+    Ok(())
+}
+
+/// Where the system resolver configuration names its nameservers.
+const RESOLV_CONF: &str = "/etc/resolv.conf";
+
+async fn dns_check(c: &DnsCheck, details: &mut Map<String, Value>) -> Result<(), Failure> {
+    let server: std::net::SocketAddr = match &c.resolver {
+        Some(r) => r
+            .parse()
+            .map_err(|_| fail(format!("resolver {r:?} is not an address")))?,
+        None => {
+            let conf = tokio::fs::read_to_string(RESOLV_CONF).await.map_err(|e| {
+                fail(format!(
+                    "reading {RESOLV_CONF} failed ({e}); set the monitor's resolver"
+                ))
+            })?;
+            dns::first_nameserver(&conf).ok_or_else(|| {
+                fail(format!(
+                    "{RESOLV_CONF} names no nameserver; set the monitor's resolver"
+                ))
+            })?
+        }
+    };
+    details.insert("resolver".into(), json!(server.to_string()));
+    let t = Instant::now();
+    let response = dns::query(server, &c.host, c.record_type)
+        .await
+        .map_err(|e| fail(format!("DNS query to {server} failed: {e}")))?;
+    details.insert("dns_ms".into(), json!(ms_since(t)));
+    details.insert("answers".into(), json!(response.answers));
+    if response.rcode != 0 {
+        return Err(fail(format!(
+            "{} for {}",
+            dns::rcode_name(response.rcode),
+            c.host
+        )));
+    }
+    if response.answers.is_empty() {
+        return Err(fail(format!("no {} records for {}", c.record_type, c.host)));
+    }
+    let missing = c.missing(&response.answers);
+    if !missing.is_empty() {
+        return Err(fail(format!(
+            "expected {}, got {}",
+            missing.join(" and "),
+            response.answers.join(", ")
+        )));
+    }
     Ok(())
 }
 
@@ -250,8 +306,20 @@ async fn request(
         let tls = connector
             .connect(name, tcp)
             .await
-            .map_err(|e| fail(format!("TLS handshake with {host} failed: {e}")))?;
+            .map_err(|e| fail(format!("TLS handshake with {host} failed: {}", tls_error(&e))))?;
         details.insert("tls_ms".into(), json!(ms_since(t)));
+        // The first HTTPS host's certificate (the monitor's own, unless an http:// URL redirects):
+        // what `cert_expiring` rules watch.
+        if !details.contains_key("cert_expires_ms")
+            && let Some(expires) = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| not_after_ms(leaf))
+        {
+            details.insert("cert_expires_ms".into(), json!(expires));
+        }
         Conn::Tls(Box::new(tls))
     } else {
         Conn::Plain(tcp)
@@ -292,6 +360,45 @@ async fn request(
         }
     };
     Ok((parts.status, parts.headers, bytes))
+}
+
+/// A handshake failure in words; an expired certificate says when it expired.
+fn tls_error(e: &std::io::Error) -> String {
+    use rustls::CertificateError;
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        Some(rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { not_after, .. })) => {
+            format!(
+                "certificate expired on {}",
+                date(not_after.as_secs() as i64 * 1000)
+            )
+        }
+        Some(rustls::Error::InvalidCertificate(CertificateError::Expired)) => "certificate expired".into(),
+        Some(rustls::Error::InvalidCertificate(CertificateError::NotValidYetContext {
+            not_before, ..
+        })) => {
+            format!(
+                "certificate not valid before {}",
+                date(not_before.as_secs() as i64 * 1000)
+            )
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// The certificate's `notAfter`, epoch milliseconds.
+fn not_after_ms(cert: &rustls::pki_types::CertificateDer<'_>) -> Option<i64> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    Some(parsed.validity().not_after.timestamp() * 1000)
+}
+
+/// `2026-11-20` (UTC).
+pub fn date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 async fn send<I>(
@@ -409,5 +516,21 @@ mod tests {
         assert_eq!(to("/z"), "http://a.test:8080/z");
         assert_eq!(to("z?k=2"), "http://a.test:8080/x/z?k=2");
         assert_eq!(to("https://b.test/"), "https://b.test/");
+    }
+
+    #[test]
+    fn a_certificates_expiry_is_read_to_the_second() {
+        let mut params = rcgen::CertificateParams::new(vec!["x.test".to_owned()]).unwrap();
+        // 2026-11-20T12:30:05Z.
+        let expires: i64 = 1_795_177_805_000;
+        params.not_after = rcgen::date_time_ymd(1970, 1, 1) + Duration::from_millis(expires as u64);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(not_after_ms(cert.der()), Some(expires));
+        assert_eq!(date(expires), "2026-11-20");
+        assert_eq!(
+            not_after_ms(&rustls::pki_types::CertificateDer::from(vec![1, 2, 3])),
+            None
+        );
     }
 }

@@ -8,6 +8,9 @@ use serde_json::{Map, Value};
 
 use sentinel_store::MonitorKind;
 
+use crate::uptime::cron::CronCheck;
+use crate::uptime::dns::{self, RecordType};
+
 /// Shortest interval between checks.
 pub const MIN_INTERVAL_SECS: u64 = 10;
 /// Longest interval between checks (one day).
@@ -22,6 +25,8 @@ pub const MAX_THRESHOLD: u32 = 20;
 pub const MAX_REDIRECTS: usize = 10;
 const MAX_HEADERS: usize = 50;
 const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Values a DNS check may expect.
+const MAX_EXPECTED: usize = 50;
 
 /// An HTTP(S) check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,11 +112,48 @@ pub struct TcpCheck {
     pub port: u16,
 }
 
+/// A DNS check: one question to one resolver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsCheck {
+    pub host: String,
+    pub record_type: RecordType,
+    /// Values the answer must include (all of them; it may hold more). Empty: any answer of the
+    /// type passes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected: Vec<String>,
+    /// `ip:port` of the resolver asked; `None`: the first nameserver of `/etc/resolv.conf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolver: Option<String>,
+}
+
+impl DnsCheck {
+    /// The expected values the answers lack: addresses compare as addresses, names and text
+    /// without case and without a final dot.
+    pub fn missing<'a>(&'a self, answers: &[String]) -> Vec<&'a str> {
+        let same =
+            |want: &str, got: &str| match (want.parse::<std::net::IpAddr>(), got.parse::<std::net::IpAddr>())
+            {
+                (Ok(w), Ok(g)) => w == g,
+                _ => dns::same_name(want, got),
+            };
+        self.expected
+            .iter()
+            .filter(|want| !answers.iter().any(|got| same(want, got)))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 /// A monitor's check, by kind; its JSON is the stored `config`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Check {
     Http(HttpCheck),
     Tcp(TcpCheck),
+    Dns(DnsCheck),
+    /// Fed by pings: no checker runs it.
+    Heartbeat(CronCheck),
+    /// Created and fed by Sentry SDK check-ins: no checker runs it.
+    Cron(CronCheck),
 }
 
 impl Check {
@@ -119,6 +161,9 @@ impl Check {
         match self {
             Check::Http(_) => MonitorKind::Http,
             Check::Tcp(_) => MonitorKind::Tcp,
+            Check::Dns(_) => MonitorKind::Dns,
+            Check::Heartbeat(_) => MonitorKind::Heartbeat,
+            Check::Cron(_) => MonitorKind::Cron,
         }
     }
 
@@ -126,6 +171,8 @@ impl Check {
         match self {
             Check::Http(c) => serde_json::to_value(c),
             Check::Tcp(c) => serde_json::to_value(c),
+            Check::Dns(c) => serde_json::to_value(c),
+            Check::Heartbeat(c) | Check::Cron(c) => serde_json::to_value(c),
         }
         .unwrap_or(Value::Null)
     }
@@ -136,21 +183,27 @@ impl Check {
         match kind {
             MonitorKind::Http => Ok(Check::Http(serde_json::from_value(config.clone()).map_err(bad)?)),
             MonitorKind::Tcp => Ok(Check::Tcp(serde_json::from_value(config.clone()).map_err(bad)?)),
-            other => Err(format!("{} monitors are not run by checkers", other.as_str())),
+            MonitorKind::Dns => Ok(Check::Dns(serde_json::from_value(config.clone()).map_err(bad)?)),
+            MonitorKind::Heartbeat => Ok(Check::Heartbeat(
+                serde_json::from_value(config.clone()).map_err(bad)?,
+            )),
+            MonitorKind::Cron => Ok(Check::Cron(serde_json::from_value(config.clone()).map_err(bad)?)),
         }
     }
 
-    /// One line naming the target: the URL, `host:port`.
+    /// One line naming the target: the URL, `host:port`, `host TYPE`.
     pub fn target(&self) -> String {
         match self {
             Check::Http(c) => c.url.clone(),
             Check::Tcp(c) => format!("{}:{}", c.host, c.port),
+            Check::Dns(c) => format!("{} {}", c.host, c.record_type),
+            Check::Heartbeat(c) | Check::Cron(c) => c.describe(),
         }
     }
 }
 
-/// The kinds the API takes (the others arrive with the heartbeat and cron monitors).
-pub const CHECK_KINDS: &[&str] = &["http", "tcp"];
+/// The kinds the API creates (cron monitors are created by SDK check-ins; the API changes them).
+pub const CHECK_KINDS: &[&str] = &["http", "tcp", "dns", "heartbeat"];
 
 /// The check fields of each kind, for "unknown field" messages.
 pub fn check_fields(kind: &str) -> &'static [&'static str] {
@@ -169,15 +222,26 @@ pub fn check_fields(kind: &str) -> &'static [&'static str] {
             "verify_tls",
         ],
         "tcp" => &["host", "port"],
+        "dns" => &["host", "record_type", "expected", "resolver"],
+        "heartbeat" | "cron" => &[
+            "slug",
+            "schedule",
+            "timezone",
+            "grace_seconds",
+            "max_runtime_seconds",
+        ],
         _ => &[],
     }
 }
 
 /// The check of kind `kind` from the request's fields (`fields` holds only check fields).
+/// Heartbeat and cron monitors are parsed by `cron::parse_heartbeat` (their period is the
+/// monitor's interval).
 pub fn parse_check(kind: &str, fields: &Map<String, Value>) -> Result<Check, String> {
     match kind {
         "http" => parse_http(fields).map(Check::Http),
         "tcp" => parse_tcp(fields).map(Check::Tcp),
+        "dns" => parse_dns(fields).map(Check::Dns),
         other => Err(format!(
             "invalid type {other:?}: expected one of {}",
             CHECK_KINDS.join(", ")
@@ -350,6 +414,93 @@ fn parse_tcp(fields: &Map<String, Value>) -> Result<TcpCheck, String> {
     })
 }
 
+fn parse_dns(fields: &Map<String, Value>) -> Result<DnsCheck, String> {
+    let host = string(fields, "host")?
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .ok_or("host is required for a dns monitor: the name to look up")?;
+    let name_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if !host.chars().all(name_chars) {
+        return Err(format!(
+            "host {host:?} must be a DNS name (letters, digits, -, _ and dots; IDNs in their xn-- form)"
+        ));
+    }
+    dns::encode_query(0, &host, RecordType::A).map_err(|e| format!("host: {e}"))?;
+    let types = || {
+        RecordType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let record_type = match fields.get("record_type") {
+        None | Some(Value::Null) => RecordType::A,
+        Some(Value::String(t)) => {
+            RecordType::parse(t).ok_or_else(|| format!("record_type {t:?} is not one of {}", types()))?
+        }
+        Some(other) => return Err(format!("record_type must be one of {}, not {other}", types())),
+    };
+    let expected = match fields.get("expected") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => {
+            let items: Vec<&Value> = match v {
+                Value::Array(a) => a.iter().collect(),
+                one => vec![one],
+            };
+            if items.len() > MAX_EXPECTED {
+                return Err(format!("expected: at most {MAX_EXPECTED} values"));
+            }
+            let mut list = Vec::with_capacity(items.len());
+            for item in items {
+                let value = item
+                    .as_str()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| format!("expected: {item} is not a value (a non-empty string)"))?;
+                let address = |ok: bool, family: &str| {
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "expected: {value:?} is not an {family} address (the {record_type} records' values)"
+                        ))
+                    }
+                };
+                match record_type {
+                    RecordType::A => address(value.parse::<std::net::Ipv4Addr>().is_ok(), "IPv4")?,
+                    RecordType::Aaaa => address(value.parse::<std::net::Ipv6Addr>().is_ok(), "IPv6")?,
+                    _ => {}
+                }
+                list.push(value.to_owned());
+            }
+            list
+        }
+    };
+    let resolver = match string(fields, "resolver")?.map(|r| r.trim().to_owned()) {
+        None => None,
+        Some(r) if r.is_empty() => None,
+        Some(r) => Some(
+            r.parse::<std::net::SocketAddr>()
+                .or_else(|_| {
+                    r.parse::<std::net::IpAddr>()
+                        .map(|ip| std::net::SocketAddr::new(ip, dns::DEFAULT_PORT))
+                })
+                .map_err(|_| {
+                    format!(
+                        "resolver {r:?} must be an IP address, with an optional port (9.9.9.9, 9.9.9.9:53, [2620:fe::fe]:53)"
+                    )
+                })?
+                .to_string(),
+        ),
+    };
+    Ok(DnsCheck {
+        host,
+        record_type,
+        expected,
+        resolver,
+    })
+}
+
 /// One step of a JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathStep {
@@ -482,6 +633,60 @@ mod tests {
         assert_eq!(at("$.data[1]"), None);
         assert!(json_equals(&json!(3), &json!("3")));
         assert!(!json_equals(&json!("ok"), &json!("fail")));
+    }
+
+    #[test]
+    fn dns_checks_default_to_a_records_and_name_bad_fields() {
+        let Ok(Check::Dns(c)) = parse_check(
+            "dns",
+            &fields(json!({"host": "example.com", "expected": "10.0.0.1", "resolver": "127.0.0.1"})),
+        ) else {
+            panic!("not dns");
+        };
+        assert_eq!(c.record_type, RecordType::A);
+        assert_eq!(c.expected, vec!["10.0.0.1"]);
+        assert_eq!(c.resolver.as_deref(), Some("127.0.0.1:53"));
+        assert_eq!(Check::Dns(c.clone()).target(), "example.com A");
+        let stored = Check::Dns(c.clone()).to_config();
+        assert_eq!(stored["record_type"], "A");
+        assert_eq!(Check::from_config(MonitorKind::Dns, &stored), Ok(Check::Dns(c)));
+
+        let err = |v: Value| parse_check("dns", &fields(v)).err().unwrap_or_default();
+        assert!(err(json!({})).contains("host is required"));
+        assert!(err(json!({"host": "a b"})).contains("host"));
+        assert!(err(json!({"host": "a..b"})).contains("host"));
+        assert!(
+            err(json!({"host": "x.test", "record_type": "SRV"}))
+                .contains("record_type \"SRV\" is not one of")
+        );
+        assert!(err(json!({"host": "x.test", "expected": ["10.0.0.300"]})).contains("expected"));
+        assert!(
+            err(json!({"host": "x.test", "record_type": "AAAA", "expected": ["10.0.0.1"]})).contains("IPv6")
+        );
+        assert!(err(json!({"host": "x.test", "resolver": "dns.google"})).contains("resolver"));
+        assert!(
+            parse_check(
+                "dns",
+                &fields(json!({"host": "x.test", "record_type": "mx", "resolver": "[::1]:5353"}))
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn dns_expectations_ignore_case_final_dots_and_address_spelling() {
+        let check = DnsCheck {
+            host: "x.test".into(),
+            record_type: RecordType::Cname,
+            expected: vec![
+                "WWW.Example.com.".into(),
+                "2001:db8::1".into(),
+                "other.test".into(),
+            ],
+            resolver: None,
+        };
+        let answers = vec!["www.example.com".to_owned(), "2001:DB8:0::1".to_owned()];
+        assert_eq!(check.missing(&answers), vec!["other.test"]);
     }
 
     #[test]

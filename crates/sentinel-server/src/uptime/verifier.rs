@@ -11,6 +11,9 @@
 //! - Going down opens an incident with the confirming check as evidence; coming back resolves it.
 //!   Both go to the project's `monitor_down` alert rules, which notify once per transition (and
 //!   remind while down only if the rule asks).
+//! - Each successful HTTPS check carries its certificate's expiry: the project's `cert_expiring`
+//!   rules fire for the monitor when fewer than their `days` are left, and resolve once a later
+//!   check sees a certificate valid for longer.
 //!
 //! A result for a slot older than the newest one judged (a slow check overtaken by a re-check)
 //! is taken off the queue without effect.
@@ -21,8 +24,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sentinel_store::{
-    AlertMessage, AlertRule, AlertState, Channel, CheckResult, IncidentChange, Monitor, MonitorState,
-    MonitorStatus, Project, Store, StoreError, Transition, VerifierCommit,
+    AlertMessage, AlertRule, AlertState, Channel, CheckResult, Condition, DAY_MS, IncidentChange, Monitor,
+    MonitorState, MonitorStatus, Project, Store, StoreError, Transition, VerifierCommit,
 };
 use serde_json::json;
 use tokio::sync::{Notify, watch};
@@ -30,6 +33,7 @@ use tokio::sync::{Notify, watch};
 use crate::alerts::rules;
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
+use crate::uptime::probe::date;
 use crate::uptime::spec::Check;
 
 /// Results judged per pass.
@@ -94,6 +98,50 @@ impl Machine {
     }
 }
 
+/// A certificate expiry that a successful check read, in the order the checks ran.
+struct CertReading {
+    monitor: Monitor,
+    /// When the check ended.
+    at_ms: i64,
+    expires_ms: i64,
+}
+
+impl CertReading {
+    /// Whole days left at the check (negative once expired).
+    fn days_left(&self) -> i64 {
+        (self.expires_ms - self.at_ms).div_euclid(DAY_MS)
+    }
+}
+
+/// Projects and their channels, read once per pass.
+#[derive(Default)]
+struct Lookups {
+    projects: HashMap<i64, Option<Project>>,
+    channels: HashMap<i64, Vec<Channel>>,
+}
+
+impl Lookups {
+    async fn project(&mut self, store: &dyn Store, id: i64) -> anyhow::Result<Option<Project>> {
+        if let std::collections::hash_map::Entry::Vacant(e) = self.projects.entry(id) {
+            e.insert(store.get_project(id).await?);
+            self.channels.insert(id, store.list_channels(Some(id)).await?);
+        }
+        Ok(self.projects.get(&id).cloned().flatten())
+    }
+
+    /// The enabled channels of `rule` (of project `id`, looked up before).
+    fn targets(&self, rule: &AlertRule, id: i64) -> Vec<Channel> {
+        self.channels
+            .get(&id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|c| c.enabled && rule.channel_ids.contains(&c.id))
+            .cloned()
+            .collect()
+    }
+}
+
 /// One monitor's status change in a pass.
 struct Change {
     monitor: Monitor,
@@ -153,6 +201,7 @@ impl Verifier {
         };
         let mut changes = Vec::new();
         let mut still_down = Vec::new();
+        let mut certs = Vec::new();
         for monitor in monitors {
             let mut list = by_monitor.remove(&monitor.id).unwrap_or_default();
             list.sort_by_key(|r| (r.slot_ms, r.id));
@@ -165,6 +214,15 @@ impl Verifier {
                 }
                 last = Some(r.slot_ms);
                 let at = r.started_ms + r.latency_ms;
+                if r.ok
+                    && let Some(expires_ms) = r.details.get("cert_expires_ms").and_then(|v| v.as_i64())
+                {
+                    certs.push(CertReading {
+                        monitor: monitor.clone(),
+                        at_ms: at,
+                        expires_ms,
+                    });
+                }
                 let from_since_ms = machine.since_ms;
                 if let Some(from) = machine.apply(r.ok, at) {
                     changed = true;
@@ -187,7 +245,8 @@ impl Verifier {
                 status_since_ms: machine.since_ms,
                 streak: machine.streak,
                 last_check_ms: last,
-                recheck_ms: machine.recheck(now),
+                // A heartbeat's next "check" is its deadline: never brought forward.
+                recheck_ms: machine.recheck(now).filter(|_| monitor.kind.is_active()),
             });
         }
         for c in &changes {
@@ -204,8 +263,9 @@ impl Verifier {
                 _ => {}
             }
         }
-        if !changes.is_empty() || !still_down.is_empty() {
-            self.alerts(&changes, &still_down, now, &mut commit).await?;
+        if !changes.is_empty() || !still_down.is_empty() || !certs.is_empty() {
+            self.alerts(&changes, &still_down, &certs, now, &mut commit)
+                .await?;
         }
         let taken = commit.verified.len();
         match self.store.commit_verification(&commit).await {
@@ -234,22 +294,63 @@ impl Verifier {
         }
     }
 
-    /// Alert states and notifications of the `monitor_down` rules for this pass's transitions,
-    /// and reminders for monitors that stay down.
+    /// Alert states and notifications of the monitor rules for this pass: `monitor_down` rules on
+    /// transitions (and reminders for monitors that stay down), `cert_expiring` rules on the
+    /// certificates read.
     async fn alerts(
         &self,
         changes: &[Change],
         still_down: &[Monitor],
+        certs: &[CertReading],
         now: i64,
         commit: &mut VerifierCommit,
     ) -> anyhow::Result<()> {
-        let rules = self.store.enabled_rules(&["monitor_down"]).await?;
+        let rules = self
+            .store
+            .enabled_rules(&["monitor_down", "cert_expiring"])
+            .await?;
         if rules.is_empty() {
             return Ok(());
         }
+        let (down_rules, cert_rules): (Vec<AlertRule>, Vec<AlertRule>) = rules
+            .into_iter()
+            .partition(|r| matches!(r.condition, Condition::MonitorDown { .. }));
+        let mut look = Lookups::default();
         let mut latest: HashMap<(i64, String), AlertState> = HashMap::new();
-        let mut projects: HashMap<i64, Option<Project>> = HashMap::new();
-        let mut channels: HashMap<i64, Vec<Channel>> = HashMap::new();
+        if !down_rules.is_empty() {
+            self.down_alerts(
+                &down_rules,
+                changes,
+                still_down,
+                now,
+                &mut look,
+                &mut latest,
+                commit,
+            )
+            .await?;
+        }
+        if !cert_rules.is_empty() {
+            self.cert_alerts(&cert_rules, certs, &mut look, &mut latest, commit)
+                .await?;
+        }
+        commit.alerts.states.extend(latest.into_values());
+        Ok(())
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one pass's inputs and the caches it shares with the other monitor rules"
+    )]
+    async fn down_alerts(
+        &self,
+        rules: &[AlertRule],
+        changes: &[Change],
+        still_down: &[Monitor],
+        now: i64,
+        look: &mut Lookups,
+        latest: &mut HashMap<(i64, String), AlertState>,
+        commit: &mut VerifierCommit,
+    ) -> anyhow::Result<()> {
         let subjects = changes
             .iter()
             .map(|c| (&c.monitor, Some(c)))
@@ -268,14 +369,7 @@ impl Verifier {
             if change.is_none() && watching.iter().all(|r| r.reminder_ms.is_none()) {
                 continue;
             }
-            if let std::collections::hash_map::Entry::Vacant(e) = projects.entry(monitor.project_id) {
-                e.insert(self.store.get_project(monitor.project_id).await?);
-                channels.insert(
-                    monitor.project_id,
-                    self.store.list_channels(Some(monitor.project_id)).await?,
-                );
-            }
-            let Some(project) = projects.get(&monitor.project_id).cloned().flatten() else {
+            let Some(project) = look.project(self.store.as_ref(), monitor.project_id).await? else {
                 continue;
             };
             let subject = format!("monitor:{}", monitor.id);
@@ -295,14 +389,7 @@ impl Verifier {
                 };
                 if let Some(t) = step.notify {
                     let message = self.message(&project, monitor, change, t);
-                    let targets: Vec<Channel> = channels
-                        .get(&monitor.project_id)
-                        .map(Vec::as_slice)
-                        .unwrap_or(&[])
-                        .iter()
-                        .filter(|c| c.enabled && rule.channel_ids.contains(&c.id))
-                        .cloned()
-                        .collect();
+                    let targets = look.targets(rule, monitor.project_id);
                     commit
                         .alerts
                         .notifications
@@ -313,8 +400,129 @@ impl Verifier {
                 latest.insert(key, step.state);
             }
         }
-        commit.alerts.states.extend(latest.into_values());
         Ok(())
+    }
+
+    /// Each certificate read, against the `cert_expiring` rules watching its monitor: fewer days
+    /// left than the rule's fire it for the monitor, as many or more resolve it.
+    async fn cert_alerts(
+        &self,
+        rules: &[AlertRule],
+        certs: &[CertReading],
+        look: &mut Lookups,
+        latest: &mut HashMap<(i64, String), AlertState>,
+        commit: &mut VerifierCommit,
+    ) -> anyhow::Result<()> {
+        // Each rule's states, read once per pass when one of its monitors was checked.
+        let mut stored: HashMap<i64, HashMap<String, AlertState>> = HashMap::new();
+        for reading in certs {
+            let monitor = &reading.monitor;
+            let subject = format!("monitor:{}", monitor.id);
+            for rule in rules {
+                let Condition::CertExpiring { days, .. } = rule.condition else {
+                    continue;
+                };
+                if rule.project_id != Some(monitor.project_id) || !rule.condition.watches_monitor(monitor.id)
+                {
+                    continue;
+                }
+                let key = (rule.id, subject.clone());
+                let prev = match latest.get(&key) {
+                    Some(state) => Some(state.clone()),
+                    None => {
+                        if let std::collections::hash_map::Entry::Vacant(e) = stored.entry(rule.id) {
+                            let states = self.store.alert_states(rule.id).await?;
+                            e.insert(states.into_iter().map(|s| (s.subject.clone(), s)).collect());
+                        }
+                        stored.get(&rule.id).and_then(|s| s.get(&subject)).cloned()
+                    }
+                };
+                let holds = reading.expires_ms - reading.at_ms < i64::from(days) * DAY_MS;
+                let left = Some(reading.days_left() as f64);
+                let Some(step) = rules::step(rule, prev.as_ref(), &subject, holds, left, reading.at_ms)
+                else {
+                    continue;
+                };
+                if let Some(t) = step.notify
+                    && let Some(project) = look.project(self.store.as_ref(), monitor.project_id).await?
+                {
+                    let message = self.cert_message(&project, reading, t);
+                    let targets = look.targets(rule, monitor.project_id);
+                    commit
+                        .alerts
+                        .notifications
+                        .extend(crate::alerts::engine::notifications(
+                            rule,
+                            &step,
+                            &message,
+                            &targets,
+                            reading.at_ms,
+                        ));
+                }
+                latest.insert(key, step.state);
+            }
+        }
+        Ok(())
+    }
+
+    fn cert_message(&self, project: &Project, reading: &CertReading, transition: Transition) -> AlertMessage {
+        let monitor = &reading.monitor;
+        let target = Check::from_config(monitor.kind, &monitor.config)
+            .map(|c| c.target())
+            .unwrap_or_default();
+        let on = date(reading.expires_ms);
+        let left = reading.days_left();
+        let fields = vec![
+            ("Project".into(), project.name.clone()),
+            ("Monitor".into(), monitor.name.clone()),
+            ("Target".into(), target.clone()),
+            ("Expires".into(), rfc3339(reading.expires_ms)),
+        ];
+        let url = Some(crate::alerts::dashboard_url(
+            &self.settings,
+            &format!("/orgs/{}/monitors/{}/", project.org_slug, monitor.id),
+        ));
+        if transition == Transition::Resolved {
+            return AlertMessage {
+                title: format!("Certificate of {} renewed", monitor.name),
+                text: format!(
+                    "{target} now presents a TLS certificate valid until {} ({}).",
+                    rfc3339(reading.expires_ms),
+                    days_text(left)
+                ),
+                url,
+                severity: "info".into(),
+                fields,
+            };
+        }
+        let (title, severity) = match left {
+            ..0 => (
+                format!("Certificate of {} expired on {on}", monitor.name),
+                "critical",
+            ),
+            0 => (
+                format!("Certificate of {} expires within a day (on {on})", monitor.name),
+                "critical",
+            ),
+            n => (
+                format!(
+                    "Certificate of {} expires in {} (on {on})",
+                    monitor.name,
+                    days_text(n)
+                ),
+                "warning",
+            ),
+        };
+        AlertMessage {
+            title,
+            text: format!(
+                "{target} presents a TLS certificate valid until {}: renew it before then.",
+                rfc3339(reading.expires_ms)
+            ),
+            url,
+            severity: severity.into(),
+            fields,
+        }
     }
 
     fn message(
@@ -340,11 +548,24 @@ impl Verifier {
             &self.settings,
             &format!("/orgs/{}/monitors/{}/", project.org_slug, monitor.id),
         ));
+        let passive = !monitor.kind.is_active();
         if transition == Transition::Resolved {
             let (since, at) = change.map_or((monitor.status_since_ms, monitor.status_since_ms), |c| {
                 (c.from_since_ms, c.at_ms)
             });
             fields.push(("Down for".into(), duration_text(at - since)));
+            if passive {
+                return AlertMessage {
+                    title: format!("{} checks in again", monitor.name),
+                    text: format!(
+                        "Runs are on time again ({target}; failing since {}).",
+                        rfc3339(since)
+                    ),
+                    url,
+                    severity: "info".into(),
+                    fields,
+                };
+            }
             return AlertMessage {
                 title: format!("{} is up again", monitor.name),
                 text: format!("{target} answers again (down since {}).", rfc3339(since)),
@@ -357,6 +578,17 @@ impl Verifier {
             .and_then(|e| e.error.clone())
             .unwrap_or_else(|| "the check failed".into());
         fields.push(("Error".into(), error.clone()));
+        if passive {
+            // "run missed", "run failed", "run timed out": what the sweep or the check-in said.
+            let what = error.split(':').next().unwrap_or("run failed");
+            return AlertMessage {
+                title: format!("{}: {what}", monitor.name),
+                text: format!("{} expects {target}: {error}", monitor.name),
+                url,
+                severity: "critical".into(),
+                fields,
+            };
+        }
         AlertMessage {
             title: if transition == Transition::Reminder {
                 format!("{} is still down", monitor.name)
@@ -384,6 +616,15 @@ fn evidence(r: &CheckResult) -> serde_json::Value {
         "latency_ms": r.latency_ms,
         "body_excerpt": r.details.get("body_excerpt"),
     })
+}
+
+/// `1 day`, `5 days`.
+fn days_text(n: i64) -> String {
+    if n.abs() == 1 {
+        format!("{n} day")
+    } else {
+        format!("{n} days")
+    }
 }
 
 /// `3 min 20 s`, `2 h 5 min`.

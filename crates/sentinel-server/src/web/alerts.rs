@@ -211,6 +211,8 @@ fn threshold_label(name: &str) -> &'static str {
         "seconds" => "Oldest unprocessed item older than (seconds)",
         "percent" => "Percent",
         "min_items" => "Only with at least this many items",
+        "days" => "Certificate expires within (days, 1–398)",
+        "monitors" => "Monitor ids, comma-separated (empty: every monitor of the project)",
         _ => "",
     }
 }

@@ -8,6 +8,7 @@
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
 
 pub mod api;
+pub mod dns;
 pub mod smtp;
 pub mod web;
 

@@ -30,6 +30,7 @@ pub const PROJECT_KINDS: &[&str] = &[
     "issue_frequency",
     "event_rate",
     "monitor_down",
+    "cert_expiring",
 ];
 /// Condition kinds of the instance rules.
 pub const INSTANCE_KINDS: &[&str] = &["inbox_lag", "ingest_rejections", "disk_free"];
@@ -44,6 +45,8 @@ pub const DEFAULT_COOLDOWN_MINUTES: i64 = 60;
 /// Longest inbox lag threshold, in seconds (one week).
 pub const MAX_LAG_SECONDS: u64 = 604_800;
 const MINUTE_MS: i64 = 60_000;
+/// Longest warning ahead of a certificate's expiry, in days (certificates live at most 398).
+pub const MAX_CERT_DAYS: u64 = 398;
 
 /// The fields (besides `kind`) of each condition kind.
 pub fn condition_fields(kind: &str) -> &'static [&'static str] {
@@ -54,6 +57,7 @@ pub fn condition_fields(kind: &str) -> &'static [&'static str] {
         "ingest_rejections" => &["percent", "minutes", "min_items"],
         "disk_free" => &["percent"],
         "monitor_down" => &["monitors"],
+        "cert_expiring" => &["days", "monitors"],
         _ => &[],
     }
 }
@@ -177,6 +181,11 @@ pub fn condition(raw: &Value, instance: bool) -> Result<Condition, ApiError> {
         "monitor_down" => Condition::MonitorDown {
             monitors: monitor_ids(obj)?,
         },
+        "cert_expiring" => Condition::CertExpiring {
+            // At most MAX_CERT_DAYS, so it fits.
+            days: whole(obj, "days", 1, MAX_CERT_DAYS)? as u32,
+            monitors: monitor_ids(obj)?,
+        },
         "inbox_lag" => Condition::InboxLag {
             seconds: whole(obj, "seconds", 1, MAX_LAG_SECONDS)?,
         },
@@ -267,15 +276,28 @@ pub fn describe(c: &Condition) -> String {
         Condition::MonitorDown { monitors } if monitors.is_empty() => {
             "a monitor of the project is confirmed down".into()
         }
-        Condition::MonitorDown { monitors } => format!(
-            "monitor {} is confirmed down",
-            monitors
-                .iter()
-                .map(|m| format!("#{m}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        Condition::MonitorDown { monitors } => {
+            format!("monitor {} is confirmed down", monitor_list(monitors))
+        }
+        Condition::CertExpiring { days, monitors } if monitors.is_empty() => format!(
+            "the TLS certificate of a monitor of the project expires within {}",
+            plural(*days, "day", "days")
+        ),
+        Condition::CertExpiring { days, monitors } => format!(
+            "the TLS certificate of monitor {} expires within {}",
+            monitor_list(monitors),
+            plural(*days, "day", "days")
         ),
     }
+}
+
+/// `#3, #5`.
+fn monitor_list(monitors: &[i64]) -> String {
+    monitors
+        .iter()
+        .map(|m| format!("#{m}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Debug, Serialize)]
@@ -624,6 +646,37 @@ mod tests {
         assert_eq!(
             condition(&json!({"kind": "disk_free", "percent": 5}), true).unwrap(),
             Condition::DiskFree { percent: 5.0 }
+        );
+        assert_eq!(
+            condition(
+                &json!({"kind": "cert_expiring", "days": 14, "monitors": ["4", 3]}),
+                false
+            )
+            .unwrap(),
+            Condition::CertExpiring {
+                days: 14,
+                monitors: vec![3, 4]
+            }
+        );
+    }
+
+    #[test]
+    fn cert_expiring_needs_days_in_range() {
+        let e = err(json!({"kind": "cert_expiring"}), false);
+        assert!(e.contains("condition.days is required"), "{e}");
+        let e = err(json!({"kind": "cert_expiring", "days": 0}), false);
+        assert!(e.contains("condition.days must be from 1 to 398"), "{e}");
+        let e = err(json!({"kind": "cert_expiring", "days": 7, "hours": 1}), false);
+        assert!(
+            e.contains("unknown field condition.hours: cert_expiring takes days, monitors"),
+            "{e}"
+        );
+        assert_eq!(
+            describe(&Condition::CertExpiring {
+                days: 1,
+                monitors: vec![]
+            }),
+            "the TLS certificate of a monitor of the project expires within 1 day"
         );
     }
 

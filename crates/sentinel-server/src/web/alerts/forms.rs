@@ -148,6 +148,8 @@ pub(super) fn rule_kinds() -> Vec<(&'static str, &'static str)> {
                 "regression" => "A resolved issue comes back (regression)",
                 "issue_frequency" => "An issue gets many events",
                 "event_rate" => "The project's event rate spikes",
+                "monitor_down" => "A monitor is down",
+                "cert_expiring" => "A monitor's TLS certificate expires soon",
                 other => other,
             };
             (*kind, label)
@@ -177,6 +179,7 @@ pub(super) fn rule_inputs(kind: &str) -> Vec<Threshold> {
                 "factor" => "3",
                 "baseline_hours" => "24",
                 "min_events" => "20",
+                "days" => "14",
                 _ => "",
             }
             .into(),
@@ -376,7 +379,17 @@ fn form_condition(form: &Fields, kind: &str) -> Value {
     let mut obj = Map::new();
     obj.insert("kind".into(), Value::String(kind.to_owned()));
     for name in condition_fields(kind) {
-        if let Some(v) = form_number(value(form, name)) {
+        if *name == "monitors" {
+            // Ids, comma-separated; none: every monitor of the project.
+            let ids: Vec<Value> = value(form, name)
+                .split([',', ' '])
+                .filter(|id| !id.is_empty())
+                .map(|id| Value::String(id.trim_start_matches('#').to_owned()))
+                .collect();
+            if !ids.is_empty() {
+                obj.insert((*name).to_owned(), Value::Array(ids));
+            }
+        } else if let Some(v) = form_number(value(form, name)) {
             obj.insert((*name).to_owned(), v);
         }
     }
@@ -503,5 +516,19 @@ mod tests {
         assert_eq!(form_number("2.5"), Some(serde_json::json!(2.5)));
         assert_eq!(form_number("lots"), Some(Value::from("lots")));
         assert_eq!(form_number("  "), None);
+    }
+
+    #[test]
+    fn monitor_ids_are_entered_comma_separated_and_may_be_left_out() {
+        let form: Fields = vec![("days".into(), "7".into()), ("monitors".into(), "3, #5".into())];
+        assert_eq!(
+            form_condition(&form, "cert_expiring"),
+            serde_json::json!({"kind": "cert_expiring", "days": 7, "monitors": ["3", "5"]})
+        );
+        let form: Fields = vec![("monitors".into(), " ".into())];
+        assert_eq!(
+            form_condition(&form, "monitor_down"),
+            serde_json::json!({"kind": "monitor_down"})
+        );
     }
 }
