@@ -8,7 +8,9 @@
 mod account;
 mod alerts;
 mod assets;
+mod charts;
 mod event_view;
+mod incidents;
 mod issue;
 mod issues;
 mod layout;
@@ -17,6 +19,7 @@ mod monitors;
 mod project;
 mod releases;
 mod session;
+mod status;
 
 use axum::Router;
 use axum::body::Body;
@@ -84,6 +87,10 @@ pub fn routes() -> Router<AppState> {
             "/orgs/{org}/projects/{project}/monitors/",
             get(monitors::list).post(monitors::create),
         )
+        .route(
+            "/orgs/{org}/projects/{project}/monitors/incidents/",
+            get(incidents::list),
+        )
         .route("/orgs/{org}/monitors/{monitor}/", get(monitors::detail))
         .route("/orgs/{org}/monitors/{monitor}/action", post(monitors::action))
         .route("/orgs/{org}/issues/{issue}/", get(issue::page))
@@ -105,6 +112,7 @@ pub fn routes() -> Router<AppState> {
             get(issue::attachment),
         )
         .merge(alerts::routes())
+        .route("/status/{org}/{project}/", get(status::page))
         .route("/static/{*path}", get(assets::serve))
         .layer(axum::middleware::from_fn(csrf_guard))
 }

@@ -1,6 +1,7 @@
-//! The uptime pages: a project's monitors (status, 24-hour uptime, the form to add one) and one
-//! monitor (uptime over 24 hours to 90 days, its newest checks, incidents; pause, resume,
-//! delete). They read and write through the same functions as the API.
+//! The uptime pages: a project's monitors (status, a 24-hour sparkline, 24-hour uptime, the form
+//! to add one) and one monitor (uptime over 24 hours to 90 days, a response-time chart, its
+//! newest checks, incidents; pause, resume, delete). They read and write through the same
+//! functions as the API.
 
 use std::collections::HashMap;
 
@@ -9,10 +10,11 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sentinel_store::{Monitor, OrgRole};
+use sentinel_store::{DAY_MS, HOUR_MS, Monitor, OrgRole, Resolution, UptimeBucket};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::charts::{self, ChartSpec};
 use super::layout::{self, Layout};
 use super::project::org_project;
 use super::{SignedIn, WebError, render, see_other};
@@ -26,6 +28,11 @@ use crate::uptime::verifier::duration_text;
 const PAGE: usize = 50;
 /// Checks shown on a monitor's page.
 const CHECKS_SHOWN: usize = 30;
+/// Hours in a sparkline.
+const SPARK_HOURS: usize = 24;
+/// Monitors checked at least this often get a response-time chart of five-minute points (from
+/// the minute rollups); the others, of hourly points.
+const FINE_CHART_INTERVAL_MS: i64 = 5 * 60_000;
 
 /// One monitor as the pages show it.
 pub struct MonitorLine {
@@ -39,6 +46,9 @@ pub struct MonitorLine {
     pub uptime_24h: String,
     pub avg_ms: String,
     pub last_check: String,
+    pub public: bool,
+    /// The last 24 hours as an inline SVG (list page only; empty elsewhere).
+    pub sparkline: String,
 }
 
 fn percent(v: Option<f64>) -> String {
@@ -70,6 +80,8 @@ impl MonitorLine {
                 .map(|v| format!("{v} ms"))
                 .unwrap_or_else(|| "—".into()),
             last_check: m.last_check_ms.map(rfc3339).unwrap_or_default(),
+            public: m.public,
+            sparkline: String::new(),
         }
     }
 }
@@ -79,6 +91,9 @@ impl MonitorLine {
 struct MonitorsPage {
     layout: Layout,
     monitors: Vec<MonitorLine>,
+    incidents_url: String,
+    /// The public status page, when a monitor of this page is on it.
+    status_url: Option<String>,
     next_url: Option<String>,
     first_url: Option<String>,
     error: Option<String>,
@@ -112,16 +127,37 @@ async fn list_page(
     monitors.truncate(PAGE);
     let ids: Vec<i64> = monitors.iter().map(|m| m.id).collect();
     let uptime = uptime_api::uptime_of(app, &ids, &[1]).await?;
-    let base = format!(
-        "{}/orgs/{}/projects/{}/monitors/",
-        app.settings.path_prefix, org.slug, project.slug
-    );
+    // The sparklines' hours end with the current one, like the 24-hour uptime figure.
+    let now = app.clock.now_ms();
+    let until = now - now.rem_euclid(HOUR_MS) + HOUR_MS;
+    let since = until - SPARK_HOURS as i64 * HOUR_MS;
+    let mut hourly: HashMap<i64, Vec<UptimeBucket>> = HashMap::new();
+    if !ids.is_empty() {
+        for (id, b) in app
+            .store
+            .uptime_buckets(&ids, Resolution::Hour, since, until)
+            .await?
+        {
+            hourly.entry(id).or_default().push(b);
+        }
+    }
+    let prefix = &app.settings.path_prefix;
+    let base = format!("{prefix}/orgs/{}/projects/{}/monitors/", org.slug, project.slug);
+    let mut lines = Vec::with_capacity(monitors.len());
+    for m in &monitors {
+        let mut line = MonitorLine::new(m, uptime.get(&m.id).unwrap_or(&UptimeJson::default()));
+        let buckets = hourly.remove(&m.id).unwrap_or_default();
+        line.sparkline = charts::sparkline(since, HOUR_MS, SPARK_HOURS, &buckets)?;
+        lines.push(line);
+    }
     Ok(MonitorsPage {
         layout: layout::in_org(app, s, &org, role, Some(&project), "Monitors", "monitors").await?,
-        monitors: monitors
+        status_url: monitors
             .iter()
-            .map(|m| MonitorLine::new(m, uptime.get(&m.id).unwrap_or(&UptimeJson::default())))
-            .collect(),
+            .any(|m| m.public)
+            .then(|| format!("{prefix}/status/{}/{}/", org.slug, project.slug)),
+        incidents_url: format!("{base}incidents/"),
+        monitors: lines,
         next_url: more
             .then(|| ids.last().map(|id| format!("{base}?cursor={id}")))
             .flatten(),
@@ -223,6 +259,10 @@ struct MonitorPage {
     uptime: [(&'static str, String); 4],
     checks: Vec<CheckLine>,
     incidents: Vec<IncidentLine>,
+    /// Mean response time over the last 24 hours, an inline SVG.
+    chart: String,
+    /// Markdown for a README badge, when the monitor is public.
+    badge_markdown: Option<String>,
     action_url: String,
     list_url: String,
 }
@@ -290,7 +330,18 @@ pub async fn detail(
         })
         .collect();
     let prefix = &app.settings.path_prefix;
+    let badge_markdown = monitor.public.then(|| {
+        let name = monitor.name.replace(['[', ']'], "");
+        let url = format!(
+            "{}/api/0/monitors/{}/badge.svg",
+            app.settings.public_base_url(),
+            monitor.id
+        );
+        format!("![{name} status]({url})\n![{name} uptime]({url}?type=uptime&period=30d)")
+    });
     render(&MonitorPage {
+        chart: latency_chart(&app, &monitor).await?,
+        badge_markdown,
         layout: layout::in_org(&app, &s, &org, role, Some(&project), &monitor.name, "monitors").await?,
         enabled: monitor.enabled,
         uptime: [
@@ -305,6 +356,42 @@ pub async fn detail(
         action_url: format!("{prefix}/orgs/{}/monitors/{}/action", org.slug, monitor.id),
         list_url: format!("{prefix}/orgs/{}/projects/{}/monitors/", org.slug, project.slug),
     })
+}
+
+/// The monitor's mean response time over the last 24 hours: five-minute points for monitors
+/// checked at least that often, hourly points for the others. Points further apart than two
+/// checks (or two points) are not joined.
+async fn latency_chart(app: &AppState, m: &Monitor) -> Result<String, WebError> {
+    let now = app.clock.now_ms();
+    let (resolution, step) = if m.interval_ms <= FINE_CHART_INTERVAL_MS {
+        (Resolution::Minute, FINE_CHART_INTERVAL_MS)
+    } else {
+        (Resolution::Hour, HOUR_MS)
+    };
+    let until = now - now.rem_euclid(step) + step;
+    let since = until - DAY_MS;
+    let buckets: Vec<UptimeBucket> = app
+        .store
+        .uptime_buckets(&[m.id], resolution, since, until)
+        .await?
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
+    let points = charts::merge_buckets(&buckets, step);
+    let rows: Vec<(i64, Vec<Option<f64>>)> = points
+        .iter()
+        .map(|b| (b.bucket_ms, vec![charts::mean_latency(b)]))
+        .collect();
+    let spec = ChartSpec {
+        title: "Mean response time, last 24 hours",
+        unit: "ms",
+        since_ms: since,
+        until_ms: until,
+        bucket_ms: step,
+        max_gap_ms: 2 * step.max(m.interval_ms),
+        series: &["mean"],
+    };
+    Ok(charts::line_chart(&spec, &rows)?)
 }
 
 #[derive(Deserialize)]

@@ -50,6 +50,8 @@ pub enum Reply {
     Bytes,
     /// 200 with plain text.
     Text,
+    /// 200 with an SVG image.
+    Svg,
 }
 
 /// A query parameter.
@@ -95,6 +97,10 @@ fn path_param_doc(name: &str) -> (&'static str, &'static str) {
         "rule_id" => ("integer", "Alert rule id."),
         "monitor_id" => ("integer", "Uptime monitor id."),
         "version" => ("string", "Release version, URL-encoded."),
+        "slug" => ("string", "The heartbeat or cron monitor's slug."),
+        "org_slug" => ("string", "Organization slug."),
+        "project_slug" => ("string", "Project slug."),
+        "key" => ("string", "The project's public (DSN) key."),
         _ => ("string", ""),
     }
 }
@@ -164,6 +170,10 @@ fn operation(op: &Operation) -> Value {
         Reply::Text => (
             "200",
             json!({"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}),
+        ),
+        Reply::Svg => (
+            "200",
+            json!({"description": "An SVG image", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}),
         ),
     };
     let mut responses = Map::new();

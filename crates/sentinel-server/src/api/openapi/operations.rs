@@ -178,6 +178,54 @@ pub const OPERATIONS: &[Operation] = &[
         reply: Reply::Json("IngestReply"),
     },
     Operation {
+        method: "get",
+        path: "/api/{project_id}/cron/{slug}/{key}/",
+        id: "cronCheckIn",
+        tag: "sentry-ingest",
+        summary: "A check-in of a heartbeat or cron monitor (its ping URL; Sentry's HTTP check-in API)",
+        doc: "`project_id` may be `0`: the project key `key` names the project. `status` is `ok` \
+              (default), `error` or `in_progress`; `check_in_id` (a UUID) finishes the run an \
+              `in_progress` check-in started, and `duration` (seconds) says how long it took. 202 \
+              `{\"id\": \"<check_in_id>\"}`; 400 a bad parameter, 401 an unknown key, 404 no monitor \
+              with the slug.",
+        auth: Auth::Public,
+        query: &[
+            q("status", "string", "`ok` (default), `error` or `in_progress`."),
+            q(
+                "check_in_id",
+                "string",
+                "The run's id, from the `in_progress` check-in's answer.",
+            ),
+            q("duration", "number", "How long the run took, seconds."),
+            q("environment", "string", "The environment the job ran in."),
+        ],
+        body: None,
+        reply: Reply::Json("Any"),
+    },
+    Operation {
+        method: "post",
+        path: "/api/{project_id}/cron/{slug}/{key}/",
+        id: "cronCheckInPost",
+        tag: "sentry-ingest",
+        summary: "A check-in by POST: the same query, or a JSON check-in body with `monitor_config`",
+        doc: "A JSON object body takes `status`, `check_in_id`, `duration`, `environment` and \
+              `monitor_config` (which creates or updates a cron monitor, as SDK check-ins do); any other \
+              body (a job's log output) is ignored.",
+        auth: Auth::Public,
+        query: &[
+            q("status", "string", "`ok` (default), `error` or `in_progress`."),
+            q(
+                "check_in_id",
+                "string",
+                "The run's id, from the `in_progress` check-in's answer.",
+            ),
+            q("duration", "number", "How long the run took, seconds."),
+            q("environment", "string", "The environment the job ran in."),
+        ],
+        body: Some("Any"),
+        reply: Reply::Json("Any"),
+    },
+    Operation {
         method: "post",
         path: "/api/{project_id}/store/",
         id: "ingestStore",
@@ -873,8 +921,8 @@ pub const OPERATIONS: &[Operation] = &[
         id: "createAlertRule",
         tag: "alerts",
         summary: "Add an alert rule notifying channels of the project",
-        doc: "Project rules take the conditions `new_issue`, `regression`, `issue_frequency` and \
-              `event_rate`; every field is checked with a message naming it.",
+        doc: "Project rules take the conditions `new_issue`, `regression`, `issue_frequency`, \
+              `event_rate`, `monitor_down` and `cert_expiring`; every field is checked with a message naming it.",
         auth: ADMIN,
         query: &[],
         body: Some("AlertRuleCreate"),
@@ -970,7 +1018,7 @@ pub const OPERATIONS: &[Operation] = &[
         path: "/api/0/projects/{project_id}/monitors/",
         id: "createMonitor",
         tag: "uptime",
-        summary: "Add an HTTP(S) or TCP monitor",
+        summary: "Add an HTTP(S), TCP or DNS monitor",
         doc: "The first check comes within the interval (at most 30 s); the monitor is `pending` until its first \
               success or `failure_threshold` failures in a row. Every field is checked with a message naming it.",
         auth: MEMBER,
@@ -1050,5 +1098,43 @@ pub const OPERATIONS: &[Operation] = &[
         query: &[q("limit", "integer", "How many, 1 to 100 (default 25).")],
         body: None,
         reply: Reply::List("CheckResult"),
+    },
+    Operation {
+        method: "get",
+        path: "/api/0/monitors/{monitor_id}/badge.svg",
+        id: "monitorBadge",
+        tag: "uptime",
+        summary: "A README badge of a public monitor: its status or its uptime",
+        doc: "Flat SVG, `Cache-Control: max-age=60`. A monitor that is not public answers 404, as if it did \
+              not exist.",
+        auth: Auth::Public,
+        query: &[
+            q(
+                "type",
+                "string",
+                "`status` (default: the monitor's name and up, down, pending or paused) or `uptime`.",
+            ),
+            q(
+                "period",
+                "string",
+                "The uptime badge's period: `24h` (default), `7d`, `30d` or `90d`.",
+            ),
+        ],
+        body: None,
+        reply: Reply::Svg,
+    },
+    Operation {
+        method: "get",
+        path: "/api/0/status/{org_slug}/{project_slug}/",
+        id: "statusPage",
+        tag: "uptime",
+        summary: "A project's public status page: its public monitors, 90 days of daily uptime, incidents",
+        doc: "The data of the HTML page `/status/{org_slug}/{project_slug}/`. Only monitors marked `public`, \
+              without what they check or incident evidence. 404 when the project does not exist or has no \
+              public monitor.",
+        auth: Auth::Public,
+        query: &[],
+        body: None,
+        reply: Reply::Json("StatusPage"),
     },
 ];

@@ -1,5 +1,6 @@
 //! The JSON schemas the operations refer to (`#/components/schemas/…`).
 
+use crate::uptime::dns::RecordType;
 use crate::uptime::spec::{
     CHECK_KINDS, DEFAULT_FAILURE_THRESHOLD, DEFAULT_INTERVAL_SECS, DEFAULT_RECOVERY_THRESHOLD,
     DEFAULT_TIMEOUT_SECS, MAX_INTERVAL_SECS, MAX_REDIRECTS, MAX_THRESHOLD, MAX_TIMEOUT_SECS,
@@ -10,8 +11,8 @@ use serde_json::{Map, Value, json};
 
 use super::schema_ref;
 use crate::alerts::api::rules::{
-    DEFAULT_COOLDOWN_MINUTES, INSTANCE_KINDS, MAX_BASELINE_HOURS, MAX_COOLDOWN_MINUTES, MAX_LAG_SECONDS,
-    MAX_WINDOW_MINUTES, PROJECT_KINDS,
+    DEFAULT_COOLDOWN_MINUTES, INSTANCE_KINDS, MAX_BASELINE_HOURS, MAX_CERT_DAYS, MAX_COOLDOWN_MINUTES,
+    MAX_LAG_SECONDS, MAX_WINDOW_MINUTES, PROJECT_KINDS,
 };
 
 fn string() -> Value {
@@ -828,13 +829,14 @@ pub(super) fn all() -> Value {
                         "seconds": described(int(), &format!("inbox_lag: the oldest unprocessed item is older than this (1 to {MAX_LAG_SECONDS}).")),
                         "percent": described(number(), "ingest_rejections: rejected share above this (0 to 100]; disk_free: free space below this (0 to 100)."),
                         "min_items": described(int(), "ingest_rejections: only windows with at least this many items."),
-                        "monitors": described(array(string()), "monitor_down: the monitor ids it watches; absent or empty: every monitor of the project."),
+                        "monitors": described(array(string()), "monitor_down, cert_expiring: the monitor ids it watches; absent or empty: every monitor of the project."),
+                        "days": described(int(), &format!("cert_expiring: fires when an HTTPS monitor's certificate expires within this many days (1 to {MAX_CERT_DAYS}).")),
                     },
                     "additionalProperties": false,
                 }),
                 "What a rule watches, with exactly its kind's fields. Project rules: new_issue, regression, \
                  issue_frequency (events, minutes), event_rate (factor, minutes, baseline_hours, min_events), \
-                 monitor_down (monitors). Instance rules: inbox_lag (seconds), ingest_rejections (percent, minutes, min_items), disk_free (percent).",
+                 monitor_down (monitors), cert_expiring (days, monitors). Instance rules: inbox_lag (seconds), ingest_rejections (percent, minutes, min_items), disk_free (percent).",
             ),
         ),
         (
@@ -1018,7 +1020,7 @@ pub(super) fn all() -> Value {
                 json!({
                     "type": "object",
                     "properties": {
-                        "name": described(string(), "Default: the URL or host:port."),
+                        "name": described(string(), "Default: the URL, host:port, or host and record type."),
                         "type": one_of(CHECK_KINDS),
                         "interval_seconds": described(int(), &format!("{MIN_INTERVAL_SECS} to {MAX_INTERVAL_SECS}, default {DEFAULT_INTERVAL_SECS}.")),
                         "timeout_seconds": described(int(), &format!("1 to {MAX_TIMEOUT_SECS} and at most the interval, default {DEFAULT_TIMEOUT_SECS}.")),
@@ -1037,13 +1039,16 @@ pub(super) fn all() -> Value {
                         "max_response_ms": described(int(), "http: slower than this fails."),
                         "follow_redirects": described(boolean(), &format!("http: follow up to {MAX_REDIRECTS} redirects (default true).")),
                         "verify_tls": described(boolean(), "http: check the certificate (default true)."),
-                        "host": described(string(), "tcp: host name or IP address."),
+                        "host": described(string(), "tcp: host name or IP address; dns: the name to look up."),
                         "port": described(int(), "tcp: port, 1 to 65535."),
+                        "record_type": described(one_of(&RecordType::ALL.map(RecordType::as_str)), "dns: the record type asked for (default A)."),
+                        "expected": described(array(string()), "dns: values the answer must include (all of them), compared without case or final dot; addresses for A and AAAA."),
+                        "resolver": described(string(), "dns: the resolver asked, ip or ip:port (port 53 by default); default: the first nameserver of /etc/resolv.conf."),
                     },
                     "additionalProperties": false,
                 }),
                 "A monitor as written: common settings and the check's fields side by side. On create `type` is required \
-                 (plus url for http, host and port for tcp); on update absent fields keep their values and the type cannot change.",
+                 (plus url for http, host and port for tcp, host for dns); on update absent fields keep their values and the type cannot change.",
             ),
         ),
         (
@@ -1063,6 +1068,64 @@ pub(super) fn all() -> Value {
                             "The check that confirmed the outage: slot_ms, region, status_code, error, latency_ms, body_excerpt.",
                         ),
                     ),
+                ],
+                false,
+            ),
+        ),
+        (
+            "StatusPage",
+            object(
+                &[
+                    ("project", described(string(), "The project's name.")),
+                    (
+                        "status",
+                        one_of(&["operational", "partial_outage", "major_outage"]),
+                    ),
+                    (
+                        "monitors",
+                        array(object(
+                            &[
+                                ("id", id.clone()),
+                                ("name", string()),
+                                ("status", one_of(&["pending", "up", "down", "paused"])),
+                                ("status_since", time()),
+                                ("uptime_90d", nullable(number())),
+                                (
+                                    "days",
+                                    described(
+                                        array(object(
+                                            &[
+                                                ("date", json!({"type": "string", "format": "date"})),
+                                                ("checks", int()),
+                                                ("failures", int()),
+                                                ("uptime", nullable(number())),
+                                            ],
+                                            false,
+                                        )),
+                                        "The last 90 days (UTC), oldest first, today so far last.",
+                                    ),
+                                ),
+                            ],
+                            false,
+                        )),
+                    ),
+                    (
+                        "incidents",
+                        described(
+                            array(object(
+                                &[
+                                    ("monitor_id", id.clone()),
+                                    ("monitor", string()),
+                                    ("opened", time()),
+                                    ("resolved", nullable(time())),
+                                    ("duration_seconds", int()),
+                                ],
+                                false,
+                            )),
+                            "Incidents of the public monitors open at some time in the last 90 days, newest first.",
+                        ),
+                    ),
+                    ("generated", time()),
                 ],
                 false,
             ),
