@@ -141,7 +141,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics));
     if roles.contains(&Role::Ingest) {
-        app = app.merge(ingest::routes());
+        app = app.merge(ingest::routes()).merge(uptime::cron::routes());
     }
     if roles.contains(&Role::Web) {
         app = app.merge(web::routes());

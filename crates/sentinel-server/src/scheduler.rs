@@ -102,6 +102,12 @@ impl Scheduler {
             this.checker_wake.clone(),
             shutdown.clone(),
         ));
+        let sweep = tokio::spawn(crate::uptime::cron::sweep(
+            this.store.clone(),
+            this.clock.clone(),
+            leading.clone(),
+            shutdown.clone(),
+        ));
         let verifier = crate::uptime::verifier::Verifier {
             store: this.store.clone(),
             clock: this.clock.clone(),
@@ -131,7 +137,11 @@ impl Scheduler {
         if let Err(e) = alerts.await {
             tracing::warn!(error = %e, "scheduler alert lane failed");
         }
-        for (name, task) in [("uptime scheduling", schedule), ("uptime verification", verify)] {
+        for (name, task) in [
+            ("uptime scheduling", schedule),
+            ("heartbeat and cron sweep", sweep),
+            ("uptime verification", verify),
+        ] {
             if let Err(e) = task.await {
                 tracing::warn!(error = %e, "{name} failed");
             }

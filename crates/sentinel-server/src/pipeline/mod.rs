@@ -56,6 +56,11 @@ impl Worker {
                 .await
                 .context("loading compression dictionaries")?;
         }
+        // Check-ins feed their monitors before the batch is acknowledged: a crash in between
+        // applies them again, which changes nothing (`uptime::cron::apply` is idempotent).
+        for c in claimed.iter().filter(|c| c.item.kind == ItemKind::CheckIn) {
+            self.apply_check_in(c).await?;
+        }
         let max_item_bytes = self.max_item_bytes;
         let codec = self.codec.clone();
         // Decompression, parsing and grouping are CPU work: keep them off the async threads.
@@ -86,6 +91,36 @@ impl Worker {
             tracing::info!(issue.id = id, "issue regressed");
         }
         Ok(n)
+    }
+
+    /// Applies one `check_in` item; one that cannot be (malformed, an unknown monitor) is logged
+    /// and dropped, a store failure fails the batch so it is retried.
+    async fn apply_check_in(&self, c: &InboxItem) -> anyhow::Result<()> {
+        let it = &c.item;
+        let payload = match self
+            .codec
+            .decompress(it.dict_id, &it.payload, self.max_item_bytes.max(1) * 2)
+        {
+            Ok(p) => p,
+            // `process` records it as corrupt.
+            Err(_) => return Ok(()),
+        };
+        let check_in: crate::uptime::cron::CheckIn = match serde_json::from_slice(&payload) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(inbox.id = c.id, project.id = it.project_id, error = %e, "check-in is malformed; dropped");
+                return Ok(());
+            }
+        };
+        match crate::uptime::cron::apply(self.store.as_ref(), it.project_id, &check_in, it.received_ms).await
+        {
+            Ok(_) => Ok(()),
+            Err(crate::uptime::cron::CheckInError::Store(e)) => Err(e).context("applying a check-in"),
+            Err(e) => {
+                tracing::warn!(inbox.id = c.id, project.id = it.project_id, monitor.slug = %check_in.monitor_slug, error = %e, "check-in dropped");
+                Ok(())
+            }
+        }
     }
 
     /// Runs until `shutdown` turns true, finishing the batch in progress first. Failures (the

@@ -30,8 +30,9 @@ use crate::api::{ApiError, Caller};
 use crate::auth::{Principal, access};
 use crate::clock::rfc3339;
 use crate::issues::{PageJson, PageParams, Pagination, id_cursor, limit};
+use crate::uptime::cron;
 use crate::uptime::spec::{
-    self, CHECK_KINDS, DEFAULT_FAILURE_THRESHOLD, DEFAULT_INTERVAL_SECS, DEFAULT_RECOVERY_THRESHOLD,
+    self, CHECK_KINDS, Check, DEFAULT_FAILURE_THRESHOLD, DEFAULT_INTERVAL_SECS, DEFAULT_RECOVERY_THRESHOLD,
     DEFAULT_TIMEOUT_SECS, MAX_INTERVAL_SECS, MAX_THRESHOLD, MAX_TIMEOUT_SECS, MIN_INTERVAL_SECS,
 };
 
@@ -48,6 +49,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/0/monitors/{monitor_id}/incidents/", get(monitor_incidents))
         .route("/api/0/projects/{project_id}/incidents/", get(project_incidents))
         .route("/api/0/monitors/{monitor_id}/checks/", get(checks))
+        .route("/api/0/monitors/{monitor_id}/badge.svg", get(super::badge::badge))
+        .route(
+            "/api/0/status/{org_slug}/{project_slug}/",
+            get(super::status::json),
+        )
 }
 
 /// The settings every monitor has; the rest of a request's fields belong to its check.
@@ -99,6 +105,9 @@ pub struct MonitorJson {
     pub uptime: UptimeJson,
     pub created: String,
     pub updated: String,
+    /// A heartbeat or cron monitor's name in check-ins.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
     /// The check's own fields (`url`, `method`, … or `host`, `port`).
     #[serde(flatten)]
     pub check: Map<String, Value>,
@@ -128,6 +137,7 @@ impl MonitorJson {
             created: rfc3339(m.created_ms),
             updated: rfc3339(m.updated_ms),
             check: m.config.as_object().cloned().unwrap_or_default(),
+            slug: m.slug,
             name: m.name,
             kind: m.kind,
         }
@@ -206,7 +216,8 @@ pub fn parse_monitor(
             )));
         }
     };
-    if !CHECK_KINDS.contains(&kind_raw.as_str()) {
+    // Cron monitors come from SDK check-ins; the API changes them but does not create them.
+    if !CHECK_KINDS.contains(&kind_raw.as_str()) && current.is_none_or(|m| m.kind.as_str() != kind_raw) {
         return Err(bad(format!(
             "invalid type {kind_raw:?}: expected one of {}",
             CHECK_KINDS.join(", ")
@@ -243,7 +254,24 @@ pub fn parse_monitor(
             check_fields.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    let check = spec::parse_check(&kind_raw, &check_fields).map_err(bad)?;
+    let passive = matches!(kind_raw.as_str(), "heartbeat" | "cron");
+    let slug = check_fields.remove("slug");
+    let check = if passive {
+        // Its period when it has no crontab (validated with the other settings below).
+        let period = body
+            .get("interval_seconds")
+            .and_then(Value::as_u64)
+            .or(current.map(|m| (m.interval_ms / 1000) as u64))
+            .unwrap_or(DEFAULT_INTERVAL_SECS);
+        let heartbeat = cron::parse_heartbeat(&check_fields, period).map_err(bad)?;
+        if kind_raw == "cron" {
+            Check::Cron(heartbeat)
+        } else {
+            Check::Heartbeat(heartbeat)
+        }
+    } else {
+        spec::parse_check(&kind_raw, &check_fields).map_err(bad)?
+    };
     let name = match (body.get("name"), current) {
         (Some(Value::String(n)), _) => input::name("name", n)?,
         (Some(other), _) => return Err(bad(format!("name must be a string, not {other}"))),
@@ -288,35 +316,74 @@ pub fn parse_monitor(
             "timeout_seconds ({timeout}) must not be longer than interval_seconds ({interval})"
         )));
     }
+    // One missed or failed run is an outage, one on-time run ends it (Sentry's defaults).
+    let (default_failures, default_recoveries) = if passive {
+        (1, 1)
+    } else {
+        (DEFAULT_FAILURE_THRESHOLD, DEFAULT_RECOVERY_THRESHOLD)
+    };
     let failure_threshold = whole(
         "failure_threshold",
         1,
         u64::from(MAX_THRESHOLD),
         current.map(|m| u64::from(m.failure_threshold)),
-        u64::from(DEFAULT_FAILURE_THRESHOLD),
+        u64::from(default_failures),
     )? as u32;
     let recovery_threshold = whole(
         "recovery_threshold",
         1,
         u64::from(MAX_THRESHOLD),
         current.map(|m| u64::from(m.recovery_threshold)),
-        u64::from(DEFAULT_RECOVERY_THRESHOLD),
+        u64::from(default_recoveries),
     )? as u32;
-    let interval_ms = interval as i64 * 1000;
     let enabled = flag("enabled", current.map(|m| m.enabled), true)?;
-    // Keep the monitor's slot grid unless its interval changed or it is resumed.
-    let next_check_ms = match current {
-        Some(m) if m.interval_ms == interval_ms && m.enabled == enabled => m.next_check_ms,
-        _ => crate::uptime::first_slot(now_ms, interval_ms),
+    let config = check.to_config();
+    let (interval_ms, timeout_ms, next_check_ms, slug) = match &check {
+        Check::Heartbeat(c) | Check::Cron(c) => {
+            let slug = match (slug, current) {
+                (Some(Value::String(s)), _) => s,
+                (Some(other), _) => return Err(bad(format!("slug must be a string, not {other}"))),
+                (None, Some(m)) => m.slug.clone().unwrap_or_default(),
+                (None, None) => sentinel_store::slugify(&name),
+            };
+            let slug = cron::parse_slug(&slug).map_err(bad)?;
+            if let Some(old) = current.and_then(|m| m.slug.as_deref())
+                && old != slug
+            {
+                return Err(bad(format!(
+                    "slug cannot change (it is {old}): check-ins and ping URLs name it"
+                )));
+            }
+            // The deadline stays unless the schedule changed or the monitor is resumed.
+            let next = match current {
+                Some(m) if m.config == config && m.enabled == enabled => m.next_check_ms,
+                _ => c.first_deadline(now_ms),
+            };
+            (
+                c.period_ms(now_ms),
+                c.max_runtime_seconds as i64 * 1000,
+                next,
+                Some(slug),
+            )
+        }
+        _ => {
+            let interval_ms = interval as i64 * 1000;
+            // Keep the monitor's slot grid unless its interval changed or it is resumed.
+            let next = match current {
+                Some(m) if m.interval_ms == interval_ms && m.enabled == enabled => m.next_check_ms,
+                _ => crate::uptime::first_slot(now_ms, interval_ms),
+            };
+            (interval_ms, timeout as i64 * 1000, next, None)
+        }
     };
     Ok(NewMonitor {
         project_id,
         name,
         kind: check.kind(),
-        slug: None,
-        config: check.to_config(),
+        slug,
+        config,
         interval_ms,
-        timeout_ms: timeout as i64 * 1000,
+        timeout_ms,
         failure_threshold,
         recovery_threshold,
         enabled,
@@ -387,6 +454,14 @@ pub async fn create_monitor(
 ) -> Result<Monitor, ApiError> {
     let now = app.clock.now_ms();
     let new = parse_monitor(project_id, body, None, now)?;
+    if let Some(slug) = &new.slug
+        && let Some(taken) = app.store.monitor_by_slug(project_id, slug).await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "slug {slug} is taken by monitor {} ({}): choose another slug",
+            taken.id, taken.name
+        )));
+    }
     let monitor = app.store.create_monitor(&new, now).await?;
     tracing::info!(
         monitor.id = monitor.id,

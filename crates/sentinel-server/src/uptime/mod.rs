@@ -2,18 +2,26 @@
 //! run them, the verifier that turns results into up/down, incidents and alerts, and the API.
 //!
 //! - `spec`: what a monitor checks, validated from input into the stored config;
-//! - `probe`: one HTTP(S) or TCP check with per-phase timings;
+//! - `probe`: one HTTP(S), TCP or DNS check with per-phase timings;
+//! - `dns`: the DNS client of DNS checks;
 //! - `checker`: the checker role (claim, run, record);
+//! - `cron`: heartbeat and Sentry cron monitors: check-ins, and the sweep for missed and timed-out runs;
 //! - `verifier`: the per-monitor state machine and its loop;
-//! - `api`: `/api/0/projects/{id}/monitors/`, `/api/0/monitors/{id}/…`.
+//! - `api`: `/api/0/projects/{id}/monitors/`, `/api/0/monitors/{id}/…`;
+//! - `badge`: README badges of public monitors, and how uptime is written and graded for people;
+//! - `status`: the public status page's data, and `/api/0/status/{org}/{project}/`.
 //!
 //! Scheduling and verification run on the scheduler leader (see `scheduler.rs`); checkers run in
 //! every process with the `checker` role.
 
 pub mod api;
+pub mod badge;
 pub mod checker;
+pub mod cron;
+pub mod dns;
 pub mod probe;
 pub mod spec;
+pub mod status;
 pub mod verifier;
 
 use std::sync::Arc;
