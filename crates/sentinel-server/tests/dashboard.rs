@@ -900,4 +900,49 @@ async fn the_monitors_pages_add_show_pause_and_delete_a_monitor() {
     let deleted = b.submit(&page_path, &action, &[("action", "delete")]).await;
     assert_eq!(deleted.location(), list_path);
     assert_eq!(b.get(&page_path).await.status, StatusCode::NOT_FOUND);
+
+    // A heartbeat on a crontab: its page shows the ping URL with the project's key.
+    let created = b
+        .submit(
+            list_path,
+            list_path,
+            &[
+                ("type", "heartbeat"),
+                ("name", "Nightly backup"),
+                ("schedule", "0 3 * * *"),
+                ("timezone", "Europe/Berlin"),
+                ("grace_seconds", "300"),
+                ("interval_seconds", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let page = b.get(created.location()).await;
+    let key = env.store.project_keys(env.project).await.unwrap()[0]
+        .public_key
+        .clone();
+    assert!(
+        page.body.contains(&format!("/api/0/cron/nightly-backup/{key}/")),
+        "no ping URL: {}",
+        page.body
+    );
+    assert!(page.body.contains("0 3 * * *"), "{}", page.body);
+    // A DNS monitor from the form.
+    let created = b
+        .submit(
+            list_path,
+            list_path,
+            &[
+                ("type", "dns"),
+                ("host", "shop.test"),
+                ("record_type", "TXT"),
+                ("expected", "v=spf1 -all"),
+                ("interval_seconds", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let dns = env.store.list_monitors(env.project, 10, None).await.unwrap();
+    let dns = dns.iter().find(|m| m.kind.as_str() == "dns").unwrap();
+    assert_eq!(dns.config["record_type"], "TXT", "{:?}", dns.config);
 }

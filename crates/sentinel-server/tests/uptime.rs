@@ -7,18 +7,19 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use reqwest::Method;
 use sentinel_server::clock::SystemClock;
 use sentinel_server::config::{SmtpSettings, SmtpTls};
 use sentinel_store::{NewApiToken, NewUser, TokenScope};
 use serde_json::{Value, json};
+use support::hook::Hook;
 use support::smtp::SmtpServer;
 
 const TOKEN: &str = "sntl_uptime_test_token_000000000000000000000000";
@@ -101,35 +102,6 @@ async fn serve(app: axum::Router) -> String {
     format!("http://{addr}")
 }
 
-/// A webhook receiver recording every JSON body.
-#[derive(Clone, Default)]
-struct Hook(Arc<Mutex<Vec<Value>>>);
-
-async fn hook(State(h): State<Hook>, body: axum::Json<Value>) -> StatusCode {
-    h.0.lock().unwrap().push(body.0);
-    StatusCode::OK
-}
-
-impl Hook {
-    fn titles(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|b| b["title"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + WAIT;
-        while self.titles().len() < n {
-            assert!(Instant::now() < deadline, "only {:?} arrived", self.titles());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.titles()
-    }
-}
-
 async fn emails(smtp: &SmtpServer, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -153,19 +125,13 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
             .with_state(t.clone()),
     )
     .await;
-    let h = Hook::default();
-    let hook_url = serve(
-        axum::Router::new()
-            .route("/hook", post(hook))
-            .with_state(h.clone()),
-    )
-    .await;
+    let (h, hook_url) = Hook::start().await;
 
     let webhook = env
         .post(
             TOKEN,
             &format!("/api/0/projects/{p}/channels/"),
-            json!({"name": "ops hook", "kind": "webhook", "config": {"url": format!("{hook_url}/hook")}}),
+            json!({"name": "ops hook", "kind": "webhook", "config": {"url": hook_url}}),
         )
         .await
         .expect(201);
@@ -224,7 +190,7 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     let broke = Instant::now();
     let down = env.wait_status(&id, "down").await;
     let detected = broke.elapsed();
-    assert_eq!(h.wait_for(1).await, vec!["Shop health is down"]);
+    assert_eq!(h.wait_for(1, WAIT).await, vec!["Shop health is down"]);
     let failed_checks = env
         .get(TOKEN, &format!("/api/0/monitors/{id}/checks/"))
         .await
@@ -270,7 +236,7 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     t.failing.store(false, Ordering::SeqCst);
     env.wait_status(&id, "up").await;
     assert_eq!(
-        h.wait_for(2).await,
+        h.wait_for(2, WAIT).await,
         vec!["Shop health is down", "Shop health is up again"]
     );
     let mail = emails(&smtp, 2).await;

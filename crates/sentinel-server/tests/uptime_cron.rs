@@ -12,14 +12,12 @@
 mod support;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
 use sentinel_server::clock::ManualClock;
 use serde_json::{Value, json};
+use support::hook::Hook;
 
 const TOKEN: &str = "sntl_cron_test_token_00000000000000000000000000000";
 const KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -49,13 +47,7 @@ async fn start() -> (Env, Arc<ManualClock>, String, Hook) {
         .unwrap();
     let p = project.id.to_string();
     support::instance_token(env.store.as_ref(), TOKEN).await;
-    let hook = Hook::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .route("/hook", post(receive))
-        .with_state(hook.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (hook, hook_url) = Hook::start().await;
     let channel = env
         .post(
             TOKEN,
@@ -74,31 +66,11 @@ async fn start() -> (Env, Arc<ManualClock>, String, Hook) {
     (env, clock, p, hook)
 }
 
-/// A webhook receiver recording every notification's title.
-#[derive(Clone, Default)]
-struct Hook(Arc<Mutex<Vec<String>>>);
-
-async fn receive(State(h): State<Hook>, body: axum::Json<Value>) -> StatusCode {
-    let title = body.0["title"].as_str().unwrap_or_default().to_owned();
-    h.0.lock().unwrap().push(title);
-    StatusCode::OK
-}
-
-impl Hook {
-    fn titles(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Waits for the `n`th notification, then a little longer to catch any extra one.
-    async fn wait_for(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + WAIT;
-        while self.titles().len() < n {
-            assert!(Instant::now() < deadline, "only {:?} arrived", self.titles());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
-        self.titles()
-    }
+/// Waits for the `n`th notification, then a little longer to catch any extra one.
+async fn wait_for(hook: &Hook, n: usize) -> Vec<String> {
+    hook.wait_for(n, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    hook.titles()
 }
 
 impl Env {
@@ -209,7 +181,7 @@ async fn sentry_python_check_ins_raise_one_alert_per_missed_failed_and_timed_out
         "not missed before the margin ran out"
     );
     clock.advance(2_000);
-    assert_eq!(hook.wait_for(1).await, ["nightly-report: run missed"]);
+    assert_eq!(wait_for(&hook, 1).await, ["nightly-report: run missed"]);
     let down = env
         .get(TOKEN, &format!("/api/0/monitors/{id}/"))
         .await
@@ -229,21 +201,21 @@ async fn sentry_python_check_ins_raise_one_alert_per_missed_failed_and_timed_out
     clock.advance(10 * MINUTE);
     sdk(&env, &p, "ok").await;
     assert_eq!(
-        hook.wait_for(2).await,
+        wait_for(&hook, 2).await,
         ["nightly-report: run missed", "nightly-report checks in again"]
     );
 
     // A failed run: one alert, with the SDK's status.
     clock.advance(MINUTE);
     sdk(&env, &p, "fail").await;
-    let titles = hook.wait_for(3).await;
+    let titles = wait_for(&hook, 3).await;
     assert_eq!(titles[2], "nightly-report: run failed", "{titles:?}");
     assert_eq!(titles.len(), 3, "{titles:?}");
 
     // Recovered, then a run starts and never finishes: timed out after 10 minutes, one alert.
     clock.advance(MINUTE);
     sdk(&env, &p, "ok").await;
-    hook.wait_for(4).await;
+    wait_for(&hook, 4).await;
     clock.advance(MINUTE);
     sdk(&env, &p, "start").await;
     // The worker records the run (no result yet: it has not finished).
@@ -254,7 +226,7 @@ async fn sentry_python_check_ins_raise_one_alert_per_missed_failed_and_timed_out
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     clock.advance(11 * MINUTE);
-    let titles = hook.wait_for(5).await;
+    let titles = wait_for(&hook, 5).await;
     assert_eq!(
         titles,
         [
@@ -306,7 +278,7 @@ async fn a_heartbeat_is_pinged_at_its_url_and_goes_down_when_a_ping_is_late() {
 
     // Late: an hour and the two minutes' grace without a ping.
     clock.advance(62 * MINUTE + 1_000);
-    assert_eq!(hook.wait_for(1).await, ["Nightly backup: run missed"]);
+    assert_eq!(wait_for(&hook, 1).await, ["Nightly backup: run missed"]);
     // The job reports its own failure with a POST and a body of its log.
     let r = env
         .http
@@ -323,7 +295,7 @@ async fn a_heartbeat_is_pinged_at_its_url_and_goes_down_when_a_ping_is_late() {
     let r = env.http.post(&ping).send().await.unwrap();
     assert_eq!(r.status(), 202);
     assert_eq!(
-        hook.wait_for(2).await,
+        wait_for(&hook, 2).await,
         ["Nightly backup: run missed", "Nightly backup checks in again"]
     );
 

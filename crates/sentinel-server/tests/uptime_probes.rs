@@ -13,13 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sentinel_server::clock::{Clock, SystemClock};
 use serde_json::{Value, json};
 use support::dns::{DnsServer, Mode};
+use support::hook::Hook;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "sntl_uptime_probes_token_0000000000000000000000";
@@ -106,46 +104,6 @@ impl Env {
             .await
             .expect(200);
         log["data"].as_array().unwrap().clone()
-    }
-}
-
-/// A webhook receiver recording every JSON body.
-#[derive(Clone, Default)]
-struct Hook(Arc<Mutex<Vec<Value>>>);
-
-async fn hook(State(h): State<Hook>, body: axum::Json<Value>) -> StatusCode {
-    h.0.lock().unwrap().push(body.0);
-    StatusCode::OK
-}
-
-impl Hook {
-    async fn start() -> (Hook, String) {
-        let h = Hook::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new()
-            .route("/hook", post(hook))
-            .with_state(h.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (h, format!("http://{addr}/hook"))
-    }
-
-    fn titles(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|b| b["title"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + WAIT;
-        while self.titles().len() < n {
-            assert!(Instant::now() < deadline, "only {:?} arrived", self.titles());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.titles()
     }
 }
 
@@ -374,7 +332,7 @@ async fn an_expiring_certificate_notifies_once_and_its_renewal_once() {
         "Certificate of Shop TLS expires in 3 days (on {})",
         day(not_after)
     );
-    assert_eq!(h.wait_for(1).await, vec![title.clone()]);
+    assert_eq!(h.wait_for(1, WAIT).await, vec![title.clone()]);
 
     // Later checks of the same certificate notify nobody.
     let mut seen = env.monitor(&id).await;
@@ -395,7 +353,7 @@ async fn an_expiring_certificate_notifies_once_and_its_renewal_once() {
     })
     .await;
     assert_eq!(
-        h.wait_for(2).await,
+        h.wait_for(2, WAIT).await,
         vec![title, "Certificate of Shop TLS renewed".to_owned()]
     );
     let seen = env.monitor(&id).await;

@@ -190,10 +190,25 @@ pub async fn list(
 /// The add-monitor form's fields as the API's body: empty fields left out, numbers as numbers.
 fn form_body(form: &HashMap<String, String>) -> Map<String, Value> {
     let kind = form.get("type").map(String::as_str).unwrap_or("http");
-    let fields: &[&str] = if kind == "tcp" {
-        &["name", "type", "host", "port", "interval_seconds"]
-    } else {
-        &["name", "type", "url", "keyword", "interval_seconds"]
+    let fields: &[&str] = match kind {
+        "tcp" => &["name", "type", "host", "port", "interval_seconds"],
+        "dns" => &[
+            "name",
+            "type",
+            "host",
+            "record_type",
+            "expected",
+            "interval_seconds",
+        ],
+        "heartbeat" => &[
+            "name",
+            "type",
+            "schedule",
+            "timezone",
+            "grace_seconds",
+            "interval_seconds",
+        ],
+        _ => &["name", "type", "url", "keyword", "interval_seconds"],
     };
     let mut body = Map::new();
     for f in fields {
@@ -201,7 +216,7 @@ fn form_body(form: &HashMap<String, String>) -> Map<String, Value> {
             continue;
         };
         let value = match *f {
-            "port" | "interval_seconds" => v
+            "port" | "interval_seconds" | "grace_seconds" => v
                 .parse::<u64>()
                 .map(Value::from)
                 .unwrap_or_else(|_| Value::String(v.to_owned())),
@@ -263,6 +278,8 @@ struct MonitorPage {
     chart: String,
     /// Markdown for a README badge, when the monitor is public.
     badge_markdown: Option<String>,
+    /// Where a heartbeat or cron monitor checks in.
+    ping_url: Option<String>,
     action_url: String,
     list_url: String,
 }
@@ -339,7 +356,25 @@ pub async fn detail(
         );
         format!("![{name} status]({url})\n![{name} uptime]({url}?type=uptime&period=30d)")
     });
+    // A heartbeat or cron monitor's ping URL, with the project's first active key.
+    let ping_url = match &monitor.slug {
+        Some(slug) => app
+            .store
+            .project_keys(project.id)
+            .await?
+            .into_iter()
+            .find(|k| k.active)
+            .map(|k| {
+                format!(
+                    "{}/api/0/cron/{slug}/{}/",
+                    app.settings.public_base_url(),
+                    k.public_key
+                )
+            }),
+        None => None,
+    };
     render(&MonitorPage {
+        ping_url,
         chart: latency_chart(&app, &monitor).await?,
         badge_markdown,
         layout: layout::in_org(&app, &s, &org, role, Some(&project), &monitor.name, "monitors").await?,

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod dns;
+pub mod hook;
 pub mod smtp;
 pub mod web;
 
