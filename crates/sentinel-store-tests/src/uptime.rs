@@ -1323,7 +1323,7 @@ pub async fn cron_runs_start_once_end_once_and_time_out_by_deadline(store: &dyn 
     assert_eq!(store.cron_run(job.id, None).await.unwrap(), Some(first.clone()));
     assert_eq!(
         store.overdue_cron_runs(T0 + 40 * MINUTE, 10).await.unwrap(),
-        [first.clone()]
+        [first]
     );
 
     // Runs go with their monitor.
