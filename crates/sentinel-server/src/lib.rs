@@ -160,7 +160,8 @@ pub fn router(state: AppState) -> Router {
             .merge(api::keys::routes())
             .merge(api::tokens::routes())
             .merge(alerts::api::routes())
-            .merge(uptime::api::routes());
+            .merge(uptime::api::routes())
+            .merge(uptime::maintenance::routes());
     }
     let prefix = state.settings.path_prefix.clone();
     let app = app

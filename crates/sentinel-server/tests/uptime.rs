@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use reqwest::Method;
-use sentinel_server::clock::SystemClock;
+use sentinel_server::clock::{Clock, SystemClock};
 use sentinel_server::config::{SmtpSettings, SmtpTls};
 use sentinel_store::{NewApiToken, NewUser, TokenScope};
 use serde_json::{Value, json};
@@ -435,4 +435,88 @@ async fn monitors_are_validated_by_field_paged_and_private_to_their_organization
         .await
         .expect(404);
     env.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maintenance_windows_are_validated_listed_and_shown_as_the_monitor_status() {
+    let (env, p) = start(None).await;
+    let m = env
+        .post(
+            TOKEN,
+            &format!("/api/0/projects/{p}/monitors/"),
+            json!({"type": "tcp", "name": "Database", "host": "127.0.0.1", "port": 9, "interval_seconds": 60}),
+        )
+        .await
+        .expect(201);
+    let id = m["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/0/projects/{p}/maintenance/");
+    let at = |offset_min: i64| sentinel_server::clock::rfc3339(SystemClock.now_ms() + offset_min * 60_000);
+    for (body, needle) in [
+        (json!({"starts_at": at(-1)}), "ends_at is required"),
+        (json!({"starts_at": at(10), "ends_at": at(5)}), "after starts_at"),
+        (
+            json!({"starts_at": "soon", "ends_at": at(5)}),
+            "starts_at must be an RFC 3339 time",
+        ),
+        (json!({"schedule": "0 2 * * *"}), "duration_minutes is required"),
+        (
+            json!({"schedule": "0 2 * * *", "duration_minutes": 30, "timezone": "Moon/Base"}),
+            "timezone",
+        ),
+        (
+            json!({"starts_at": at(-1), "ends_at": at(60), "monitor_ids": ["999999"]}),
+            "not a monitor of this project",
+        ),
+    ] {
+        env.post(TOKEN, &path, body).await.expect_error(400, needle);
+    }
+
+    // A window on now: the monitor shows "maintenance", in its detail and in the list.
+    let window = env
+        .post(
+            TOKEN,
+            &path,
+            json!({"name": "Database upgrade", "starts_at": at(-1), "ends_at": at(60), "monitor_ids": [id]}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(window["active"], true, "{window}");
+    assert_eq!(window["monitor_ids"], json!([id]));
+    let detail = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/"))
+        .await
+        .expect(200);
+    assert_eq!(detail["status"], "maintenance", "{detail}");
+    let list = env
+        .get(TOKEN, &format!("/api/0/projects/{p}/monitors/"))
+        .await
+        .expect(200);
+    assert_eq!(list["data"][0]["status"], "maintenance");
+    // A recurring one, listed beside it.
+    let weekly = env
+        .post(
+            TOKEN,
+            &path,
+            json!({"name": "Sunday backups", "schedule": "0 2 * * 0", "duration_minutes": 45, "timezone": "Europe/Berlin"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(weekly["duration_minutes"], 45);
+    assert_eq!(weekly["ends_at"], Value::Null);
+    let windows = env.get(TOKEN, &path).await.expect(200);
+    assert_eq!(windows.as_array().unwrap().len(), 2, "{windows}");
+
+    // Deleted: the monitor shows its own status again.
+    let wid = window["id"].as_str().unwrap();
+    env.delete(TOKEN, &format!("/api/0/maintenance/{wid}/"))
+        .await
+        .expect(204);
+    let detail = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/"))
+        .await
+        .expect(200);
+    assert_ne!(detail["status"], "maintenance", "{detail}");
+    env.delete(TOKEN, &format!("/api/0/maintenance/{wid}/"))
+        .await
+        .expect(404);
 }

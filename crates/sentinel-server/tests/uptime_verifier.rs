@@ -12,8 +12,8 @@ use sentinel_server::clock::ManualClock;
 use sentinel_server::config::Settings;
 use sentinel_server::uptime::verifier::Verifier;
 use sentinel_store::{
-    ChannelKind, ChannelSecrets, Condition, Monitor, MonitorKind, MonitorStatus, NewAlertRule, NewChannel,
-    NewCheckResult, NewMonitor, Store, Transition,
+    ChannelKind, ChannelSecrets, Condition, MaintenanceWindow, Monitor, MonitorKind, MonitorStatus,
+    NewAlertRule, NewChannel, NewCheckResult, NewMonitor, Store, Transition,
 };
 use serde_json::json;
 
@@ -245,5 +245,68 @@ impl World {
     fn clock_now(&self) -> i64 {
         use sentinel_server::clock::Clock;
         self.clock.now_ms()
+    }
+}
+
+/// A planned outage inside a maintenance window: the failures change nothing and notify nobody,
+/// not even when the window closes; a service still broken afterwards is confirmed and notified
+/// once, as usual. The same holds when the window and the outage are judged in one pass.
+#[tokio::test]
+async fn nothing_is_notified_during_maintenance_and_an_outage_outlasting_it_once() {
+    for one_pass in [false, true] {
+        let w = world().await;
+        w.results(0, &[true]).await;
+        w.verifier().pass().await.unwrap();
+        // Slots 2 to 9 (four minutes) are planned work on this monitor.
+        w.store
+            .create_maintenance(&MaintenanceWindow {
+                id: 0,
+                project_id: w.project,
+                name: "Database upgrade".into(),
+                monitor_ids: vec![w.monitor.id],
+                starts_ms: T0 + 2 * INTERVAL,
+                ends_ms: T0 + 10 * INTERVAL,
+                schedule: None,
+                duration_ms: 8 * INTERVAL,
+                timezone: "UTC".into(),
+                created_ms: T0,
+            })
+            .await
+            .unwrap();
+        w.results(1, &[true]).await;
+        // Eight failures inside the window: still up, nobody told.
+        w.results(2, &[false; 8]).await;
+        if !one_pass {
+            w.verifier().pass().await.unwrap();
+            assert_eq!(w.status().await, (MonitorStatus::Up, 0), "one_pass={one_pass}");
+            assert!(w.notifications().await.is_empty());
+        }
+        // After it: two failures are not yet an outage, the third is, and notifies once.
+        w.results(10, &[false, false]).await;
+        w.verifier().pass().await.unwrap();
+        assert_eq!(w.status().await, (MonitorStatus::Up, 2), "one_pass={one_pass}");
+        assert!(w.notifications().await.is_empty(), "one_pass={one_pass}");
+        w.results(12, &[false, false]).await;
+        w.verifier().pass().await.unwrap();
+        assert_eq!(w.status().await.0, MonitorStatus::Down);
+        let titles: Vec<(Transition, String)> = w
+            .notifications()
+            .await
+            .into_iter()
+            .map(|(t, title, _)| (t, title))
+            .collect();
+        assert_eq!(
+            titles,
+            [(Transition::Triggered, "Shop is down".to_owned())],
+            "one_pass={one_pass}"
+        );
+        // The incident starts after the window, at the third failure of slot 12.
+        let incidents = w
+            .store
+            .list_incidents(w.project, Some(w.monitor.id), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0].opened_ms, T0 + 12 * INTERVAL + 5);
     }
 }

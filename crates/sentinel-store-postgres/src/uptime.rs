@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sentinel_store::{
-    CheckJob, CheckResult, CronRun, Incident, Monitor, NewCheckResult, NewMonitor, Resolution, StoreError,
-    UptimeBucket, UptimeStore, VerifierCommit,
+    CheckJob, CheckResult, CronRun, Incident, MaintenanceWindow, Monitor, NewCheckResult, NewMonitor,
+    Resolution, StoreError, UptimeBucket, UptimeStore, VerifierCommit,
 };
 
 use crate::partitions::{Family, Partition};
@@ -196,5 +196,21 @@ impl UptimeStore for PgStore {
 
     async fn overdue_cron_runs(&self, now_ms: i64, limit: usize) -> Result<Vec<CronRun>, StoreError> {
         overdue_cron_runs(&self.pool, now_ms, limit).await
+    }
+
+    async fn create_maintenance(&self, window: &MaintenanceWindow) -> Result<MaintenanceWindow, StoreError> {
+        create_maintenance(&self.pool, window).await
+    }
+
+    async fn get_maintenance(&self, window_id: i64) -> Result<Option<MaintenanceWindow>, StoreError> {
+        get_maintenance(&self.pool, window_id).await
+    }
+
+    async fn list_maintenance(&self, project_id: i64) -> Result<Vec<MaintenanceWindow>, StoreError> {
+        list_maintenance(&self.pool, project_id).await
+    }
+
+    async fn delete_maintenance(&self, window_id: i64) -> Result<bool, StoreError> {
+        delete_maintenance(&self.pool, window_id).await
     }
 }

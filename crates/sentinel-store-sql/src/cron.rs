@@ -1,5 +1,5 @@
 //! Heartbeat and cron monitors: finding one by slug, the deadline sweep, and the runs that
-//! checked in as in progress. The third part of [`uptime!`](crate::uptime!).
+//! checked in as in progress, and maintenance windows. The third part of [`uptime!`](crate::uptime!).
 
 /// The kinds fed by check-ins, as the condition of the partial index `monitors_deadline` states
 /// it: a query must repeat it word for word for SQLite to use that index.
@@ -9,6 +9,20 @@ pub const PASSIVE_KINDS: &str = "kind IN ('heartbeat', 'cron')";
 /// first: through `monitors_deadline`, whose condition this repeats.
 pub const OVERDUE_MONITORS: &str = "WHERE enabled AND kind IN ('heartbeat', 'cron') \
      AND next_check_ms <= $1 ORDER BY next_check_ms, id LIMIT $2";
+
+/// The columns of a maintenance window, in the order [`uptime!`](crate::uptime!) maps them.
+pub const MAINTENANCE_FIELDS: &str = "id, project_id, name, monitor_ids_json, starts_ms, ends_ms, schedule, \
+     duration_ms, timezone, created_ms";
+
+/// A list of ids as a JSON column.
+pub fn ids_json(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
+}
+
+/// A JSON column of ids back.
+pub fn parse_ids(column: &str, text: &str) -> Result<Vec<i64>, sentinel_store::StoreError> {
+    serde_json::from_str(text).map_err(|e| sentinel_store::StoreError::Corrupt(format!("{column}: {e}")))
+}
 
 /// Stamps out the heartbeat and cron functions of [`uptime!`](crate::uptime!), which invokes it:
 /// they use the helpers `uptime!` defines in the same module. Not for direct use.
@@ -150,6 +164,101 @@ macro_rules! __uptime_cron {
             .execute(pool)
             .await
             .map_err($db_err)?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        // ---- maintenance windows ----
+
+        fn maintenance_row(r: &UptimeRow) -> UptimeResult<$crate::__private::sentinel_store::MaintenanceWindow> {
+            use $crate::__private::sqlx::Row as _;
+            let ids: String = r.try_get(3).map_err($db_err)?;
+            Ok($crate::__private::sentinel_store::MaintenanceWindow {
+                id: r.try_get(0).map_err($db_err)?,
+                project_id: r.try_get(1).map_err($db_err)?,
+                name: r.try_get(2).map_err($db_err)?,
+                monitor_ids: $crate::parse_ids("monitor_ids_json", &ids)?,
+                starts_ms: r.try_get(4).map_err($db_err)?,
+                ends_ms: r.try_get(5).map_err($db_err)?,
+                schedule: r.try_get(6).map_err($db_err)?,
+                duration_ms: r.try_get(7).map_err($db_err)?,
+                timezone: r.try_get(8).map_err($db_err)?,
+                created_ms: r.try_get(9).map_err($db_err)?,
+            })
+        }
+
+        pub async fn create_maintenance(
+            pool: &UptimePool,
+            w: &$crate::__private::sentinel_store::MaintenanceWindow,
+        ) -> UptimeResult<$crate::__private::sentinel_store::MaintenanceWindow> {
+            use $crate::__private::sentinel_store::StoreError;
+            use $crate::__private::sqlx;
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO maintenance_windows (project_id, name, monitor_ids_json, starts_ms, ends_ms, \
+                 schedule, duration_ms, timezone, created_ms) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1 FROM projects WHERE id = $1) \
+                 RETURNING {}",
+                $crate::MAINTENANCE_FIELDS
+            )))
+            .bind(w.project_id)
+            .bind(&w.name)
+            .bind($crate::ids_json(&w.monitor_ids))
+            .bind(w.starts_ms)
+            .bind(w.ends_ms)
+            .bind(w.schedule.as_deref())
+            .bind(w.duration_ms)
+            .bind(&w.timezone)
+            .bind(w.created_ms)
+            .fetch_optional(pool)
+            .await
+            .map_err($db_err)?;
+            match row {
+                Some(row) => maintenance_row(&row),
+                None => Err(StoreError::Conflict(format!("project {} does not exist", w.project_id))),
+            }
+        }
+
+        pub async fn get_maintenance(
+            pool: &UptimePool,
+            window_id: i64,
+        ) -> UptimeResult<Option<$crate::__private::sentinel_store::MaintenanceWindow>> {
+            use $crate::__private::sqlx;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM maintenance_windows WHERE id = $1",
+                $crate::MAINTENANCE_FIELDS
+            )))
+            .bind(window_id)
+            .fetch_optional(pool)
+            .await
+            .map_err($db_err)?
+            .as_ref()
+            .map(maintenance_row)
+            .transpose()
+        }
+
+        pub async fn list_maintenance(
+            pool: &UptimePool,
+            project_id: i64,
+        ) -> UptimeResult<Vec<$crate::__private::sentinel_store::MaintenanceWindow>> {
+            use $crate::__private::sqlx;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM maintenance_windows WHERE project_id = $1 ORDER BY id",
+                $crate::MAINTENANCE_FIELDS
+            )))
+            .bind(project_id)
+            .fetch_all(pool)
+            .await
+            .map_err($db_err)?
+            .iter()
+            .map(maintenance_row)
+            .collect()
+        }
+
+        pub async fn delete_maintenance(pool: &UptimePool, window_id: i64) -> UptimeResult<bool> {
+            let done = $crate::__private::sqlx::query("DELETE FROM maintenance_windows WHERE id = $1")
+                .bind(window_id)
+                .execute(pool)
+                .await
+                .map_err($db_err)?;
             Ok(done.rows_affected() == 1)
         }
 

@@ -43,7 +43,7 @@ pub use batch::{
     IssueAgg, IssueKey, IssueState, KeyTotals, Reopen, TagCounts, issue_aggregates, issue_id, key_totals,
     reopen, tag_counts,
 };
-pub use cron::{OVERDUE_MONITORS, PASSIVE_KINDS};
+pub use cron::{MAINTENANCE_FIELDS, OVERDUE_MONITORS, PASSIVE_KINDS, ids_json, parse_ids};
 pub use issues::{
     EVENT_COLUMNS, ISSUE_COLUMNS, count_filter, fts5_query, priority_expression, search_words, tsquery,
 };

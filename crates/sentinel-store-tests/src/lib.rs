@@ -143,6 +143,7 @@ macro_rules! contract_tests {
             deleting_a_monitor_removes_its_rows,
             check_in_monitors_are_found_by_slug_and_swept_by_deadline,
             cron_runs_start_once_end_once_and_time_out_by_deadline,
+            maintenance_windows_are_stored_listed_per_project_and_deleted,
             rows_copy_between_stores_and_resume
         );
     };

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sentinel_store::{
     AlertCommit, AlertMessage, ChannelKind, ChannelSecrets, CheckJob, CheckResult, CronRun, Incident,
-    IncidentChange, Monitor, MonitorKind, MonitorState, MonitorStatus, NewChannel, NewCheckResult,
-    NewMonitor, NewNotification, Resolution, Transition, UptimeBucket, VerifierCommit,
+    IncidentChange, MaintenanceWindow, Monitor, MonitorKind, MonitorState, MonitorStatus, NewChannel,
+    NewCheckResult, NewMonitor, NewNotification, Resolution, Transition, UptimeBucket, VerifierCommit,
 };
 use serde_json::json;
 
@@ -148,6 +148,13 @@ pub async fn populate_uptime(store: &dyn Store, p: i64) {
         ..Default::default()
     };
     store.commit_verification(&commit).await.unwrap();
+    store
+        .create_maintenance(&MaintenanceWindow {
+            monitor_ids: vec![a.id],
+            ..maintenance(p)
+        })
+        .await
+        .unwrap();
     // (Of the first monitor: a resumed copy's first pass copies only the first few.)
     let run = CronRun {
         monitor_id: a.id,
@@ -1329,4 +1336,60 @@ pub async fn cron_runs_start_once_end_once_and_time_out_by_deadline(store: &dyn 
     // Runs go with their monitor.
     assert!(store.delete_monitor(job.id).await.unwrap());
     assert_eq!(store.overdue_cron_runs(i64::MAX, 10).await.unwrap(), []);
+}
+
+fn maintenance(project_id: i64) -> MaintenanceWindow {
+    MaintenanceWindow {
+        id: 0,
+        project_id,
+        name: "Database upgrade".into(),
+        monitor_ids: Vec::new(),
+        starts_ms: T0,
+        ends_ms: T0 + 60 * MINUTE,
+        schedule: None,
+        duration_ms: 0,
+        timezone: "UTC".into(),
+        created_ms: T0,
+    }
+}
+
+pub async fn maintenance_windows_are_stored_listed_per_project_and_deleted(store: &dyn Store) {
+    let p = project(store, "maint").await;
+    let other = project(store, "maint-2").await;
+    let m = monitor(store, p, "web").await;
+    let once = store.create_maintenance(&maintenance(p)).await.unwrap();
+    assert!(once.id > 0);
+    assert_eq!(
+        once,
+        MaintenanceWindow {
+            id: once.id,
+            ..maintenance(p)
+        }
+    );
+    let weekly = MaintenanceWindow {
+        name: "Sunday backups".into(),
+        monitor_ids: vec![m.id],
+        ends_ms: i64::MAX,
+        schedule: Some("0 2 * * 0".into()),
+        duration_ms: 30 * MINUTE,
+        timezone: "Europe/Berlin".into(),
+        ..maintenance(p)
+    };
+    let weekly = store.create_maintenance(&weekly).await.unwrap();
+    store.create_maintenance(&maintenance(other)).await.unwrap();
+    assert_eq!(
+        store.list_maintenance(p).await.unwrap(),
+        [once.clone(), weekly.clone()]
+    );
+    assert_eq!(
+        store.get_maintenance(weekly.id).await.unwrap(),
+        Some(weekly.clone())
+    );
+    let missing = store.create_maintenance(&maintenance(i64::MAX)).await;
+    assert!(matches!(missing, Err(StoreError::Conflict(_))), "{missing:?}");
+
+    assert!(store.delete_maintenance(once.id).await.unwrap());
+    assert!(!store.delete_maintenance(once.id).await.unwrap());
+    assert_eq!(store.list_maintenance(p).await.unwrap(), [weekly]);
+    assert_eq!(store.list_maintenance(other).await.unwrap().len(), 1);
 }

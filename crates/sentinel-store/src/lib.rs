@@ -36,7 +36,8 @@ pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;
 pub use store::{Store, StoreError};
 pub use uptime::{
-    CheckJob, CheckResult, CronRun, Incident, IncidentChange, Monitor, MonitorKind, MonitorState,
-    MonitorStatus, NewCheckResult, NewMonitor, Resolution, UptimeBucket, UptimeStore, VerifierCommit,
+    CheckJob, CheckResult, CronRun, Incident, IncidentChange, MaintenanceWindow, Monitor, MonitorKind,
+    MonitorState, MonitorStatus, NewCheckResult, NewMonitor, Resolution, UptimeBucket, UptimeStore,
+    VerifierCommit,
 };
 pub use workflow::{Activity, Attachment, Comment, EventNeighbors, IssueChange, StatusChange, WorkflowStore};

@@ -354,6 +354,22 @@ pub const TABLES: &[TableSpec] = &[
         key: &["monitor_id", "check_in_id"],
     },
     TableSpec {
+        name: "maintenance_windows",
+        columns: &[
+            "id",
+            "project_id",
+            "name",
+            "monitor_ids_json",
+            "starts_ms",
+            "ends_ms",
+            "schedule",
+            "duration_ms",
+            "timezone",
+            "created_ms",
+        ],
+        key: &["id"],
+    },
+    TableSpec {
         name: "check_jobs",
         columns: &["monitor_id", "slot_ms", "claimed_until_ms"],
         key: &["monitor_id", "slot_ms"],

@@ -163,6 +163,27 @@ pub struct CronRun {
     pub deadline_ms: i64,
 }
 
+/// A planned maintenance of a project's monitors (all of them, or those listed): results judged
+/// while it is on change no monitor's status and raise no alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaintenanceWindow {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    /// The monitors it covers; empty: every monitor of the project.
+    pub monitor_ids: Vec<i64>,
+    /// A one-off window: `[starts_ms, ends_ms)`. A recurring one: the range in which it recurs
+    /// (`ends_ms` `i64::MAX` for no end).
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    /// A recurring window: a crontab of when each occurrence begins, in `timezone`.
+    pub schedule: Option<String>,
+    /// How long each occurrence of a recurring window lasts.
+    pub duration_ms: i64,
+    pub timezone: String,
+    pub created_ms: i64,
+}
+
 /// One scheduled check: unique by `(monitor_id, slot_ms)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckJob {
@@ -431,4 +452,14 @@ pub trait UptimeStore: Send + Sync {
     async fn end_cron_run(&self, monitor_id: i64, check_in_id: &str) -> Result<bool, StoreError>;
     /// Up to `limit` runs whose deadline is at or before `now_ms`, earliest first.
     async fn overdue_cron_runs(&self, now_ms: i64, limit: usize) -> Result<Vec<CronRun>, StoreError>;
+
+    // ---- maintenance windows ----
+
+    /// Stores a window (`id` and `created_ms` are assigned); `Conflict` if the project does not
+    /// exist.
+    async fn create_maintenance(&self, window: &MaintenanceWindow) -> Result<MaintenanceWindow, StoreError>;
+    async fn get_maintenance(&self, window_id: i64) -> Result<Option<MaintenanceWindow>, StoreError>;
+    /// A project's windows, by id.
+    async fn list_maintenance(&self, project_id: i64) -> Result<Vec<MaintenanceWindow>, StoreError>;
+    async fn delete_maintenance(&self, window_id: i64) -> Result<bool, StoreError>;
 }

@@ -118,6 +118,20 @@ pub fn shown_status(m: &Monitor) -> &'static str {
     if m.enabled { m.status.as_str() } else { "paused" }
 }
 
+/// The status shown now, when `windows` are the project's maintenance windows: `maintenance`
+/// while one covers the (enabled) monitor.
+pub fn shown_status_now(
+    m: &Monitor,
+    windows: &[sentinel_store::MaintenanceWindow],
+    now_ms: i64,
+) -> &'static str {
+    if m.enabled && crate::uptime::maintenance::in_maintenance(windows, m.id, now_ms) {
+        "maintenance"
+    } else {
+        shown_status(m)
+    }
+}
+
 impl MonitorJson {
     pub fn new(m: Monitor, uptime: UptimeJson) -> Self {
         MonitorJson {
@@ -412,7 +426,12 @@ pub async fn load(
 async fn one(app: &AppState, monitor: Monitor) -> Result<Json<MonitorJson>, ApiError> {
     let mut uptime = uptime_of(app, &[monitor.id], &[1, 7, 30, 90]).await?;
     let u = uptime.remove(&monitor.id).unwrap_or_default();
-    Ok(Json(MonitorJson::new(monitor, u)))
+    let windows = app.store.list_maintenance(monitor.project_id).await?;
+    let status = shown_status_now(&monitor, &windows, app.clock.now_ms());
+    Ok(Json(MonitorJson {
+        status,
+        ..MonitorJson::new(monitor, u)
+    }))
 }
 
 /// `GET /api/0/projects/{id}/monitors/`: by id, `limit` (≤ 100) per page, with 24-hour uptime.
@@ -431,12 +450,18 @@ pub async fn project_list(
     let ids: Vec<i64> = monitors.iter().map(|m| m.id).collect();
     let mut uptime = uptime_of(&app, &ids, &[1]).await?;
     let next = more.then(|| monitors.last().map(|m| m.id.to_string())).flatten();
+    let windows = app.store.list_maintenance(project.id).await?;
+    let now = app.clock.now_ms();
     Ok(Json(PageJson {
         data: monitors
             .into_iter()
             .map(|m| {
                 let u = uptime.remove(&m.id).unwrap_or_default();
-                MonitorJson::new(m, u)
+                let status = shown_status_now(&m, &windows, now);
+                MonitorJson {
+                    status,
+                    ..MonitorJson::new(m, u)
+                }
             })
             .collect(),
         pagination: Pagination {

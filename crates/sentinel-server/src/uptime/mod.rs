@@ -5,6 +5,7 @@
 //! - `probe`: one HTTP(S), TCP or DNS check with per-phase timings;
 //! - `dns`: the DNS client of DNS checks;
 //! - `checker`: the checker role (claim, run, record);
+//! - `maintenance`: maintenance windows, during which results change no status and alert nobody;
 //! - `cron`: heartbeat and Sentry cron monitors: check-ins, and the sweep for missed and timed-out runs;
 //! - `verifier`: the per-monitor state machine and its loop;
 //! - `api`: `/api/0/projects/{id}/monitors/`, `/api/0/monitors/{id}/…`;
@@ -19,6 +20,7 @@ pub mod badge;
 pub mod checker;
 pub mod cron;
 pub mod dns;
+pub mod maintenance;
 pub mod probe;
 pub mod spec;
 pub mod status;

@@ -24,8 +24,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sentinel_store::{
-    AlertMessage, AlertRule, AlertState, Channel, CheckResult, Condition, DAY_MS, IncidentChange, Monitor,
-    MonitorState, MonitorStatus, Project, Store, StoreError, Transition, VerifierCommit,
+    AlertMessage, AlertRule, AlertState, Channel, CheckResult, Condition, DAY_MS, IncidentChange,
+    MaintenanceWindow, Monitor, MonitorState, MonitorStatus, Project, Store, StoreError, Transition,
+    VerifierCommit,
 };
 use serde_json::json;
 use tokio::sync::{Notify, watch};
@@ -33,6 +34,7 @@ use tokio::sync::{Notify, watch};
 use crate::alerts::rules;
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
+use crate::uptime::maintenance::in_maintenance;
 use crate::uptime::probe::date;
 use crate::uptime::spec::Check;
 
@@ -202,7 +204,13 @@ impl Verifier {
         let mut changes = Vec::new();
         let mut still_down = Vec::new();
         let mut certs = Vec::new();
+        // Each project's maintenance windows, read once per pass.
+        let mut windows: HashMap<i64, Vec<MaintenanceWindow>> = HashMap::new();
         for monitor in monitors {
+            if let std::collections::hash_map::Entry::Vacant(e) = windows.entry(monitor.project_id) {
+                e.insert(self.store.list_maintenance(monitor.project_id).await?);
+            }
+            let planned = &windows[&monitor.project_id];
             let mut list = by_monitor.remove(&monitor.id).unwrap_or_default();
             list.sort_by_key(|r| (r.slot_ms, r.id));
             let mut machine = Machine::of(&monitor);
@@ -223,6 +231,10 @@ impl Verifier {
                         expires_ms,
                     });
                 }
+                // Planned downtime: judged (off the queue) but set aside.
+                if in_maintenance(planned, monitor.id, at) {
+                    continue;
+                }
                 let from_since_ms = machine.since_ms;
                 if let Some(from) = machine.apply(r.ok, at) {
                     changed = true;
@@ -236,7 +248,8 @@ impl Verifier {
                     });
                 }
             }
-            if machine.status == MonitorStatus::Down && !changed {
+            if machine.status == MonitorStatus::Down && !changed && !in_maintenance(planned, monitor.id, now)
+            {
                 still_down.push(monitor.clone());
             }
             commit.states.push(MonitorState {

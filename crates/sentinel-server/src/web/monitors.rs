@@ -21,7 +21,7 @@ use super::{SignedIn, WebError, render, see_other};
 use crate::AppState;
 use crate::api::ApiError;
 use crate::clock::rfc3339;
-use crate::uptime::api::{self as uptime_api, IncidentJson, UptimeJson, shown_status};
+use crate::uptime::api::{self as uptime_api, IncidentJson, UptimeJson, shown_status, shown_status_now};
 use crate::uptime::spec::Check;
 use crate::uptime::verifier::duration_text;
 
@@ -144,8 +144,11 @@ async fn list_page(
     let prefix = &app.settings.path_prefix;
     let base = format!("{prefix}/orgs/{}/projects/{}/monitors/", org.slug, project.slug);
     let mut lines = Vec::with_capacity(monitors.len());
+    let windows = app.store.list_maintenance(project.id).await?;
+    let now = app.clock.now_ms();
     for m in &monitors {
         let mut line = MonitorLine::new(m, uptime.get(&m.id).unwrap_or(&UptimeJson::default()));
+        line.status = shown_status_now(m, &windows, now);
         let buckets = hourly.remove(&m.id).unwrap_or_default();
         line.sparkline = charts::sparkline(since, HOUR_MS, SPARK_HOURS, &buckets)?;
         lines.push(line);
@@ -385,7 +388,14 @@ pub async fn detail(
             ("30 days", percent(u.month)),
             ("90 days", percent(u.quarter)),
         ],
-        monitor: MonitorLine::new(&monitor, &u),
+        monitor: MonitorLine {
+            status: shown_status_now(
+                &monitor,
+                &app.store.list_maintenance(project.id).await?,
+                app.clock.now_ms(),
+            ),
+            ..MonitorLine::new(&monitor, &u)
+        },
         checks,
         incidents,
         action_url: format!("{prefix}/orgs/{}/monitors/{}/action", org.slug, monitor.id),

@@ -98,6 +98,7 @@ fn path_param_doc(name: &str) -> (&'static str, &'static str) {
         "monitor_id" => ("integer", "Uptime monitor id."),
         "version" => ("string", "Release version, URL-encoded."),
         "slug" => ("string", "The heartbeat or cron monitor's slug."),
+        "window_id" => ("integer", "Maintenance window id."),
         "org_slug" => ("string", "Organization slug."),
         "project_slug" => ("string", "Project slug."),
         "key" => ("string", "The project's public (DSN) key."),
