@@ -312,6 +312,35 @@ async fn the_status_page_shows_public_monitors_only_and_badges_show_them_in_read
             .await
             .expect_error(404, "not found");
     }
+    // Planned work on it: the badge and the status page say "maintenance".
+    let project = w
+        .env
+        .store
+        .get_monitor(w.public_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .project_id;
+    w.env
+        .store
+        .create_maintenance(&sentinel_store::MaintenanceWindow {
+            id: 0,
+            project_id: project,
+            name: "Upgrade".into(),
+            monitor_ids: vec![w.public_id],
+            starts_ms: T0 - MINUTE,
+            ends_ms: T0 + 60 * MINUTE,
+            schedule: None,
+            duration_ms: 61 * MINUTE,
+            timezone: "UTC".into(),
+            created_ms: T0,
+        })
+        .await
+        .unwrap();
+    let (_, _, _, svg) = w.fetch(&format!("{badge}?type=status")).await;
+    assert!(svg.contains(">maintenance</text>"), "{svg}");
+    let (_, _, _, page) = w.fetch("/api/0/status/acme/shop/").await;
+    assert!(page.contains("\"status\":\"maintenance\""), "{page}");
     for (query, needle) in [
         ("type=uptime&period=1y", "invalid period \"1y\""),
         ("type=colour", "invalid type \"colour\""),

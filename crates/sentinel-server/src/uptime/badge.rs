@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::api::ApiError;
 use crate::auth::access;
-use crate::uptime::api::{shown_status, uptime_of};
+use crate::uptime::api::{shown_status_now, uptime_of};
 
 /// The periods an uptime badge can cover, with their length in days.
 const PERIODS: [(&str, i64); 4] = [("24h", 1), ("7d", 7), ("30d", 30), ("90d", 90)];
@@ -120,7 +120,8 @@ pub async fn badge(
         .filter(|m| m.public)
         .ok_or_else(|| ApiError::NotFound(format!("monitor {id} not found")))?;
     let badge = if kind == "status" {
-        let status = shown_status(&monitor);
+        let windows = app.store.list_maintenance(monitor.project_id).await?;
+        let status = shown_status_now(&monitor, &windows, app.clock.now_ms());
         let grade = match status {
             "up" => Grade::Up,
             "down" => Grade::Down,

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::AppState;
 use crate::api::ApiError;
 use crate::clock::rfc3339;
-use crate::uptime::api::{shown_status, uptime_of};
+use crate::uptime::api::{shown_status_now, uptime_of};
 use crate::uptime::badge::percent_of;
 
 /// Days of bars and of incidents.
@@ -116,7 +116,9 @@ pub async fn load(app: &AppState, org: &str, project: &str) -> Result<StatusJson
     let names: HashMap<i64, &str> = monitors.iter().map(|m| (m.id, m.name.as_str())).collect();
     let incidents = recent_incidents(app, project.id, &names, now - DAYS * DAY_MS).await?;
 
-    let statuses: Vec<&str> = monitors.iter().map(shown_status).collect();
+    let windows = app.store.list_maintenance(project.id).await?;
+    let shown = |m: &Monitor| shown_status_now(m, &windows, now);
+    let statuses: Vec<&str> = monitors.iter().map(shown).collect();
     let down = statuses.iter().filter(|s| **s == "down").count();
     let running = statuses.iter().filter(|s| **s != "paused").count();
     let status = match down {
@@ -132,7 +134,7 @@ pub async fn load(app: &AppState, org: &str, project: &str) -> Result<StatusJson
             .map(|m| PublicMonitorJson {
                 id: m.id.to_string(),
                 name: m.name.clone(),
-                status: shown_status(m),
+                status: shown(m),
                 status_since: rfc3339(m.status_since_ms),
                 uptime_90d: uptime.get(&m.id).and_then(|u| u.quarter),
                 days: days(first_day, daily.remove(&m.id).unwrap_or_default()),
