@@ -735,11 +735,11 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
-        if self.uptime.region.len() > 64 || self.uptime.region.contains(char::is_whitespace) {
+        if !self.uptime.region.is_empty() && !valid_region(&self.uptime.region) {
             return Err(ConfigError::Invalid {
                 field: "uptime.region",
                 message: format!(
-                    "{:?} must be a short label without spaces, e.g. \"eu-west\"",
+                    "{:?} must be a label of up to 64 letters, digits, '-', '_' or '.', e.g. \"eu-west\"",
                     self.uptime.region
                 ),
             });
@@ -900,6 +900,14 @@ const FIELD_DOCS: &[(&str, &str)] = &[
         "How often projects are checked for dictionary training, seconds.",
     ),
 ];
+
+/// A checker region label: 1 to 64 ASCII letters, digits, `-`, `_` or `.`.
+pub fn valid_region(label: &str) -> bool {
+    (1..=64).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
 
 #[cfg(test)]
 mod tests {

@@ -184,6 +184,39 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     for phase in ["dns_ms", "connect_ms", "first_byte_ms"] {
         assert!(first["details"][phase].is_i64(), "{phase} missing: {first}");
     }
+    // Response times come from the rollups: the successful checks so far, as points and 24-hour
+    // percentiles (no check takes longer than its own latency).
+    let times = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/response-times/"))
+        .await
+        .expect(200);
+    assert_eq!(times["step_seconds"], 300, "{times}");
+    let point = &times["points"][0];
+    assert!(point["checks"].as_u64().unwrap() >= 1, "{times}");
+    let p95 = times["p95_ms"].as_i64().unwrap();
+    let slowest = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["latency_ms"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        p95 <= slowest + slowest / 20 + 1,
+        "p95 {p95} against the slowest check {slowest}"
+    );
+    assert!(
+        point["p50_ms"].as_i64().is_some() && point["mean_ms"].as_i64().is_some(),
+        "{times}"
+    );
+    let detail = env
+        .get(TOKEN, &format!("/api/0/monitors/{id}/"))
+        .await
+        .expect(200);
+    assert_eq!(
+        detail["uptime"]["p95_response_ms_24h"], times["p95_ms"],
+        "{detail}"
+    );
 
     // The target breaks: confirmed down after three failures, within about 1.5 intervals.
     t.failing.store(true, Ordering::SeqCst);
@@ -343,6 +376,31 @@ async fn monitors_are_validated_by_field_paged_and_private_to_their_organization
         "expected_status",
     )
     .await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "regions": "eu-west"}),
+        "regions must be a list",
+    )
+    .await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "regions": ["eu west"]}),
+        "regions must be labels",
+    )
+    .await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "regions": ["eu", "eu"]}),
+        "listed twice",
+    )
+    .await;
+    refused(
+        json!({"type": "http", "url": "https://example.com", "regions": ["eu", "us"], "region_quorum": 3}),
+        "region_quorum must be a whole number from 0 (a majority) to the number of regions (2)",
+    )
+    .await;
+    refused(
+        json!({"type": "heartbeat", "regions": ["eu"]}),
+        "regions apply to checked monitors",
+    )
+    .await;
     // Nothing half-made stayed behind.
     assert_eq!(
         env.get(TOKEN, &path).await.expect(200)["data"]
@@ -353,13 +411,18 @@ async fn monitors_are_validated_by_field_paged_and_private_to_their_organization
     );
 
     for n in 0..3 {
-        env.post(
-            TOKEN,
-            &path,
-            json!({"type": "http", "url": format!("https://example.com/{n}"), "enabled": false}),
-        )
-        .await
-        .expect(201);
+        let regions = ["eu-west", "us-east", "ap-south"][..n].to_vec();
+        let made = env
+            .post(
+                TOKEN,
+                &path,
+                json!({"type": "http", "url": format!("https://example.com/{n}"), "enabled": false,
+                       "regions": regions}),
+            )
+            .await
+            .expect(201);
+        assert_eq!(made["regions"].as_array().unwrap().len(), n, "{made}");
+        assert_eq!(made["region_quorum"], 0, "a majority unless set");
     }
     let first = env.get(TOKEN, &format!("{path}?limit=2")).await.expect(200);
     assert_eq!(first["data"].as_array().unwrap().len(), 2);
@@ -388,6 +451,29 @@ async fn monitors_are_validated_by_field_paged_and_private_to_their_organization
         (Some("Docs"), Some("https://example.com/2"))
     );
     assert_eq!(changed["keyword"], "Example");
+    assert_eq!(
+        changed["regions"],
+        json!(["eu-west", "us-east"]),
+        "kept when not named"
+    );
+    let quorum = env
+        .put(
+            TOKEN,
+            &format!("/api/0/monitors/{id}/"),
+            json!({"region_quorum": 2}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(quorum["region_quorum"], 2);
+    let anywhere = env
+        .put(TOKEN, &format!("/api/0/monitors/{id}/"), json!({"regions": []}))
+        .await
+        .expect(200);
+    assert_eq!(
+        (anywhere["regions"].clone(), anywhere["region_quorum"].clone()),
+        (json!([]), json!(0)),
+        "the quorum shrinks with the regions"
+    );
     env.put(TOKEN, &format!("/api/0/monitors/{id}/"), json!({"type": "tcp"}))
         .await
         .expect(400);
@@ -423,6 +509,7 @@ async fn monitors_are_validated_by_field_paged_and_private_to_their_organization
         (Method::GET, format!("/api/0/monitors/{id}/")),
         (Method::DELETE, format!("/api/0/monitors/{id}/")),
         (Method::GET, format!("/api/0/monitors/{id}/incidents/")),
+        (Method::GET, format!("/api/0/monitors/{id}/response-times/")),
         (Method::GET, path.clone()),
     ] {
         env.call(method, &path, Some(other), None).await.expect(404);

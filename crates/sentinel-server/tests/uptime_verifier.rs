@@ -84,6 +84,8 @@ async fn world() -> World {
                 recovery_threshold: 2,
                 enabled: true,
                 public: false,
+                regions: Vec::new(),
+                region_quorum: 0,
                 next_check_ms: T0,
             },
             T0,
@@ -309,4 +311,121 @@ async fn nothing_is_notified_during_maintenance_and_an_outage_outlasting_it_once
         assert_eq!(incidents.len(), 1);
         assert_eq!(incidents[0].opened_ms, T0 + 12 * INTERVAL + 5);
     }
+}
+
+impl World {
+    /// One region's result of slot `n`, written as that region's checker writes it.
+    async fn result_from(&self, region: &str, n: i64, ok: bool) {
+        let slot = T0 + n * INTERVAL;
+        let r = NewCheckResult {
+            monitor_id: self.monitor.id,
+            slot_ms: slot,
+            region: region.into(),
+            started_ms: slot,
+            ok,
+            latency_ms: 5,
+            status_code: Some(if ok { 200 } else { 503 }),
+            error: (!ok).then(|| format!("status 503 from {region}")),
+            details: json!({}),
+        };
+        assert_eq!(self.store.record_checks(&[r]).await.unwrap(), 1);
+    }
+
+    /// Slot `n` from regions eu, us and ap, then the clock a second later.
+    async fn all(&self, n: i64, oks: [bool; 3]) {
+        for (region, ok) in ["eu", "us", "ap"].into_iter().zip(oks) {
+            self.result_from(region, n, ok).await;
+        }
+        self.clock.set(T0 + n * INTERVAL + 1_000);
+    }
+}
+
+/// Checked from three regions with a majority quorum: one region failing raises nothing; two
+/// failing a slot count as a failure, and the usual threshold makes one DOWN notification. A slot
+/// waits until its regions reported, or the slowest one had its timeout and a grace period; a
+/// region that never reports does not stop the monitor from recovering.
+#[tokio::test]
+async fn a_monitor_checked_from_several_regions_goes_down_only_on_a_quorum() {
+    let mut w = world().await;
+    let m = &w.monitor;
+    let spread = NewMonitor {
+        project_id: m.project_id,
+        name: m.name.clone(),
+        kind: m.kind,
+        slug: None,
+        config: m.config.clone(),
+        interval_ms: m.interval_ms,
+        timeout_ms: m.timeout_ms,
+        failure_threshold: m.failure_threshold,
+        recovery_threshold: m.recovery_threshold,
+        enabled: true,
+        public: false,
+        regions: vec!["eu".into(), "us".into(), "ap".into()],
+        region_quorum: 0,
+        next_check_ms: T0,
+    };
+    w.monitor = w.store.update_monitor(m.id, &spread, T0).await.unwrap();
+    w.all(0, [true; 3]).await;
+    w.verifier().pass().await.unwrap();
+    assert_eq!(w.status().await, (MonitorStatus::Up, 0));
+
+    // One region's network trouble for longer than the threshold: nothing.
+    for n in 1..=4 {
+        w.all(n, [false, true, true]).await;
+    }
+    assert_eq!(w.verifier().pass().await.unwrap(), 12);
+    assert_eq!(w.status().await, (MonitorStatus::Up, 0));
+    assert!(w.notifications().await.is_empty());
+
+    // Slot 5: one region has reported a failure; the others still have time.
+    w.result_from("eu", 5, false).await;
+    w.clock.set(T0 + 5 * INTERVAL + 2_000);
+    assert_eq!(
+        w.verifier().pass().await.unwrap(),
+        0,
+        "the slot waits for its regions"
+    );
+    assert_eq!(w.status().await, (MonitorStatus::Up, 0));
+    w.result_from("us", 5, false).await;
+    w.result_from("ap", 5, true).await;
+    assert_eq!(w.verifier().pass().await.unwrap(), 3);
+    assert_eq!(
+        w.status().await,
+        (MonitorStatus::Up, 1),
+        "two of three failed: counting"
+    );
+    for n in 6..=7 {
+        w.all(n, [false, false, true]).await;
+    }
+    w.verifier().pass().await.unwrap();
+    assert_eq!(w.status().await.0, MonitorStatus::Down);
+    let sent = w.notifications().await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let incident = w.store.open_incident(w.monitor.id).await.unwrap().unwrap();
+    assert_eq!(incident.evidence["error"], "status 503 from eu");
+
+    // Region ap goes silent while the service recovers: each slot is judged once ap's timeout
+    // and the grace period have passed, on the two regions that reported.
+    for n in 8..=9 {
+        w.result_from("eu", n, true).await;
+        w.result_from("us", n, true).await;
+    }
+    w.clock.set(T0 + 9 * INTERVAL + 1_000);
+    assert_eq!(
+        w.verifier().pass().await.unwrap(),
+        2,
+        "slot 8 is due, slot 9 not yet"
+    );
+    w.clock.set(T0 + 9 * INTERVAL + w.monitor.timeout_ms + 10_000);
+    w.verifier().pass().await.unwrap();
+    assert_eq!(w.status().await.0, MonitorStatus::Up);
+    let sent = w.notifications().await;
+    let titles: Vec<(Transition, &str)> = sent.iter().map(|(t, title, _)| (*t, title.as_str())).collect();
+    assert_eq!(
+        titles,
+        vec![
+            (Transition::Triggered, "Shop is down"),
+            (Transition::Resolved, "Shop is up again"),
+        ]
+    );
 }

@@ -542,27 +542,35 @@ async fn check_results(
     Ok(())
 }
 
-/// Monitor rollup rows past their resolution's retention.
+/// Monitor rollup rows (counts and latency histograms) past their resolution's retention.
 async fn monitor_rollups(
     pool: &PgPool,
     now_ms: i64,
     batch: i64,
     report: &mut RetentionReport,
 ) -> Result<(), StoreError> {
+    // (table, its key columns): statements from constants only.
+    const TABLES: [(&str, &str); 2] = [
+        ("monitor_rollups", "monitor_id, resolution, bucket_ms"),
+        ("monitor_latency", "monitor_id, resolution, bucket_ms, bin"),
+    ];
     for resolution in Resolution::ALL {
         let cutoff = now_ms.saturating_sub(days_ms(resolution.retention_days()));
-        report.monitor_rollups_deleted += delete_all(pool, batch, || {
-            sqlx::query(
-                "WITH d AS (DELETE FROM monitor_rollups WHERE (monitor_id, resolution, bucket_ms) IN \
-                   (SELECT monitor_id, resolution, bucket_ms FROM monitor_rollups \
+        for (table, key) in TABLES {
+            let sql = format!(
+                "WITH d AS (DELETE FROM {table} WHERE ({key}) IN \
+                   (SELECT {key} FROM {table} \
                     WHERE resolution = $1 AND bucket_ms < $2 LIMIT $3) RETURNING 1) \
-                 SELECT count(*) FROM d",
-            )
-            .bind(resolution.as_str())
-            .bind(cutoff)
-            .bind(batch)
-        })
-        .await?;
+                 SELECT count(*) FROM d"
+            );
+            report.monitor_rollups_deleted += delete_all(pool, batch, || {
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(resolution.as_str())
+                    .bind(cutoff)
+                    .bind(batch)
+            })
+            .await?;
+        }
     }
     Ok(())
 }

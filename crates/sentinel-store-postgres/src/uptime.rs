@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sentinel_store::{
-    CheckJob, CheckResult, CronRun, Incident, MaintenanceWindow, Monitor, NewCheckResult, NewMonitor,
-    Resolution, StoreError, UptimeBucket, UptimeStore, VerifierCommit,
+    CheckJob, CheckResult, CronRun, Incident, LatencyHistogram, MaintenanceWindow, Monitor, NewCheckResult,
+    NewMonitor, Resolution, StoreError, UptimeBucket, UptimeStore, VerifierCommit,
 };
 
 use crate::partitions::{Family, Partition};
@@ -107,11 +107,12 @@ impl UptimeStore for PgStore {
 
     async fn claim_check_jobs(
         &self,
+        region: &str,
         limit: usize,
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Vec<(CheckJob, Monitor)>, StoreError> {
-        claim_check_jobs(&self.pool, limit, now_ms, lease_ms).await
+        claim_check_jobs(&self.pool, region, limit, now_ms, lease_ms).await
     }
 
     async fn record_checks(&self, results: &[NewCheckResult]) -> Result<u64, StoreError> {
@@ -164,6 +165,16 @@ impl UptimeStore for PgStore {
         until_ms: i64,
     ) -> Result<Vec<(i64, UptimeBucket)>, StoreError> {
         uptime_buckets(&self.pool, monitor_ids, resolution, since_ms, until_ms).await
+    }
+
+    async fn latency_histograms(
+        &self,
+        monitor_ids: &[i64],
+        resolution: Resolution,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<(i64, i64, LatencyHistogram)>, StoreError> {
+        latency_histograms(&self.pool, monitor_ids, resolution, since_ms, until_ms).await
     }
 
     async fn monitor_by_slug(&self, project_id: i64, slug: &str) -> Result<Option<Monitor>, StoreError> {

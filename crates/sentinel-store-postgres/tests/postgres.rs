@@ -223,6 +223,26 @@ async fn two_instances_claim_disjoint_alert_triggers_and_notifications() {
     }
 }
 
+/// The `n`th HTTP monitor of a project, checked every minute from `T0 + n`.
+fn minute_monitor(project_id: i64, n: i64, regions: Vec<String>) -> NewMonitor {
+    NewMonitor {
+        project_id,
+        name: format!("m{n}"),
+        kind: MonitorKind::Http,
+        slug: None,
+        config: Default::default(),
+        interval_ms: 60_000,
+        timeout_ms: 10_000,
+        failure_threshold: 3,
+        recovery_threshold: 1,
+        enabled: true,
+        public: false,
+        regions,
+        region_quorum: 0,
+        next_check_ms: T0 + n,
+    }
+}
+
 #[tokio::test]
 async fn two_instances_schedule_and_claim_each_check_job_once() {
     let Some(url) = database_url() else { return };
@@ -231,21 +251,9 @@ async fn two_instances_schedule_and_claim_each_check_job_once() {
     let b = schema.store(&schema.options()).await;
     let p = project(&a, "uptime", 'u').await;
     for n in 0..150 {
-        let monitor = NewMonitor {
-            project_id: p,
-            name: format!("m{n}"),
-            kind: MonitorKind::Http,
-            slug: None,
-            config: Default::default(),
-            interval_ms: 60_000,
-            timeout_ms: 10_000,
-            failure_threshold: 3,
-            recovery_threshold: 1,
-            enabled: true,
-            public: false,
-            next_check_ms: T0 + n,
-        };
-        a.create_monitor(&monitor, T0).await.unwrap();
+        a.create_monitor(&minute_monitor(p, n, Vec::new()), T0)
+            .await
+            .unwrap();
     }
 
     async fn schedule(store: &PgStore, now: i64) -> Vec<(i64, i64)> {
@@ -262,7 +270,7 @@ async fn two_instances_schedule_and_claim_each_check_job_once() {
     async fn claim(store: &PgStore, now: i64) -> Vec<(i64, i64)> {
         let mut got = Vec::new();
         loop {
-            let jobs = store.claim_check_jobs(7, now, DAY_MS).await.unwrap();
+            let jobs = store.claim_check_jobs("", 7, now, DAY_MS).await.unwrap();
             if jobs.is_empty() {
                 return got;
             }
@@ -290,27 +298,52 @@ async fn schedulers_and_checkers_read_their_indexes() {
     use sqlx::Connection;
     let Some(url) = database_url() else { return };
     let schema = Schema::new(url.clone());
-    let _store = schema.store(&schema.options()).await;
+    let store = schema.store(&schema.options()).await;
+    // A queue as a busy instance has it: 300 monitors, two thirds checked from two regions, five
+    // slots of jobs each, with fresh statistics.
+    let p = project(&store, "indexes", 'i').await;
+    for n in 0..300 {
+        let regions = if n % 3 == 0 {
+            Vec::new()
+        } else {
+            vec!["eu-west".into(), "us-east".into()]
+        };
+        store
+            .create_monitor(&minute_monitor(p, n, regions), T0)
+            .await
+            .unwrap();
+    }
+    for slot in 0..5 {
+        store.schedule_due(T0 + slot * 60_000 + 300, 1_000).await.unwrap();
+    }
     let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
     sqlx::query("SELECT set_config('search_path', $1, false)")
         .bind(&schema.name)
         .execute(&mut conn)
         .await
         .expect("search path");
+    sqlx::query("ANALYZE monitors, check_jobs")
+        .execute(&mut conn)
+        .await
+        .expect("analyze");
     sqlx::query("SET enable_seqscan = off")
         .execute(&mut conn)
         .await
         .expect("no sequential scans");
-    for (sql, index) in [
-        (sentinel_store_sql::DUE_MONITORS, "monitors_due"),
-        (sentinel_store_sql::DUE_JOBS, "check_jobs_due"),
+    for (sql, index, region) in [
+        (sentinel_store_sql::DUE_MONITORS, "monitors_due", None),
+        (sentinel_store_sql::DUE_JOBS, "check_jobs_due", Some("eu-west")),
     ] {
-        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
-            .bind(T0)
-            .bind(100_i64)
-            .fetch_all(&mut conn)
-            .await
-            .expect("explain");
+        // Later than every monitor's next check and every job's slot: all are due, the first
+        // hundred wanted.
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+            .bind(T0 + 10 * 60_000)
+            .bind(100_i64);
+        if let Some(region) = region {
+            // The checker's region is the fourth parameter ($3 is its lease, in the UPDATE).
+            query = query.bind(None::<i64>).bind(region);
+        }
+        let plan: Vec<String> = query.fetch_all(&mut conn).await.expect("explain");
         let plan = plan.join("\n");
         assert!(plan.contains(&format!("Index Scan using {index}")), "{plan}");
         assert!(!plan.contains("Sort"), "in index order: {plan}");

@@ -160,14 +160,37 @@ macro_rules! __uptime_checks {
                 );
                 qb.build().execute(&mut *conn).await?;
             }
-            // Every result given ends its job, a repeated one too.
-            let done: BTreeSet<(i64, i64)> = by_key.keys().map(|k| (k.0, k.1)).collect();
-            let done: Vec<(i64, i64)> = done.into_iter().collect();
+            let bins: Vec<($crate::LatencyKey, i64)> =
+                $crate::latency_deltas(fresh.iter().copied()).into_iter().collect();
+            for chunk in bins.chunks(UPTIME_ROWS_PER_STATEMENT) {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "INSERT INTO monitor_latency (monitor_id, resolution, bucket_ms, bin, checks) ",
+                );
+                qb.push_values(chunk, |mut b, ((monitor_id, resolution, bucket_ms, bin), n)| {
+                    b.push_bind(*monitor_id)
+                        .push_bind(*resolution)
+                        .push_bind(*bucket_ms)
+                        .push_bind(i64::from(*bin))
+                        .push_bind(*n);
+                });
+                qb.push(
+                    " ON CONFLICT (monitor_id, resolution, bucket_ms, bin) DO UPDATE SET \
+                     checks = monitor_latency.checks + excluded.checks",
+                );
+                qb.build().execute(&mut *conn).await?;
+            }
+            // Every result given ends its job (its region's, or the one any checker runs), a
+            // repeated one too.
+            let done: BTreeSet<(i64, i64, &str)> = by_key
+                .keys()
+                .flat_map(|&(m, s, r)| [(m, s, r), (m, s, "")])
+                .collect();
+            let done: Vec<(i64, i64, &str)> = done.into_iter().collect();
             for chunk in done.chunks(UPTIME_ROWS_PER_STATEMENT) {
                 let mut qb: QueryBuilder<$db> =
-                    QueryBuilder::new("DELETE FROM check_jobs WHERE (monitor_id, slot_ms) IN (");
-                qb.push_values(chunk, |mut b, &(monitor_id, slot_ms)| {
-                    b.push_bind(monitor_id).push_bind(slot_ms);
+                    QueryBuilder::new("DELETE FROM check_jobs WHERE (monitor_id, slot_ms, region) IN (");
+                qb.push_values(chunk, |mut b, &(monitor_id, slot_ms, region)| {
+                    b.push_bind(monitor_id).push_bind(slot_ms).push_bind(region.to_owned());
                 });
                 qb.push(")");
                 qb.build().execute(&mut *conn).await?;
@@ -403,6 +426,56 @@ macro_rules! __uptime_checks {
                             latency_max_ms: r.try_get(5).map_err($db_err)?,
                         },
                     ));
+                }
+            }
+            Ok(out)
+        }
+
+        pub async fn latency_histograms(
+            pool: &UptimePool,
+            monitor_ids: &[i64],
+            resolution: $crate::__private::sentinel_store::Resolution,
+            since_ms: i64,
+            until_ms: i64,
+        ) -> UptimeResult<Vec<(i64, i64, $crate::__private::sentinel_store::LatencyHistogram)>> {
+            use $crate::__private::sentinel_store::LatencyHistogram;
+            use $crate::__private::sqlx::{QueryBuilder, Row as _};
+            let mut ids = monitor_ids.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut out: Vec<(i64, i64, LatencyHistogram)> = Vec::new();
+            for chunk in ids.chunks(UPTIME_ROWS_PER_STATEMENT) {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT monitor_id, bucket_ms, bin, checks FROM monitor_latency WHERE resolution = ",
+                );
+                qb.push_bind(resolution.as_str())
+                    .push(" AND bucket_ms >= ")
+                    .push_bind(since_ms)
+                    .push(" AND bucket_ms < ")
+                    .push_bind(until_ms)
+                    .push(" AND monitor_id IN (");
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(*id);
+                }
+                qb.push(") ORDER BY monitor_id, bucket_ms, bin");
+                for r in qb.build().fetch_all(pool).await.map_err($db_err)? {
+                    let monitor_id: i64 = r.try_get(0).map_err($db_err)?;
+                    let bucket_ms: i64 = r.try_get(1).map_err($db_err)?;
+                    let bin: i64 = r.try_get(2).map_err($db_err)?;
+                    let bin = i32::try_from(bin)
+                        .map_err(|_| $crate::__private::sentinel_store::StoreError::Corrupt(format!("latency bin {bin}")))?;
+                    let checks: i64 = r.try_get(3).map_err($db_err)?;
+                    match out.last_mut() {
+                        Some((m, b, h)) if *m == monitor_id && *b == bucket_ms => {
+                            h.add_count(bin, checks.max(0) as u64)
+                        }
+                        _ => {
+                            let mut h = LatencyHistogram::default();
+                            h.add_count(bin, checks.max(0) as u64);
+                            out.push((monitor_id, bucket_ms, h));
+                        }
+                    }
                 }
             }
             Ok(out)

@@ -54,9 +54,10 @@ pub use outbox::{
 pub use projects::{KEY_COLUMNS, KeyFilter, PROJECT_COLUMNS};
 pub use releases::{RELEASE_COLUMNS, ReleaseDelta, ReleaseKey, release_deltas, release_users};
 pub use uptime::{
-    ACTIVE_KINDS, DUE_JOBS, DUE_MONITORS, INCIDENT_COLUMNS, MONITOR_FIELDS, MonitorSettings, RESULT_FIELDS,
-    RESULT_FIELDS_OF_R, RollupDelta, RollupKey, bucket_of, check_monitor, count_u32, due_slots, monitor_kind,
-    monitor_status, rollup_deltas,
+    ACTIVE_KINDS, DUE_JOBS, DUE_MONITORS, INCIDENT_COLUMNS, LatencyKey, MONITOR_FIELDS, MonitorSettings,
+    RESULT_FIELDS, RESULT_FIELDS_OF_R, RollupDelta, RollupKey, bucket_of, check_monitor, count_u32,
+    due_slots, job_regions, latency_deltas, monitor_kind, monitor_status, parse_regions, regions_json,
+    rollup_deltas,
 };
 pub use workflow::{IssueUpdate, note_data, plan_change};
 

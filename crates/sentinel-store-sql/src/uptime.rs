@@ -11,7 +11,7 @@ use sentinel_store::{MonitorKind, MonitorStatus, NewCheckResult, NewMonitor, Res
 /// `RETURNING`).
 pub const MONITOR_FIELDS: &str = "id, project_id, name, kind, config_json, interval_ms, timeout_ms, \
      failure_threshold, recovery_threshold, enabled, public, status, status_since_ms, streak, \
-     next_check_ms, last_check_ms, created_ms, updated_ms, slug";
+     next_check_ms, last_check_ms, created_ms, updated_ms, slug, regions_json, region_quorum";
 
 /// The columns of a check result, in the order [`uptime!`](crate::uptime!) maps them.
 pub const RESULT_FIELDS: &str =
@@ -31,14 +31,34 @@ pub const ACTIVE_KINDS: &str = "kind IN ('http', 'tcp', 'dns')";
 
 /// Up to `$2` monitors due at `$1`, oldest first: through `monitors_due`, whose condition this
 /// repeats. A backend that claims rows appends its lock clause.
-pub const DUE_MONITORS: &str = "SELECT id, next_check_ms, interval_ms FROM monitors \
+pub const DUE_MONITORS: &str = "SELECT id, next_check_ms, interval_ms, regions_json FROM monitors \
      WHERE enabled AND kind IN ('http', 'tcp', 'dns') AND next_check_ms <= $1 \
      ORDER BY next_check_ms, id LIMIT $2";
 
-/// Up to `$2` jobs due at `$1` whose lease (if any) has run out, oldest slot first. A backend
-/// that claims rows appends its lock clause.
-pub const DUE_JOBS: &str = "SELECT monitor_id, slot_ms FROM check_jobs \
-     WHERE slot_ms <= $1 AND claimed_until_ms <= $1 ORDER BY slot_ms, monitor_id LIMIT $2";
+/// Up to `$2` jobs due at `$1` whose lease (if any) has run out, for region `$4` or any region,
+/// oldest slot first. A backend that claims rows appends its lock clause.
+pub const DUE_JOBS: &str = "SELECT monitor_id, slot_ms, region FROM check_jobs \
+     WHERE slot_ms <= $1 AND claimed_until_ms <= $1 AND region IN ('', $4) \
+     ORDER BY slot_ms, monitor_id LIMIT $2";
+
+/// The jobs of one slot of a monitor: one per region, or one any checker runs.
+pub fn job_regions(regions: &[String]) -> Vec<String> {
+    if regions.is_empty() {
+        vec![String::new()]
+    } else {
+        regions.to_vec()
+    }
+}
+
+/// The `regions_json` column of a monitor.
+pub fn regions_json(regions: &[String]) -> String {
+    serde_json::Value::from(regions.to_vec()).to_string()
+}
+
+/// Reads the `regions_json` column.
+pub fn parse_regions(json: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("regions_json {json:?}: {e}")))
+}
 
 /// A scheduled monitor's slots: `(slot, next)`, the last slot on its grid
 /// (`next_check_ms + k * interval_ms`, `k >= 0`) at or before `now_ms`, and the first after it.
@@ -59,6 +79,8 @@ pub struct MonitorSettings {
     pub timeout_ms: i64,
     pub failure_threshold: u32,
     pub recovery_threshold: u32,
+    pub regions: Vec<String>,
+    pub region_quorum: u32,
 }
 
 impl MonitorSettings {
@@ -69,6 +91,8 @@ impl MonitorSettings {
             timeout_ms: monitor.timeout_ms,
             failure_threshold: monitor.failure_threshold,
             recovery_threshold: monitor.recovery_threshold,
+            regions: monitor.regions.clone(),
+            region_quorum: monitor.region_quorum,
         }
     }
 }
@@ -119,6 +143,30 @@ pub fn rollup_deltas<'a>(
             d.failures += i64::from(!r.ok);
             d.latency_sum_ms = d.latency_sum_ms.saturating_add(r.latency_ms);
             d.latency_max_ms = d.latency_max_ms.max(r.latency_ms);
+        }
+    }
+    out
+}
+
+/// `(monitor_id, resolution, bucket_ms, bin)` of a latency histogram row.
+pub type LatencyKey = (i64, &'static str, i64, i32);
+
+/// What the successful ones of `results` add to the minute, hour and day latency histograms:
+/// checks per row, in key order (the order writers lock rows in).
+pub fn latency_deltas<'a>(
+    results: impl IntoIterator<Item = &'a NewCheckResult>,
+) -> BTreeMap<LatencyKey, i64> {
+    let mut out: BTreeMap<LatencyKey, i64> = BTreeMap::new();
+    for r in results.into_iter().filter(|r| r.ok) {
+        let bin = sentinel_store::latency::bin_of(r.latency_ms);
+        for resolution in Resolution::ALL {
+            let key = (
+                r.monitor_id,
+                resolution.as_str(),
+                bucket_of(resolution, r.slot_ms),
+                bin,
+            );
+            *out.entry(key).or_default() += 1;
         }
     }
     out
@@ -210,6 +258,8 @@ macro_rules! uptime {
                 created_ms: r.try_get(16).map_err($db_err)?,
                 updated_ms: r.try_get(17).map_err($db_err)?,
                 slug: r.try_get(18).map_err($db_err)?,
+                regions: $crate::parse_regions(&r.try_get::<String, _>(19).map_err($db_err)?)?,
+                region_quorum: $crate::count_u32("region_quorum", r.try_get(20).map_err($db_err)?)?,
             })
         }
 
@@ -264,8 +314,9 @@ macro_rules! uptime {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO monitors (project_id, name, kind, config_json, interval_ms, timeout_ms, \
                  failure_threshold, recovery_threshold, enabled, public, status, status_since_ms, streak, \
-                 next_check_ms, last_check_ms, created_ms, updated_ms, slug) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, NULL, $12, $12, $14) \
+                 next_check_ms, last_check_ms, created_ms, updated_ms, slug, regions_json, region_quorum) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, NULL, $12, $12, $14, \
+                 $15, $16) \
                  RETURNING {}",
                 $crate::MONITOR_FIELDS
             )))
@@ -283,6 +334,8 @@ macro_rules! uptime {
             .bind(now_ms)
             .bind(new.next_check_ms)
             .bind(new.slug.as_deref())
+            .bind($crate::regions_json(&new.regions))
+            .bind(i64::from(new.region_quorum))
             .fetch_one(&mut *tx)
             .await
             .map_err($db_err)?;
@@ -341,8 +394,8 @@ macro_rules! uptime {
             $crate::check_monitor(new)?;
             let mut tx = begin_uptime(pool).await?;
             let current = sqlx::query(concat!(
-                "SELECT config_json, interval_ms, timeout_ms, failure_threshold, recovery_threshold \
-                 FROM monitors WHERE id = $1",
+                "SELECT config_json, interval_ms, timeout_ms, failure_threshold, recovery_threshold, \
+                 regions_json, region_quorum FROM monitors WHERE id = $1",
                 $for_update
             ))
             .bind(monitor_id)
@@ -368,12 +421,14 @@ macro_rules! uptime {
                     "recovery_threshold",
                     current.try_get(4).map_err($db_err)?,
                 )?,
+                regions: $crate::parse_regions(&current.try_get::<String, _>(5).map_err($db_err)?)?,
+                region_quorum: $crate::count_u32("region_quorum", current.try_get(6).map_err($db_err)?)?,
             };
             let changed = before != $crate::MonitorSettings::of(new);
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE monitors SET name = $2, config_json = $3, interval_ms = $4, timeout_ms = $5, \
                  failure_threshold = $6, recovery_threshold = $7, enabled = $8, public = $9, \
-                 next_check_ms = $10, updated_ms = $11, \
+                 next_check_ms = $10, updated_ms = $11, regions_json = $14, region_quorum = $15, \
                  status = CASE WHEN $12 THEN $13 ELSE status END, \
                  status_since_ms = CASE WHEN $12 THEN $11 ELSE status_since_ms END, \
                  streak = CASE WHEN $12 THEN 0 ELSE streak END \
@@ -393,6 +448,8 @@ macro_rules! uptime {
             .bind(now_ms)
             .bind(changed)
             .bind(MonitorStatus::Pending.as_str())
+            .bind($crate::regions_json(&new.regions))
+            .bind(i64::from(new.region_quorum))
             .fetch_one(&mut *tx)
             .await
             .map_err($db_err)?;
@@ -445,7 +502,7 @@ macro_rules! uptime {
                 return Ok(Vec::new());
             }
             let mut tx = begin_uptime(pool).await?;
-            let due: Vec<(i64, i64, i64)> =
+            let due: Vec<(i64, i64, i64, String)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(format!("{}{}", $crate::DUE_MONITORS, $skip_locked)))
                     .bind(now_ms)
                     .bind(uptime_count(limit))
@@ -455,31 +512,40 @@ macro_rules! uptime {
             if due.is_empty() {
                 return Ok(Vec::new());
             }
-            // (monitor, old next_check_ms, slot, new next_check_ms), in monitor order.
-            let mut plan: Vec<(i64, i64, i64, i64)> = due
-                .iter()
-                .map(|&(id, old, interval)| {
-                    let (slot, next) = $crate::due_slots(old, interval, now_ms);
-                    (id, old, slot, next)
-                })
-                .collect();
+            // (monitor, old next_check_ms, slot, new next_check_ms, regions), in monitor order.
+            let mut plan: Vec<(i64, i64, i64, i64, Vec<String>)> = Vec::with_capacity(due.len());
+            for (id, old, interval, regions) in &due {
+                let (slot, next) = $crate::due_slots(*old, *interval, now_ms);
+                plan.push((*id, *old, slot, next, $crate::parse_regions(regions)?));
+            }
             plan.sort_unstable();
             let mut jobs = Vec::new();
             for chunk in plan.chunks(UPTIME_ROWS_PER_STATEMENT) {
-                let mut qb: QueryBuilder<$db> =
-                    QueryBuilder::new("INSERT INTO check_jobs (monitor_id, slot_ms, claimed_until_ms) ");
-                qb.push_values(chunk, |mut b, &(id, _, slot, _)| {
-                    b.push_bind(id).push_bind(slot).push_bind(0_i64);
+                let rows: Vec<(i64, i64, String)> = chunk
+                    .iter()
+                    .flat_map(|(id, _, slot, _, regions)| {
+                        $crate::job_regions(regions).into_iter().map(move |r| (*id, *slot, r))
+                    })
+                    .collect();
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "INSERT INTO check_jobs (monitor_id, slot_ms, region, claimed_until_ms) ",
+                );
+                qb.push_values(&rows, |mut b, (id, slot, region)| {
+                    b.push_bind(*id).push_bind(*slot).push_bind(region.clone()).push_bind(0_i64);
                 });
-                qb.push(" ON CONFLICT (monitor_id, slot_ms) DO NOTHING RETURNING monitor_id, slot_ms");
+                qb.push(
+                    " ON CONFLICT (monitor_id, slot_ms, region) DO NOTHING \
+                     RETURNING monitor_id, slot_ms, region",
+                );
                 for row in qb.build().fetch_all(&mut *tx).await.map_err($db_err)? {
                     jobs.push(CheckJob {
                         monitor_id: row.try_get(0).map_err($db_err)?,
                         slot_ms: row.try_get(1).map_err($db_err)?,
+                        region: row.try_get(2).map_err($db_err)?,
                     });
                 }
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new("WITH due (mid, old_ms, next_ms) AS (");
-                qb.push_values(chunk, |mut b, &(id, old, _, next)| {
+                qb.push_values(chunk, |mut b, &(id, old, _, next, _)| {
                     b.push_bind(id).push_bind(old).push_bind(next);
                 });
                 qb.push(
@@ -489,12 +555,13 @@ macro_rules! uptime {
                 qb.build().execute(&mut *tx).await.map_err($db_err)?;
             }
             tx.commit().await.map_err($db_err)?;
-            jobs.sort_by_key(|j| (j.slot_ms, j.monitor_id));
+            jobs.sort_by(|a, b| (a.slot_ms, a.monitor_id, &a.region).cmp(&(b.slot_ms, b.monitor_id, &b.region)));
             Ok(jobs)
         }
 
         pub async fn claim_check_jobs(
             pool: &UptimePool,
+            region: &str,
             limit: usize,
             now_ms: i64,
             lease_ms: i64,
@@ -510,18 +577,19 @@ macro_rules! uptime {
                 return Ok(Vec::new());
             }
             let mut tx = begin_uptime(pool).await?;
-            let claimed: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "UPDATE check_jobs SET claimed_until_ms = $3 WHERE (monitor_id, slot_ms) IN ({}{}) \
-                 RETURNING monitor_id, slot_ms",
+            let claimed: Vec<(i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE check_jobs SET claimed_until_ms = $3 WHERE (monitor_id, slot_ms, region) IN ({}{}) \
+                 RETURNING monitor_id, slot_ms, region",
                 $crate::DUE_JOBS, $skip_locked
             )))
             .bind(now_ms)
             .bind(uptime_count(limit))
             .bind(now_ms.saturating_add(lease_ms))
+            .bind(region)
             .fetch_all(&mut *tx)
             .await
             .map_err($db_err)?;
-            let ids: Vec<i64> = claimed.iter().map(|(m, _)| *m).collect();
+            let ids: Vec<i64> = claimed.iter().map(|(m, _, _)| *m).collect();
             let monitors: ::std::collections::HashMap<i64, $crate::__private::sentinel_store::Monitor> =
                 load_monitors(&mut tx, &ids)
                     .await?
@@ -532,13 +600,15 @@ macro_rules! uptime {
             // Jobs go with their monitors (a cascade): each claimed one has its monitor.
             let mut out: Vec<_> = claimed
                 .into_iter()
-                .filter_map(|(monitor_id, slot_ms)| {
+                .filter_map(|(monitor_id, slot_ms, region)| {
                     let monitor = monitors.get(&monitor_id)?.clone();
-                    Some((CheckJob { monitor_id, slot_ms }, monitor))
+                    Some((CheckJob { monitor_id, slot_ms, region }, monitor))
                 })
                 .collect();
             // UPDATE … RETURNING has no order of its own.
-            out.sort_by_key(|(j, _)| (j.slot_ms, j.monitor_id));
+            out.sort_by(|(a, _), (b, _)| {
+                (a.slot_ms, a.monitor_id, &a.region).cmp(&(b.slot_ms, b.monitor_id, &b.region))
+            });
             Ok(out)
         }
 

@@ -53,6 +53,11 @@ const OLD_CHECK_RESULTS: &str = "DELETE FROM check_results WHERE id IN \
 const OLD_MONITOR_ROLLUPS: &str = "DELETE FROM monitor_rollups WHERE (monitor_id, resolution, bucket_ms) IN \
      (SELECT monitor_id, resolution, bucket_ms FROM monitor_rollups \
       WHERE resolution = $1 AND bucket_ms < $2 LIMIT $3)";
+/// At most `$3` latency histogram rows of resolution `$1` with buckets starting before `$2`.
+const OLD_MONITOR_LATENCY: &str = "DELETE FROM monitor_latency \
+     WHERE (monitor_id, resolution, bucket_ms, bin) IN \
+     (SELECT monitor_id, resolution, bucket_ms, bin FROM monitor_latency \
+      WHERE resolution = $1 AND bucket_ms < $2 LIMIT $3)";
 
 /// The issues of project `$1` last seen before `$2` that have no events left, at most `$3`.
 /// (An event sent late with an old timestamp outlives its issue's `last_seen`: the issue stays
@@ -156,14 +161,10 @@ pub async fn apply(
     report.check_results_deleted += drain_all(pool, OLD_CHECK_RESULTS, result_cutoff, batch).await?;
     for resolution in Resolution::ALL {
         let cutoff = now_ms - days(resolution.retention_days());
-        report.monitor_rollups_deleted += drain_of(
-            pool,
-            OLD_MONITOR_ROLLUPS,
-            Of::Resolution(resolution.as_str()),
-            cutoff,
-            batch,
-        )
-        .await?;
+        for sql in [OLD_MONITOR_ROLLUPS, OLD_MONITOR_LATENCY] {
+            report.monitor_rollups_deleted +=
+                drain_of(pool, sql, Of::Resolution(resolution.as_str()), cutoff, batch).await?;
+        }
     }
     Ok(report)
 }

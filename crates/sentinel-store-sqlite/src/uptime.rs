@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use sentinel_store::{
-    CheckJob, CheckResult, CronRun, Incident, MaintenanceWindow, Monitor, NewCheckResult, NewMonitor,
-    Resolution, StoreError, UptimeBucket, UptimeStore, VerifierCommit,
+    CheckJob, CheckResult, CronRun, Incident, LatencyHistogram, MaintenanceWindow, Monitor, NewCheckResult,
+    NewMonitor, Resolution, StoreError, UptimeBucket, UptimeStore, VerifierCommit,
 };
 
 use crate::{SqliteStore, db_err};
@@ -63,11 +63,12 @@ impl UptimeStore for SqliteStore {
 
     async fn claim_check_jobs(
         &self,
+        region: &str,
         limit: usize,
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Vec<(CheckJob, Monitor)>, StoreError> {
-        claim_check_jobs(&self.main_w, limit, now_ms, lease_ms).await
+        claim_check_jobs(&self.main_w, region, limit, now_ms, lease_ms).await
     }
 
     async fn record_checks(&self, results: &[NewCheckResult]) -> Result<u64, StoreError> {
@@ -123,6 +124,16 @@ impl UptimeStore for SqliteStore {
         until_ms: i64,
     ) -> Result<Vec<(i64, UptimeBucket)>, StoreError> {
         uptime_buckets(&self.main_r, monitor_ids, resolution, since_ms, until_ms).await
+    }
+
+    async fn latency_histograms(
+        &self,
+        monitor_ids: &[i64],
+        resolution: Resolution,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<(i64, i64, LatencyHistogram)>, StoreError> {
+        latency_histograms(&self.main_r, monitor_ids, resolution, since_ms, until_ms).await
     }
 
     async fn monitor_by_slug(&self, project_id: i64, slug: &str) -> Result<Option<Monitor>, StoreError> {
@@ -208,7 +219,7 @@ mod tests {
             ["SEARCH monitors USING INDEX monitors_due (next_check_ms<?)"],
             "{due:?}"
         );
-        let jobs = plan(&store, sentinel_store_sql::DUE_JOBS, 2).await;
+        let jobs = plan(&store, sentinel_store_sql::DUE_JOBS, 4).await;
         assert_eq!(
             jobs,
             ["SEARCH check_jobs USING INDEX check_jobs_due (slot_ms<?)"],

@@ -144,6 +144,8 @@ macro_rules! contract_tests {
             check_in_monitors_are_found_by_slug_and_swept_by_deadline,
             cron_runs_start_once_end_once_and_time_out_by_deadline,
             maintenance_windows_are_stored_listed_per_project_and_deleted,
+            monitors_with_regions_get_a_job_per_region_that_only_its_checkers_claim,
+            latency_histograms_count_successful_checks_per_bin_and_bucket,
             rows_copy_between_stores_and_resume
         );
     };

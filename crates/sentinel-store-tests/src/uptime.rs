@@ -29,6 +29,8 @@ fn new_monitor(project_id: i64, name: &str, kind: MonitorKind) -> NewMonitor {
         recovery_threshold: 2,
         enabled: true,
         public: false,
+        regions: Vec::new(),
+        region_quorum: 0,
         next_check_ms: T0,
     }
 }
@@ -99,7 +101,8 @@ fn notification(key: &str, channel_id: i64, project_id: i64) -> NewNotification 
     }
 }
 
-/// Rows in each uptime table, in the order monitors, jobs, results, queue, incidents, rollups.
+/// Rows in each uptime table, in the order monitors, jobs, results, queue, incidents, rollups,
+/// latency histograms.
 async fn uptime_rows(store: &dyn Store) -> Vec<u64> {
     let mut out = Vec::new();
     for name in [
@@ -109,6 +112,7 @@ async fn uptime_rows(store: &dyn Store) -> Vec<u64> {
         "verify_queue",
         "incidents",
         "monitor_rollups",
+        "monitor_latency",
     ] {
         out.push(store.count_rows(spec(name)).await.unwrap());
     }
@@ -472,7 +476,8 @@ pub async fn paused_monitors_and_passive_kinds_are_never_scheduled(store: &dyn S
     let jobs = store.schedule_due(T0 + 11 * INTERVAL, 100).await.unwrap();
     assert!(jobs.contains(&CheckJob {
         monitor_id: paused.id,
-        slot_ms: T0 + 11 * INTERVAL
+        slot_ms: T0 + 11 * INTERVAL,
+        region: String::new(),
     }));
 
     // Paused again before its job ran: the queued job goes too, so no checker runs it.
@@ -485,7 +490,7 @@ pub async fn paused_monitors_and_passive_kinds_are_never_scheduled(store: &dyn S
         .unwrap();
     assert_eq!(store.pending_check_jobs().await.unwrap(), before - 1);
     let claimed = store
-        .claim_check_jobs(100, T0 + 12 * INTERVAL, 60_000)
+        .claim_check_jobs("", 100, T0 + 12 * INTERVAL, 60_000)
         .await
         .unwrap();
     assert!(claimed.iter().all(|(job, _)| job.monitor_id != paused.id));
@@ -503,24 +508,30 @@ pub async fn claimed_jobs_come_back_only_after_their_lease(store: &dyn Store) {
     store.schedule_due(T0 + 2, 10).await.unwrap();
     assert!(
         store
-            .claim_check_jobs(10, T0 - 1, LEASE)
+            .claim_check_jobs("", 10, T0 - 1, LEASE)
             .await
             .unwrap()
             .is_empty(),
         "not due"
     );
-    assert!(store.claim_check_jobs(0, T0 + 2, LEASE).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_check_jobs("", 0, T0 + 2, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
-    let first = store.claim_check_jobs(2, T0 + 2, LEASE).await.unwrap();
+    let first = store.claim_check_jobs("", 2, T0 + 2, LEASE).await.unwrap();
     assert_eq!(jobs_of(&first), [(monitors[0].id, T0), (monitors[1].id, T0 + 1)]);
     let mut scheduled = monitors[0].clone();
     scheduled.next_check_ms = T0 + INTERVAL;
     assert_eq!(first[0].1, scheduled, "with its monitor");
-    let second = store.claim_check_jobs(10, T0 + 3, LEASE).await.unwrap();
+    let second = store.claim_check_jobs("", 10, T0 + 3, LEASE).await.unwrap();
     assert_eq!(jobs_of(&second), [(monitors[2].id, T0 + 2)]);
     assert!(
         store
-            .claim_check_jobs(10, T0 + 2 + LEASE - 1, LEASE)
+            .claim_check_jobs("", 10, T0 + 2 + LEASE - 1, LEASE)
             .await
             .unwrap()
             .is_empty(),
@@ -533,7 +544,10 @@ pub async fn claimed_jobs_come_back_only_after_their_lease(store: &dyn Store) {
     );
 
     // The first claimer died: its jobs come back once its lease has run out.
-    let again = store.claim_check_jobs(10, T0 + 2 + LEASE, LEASE).await.unwrap();
+    let again = store
+        .claim_check_jobs("", 10, T0 + 2 + LEASE, LEASE)
+        .await
+        .unwrap();
     assert_eq!(jobs_of(&again), jobs_of(&first));
     store
         .record_checks(&[check(monitors[2].id, T0 + 2, true, 20)])
@@ -541,7 +555,7 @@ pub async fn claimed_jobs_come_back_only_after_their_lease(store: &dyn Store) {
         .unwrap();
     assert!(
         store
-            .claim_check_jobs(10, T0 + 3 + LEASE, LEASE)
+            .claim_check_jobs("", 10, T0 + 3 + LEASE, LEASE)
             .await
             .unwrap()
             .is_empty(),
@@ -555,7 +569,7 @@ pub async fn recording_checks_is_idempotent_queues_results_and_finishes_jobs(sto
     let a = monitor(store, p, "a").await;
     let b = monitor(store, p, "b").await;
     assert_eq!(store.schedule_due(T0, 10).await.unwrap().len(), 2);
-    assert_eq!(store.claim_check_jobs(10, T0, MINUTE).await.unwrap().len(), 2);
+    assert_eq!(store.claim_check_jobs("", 10, T0, MINUTE).await.unwrap().len(), 2);
     assert_eq!(store.record_checks(&[]).await.unwrap(), 0);
 
     let mut failed = check(b.id, T0, false, 10_000);
@@ -1050,16 +1064,22 @@ pub async fn retention_deletes_old_check_results_and_rollups_but_keeps_queued_re
     let expected_results = results.iter().filter(|r| !kept(r)).count() as u64;
     // (monitor, index of the resolution in `Resolution::ALL`, bucket start).
     let mut rollup_rows: BTreeSet<(i64, usize, i64)> = BTreeSet::new();
+    // The latency histogram rows of the successful checks (all of one latency: one bin).
+    let mut latency_rows: BTreeSet<(i64, usize, i64)> = BTreeSet::new();
     for r in &results {
         for (i, resolution) in Resolution::ALL.into_iter().enumerate() {
             let start = r.slot_ms - r.slot_ms.rem_euclid(resolution.bucket_ms());
             rollup_rows.insert((r.monitor_id, i, start));
+            if r.ok {
+                latency_rows.insert((r.monitor_id, i, start));
+            }
         }
     }
     let expired = |(_, i, start): &&(i64, usize, i64)| {
         *start < now - i64::from(Resolution::ALL[*i].retention_days()) * DAY_MS
     };
-    let expected_rollups = rollup_rows.iter().filter(expired).count() as u64;
+    let expected_rollups =
+        (rollup_rows.iter().filter(expired).count() + latency_rows.iter().filter(expired).count()) as u64;
     assert!(expected_rollups > 0);
 
     let report = store.apply_retention(&policy, now).await.unwrap();
@@ -1105,6 +1125,19 @@ pub async fn retention_deletes_old_check_results_and_rollups_but_keeps_queued_re
             .copied()
             .collect();
         assert_eq!(left, expected, "{resolution:?}");
+        let left: BTreeSet<(i64, usize, i64)> = store
+            .latency_histograms(&[m.id, n.id], resolution, i64::MIN, i64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(id, at, _)| (*id, i, *at))
+            .collect();
+        let expected: BTreeSet<(i64, usize, i64)> = latency_rows
+            .iter()
+            .filter(|row| row.1 == i && !expired(row))
+            .copied()
+            .collect();
+        assert_eq!(left, expected, "latency {resolution:?}");
     }
 
     let again = store.apply_retention(&policy, now).await.unwrap();
@@ -1124,7 +1157,7 @@ pub async fn deleting_a_monitor_removes_its_rows(store: &dyn Store) {
     let kept = monitor(store, p, "kept").await;
     store.schedule_due(T0, 10).await.unwrap();
     store
-        .record_checks(&[check(gone.id, T0, false, 10), check(kept.id, T0, true, 10)])
+        .record_checks(&[check(gone.id, T0, true, 10), check(kept.id, T0, true, 10)])
         .await
         .unwrap();
     store.schedule_due(T0 + INTERVAL, 10).await.unwrap();
@@ -1133,12 +1166,12 @@ pub async fn deleting_a_monitor_removes_its_rows(store: &dyn Store) {
         ..Default::default()
     };
     store.commit_verification(&commit).await.unwrap();
-    assert_eq!(uptime_rows(store).await, [2, 2, 2, 2, 2, 6]);
+    assert_eq!(uptime_rows(store).await, [2, 2, 2, 2, 2, 6, 6]);
 
     assert!(store.delete_monitor(gone.id).await.unwrap());
     assert_eq!(
         uptime_rows(store).await,
-        [1, 1, 1, 1, 1, 3],
+        [1, 1, 1, 1, 1, 3, 3],
         "only the kept monitor's rows are left"
     );
     assert_eq!(store.get_monitor(gone.id).await.unwrap(), None);
@@ -1168,7 +1201,10 @@ pub async fn deleting_a_monitor_removes_its_rows(store: &dyn Store) {
     assert_eq!(queued[0].monitor_id, kept.id);
     assert_eq!(store.list_check_results(kept.id, 10, None).await.unwrap(), queued);
     assert!(store.open_incident(kept.id).await.unwrap().is_some());
-    let jobs = store.claim_check_jobs(10, T0 + INTERVAL, MINUTE).await.unwrap();
+    let jobs = store
+        .claim_check_jobs("", 10, T0 + INTERVAL, MINUTE)
+        .await
+        .unwrap();
     assert_eq!(jobs_of(&jobs), [(kept.id, T0 + INTERVAL)]);
 }
 
@@ -1392,4 +1428,179 @@ pub async fn maintenance_windows_are_stored_listed_per_project_and_deleted(store
     assert!(!store.delete_maintenance(once.id).await.unwrap());
     assert_eq!(store.list_maintenance(p).await.unwrap(), [weekly]);
     assert_eq!(store.list_maintenance(other).await.unwrap().len(), 1);
+}
+
+pub async fn monitors_with_regions_get_a_job_per_region_that_only_its_checkers_claim(store: &dyn Store) {
+    let p = project(store, "regions").await;
+    let spread = store
+        .create_monitor(
+            &NewMonitor {
+                regions: vec!["eu-west".into(), "us-east".into(), "ap-south".into()],
+                region_quorum: 2,
+                ..new_monitor(p, "spread", MonitorKind::Http)
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(spread.regions, ["eu-west", "us-east", "ap-south"], "order kept");
+    assert_eq!(spread.region_quorum, 2);
+    assert_eq!(store.get_monitor(spread.id).await.unwrap().unwrap(), spread);
+    let anywhere = monitor(store, p, "anywhere").await;
+    assert!(anywhere.regions.is_empty());
+
+    let mut jobs = store.schedule_due(T0, 10).await.unwrap();
+    jobs.sort_by(|a, b| (a.monitor_id, &a.region).cmp(&(b.monitor_id, &b.region)));
+    let got: Vec<(i64, &str)> = jobs.iter().map(|j| (j.monitor_id, j.region.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (spread.id, "ap-south"),
+            (spread.id, "eu-west"),
+            (spread.id, "us-east"),
+            (anywhere.id, "")
+        ]
+    );
+    assert!(store.schedule_due(T0, 10).await.unwrap().is_empty(), "each once");
+
+    // A checker takes its own region's jobs and the ones any checker runs, nobody else's.
+    let eu = store.claim_check_jobs("eu-west", 10, T0, MINUTE).await.unwrap();
+    let eu: Vec<(i64, &str)> = eu
+        .iter()
+        .map(|(j, _)| (j.monitor_id, j.region.as_str()))
+        .collect();
+    assert_eq!(eu, [(spread.id, "eu-west"), (anywhere.id, "")]);
+    assert!(
+        store
+            .claim_check_jobs("", 10, T0, MINUTE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let us = store.claim_check_jobs("us-east", 10, T0, MINUTE).await.unwrap();
+    assert_eq!(us.len(), 1);
+    assert_eq!(
+        (us[0].0.monitor_id, us[0].0.region.as_str()),
+        (spread.id, "us-east")
+    );
+
+    // A result ends its own region's job (or the any-checker one), not the others'.
+    let mut from_eu = check(spread.id, T0, false, 30);
+    from_eu.region = "eu-west".into();
+    let mut anywhere_from_eu = check(anywhere.id, T0, true, 30);
+    anywhere_from_eu.region = "eu-west".into();
+    store.record_checks(&[from_eu, anywhere_from_eu]).await.unwrap();
+    assert_eq!(
+        store.pending_check_jobs().await.unwrap(),
+        2,
+        "us-east and ap-south left"
+    );
+    let ap = store
+        .claim_check_jobs("ap-south", 10, T0 + MINUTE, MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(ap.len(), 1);
+    assert_eq!(ap[0].0.region, "ap-south");
+
+    // Other regions are another check: the status starts over; the same regions are not.
+    let moved = NewMonitor {
+        regions: vec!["eu-west".into()],
+        region_quorum: 0,
+        ..new_monitor(p, "spread", MonitorKind::Http)
+    };
+    let mut verdict = state(spread.id, MonitorStatus::Up, T0, None);
+    verdict.last_check_ms = None;
+    store
+        .commit_verification(&VerifierCommit {
+            states: vec![verdict],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let again = store
+        .update_monitor(spread.id, &moved, T0 + MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(again.regions, ["eu-west"]);
+    assert_eq!(again.status, MonitorStatus::Pending);
+    let kept = store
+        .update_monitor(spread.id, &moved, T0 + 2 * MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.status_since_ms,
+        T0 + MINUTE,
+        "unchanged settings keep the status"
+    );
+}
+
+pub async fn latency_histograms_count_successful_checks_per_bin_and_bucket(store: &dyn Store) {
+    use sentinel_store::latency::bin_of;
+    let p = project(store, "latency").await;
+    let a = monitor(store, p, "a").await;
+    let b = monitor(store, p, "b").await;
+    let mut batch = vec![
+        check(a.id, T0, true, 100),
+        check(a.id, T0 + INTERVAL, true, 100),
+        check(a.id, T0 + 2 * INTERVAL, true, 900),
+        // Failures (timeouts, refusals) are no response time.
+        check(a.id, T0 + 3 * INTERVAL, false, 10_000),
+        check(b.id, T0, true, 5),
+    ];
+    let mut eu = check(a.id, T0, true, 300);
+    eu.region = "eu-west".into();
+    batch.push(eu);
+    store.record_checks(&batch).await.unwrap();
+    // Recorded again (a retried write): counted once.
+    store.record_checks(&batch).await.unwrap();
+
+    let minutes = store
+        .latency_histograms(&[b.id, a.id], Resolution::Minute, T0, T0 + 10 * MINUTE)
+        .await
+        .unwrap();
+    let got: Vec<(i64, i64, Vec<(i32, u64)>)> = minutes
+        .iter()
+        .map(|(m, at, h)| (*m, *at, h.bins.iter().map(|(k, v)| (*k, *v)).collect()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (a.id, T0, vec![(bin_of(100), 2), (bin_of(300), 1)]),
+            (a.id, T0 + MINUTE, vec![(bin_of(900), 1)]),
+            (b.id, T0, vec![(bin_of(5), 1)]),
+        ]
+    );
+    let hours = store
+        .latency_histograms(
+            &[a.id],
+            Resolution::Hour,
+            T0 - T0.rem_euclid(3_600_000),
+            T0 + DAY_MS,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 1);
+    let h = &hours[0].2;
+    assert_eq!(h.count(), 4);
+    let p50 = h.quantile(0.5).unwrap();
+    assert!((98..=102).contains(&p50), "p50 {p50}");
+    let p95 = h.quantile(0.95).unwrap();
+    assert!((880..=920).contains(&p95), "p95 {p95}");
+    assert!(
+        store
+            .latency_histograms(&[a.id], Resolution::Minute, T0 + 10 * MINUTE, T0 + 20 * MINUTE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // They go with their monitor.
+    store.delete_monitor(a.id).await.unwrap();
+    assert!(
+        store
+            .latency_histograms(&[a.id], Resolution::Day, 0, T0 + DAY_MS)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod latency;
 mod maintenance;
 mod model;
 pub mod releases;
@@ -36,8 +37,8 @@ pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;
 pub use store::{Store, StoreError};
 pub use uptime::{
-    CheckJob, CheckResult, CronRun, Incident, IncidentChange, MaintenanceWindow, Monitor, MonitorKind,
-    MonitorState, MonitorStatus, NewCheckResult, NewMonitor, Resolution, UptimeBucket, UptimeStore,
-    VerifierCommit,
+    CheckJob, CheckResult, CronRun, Incident, IncidentChange, LatencyHistogram, MaintenanceWindow, Monitor,
+    MonitorKind, MonitorState, MonitorStatus, NewCheckResult, NewMonitor, Resolution, UptimeBucket,
+    UptimeStore, VerifierCommit,
 };
 pub use workflow::{Activity, Attachment, Comment, EventNeighbors, IssueChange, StatusChange, WorkflowStore};

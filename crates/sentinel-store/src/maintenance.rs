@@ -83,7 +83,7 @@ pub struct RetentionReport {
     pub alert_states_deleted: u64,
     /// Uptime check results older than `check_result_days`.
     pub check_results_deleted: u64,
-    /// Monitor rollup rows past their resolution's retention.
+    /// Monitor rollup rows (counts and latency histograms) past their resolution's retention.
     pub monitor_rollups_deleted: u64,
     /// PostgreSQL partitions dropped whole (table names).
     pub partitions_dropped: Vec<String>,

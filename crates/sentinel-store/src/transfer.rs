@@ -345,6 +345,8 @@ pub const TABLES: &[TableSpec] = &[
             "created_ms",
             "updated_ms",
             "slug",
+            "regions_json",
+            "region_quorum",
         ],
         key: &["id"],
     },
@@ -371,8 +373,8 @@ pub const TABLES: &[TableSpec] = &[
     },
     TableSpec {
         name: "check_jobs",
-        columns: &["monitor_id", "slot_ms", "claimed_until_ms"],
-        key: &["monitor_id", "slot_ms"],
+        columns: &["monitor_id", "slot_ms", "region", "claimed_until_ms"],
+        key: &["monitor_id", "slot_ms", "region"],
     },
     TableSpec {
         name: "check_results",
@@ -419,6 +421,11 @@ pub const TABLES: &[TableSpec] = &[
             "latency_max_ms",
         ],
         key: &["monitor_id", "resolution", "bucket_ms"],
+    },
+    TableSpec {
+        name: "monitor_latency",
+        columns: &["monitor_id", "resolution", "bucket_ms", "bin", "checks"],
+        key: &["monitor_id", "resolution", "bucket_ms", "bin"],
     },
     TableSpec {
         name: "inbox",

@@ -10,7 +10,8 @@
 //!    schedule a slot twice.
 //! 2. Checkers claim due jobs with a lease ([`UptimeStore::claim_check_jobs`]), run them and call
 //!    [`UptimeStore::record_checks`], which in one transaction appends the results (unique by
-//!    `(monitor, slot, region)`), adds them to the minute, hour and day rollups, queues them for
+//!    `(monitor, slot, region)`), adds them to the minute, hour and day rollups and latency
+//!    histograms, queues them for
 //!    the verifier and deletes the jobs. A checker that dies leaves its jobs to be claimed again
 //!    once the lease has run out.
 //! 3. The verifier reads queued results ([`UptimeStore::unverified_results`]), runs each monitor's
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
 use crate::alerts::AlertCommit;
+pub use crate::latency::LatencyHistogram;
 
 /// What a monitor checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -118,6 +120,12 @@ pub struct Monitor {
     pub enabled: bool,
     /// Shown on the project's public status page.
     pub public: bool,
+    /// Checked from each of these checker regions (`--region`) every slot; empty: once per
+    /// slot, by any checker.
+    pub regions: Vec<String>,
+    /// With regions, how many of them must fail a slot for it to count as a failure; 0 means a
+    /// majority.
+    pub region_quorum: u32,
     pub status: MonitorStatus,
     /// When `status` began.
     pub status_since_ms: i64,
@@ -147,6 +155,10 @@ pub struct NewMonitor {
     pub recovery_threshold: u32,
     pub enabled: bool,
     pub public: bool,
+    /// See [`Monitor::regions`].
+    pub regions: Vec<String>,
+    /// See [`Monitor::region_quorum`].
+    pub region_quorum: u32,
     /// The first slot (the scheduler spreads monitors over their interval).
     pub next_check_ms: i64,
 }
@@ -184,12 +196,14 @@ pub struct MaintenanceWindow {
     pub created_ms: i64,
 }
 
-/// One scheduled check: unique by `(monitor_id, slot_ms)`.
+/// One scheduled check: unique by `(monitor_id, slot_ms, region)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckJob {
     pub monitor_id: i64,
     /// When the check was due; names the slot.
     pub slot_ms: i64,
+    /// The region whose checkers run it (one job per region of the monitor); `""`: any checker.
+    pub region: String,
 }
 
 /// A check's outcome, as a checker reports it.
@@ -372,9 +386,11 @@ pub trait UptimeStore: Send + Sync {
     /// Concurrent callers never insert the same slot twice.
     async fn schedule_due(&self, now_ms: i64, limit: usize) -> Result<Vec<CheckJob>, StoreError>;
     /// Up to `limit` jobs with `slot_ms <= now_ms` that nobody claimed within the last lease
-    /// (oldest slot first), with their monitors; claims them until `now_ms + lease_ms`.
+    /// (oldest slot first), with their monitors; claims them until `now_ms + lease_ms`. A checker
+    /// of `region` takes the jobs of that region and those any checker may run.
     async fn claim_check_jobs(
         &self,
+        region: &str,
         limit: usize,
         now_ms: i64,
         lease_ms: i64,
@@ -424,6 +440,16 @@ pub trait UptimeStore: Send + Sync {
         since_ms: i64,
         until_ms: i64,
     ) -> Result<Vec<(i64, UptimeBucket)>, StoreError>;
+    /// Latency histograms of the successful checks of these monitors at `resolution` in
+    /// `[since_ms, until_ms)`: `(monitor, bucket start, histogram)`, non-empty buckets only, by
+    /// monitor then time.
+    async fn latency_histograms(
+        &self,
+        monitor_ids: &[i64],
+        resolution: Resolution,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<(i64, i64, LatencyHistogram)>, StoreError>;
 
     // ---- heartbeat and cron monitors (fed by check-ins) ----
     //

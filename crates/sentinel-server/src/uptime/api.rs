@@ -49,6 +49,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/0/monitors/{monitor_id}/incidents/", get(monitor_incidents))
         .route("/api/0/projects/{project_id}/incidents/", get(project_incidents))
         .route("/api/0/monitors/{monitor_id}/checks/", get(checks))
+        .route(
+            "/api/0/monitors/{monitor_id}/response-times/",
+            get(response_times),
+        )
         .route("/api/0/monitors/{monitor_id}/badge.svg", get(super::badge::badge))
         .route(
             "/api/0/status/{org_slug}/{project_slug}/",
@@ -66,7 +70,12 @@ const COMMON_FIELDS: &[&str] = &[
     "recovery_threshold",
     "enabled",
     "public",
+    "regions",
+    "region_quorum",
 ];
+
+/// The most regions a monitor is checked from.
+pub const MAX_REGIONS: usize = 16;
 
 /// Uptime over the windows the dashboard shows, in percent of checks that passed (`null` when
 /// there were no checks).
@@ -82,6 +91,12 @@ pub struct UptimeJson {
     pub quarter: Option<f64>,
     /// Mean response time over the last 24 hours, milliseconds.
     pub avg_response_ms_24h: Option<i64>,
+    /// Median and 95th percentile of the successful checks' response times over the last 24
+    /// hours (one monitor's detail only), milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50_response_ms_24h: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p95_response_ms_24h: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +115,10 @@ pub struct MonitorJson {
     pub recovery_threshold: u32,
     pub enabled: bool,
     pub public: bool,
+    /// The checker regions each slot is checked from (empty: any one checker).
+    pub regions: Vec<String>,
+    /// How many regions must fail a slot for it to count (0: a majority).
+    pub region_quorum: u32,
     pub last_check: Option<String>,
     pub next_check: Option<String>,
     pub uptime: UptimeJson,
@@ -145,12 +164,14 @@ impl MonitorJson {
             recovery_threshold: m.recovery_threshold,
             enabled: m.enabled,
             public: m.public,
+            region_quorum: m.region_quorum,
             last_check: m.last_check_ms.map(rfc3339),
             next_check: m.enabled.then(|| rfc3339(m.next_check_ms)),
             uptime,
             created: rfc3339(m.created_ms),
             updated: rfc3339(m.updated_ms),
             check: m.config.as_object().cloned().unwrap_or_default(),
+            regions: m.regions,
             slug: m.slug,
             name: m.name,
             kind: m.kind,
@@ -204,6 +225,7 @@ pub async fn uptime_of(
                 month: pick(30).and_then(|w| percent(w.0, w.1)),
                 quarter: pick(90).and_then(|w| percent(w.0, w.1)),
                 avg_response_ms_24h: (day.0 > 0).then(|| day.2 / day.0 as i64),
+                ..UptimeJson::default()
             },
         );
     }
@@ -351,6 +373,7 @@ pub fn parse_monitor(
         u64::from(default_recoveries),
     )? as u32;
     let enabled = flag("enabled", current.map(|m| m.enabled), true)?;
+    let (regions, region_quorum) = parse_regions(body, current, passive)?;
     let config = check.to_config();
     let (interval_ms, timeout_ms, next_check_ms, slug) = match &check {
         Check::Heartbeat(c) | Check::Cron(c) => {
@@ -402,8 +425,71 @@ pub fn parse_monitor(
         recovery_threshold,
         enabled,
         public: flag("public", current.map(|m| m.public), false)?,
+        regions,
+        region_quorum,
         next_check_ms,
     })
+}
+
+/// `regions` (distinct checker labels, as `--region` names them) and `region_quorum` (at most
+/// their number; 0 for a majority). Check-in monitors have no checkers, hence no regions.
+fn parse_regions(
+    body: &Map<String, Value>,
+    current: Option<&Monitor>,
+    passive: bool,
+) -> Result<(Vec<String>, u32), ApiError> {
+    let bad = |m: String| ApiError::BadRequest(m);
+    let regions = match body.get("regions") {
+        None => current.map(|m| m.regions.clone()).unwrap_or_default(),
+        Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => {
+            let mut out: Vec<String> = Vec::with_capacity(list.len());
+            for v in list {
+                let label = v
+                    .as_str()
+                    .map(str::trim)
+                    .filter(|l| crate::config::valid_region(l))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "regions must be labels of 1 to 64 letters, digits, '-', '_' or '.', not {v}"
+                        ))
+                    })?;
+                if out.iter().any(|o| o == label) {
+                    return Err(bad(format!("region {label:?} is listed twice")));
+                }
+                out.push(label.to_owned());
+            }
+            if out.len() > MAX_REGIONS {
+                return Err(bad(format!("at most {MAX_REGIONS} regions, not {}", out.len())));
+            }
+            out
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "regions must be a list of region labels, not {other}"
+            )));
+        }
+    };
+    if passive && !regions.is_empty() {
+        return Err(bad(
+            "regions apply to checked monitors (http, tcp, dns); check-ins come from anywhere".into(),
+        ));
+    }
+    let quorum = match body.get("region_quorum") {
+        None => current.map_or(0, |m| m.region_quorum),
+        Some(Value::Null) => 0,
+        Some(v) => v
+            .as_u64()
+            .filter(|&n| n as usize <= regions.len())
+            .ok_or_else(|| {
+                bad(format!(
+                    "region_quorum must be a whole number from 0 (a majority) to the number of regions ({}), not {v}",
+                    regions.len()
+                ))
+            })? as u32,
+    };
+    // A quorum left from a longer list of regions shrinks with it.
+    Ok((regions.clone(), quorum.min(regions.len() as u32)))
 }
 
 /// The monitor with the id in `raw` and its project, if the caller may act on it with `min`.
@@ -425,7 +511,10 @@ pub async fn load(
 
 async fn one(app: &AppState, monitor: Monitor) -> Result<Json<MonitorJson>, ApiError> {
     let mut uptime = uptime_of(app, &[monitor.id], &[1, 7, 30, 90]).await?;
-    let u = uptime.remove(&monitor.id).unwrap_or_default();
+    let mut u = uptime.remove(&monitor.id).unwrap_or_default();
+    let day = super::series::last_day(app.store.as_ref(), &monitor, app.clock.now_ms()).await?;
+    u.p50_response_ms_24h = day.total.quantile(0.5);
+    u.p95_response_ms_24h = day.total.quantile(0.95);
     let windows = app.store.list_maintenance(monitor.project_id).await?;
     let status = shown_status_now(&monitor, &windows, app.clock.now_ms());
     Ok(Json(MonitorJson {
@@ -671,4 +760,58 @@ pub async fn checks(
     let limit = limit(p.limit.as_deref())?;
     let list = app.store.list_check_results(monitor.id, limit, None).await?;
     Ok(Json(list.into_iter().map(CheckJson::from).collect()))
+}
+
+/// One point of `GET /api/0/monitors/{id}/response-times/`.
+#[derive(Debug, Serialize)]
+pub struct ResponsePointJson {
+    pub time: String,
+    pub checks: u64,
+    pub failures: u64,
+    /// Mean of all checks, failures included.
+    pub mean_ms: Option<i64>,
+    /// Percentiles of the successful checks.
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ResponseTimesJson {
+    pub since: String,
+    pub until: String,
+    pub step_seconds: i64,
+    pub p50_ms: Option<i64>,
+    pub p95_ms: Option<i64>,
+    /// Points with checks only, oldest first.
+    pub points: Vec<ResponsePointJson>,
+}
+
+/// `GET /api/0/monitors/{id}/response-times/`: the last 24 hours in five-minute points (hourly
+/// for monitors checked less often), from the rollups.
+pub async fn response_times(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Path(monitor): Path<String>,
+) -> Result<Json<ResponseTimesJson>, ApiError> {
+    let (monitor, _) = load(&app, &who, &monitor, OrgRole::Member).await?;
+    let s = super::series::last_day(app.store.as_ref(), &monitor, app.clock.now_ms()).await?;
+    Ok(Json(ResponseTimesJson {
+        since: rfc3339(s.since_ms),
+        until: rfc3339(s.until_ms),
+        step_seconds: s.step_ms / 1000,
+        p50_ms: s.total.quantile(0.5),
+        p95_ms: s.total.quantile(0.95),
+        points: s
+            .points
+            .iter()
+            .map(|p| ResponsePointJson {
+                time: rfc3339(p.bucket.bucket_ms),
+                checks: p.bucket.checks,
+                failures: p.bucket.failures,
+                mean_ms: p.mean_ms().map(|v| v.round() as i64),
+                p50_ms: p.p50_ms(),
+                p95_ms: p.p95_ms(),
+            })
+            .collect(),
+    }))
 }

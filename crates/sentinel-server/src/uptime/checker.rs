@@ -65,7 +65,7 @@ impl Checker {
                 }
                 let jobs = self
                     .store
-                    .claim_check_jobs(free, self.clock.now_ms(), JOB_LEASE_MS)
+                    .claim_check_jobs(&self.region, free, self.clock.now_ms(), JOB_LEASE_MS)
                     .await?;
                 let n = jobs.len();
                 for (job, monitor) in jobs {

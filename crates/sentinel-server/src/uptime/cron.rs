@@ -506,6 +506,8 @@ async fn upsert(
             .clamp(1, crate::uptime::spec::MAX_THRESHOLD),
         enabled: current.is_none_or(|m| m.enabled),
         public: current.is_some_and(|m| m.public),
+        regions: Vec::new(),
+        region_quorum: 0,
         next_check_ms: current.map_or_else(|| check.first_deadline(now_ms), |m| m.next_check_ms),
     };
     match existing {

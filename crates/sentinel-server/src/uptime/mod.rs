@@ -10,7 +10,8 @@
 //! - `verifier`: the per-monitor state machine and its loop;
 //! - `api`: `/api/0/projects/{id}/monitors/`, `/api/0/monitors/{id}/…`;
 //! - `badge`: README badges of public monitors, and how uptime is written and graded for people;
-//! - `status`: the public status page's data, and `/api/0/status/{org}/{project}/`.
+//! - `status`: the public status page's data, and `/api/0/status/{org}/{project}/`;
+//! - `series`: a monitor's response times (mean, p50, p95) over 24 hours, from the rollups.
 //!
 //! Scheduling and verification run on the scheduler leader (see `scheduler.rs`); checkers run in
 //! every process with the `checker` role.
@@ -22,6 +23,7 @@ pub mod cron;
 pub mod dns;
 pub mod maintenance;
 pub mod probe;
+pub mod series;
 pub mod spec;
 pub mod status;
 pub mod verifier;

@@ -15,6 +15,11 @@
 //!   rules fire for the monitor when fewer than their `days` are left, and resolve once a later
 //!   check sees a certificate valid for longer.
 //!
+//! - A monitor checked from several regions is judged slot by slot: a slot fails when a quorum of
+//!   its regions (a majority unless set) failed it, so one region's network trouble raises no
+//!   alarm. A slot waits on the queue until every region reported or the slowest had its
+//!   timeout and a grace period.
+//!
 //! A result for a slot older than the newest one judged (a slow check overtaken by a re-check)
 //! is taken off the queue without effect.
 
@@ -98,6 +103,85 @@ impl Machine {
     pub fn recheck(&self, now_ms: i64) -> Option<i64> {
         (self.streak > 0).then(|| now_ms + (self.interval_ms / 4).max(MIN_RECHECK_MS))
     }
+}
+
+/// How long after a slot's first result its other regions have to report (on top of the
+/// monitor's timeout) before the slot is judged without them.
+const REGION_GRACE_MS: i64 = 10_000;
+
+/// The results of one slot of a monitor (one per region that reported).
+struct Slot {
+    slot_ms: i64,
+    results: Vec<CheckResult>,
+}
+
+/// A monitor's queued results by slot, oldest first; within a slot, by id.
+fn slots(mut list: Vec<CheckResult>) -> Vec<Slot> {
+    list.sort_by_key(|r| (r.slot_ms, r.id));
+    let mut out: Vec<Slot> = Vec::new();
+    for r in list {
+        match out.last_mut() {
+            Some(s) if s.slot_ms == r.slot_ms => s.results.push(r),
+            _ => out.push(Slot {
+                slot_ms: r.slot_ms,
+                results: vec![r],
+            }),
+        }
+    }
+    out
+}
+
+/// A slot's outcome: whether it passed, when it was decided, and the result that shows it.
+struct Verdict {
+    ok: bool,
+    at_ms: i64,
+    evidence: CheckResult,
+}
+
+/// How many of `regions` failing a slot fail it: `quorum`, or a majority when 0.
+pub fn quorum_of(regions: usize, quorum: u32) -> usize {
+    if quorum == 0 {
+        regions / 2 + 1
+    } else {
+        quorum as usize
+    }
+}
+
+/// Judges one slot of `monitor` from its results at `now_ms`; `None` while regions that have not
+/// reported still have time. A monitor without regions is judged on its one result. With regions,
+/// the slot fails when at least the quorum of them failed it; regions that did not report in
+/// time do not count, and the quorum is then at most the number that did.
+fn judge(monitor: &Monitor, results: &[CheckResult], now_ms: i64) -> Option<Verdict> {
+    let mut reported: Vec<&CheckResult> = Vec::with_capacity(results.len());
+    for r in results {
+        if !reported.iter().any(|o| o.region == r.region) {
+            reported.push(r);
+        }
+    }
+    let first = *reported.first()?;
+    let expected = monitor.regions.len().max(1);
+    if reported.len() < expected {
+        let first_start = reported.iter().map(|r| r.started_ms.max(r.slot_ms)).min()?;
+        if now_ms < first_start + monitor.timeout_ms + REGION_GRACE_MS {
+            return None;
+        }
+    }
+    let failed: Vec<&CheckResult> = reported.iter().copied().filter(|r| !r.ok).collect();
+    let needed = quorum_of(expected, monitor.region_quorum)
+        .min(reported.len())
+        .max(1);
+    let ok = failed.len() < needed;
+    let at_ms = reported
+        .iter()
+        .map(|r| r.started_ms + r.latency_ms)
+        .max()
+        .unwrap_or(first.started_ms);
+    let evidence = if ok { first } else { failed[0] };
+    Some(Verdict {
+        ok,
+        at_ms,
+        evidence: evidence.clone(),
+    })
 }
 
 /// A certificate expiry that a successful check read, in the order the checks ran.
@@ -197,10 +281,9 @@ impl Verifier {
         }
         let ids: Vec<i64> = by_monitor.keys().copied().collect();
         let monitors = self.store.get_monitors(&ids).await?;
-        let mut commit = VerifierCommit {
-            verified: results.iter().map(|r| r.id).collect(),
-            ..VerifierCommit::default()
-        };
+        let mut commit = VerifierCommit::default();
+        // Results of slots that wait for more regions: left on the queue.
+        let mut held: std::collections::HashSet<i64> = std::collections::HashSet::new();
         let mut changes = Vec::new();
         let mut still_down = Vec::new();
         let mut certs = Vec::new();
@@ -211,40 +294,43 @@ impl Verifier {
                 e.insert(self.store.list_maintenance(monitor.project_id).await?);
             }
             let planned = &windows[&monitor.project_id];
-            let mut list = by_monitor.remove(&monitor.id).unwrap_or_default();
-            list.sort_by_key(|r| (r.slot_ms, r.id));
+            let list = by_monitor.remove(&monitor.id).unwrap_or_default();
             let mut machine = Machine::of(&monitor);
             let mut last = monitor.last_check_ms;
             let mut changed = false;
-            for r in list {
-                if last.is_some_and(|l| r.slot_ms <= l) {
+            for slot in slots(list) {
+                if last.is_some_and(|l| slot.slot_ms <= l) {
                     continue;
                 }
-                last = Some(r.slot_ms);
-                let at = r.started_ms + r.latency_ms;
-                if r.ok
-                    && let Some(expires_ms) = r.details.get("cert_expires_ms").and_then(|v| v.as_i64())
-                {
-                    certs.push(CertReading {
-                        monitor: monitor.clone(),
-                        at_ms: at,
-                        expires_ms,
-                    });
+                let Some(verdict) = judge(&monitor, &slot.results, now) else {
+                    // Regions still to report: this slot and the later ones wait for the next pass.
+                    held.extend(slot.results.iter().map(|r| r.id));
+                    break;
+                };
+                last = Some(slot.slot_ms);
+                for r in slot.results.iter().filter(|r| r.ok) {
+                    if let Some(expires_ms) = r.details.get("cert_expires_ms").and_then(|v| v.as_i64()) {
+                        certs.push(CertReading {
+                            monitor: monitor.clone(),
+                            at_ms: r.started_ms + r.latency_ms,
+                            expires_ms,
+                        });
+                    }
                 }
                 // Planned downtime: judged (off the queue) but set aside.
-                if in_maintenance(planned, monitor.id, at) {
+                if in_maintenance(planned, monitor.id, verdict.at_ms) {
                     continue;
                 }
                 let from_since_ms = machine.since_ms;
-                if let Some(from) = machine.apply(r.ok, at) {
+                if let Some(from) = machine.apply(verdict.ok, verdict.at_ms) {
                     changed = true;
                     changes.push(Change {
                         monitor: monitor.clone(),
                         from,
                         to: machine.status,
-                        at_ms: at,
+                        at_ms: verdict.at_ms,
                         from_since_ms,
-                        evidence: r,
+                        evidence: verdict.evidence,
                     });
                 }
             }
@@ -262,6 +348,11 @@ impl Verifier {
                 recheck_ms: machine.recheck(now).filter(|_| monitor.kind.is_active()),
             });
         }
+        commit.verified = results
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| !held.contains(id))
+            .collect();
         for c in &changes {
             match (c.from, c.to) {
                 (_, MonitorStatus::Down) => commit.incidents.push(IncidentChange::Open {

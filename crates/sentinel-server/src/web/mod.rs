@@ -8,7 +8,7 @@
 mod account;
 mod alerts;
 mod assets;
-mod charts;
+pub(crate) mod charts;
 mod event_view;
 mod incidents;
 mod issue;

@@ -10,7 +10,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sentinel_store::{DAY_MS, HOUR_MS, Monitor, OrgRole, Resolution, UptimeBucket};
+use sentinel_store::{HOUR_MS, Monitor, OrgRole, Resolution, UptimeBucket};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::api::ApiError;
 use crate::clock::rfc3339;
 use crate::uptime::api::{self as uptime_api, IncidentJson, UptimeJson, shown_status, shown_status_now};
+use crate::uptime::series;
 use crate::uptime::spec::Check;
 use crate::uptime::verifier::duration_text;
 
@@ -30,10 +31,6 @@ const PAGE: usize = 50;
 const CHECKS_SHOWN: usize = 30;
 /// Hours in a sparkline.
 const SPARK_HOURS: usize = 24;
-/// Monitors checked at least this often get a response-time chart of five-minute points (from
-/// the minute rollups); the others, of hourly points.
-const FINE_CHART_INTERVAL_MS: i64 = 5 * 60_000;
-
 /// One monitor as the pages show it.
 pub struct MonitorLine {
     pub id: i64,
@@ -403,38 +400,33 @@ pub async fn detail(
     })
 }
 
-/// The monitor's mean response time over the last 24 hours: five-minute points for monitors
-/// checked at least that often, hourly points for the others. Points further apart than two
-/// checks (or two points) are not joined.
+/// The monitor's response times over the last 24 hours: mean, p50 and p95 per point (five
+/// minutes for monitors checked at least that often, an hour for the others). Points further
+/// apart than two checks (or two points) are not joined.
 async fn latency_chart(app: &AppState, m: &Monitor) -> Result<String, WebError> {
-    let now = app.clock.now_ms();
-    let (resolution, step) = if m.interval_ms <= FINE_CHART_INTERVAL_MS {
-        (Resolution::Minute, FINE_CHART_INTERVAL_MS)
-    } else {
-        (Resolution::Hour, HOUR_MS)
-    };
-    let until = now - now.rem_euclid(step) + step;
-    let since = until - DAY_MS;
-    let buckets: Vec<UptimeBucket> = app
-        .store
-        .uptime_buckets(&[m.id], resolution, since, until)
-        .await?
-        .into_iter()
-        .map(|(_, b)| b)
-        .collect();
-    let points = charts::merge_buckets(&buckets, step);
-    let rows: Vec<(i64, Vec<Option<f64>>)> = points
+    let s = series::last_day(app.store.as_ref(), m, app.clock.now_ms()).await?;
+    let rows: Vec<(i64, Vec<Option<f64>>)> = s
+        .points
         .iter()
-        .map(|b| (b.bucket_ms, vec![charts::mean_latency(b)]))
+        .map(|p| {
+            (
+                p.bucket.bucket_ms,
+                vec![
+                    p.mean_ms(),
+                    p.p50_ms().map(|v| v as f64),
+                    p.p95_ms().map(|v| v as f64),
+                ],
+            )
+        })
         .collect();
     let spec = ChartSpec {
-        title: "Mean response time, last 24 hours",
+        title: "Response time, last 24 hours",
         unit: "ms",
-        since_ms: since,
-        until_ms: until,
-        bucket_ms: step,
-        max_gap_ms: 2 * step.max(m.interval_ms),
-        series: &["mean"],
+        since_ms: s.since_ms,
+        until_ms: s.until_ms,
+        bucket_ms: s.step_ms,
+        max_gap_ms: 2 * s.step_ms.max(m.interval_ms),
+        series: &["mean", "p50", "p95"],
     };
     Ok(charts::line_chart(&spec, &rows)?)
 }

@@ -1140,6 +1140,18 @@ pub const OPERATIONS: &[Operation] = &[
     },
     Operation {
         method: "get",
+        path: "/api/0/monitors/{monitor_id}/response-times/",
+        id: "getMonitorResponseTimes",
+        tag: "uptime",
+        summary: "A monitor's response times over 24 hours: mean, p50 and p95 per point, from the rollups",
+        doc: "",
+        auth: MEMBER,
+        query: &[],
+        body: None,
+        reply: Reply::Json("Any"),
+    },
+    Operation {
+        method: "get",
         path: "/api/0/monitors/{monitor_id}/badge.svg",
         id: "monitorBadge",
         tag: "uptime",
