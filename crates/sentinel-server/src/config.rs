@@ -340,6 +340,9 @@ pub struct UptimeSettings {
     pub concurrency: usize,
     /// The label this checker's results carry (`--region`); empty for a single-site install.
     pub region: String,
+    /// A monitors file (see `sentinel monitors apply`) that `serve` applies at start-up, without
+    /// pruning; a file with an invalid entry stops the start.
+    pub monitors_file: Option<PathBuf>,
 }
 
 impl Default for UptimeSettings {
@@ -347,6 +350,7 @@ impl Default for UptimeSettings {
         Self {
             concurrency: 512,
             region: String::new(),
+            monitors_file: None,
         }
     }
 }

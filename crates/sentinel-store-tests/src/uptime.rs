@@ -1558,9 +1558,9 @@ pub async fn latency_histograms_count_successful_checks_per_bin_and_bucket(store
         .latency_histograms(&[b.id, a.id], Resolution::Minute, T0, T0 + 10 * MINUTE)
         .await
         .unwrap();
-    let got: Vec<(i64, i64, Vec<(i32, u64)>)> = minutes
+    let got: Vec<_> = minutes
         .iter()
-        .map(|(m, at, h)| (*m, *at, h.bins.iter().map(|(k, v)| (*k, *v)).collect()))
+        .map(|(m, at, h)| (*m, *at, h.bins.clone().into_iter().collect::<Vec<(i32, u64)>>()))
         .collect();
     assert_eq!(
         got,

@@ -104,8 +104,9 @@ pub struct Monitor {
     pub project_id: i64,
     pub name: String,
     pub kind: MonitorKind,
-    /// Names a heartbeat or cron monitor in check-ins (unique within its project); `None` for
-    /// the kinds a checker runs.
+    /// Names a heartbeat or cron monitor in check-ins (unique within its project). The kinds a
+    /// checker runs have one only when made from a monitors file (their identity there), else
+    /// `None`.
     pub slug: Option<String>,
     /// What and how to check, by kind (`{"url": …, "method": …}`, `{"host": …, "port": …}`), a
     /// JSON object the server validates.

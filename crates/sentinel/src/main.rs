@@ -14,6 +14,7 @@ use sentinel_server::api::input;
 use sentinel_server::auth::password;
 use sentinel_server::clock::{Clock, SystemClock};
 use sentinel_server::config::{DatabaseUrl, Settings, parse_roles};
+use sentinel_server::uptime::as_code::{self, MonitorsFile};
 use sentinel_store::{NewApiToken, NewUser, Store, TokenScope};
 
 use crate::backend::Location;
@@ -99,6 +100,9 @@ enum Command {
     /// Manage API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Uptime monitors as code
+    #[command(subcommand)]
+    Monitors(MonitorsCommand),
     /// Configuration helpers
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -175,6 +179,27 @@ enum TokenCommand {
         /// What the token may do: read (GET only), write (also issue work) or admin (everything)
         #[arg(long, default_value = "admin")]
         scope: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MonitorsCommand {
+    /// Make the uptime monitors of the projects a TOML file names match it
+    ///
+    /// Creates the monitors the file lists that are missing, updates those that differ and leaves
+    /// the others alone, matching them by project and slug; prints one line per change (`+`
+    /// created, `~` updated, `-` deleted) and a summary. Every entry is validated as the API would
+    /// first: one invalid entry and nothing is applied. See docs/UPTIME.md, "Monitors as code".
+    Apply {
+        /// The monitors file: [[monitor]] tables with a `project` and the API's monitor fields
+        file: PathBuf,
+        /// Also delete the monitors of the projects the file names that it no longer lists
+        /// (cron monitors, made by SDK check-ins, are kept)
+        #[arg(long)]
+        prune: bool,
+        /// Print what would change without changing anything
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -299,6 +324,19 @@ async fn main() -> anyhow::Result<()> {
             };
             tracing::info!(database = %location.describe(), "opening the database");
             let store = backend::open(&location, &s).await?;
+            if let Some(path) = &s.uptime.monitors_file {
+                let file = read_monitors_file(path)?;
+                let plan = as_code::apply(store.as_ref(), clock.as_ref(), &file, false, false)
+                    .await
+                    .with_context(|| format!("applying uptime.monitors_file {}", path.display()))?;
+                tracing::info!(
+                    file = %path.display(),
+                    created = plan.created.len(),
+                    updated = plan.updated.len(),
+                    unchanged = plan.unchanged.len(),
+                    "monitors file applied"
+                );
+            }
             let server = sentinel_server::Server::start(s, store.clone(), clock).await?;
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests and the current batch");
@@ -464,6 +502,23 @@ async fn main() -> anyhow::Result<()> {
             );
             println!("{token}");
         }
+        Command::Monitors(MonitorsCommand::Apply { file, prune, dry_run }) => {
+            let monitors = read_monitors_file(&file)?;
+            let store = open_store(&s).await?;
+            let plan = as_code::apply(store.as_ref(), clock.as_ref(), &monitors, prune, dry_run)
+                .await
+                .with_context(|| format!("applying {}", file.display()))?;
+            for line in plan.change_lines() {
+                println!("{line}");
+            }
+            let note = if dry_run {
+                " (dry run: nothing changed)"
+            } else {
+                ""
+            };
+            println!("{}{note}", plan.summary());
+            store.close().await;
+        }
         Command::Config(ConfigCommand::Example) => print!("{}", Settings::example()),
         Command::Seed(args) => {
             let dsn = match args.dsn {
@@ -576,6 +631,12 @@ async fn user_command(command: UserCommand, s: &Settings, clock: &dyn Clock) -> 
         }
     }
     Ok(())
+}
+
+/// A monitors file, read and checked for shape (its entries are validated when applied).
+fn read_monitors_file(path: &std::path::Path) -> anyhow::Result<MonitorsFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    MonitorsFile::parse(&text).with_context(|| format!("reading {}", path.display()))
 }
 
 /// The new user's password: `SENTINEL_PASSWORD`, else one line of standard input (not echoed

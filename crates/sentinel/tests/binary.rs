@@ -1,7 +1,8 @@
 //! The real binary: durability across SIGKILL (an event answered 200 survives, is processed after
-//! the restart and counted once), graceful shutdown, data-dir locking, `sentinel seed`, and the
+//! the restart and counted once), graceful shutdown, data-dir locking, `sentinel seed`, the
 //! account commands (`user create/list/reset-password`, `project create --org --platform`,
-//! `token create --user --scope`).
+//! `token create --user --scope`), and `monitors apply` (also from `serve` with
+//! `uptime.monitors_file`).
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -576,6 +577,85 @@ fn project_and_token_commands_take_an_organization_a_platform_a_user_and_a_scope
         "unknown user",
     );
     assert!(err.contains("no user"), "{err}");
+}
+
+#[test]
+fn monitors_apply_prints_each_change_and_a_summary_and_serve_applies_the_configured_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok_line(run(d, &["project", "create", "shop"], &[], ""), "project");
+    let file = d.join("monitors.toml");
+    let two = "[[monitor]]\nproject = \"shop\"\nname = \"Shop homepage\"\ntype = \"http\"\n\
+               url = \"https://shop.example.com/\"\ninterval_seconds = 60\n\n\
+               [[monitor]]\nproject = \"shop\"\nname = \"Database\"\nslug = \"db\"\ntype = \"tcp\"\n\
+               host = \"db.internal\"\nport = 5432\n";
+    std::fs::write(&file, two).unwrap();
+    let path = file.to_str().unwrap();
+    let stdout = |out: Output, what: &str| {
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    let dry = stdout(
+        run(d, &["monitors", "apply", path, "--dry-run"], &[], ""),
+        "dry run",
+    );
+    assert_eq!(
+        dry,
+        "+ shop/shop-homepage\n+ shop/db\nmonitors: 2 created, 0 updated, 0 unchanged, 0 deleted (dry run: nothing changed)\n"
+    );
+    let first = stdout(run(d, &["monitors", "apply", path], &[], ""), "apply");
+    assert_eq!(
+        first,
+        "+ shop/shop-homepage\n+ shop/db\nmonitors: 2 created, 0 updated, 0 unchanged, 0 deleted\n"
+    );
+    let again = stdout(run(d, &["monitors", "apply", path], &[], ""), "apply again");
+    assert_eq!(again, "monitors: 0 created, 0 updated, 2 unchanged, 0 deleted\n");
+
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, two.replace("interval_seconds = 60", "interval_seconds = 5")).unwrap();
+    let err = failure(
+        run(d, &["monitors", "apply", bad.to_str().unwrap()], &[], ""),
+        "a bad file",
+    );
+    assert!(
+        err.contains("[[monitor]] #1 (\"Shop homepage\"): interval_seconds must be a whole number from 10 to 86400, not 5"),
+        "{err}"
+    );
+
+    let one = d.join("one.toml");
+    std::fs::write(&one, two.split("\n\n").next().unwrap()).unwrap();
+    let pruned = stdout(
+        run(
+            d,
+            &["monitors", "apply", one.to_str().unwrap(), "--prune"],
+            &[],
+            "",
+        ),
+        "prune",
+    );
+    assert_eq!(
+        pruned,
+        "- shop/db\nmonitors: 0 created, 0 updated, 1 unchanged, 1 deleted\n"
+    );
+
+    // `serve` applies `uptime.monitors_file` before it listens (without pruning).
+    let config = d.join("sentinel.toml");
+    std::fs::write(&config, format!("[uptime]\nmonitors_file = {path:?}\n")).unwrap();
+    let (child, _) = serve_with(d, &["--config", config.to_str().unwrap()]);
+    kill(child);
+    let after = stdout(
+        run(d, &["monitors", "apply", path, "--dry-run"], &[], ""),
+        "after serve",
+    );
+    assert!(
+        after.starts_with("monitors: 0 created, 0 updated, 2 unchanged"),
+        "{after}"
+    );
 }
 
 #[tokio::test]

@@ -124,7 +124,7 @@ pub struct MonitorJson {
     pub uptime: UptimeJson,
     pub created: String,
     pub updated: String,
-    /// A heartbeat or cron monitor's name in check-ins.
+    /// A heartbeat or cron monitor's name in check-ins; any monitor's identity in a monitors file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     /// The check's own fields (`url`, `method`, … or `host`, `port`).
@@ -391,29 +391,20 @@ pub fn parse_monitor(
                     "slug cannot change (it is {old}): check-ins and ping URLs name it"
                 )));
             }
-            // The deadline stays unless the schedule changed or the monitor is resumed.
-            let next = match current {
-                Some(m) if m.config == config && m.enabled == enabled => m.next_check_ms,
-                _ => c.first_deadline(now_ms),
-            };
             (
                 c.period_ms(now_ms),
                 c.max_runtime_seconds as i64 * 1000,
-                next,
+                c.first_deadline(now_ms),
                 Some(slug),
             )
         }
         _ => {
             let interval_ms = interval as i64 * 1000;
-            // Keep the monitor's slot grid unless its interval changed or it is resumed.
-            let next = match current {
-                Some(m) if m.interval_ms == interval_ms && m.enabled == enabled => m.next_check_ms,
-                _ => crate::uptime::first_slot(now_ms, interval_ms),
-            };
-            (interval_ms, timeout as i64 * 1000, next, None)
+            let first = crate::uptime::first_slot(now_ms, interval_ms);
+            (interval_ms, timeout as i64 * 1000, first, None)
         }
     };
-    Ok(NewMonitor {
+    let mut new = NewMonitor {
         project_id,
         name,
         kind: check.kind(),
@@ -428,7 +419,25 @@ pub fn parse_monitor(
         regions,
         region_quorum,
         next_check_ms,
-    })
+    };
+    if let Some(m) = current
+        && keeps_schedule(m, &new)
+    {
+        new.next_check_ms = m.next_check_ms;
+    }
+    Ok(new)
+}
+
+/// Whether changing `current` to `new` keeps its next check: a checked monitor keeps its slot
+/// grid unless its interval changed, a heartbeat or cron monitor its deadline unless its schedule
+/// changed, and neither when it is paused or resumed.
+pub fn keeps_schedule(current: &Monitor, new: &NewMonitor) -> bool {
+    current.enabled == new.enabled
+        && if new.kind.is_active() {
+            current.interval_ms == new.interval_ms
+        } else {
+            current.config == new.config
+        }
 }
 
 /// `regions` (distinct checker labels, as `--region` names them) and `region_quorum` (at most

@@ -9,6 +9,7 @@
 //! - `cron`: heartbeat and Sentry cron monitors: check-ins, and the sweep for missed and timed-out runs;
 //! - `verifier`: the per-monitor state machine and its loop;
 //! - `api`: `/api/0/projects/{id}/monitors/`, `/api/0/monitors/{id}/…`;
+//! - `as_code`: monitors listed in a TOML file, applied idempotently (`sentinel monitors apply`);
 //! - `badge`: README badges of public monitors, and how uptime is written and graded for people;
 //! - `status`: the public status page's data, and `/api/0/status/{org}/{project}/`;
 //! - `series`: a monitor's response times (mean, p50, p95) over 24 hours, from the rollups.
@@ -17,6 +18,7 @@
 //! every process with the `checker` role.
 
 pub mod api;
+pub mod as_code;
 pub mod badge;
 pub mod checker;
 pub mod cron;

@@ -357,7 +357,8 @@ pub async fn detail(
         format!("![{name} status]({url})\n![{name} uptime]({url}?type=uptime&period=30d)")
     });
     // A heartbeat or cron monitor's ping URL, with the project's first active key.
-    let ping_url = match &monitor.slug {
+    // (A checked monitor applied from a file has a slug too, but nothing pings it.)
+    let ping_url = match monitor.slug.as_ref().filter(|_| !monitor.kind.is_active()) {
         Some(slug) => app
             .store
             .project_keys(project.id)
