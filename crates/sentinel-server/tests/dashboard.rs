@@ -1,7 +1,7 @@
 //! The dashboard over HTTP, as a browser without JavaScript sees it: first-run set-up, sign-in and
 //! sign-out, CSRF and cross-origin refusal, security headers, throttled sign-in, organization
-//! isolation of every page, the issue workflow forms, and hostile event data rendered inert on
-//! every page. A real server on port 0 over SQLite, or PostgreSQL with
+//! isolation of every page, the issue, monitor and maintenance-window forms, and hostile event data
+//! rendered inert on every page. A real server on port 0 over SQLite, or PostgreSQL with
 //! `SENTINEL_TEST_BACKEND=postgres`. (Real Chromium runs the same flows in
 //! `crates/sentinel/tests/browser.rs`.)
 #![expect(clippy::unwrap_used, reason = "test helpers fail the test by panicking")]
@@ -945,4 +945,288 @@ async fn the_monitors_pages_add_show_pause_and_delete_a_monitor() {
     let dns = env.store.list_monitors(env.project, 10, None).await.unwrap();
     let dns = dns.iter().find(|m| m.kind.as_str() == "dns").unwrap();
     assert_eq!(dns.config["record_type"], "TXT", "{:?}", dns.config);
+}
+
+/// A TCP monitor added through the form; its id.
+async fn add_tcp_monitor(env: &Env, b: &mut Browser, name: &str) -> i64 {
+    let list_path = "/orgs/default/projects/app/monitors/";
+    let created = b
+        .submit(
+            list_path,
+            list_path,
+            &[
+                ("type", "tcp"),
+                ("name", name),
+                ("host", "127.0.0.1"),
+                ("port", "9"),
+                ("interval_seconds", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let monitors = env.store.list_monitors(env.project, 10, None).await.unwrap();
+    monitors.iter().find(|m| m.name == name).unwrap().id
+}
+
+#[tokio::test]
+async fn the_maintenance_page_plans_lists_and_deletes_windows_through_its_form() {
+    use sentinel_server::clock::{Clock, rfc3339};
+    let env = start_with(|_| {}).await;
+    let mut b = env.browser();
+    b.setup_admin().await;
+    let monitor = add_tcp_monitor(&env, &mut b, "Database <primary>").await;
+    let monitors_path = "/orgs/default/projects/app/monitors/";
+    let path = "/orgs/default/projects/app/monitors/maintenance/";
+
+    // The monitors page links to it.
+    let list = b.get(monitors_path).await;
+    assert!(
+        list.body
+            .contains(&format!("id=\"maintenance-link\" href=\"{path}\"")),
+        "{}",
+        list.body
+    );
+    let empty = b.get(path).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains("No maintenance windows"), "{}", empty.body);
+    assert!(
+        empty.body.contains(&format!(
+            "<option value=\"{monitor}\" >Database &#60;primary&#62;</option>"
+        )),
+        "the monitor is offered, escaped: {}",
+        empty.body
+    );
+
+    // A bad crontab: the parser's message, what was entered kept, nothing created.
+    let refused = b
+        .submit(
+            path,
+            path,
+            &[
+                ("name", "Nightly <b>"),
+                ("kind", "recurring"),
+                ("schedule", "every night"),
+                ("duration_minutes", "30"),
+                ("timezone", "Europe/Berlin"),
+                ("monitor_ids", &monitor.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(
+        refused.body.contains(
+            "schedule &#34;every night&#34; must be a crontab expression of 5 fields (minute hour day month weekday)"
+        ),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("value=\"every night\""));
+    assert!(refused.body.contains("value=\"Nightly &#60;b&#62;\""));
+    assert!(refused.body.contains("value=\"Europe/Berlin\""));
+    assert!(refused.body.contains("<option value=\"recurring\" selected>"));
+    assert!(
+        refused
+            .body
+            .contains(&format!("<option value=\"{monitor}\" selected>"))
+    );
+    assert!(env.store.list_maintenance(env.project).await.unwrap().is_empty());
+
+    // A one-off window on now, for the monitor: listed as active, and the monitor shows
+    // `maintenance` on the monitors page and its own.
+    let now = SystemClock.now_ms();
+    let (starts, ends) = (rfc3339(now - 60_000), rfc3339(now + 3_600_000));
+    let created = b
+        .submit(
+            path,
+            path,
+            &[
+                ("name", "Upgrade <db>"),
+                ("kind", "once"),
+                ("starts_at", &starts),
+                ("ends_at", &ends),
+                ("monitor_ids", &monitor.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(created.location(), path);
+    let windows = env.store.list_maintenance(env.project).await.unwrap();
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0].monitor_ids, vec![monitor]);
+    let listed = b.get(path).await;
+    assert!(listed.body.contains("class=\"window-row\""), "{}", listed.body);
+    assert!(listed.body.contains("Upgrade &#60;db&#62;"), "{}", listed.body);
+    assert!(listed.body.contains("window-active"), "{}", listed.body);
+    assert!(
+        listed
+            .body
+            .contains("<td class=\"window-monitors\">Database &#60;primary&#62;</td>"),
+        "{}",
+        listed.body
+    );
+    let list = b.get(monitors_path).await;
+    assert!(
+        list.body
+            .contains("<span class=\"badge monitor-maintenance\">maintenance</span>"),
+        "{}",
+        list.body
+    );
+    let page = b.get(&format!("/orgs/default/monitors/{monitor}/")).await;
+    assert!(
+        page.body.contains("id=\"monitor-status\">maintenance<"),
+        "{}",
+        page.body
+    );
+
+    // A recurring one for every monitor, with its next occurrence.
+    let created = b
+        .submit(
+            path,
+            path,
+            &[
+                ("name", "Backups"),
+                ("kind", "recurring"),
+                ("schedule", "0 3 * * *"),
+                ("duration_minutes", "45"),
+                ("timezone", "Europe/Berlin"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let listed = b.get(path).await;
+    assert!(
+        listed.body.contains("<code>0 3 * * *</code> (Europe/Berlin)"),
+        "{}",
+        listed.body
+    );
+    assert!(listed.body.contains("class=\"window-next\""), "{}", listed.body);
+    assert!(listed.body.contains("All monitors"), "{}", listed.body);
+
+    // Deleting removes the window, and the monitor is back to its own status.
+    let id = windows[0].id;
+    let deleted = b.submit(path, &format!("{path}{id}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER, "{}", deleted.body);
+    assert!(env.store.get_maintenance(id).await.unwrap().is_none());
+    let listed = b.get(path).await;
+    assert!(!listed.body.contains("Upgrade &#60;db&#62;"), "{}", listed.body);
+    let page = b.get(&format!("/orgs/default/monitors/{monitor}/")).await;
+    assert!(
+        page.body.contains("id=\"monitor-status\">pending<"),
+        "{}",
+        page.body
+    );
+    // Twice: gone.
+    let again = b.submit(path, &format!("{path}{id}/delete"), &[]).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_maintenance_page_is_for_members_only() {
+    use sentinel_server::clock::{Clock, rfc3339};
+    let env = start_with(|_| {}).await;
+    let mut admin = env.browser();
+    admin.setup_admin().await;
+    let monitor = add_tcp_monitor(&env, &mut admin, "Shop").await;
+    let path = "/orgs/default/projects/app/monitors/maintenance/";
+    let now = SystemClock.now_ms();
+    let (starts, ends) = (rfc3339(now + 3_600_000), rfc3339(now + 7_200_000));
+    let window = [
+        ("name", "Upgrade"),
+        ("kind", "once"),
+        ("starts_at", starts.as_str()),
+        ("ends_at", ends.as_str()),
+    ];
+    let created = admin.submit(path, path, &window).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let id = env.store.list_maintenance(env.project).await.unwrap()[0].id;
+
+    let user = |email: &str, name: &str| NewUser {
+        email: email.into(),
+        name: name.into(),
+        password_hash: String::new(),
+        is_admin: false,
+    };
+    let hash = sentinel_server::auth::password::hash(PASSWORD.into())
+        .await
+        .unwrap();
+    // Mallory has her own organization and no part in `default`: 404 for every page and form.
+    let mallory = env
+        .store
+        .create_user(
+            &NewUser {
+                password_hash: hash.clone(),
+                ..user("mallory@example.com", "Mallory")
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    env.store
+        .create_organization("mallory-org", "Mallory's", mallory.id, 0)
+        .await
+        .unwrap();
+    let mut m = env.browser();
+    assert_eq!(
+        m.sign_in("mallory@example.com", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let own = "/orgs/mallory-org/";
+    assert_eq!(m.get(path).await.status, StatusCode::NOT_FOUND);
+    let add = m.submit(own, path, &window).await;
+    assert_eq!(add.status, StatusCode::NOT_FOUND);
+    for delete in [
+        format!("{path}{id}/delete"),
+        format!("/orgs/mallory-org/projects/app/monitors/maintenance/{id}/delete"),
+    ] {
+        let page = m.submit(own, &delete, &[]).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{delete}");
+    }
+    assert_eq!(env.store.list_maintenance(env.project).await.unwrap().len(), 1);
+
+    // Signed out: to the sign-in page; without the session's CSRF token: refused.
+    let mut anonymous = env.browser();
+    let page = anonymous.get(path).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(page.location().starts_with("/login?next="), "{}", page.location());
+    let forged = admin
+        .post(&format!("{path}{id}/delete"), &[("csrf", "forged")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(env.store.list_maintenance(env.project).await.unwrap().len(), 1);
+
+    // A member (the lowest role) plans and ends windows, as with the monitor form; there is no
+    // read-only role to refuse.
+    let bob = env
+        .store
+        .create_user(
+            &NewUser {
+                password_hash: hash,
+                ..user("bob@example.com", "Bob")
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    let org = env.store.get_organization("default").await.unwrap().unwrap();
+    env.store
+        .add_member(org.id, bob.id, OrgRole::Member, 0)
+        .await
+        .unwrap();
+    let mut bob = env.browser();
+    assert_eq!(
+        bob.sign_in("bob@example.com", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let picked = monitor.to_string();
+    let mut for_shop = window.to_vec();
+    for_shop.push(("monitor_ids", &picked));
+    assert_eq!(
+        bob.submit(path, path, &for_shop).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let deleted = bob.submit(path, &format!("{path}{id}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    let left = env.store.list_maintenance(env.project).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].monitor_ids, vec![monitor]);
 }

@@ -5,7 +5,8 @@
 //! main pages dark too) into `$CARGO_TARGET_TMPDIR/screenshots/<test name>/`, and any JavaScript
 //! error or CSP violation in the console fails the test. A second journey adds a webhook channel
 //! and a new-issue rule on the alerts page and sees the test notification and the SDK error's
-//! notification arrive at a receiver on 127.0.0.1 and in the delivery log.
+//! notification arrive at a receiver on 127.0.0.1 and in the delivery log. A third adds an HTTP
+//! monitor of a server on 127.0.0.1 and follows it up, down (an incident) and into maintenance.
 //!
 //! The real binary runs on a fresh SQLite data directory, or on a fresh PostgreSQL schema when
 //! `SENTINEL_TEST_BACKEND=postgres` (with `SENTINEL_TEST_DATABASE_URL`). Chromium, ChromeDriver
@@ -16,6 +17,7 @@ mod browser;
 mod common;
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,15 +26,20 @@ use common::{Deadline, python, repo_root, run_child, sdk_dir};
 use support::{Node, PgSchema};
 
 const ALL_ROLES: &str = "ingest,worker,web,scheduler";
+/// With the uptime checker too, for the monitor journey.
+const WITH_CHECKER: &str = "ingest,worker,web,scheduler,checker";
 const DASHBOARD: &str = "/orgs/default/";
 const SETTINGS: &str = "/orgs/default/projects/shop-api/settings/";
 const ISSUES: &str = "/orgs/default/projects/shop-api/issues/";
 const ALERTS: &str = "/orgs/default/projects/shop-api/alerts/";
+const MONITORS: &str = "/orgs/default/projects/shop-api/monitors/";
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery staple";
 /// How long a reloaded issue page may take to show the regression.
 const REGRESSION_WAIT: Duration = Duration::from_secs(20);
 const SDK_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a monitor checked every 10 s may take to be confirmed up (2 checks) or down (3).
+const MONITOR_WAIT: Duration = Duration::from_secs(50);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_sets_up_sentinel_and_follows_an_error_to_its_regression() {
@@ -308,6 +315,132 @@ async fn an_admin_adds_a_webhook_and_a_new_issue_rule_and_sees_both_deliveries_i
     server.stop().await;
 }
 
+/// A health endpoint on 127.0.0.1 answering 200 while `healthy` holds, 500 after; its URL.
+async fn health_target() -> (Arc<AtomicBool>, String) {
+    let healthy = Arc::new(AtomicBool::new(true));
+    let flag = healthy.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || async move {
+            if flag.load(Ordering::SeqCst) {
+                (axum::http::StatusCode::OK, "ok")
+            } else {
+                (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "database gone")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("binding the health target: {e}"));
+    let url = format!(
+        "http://{}/health",
+        listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("health target address: {e}"))
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (healthy, url)
+}
+
+/// Reloads the monitors list until the first monitor's status reads `expected`, within
+/// [`MONITOR_WAIT`].
+async fn wait_for_monitor_status(b: &Browser, server: &Sentinel, expected: &str) {
+    let deadline = Deadline::after(MONITOR_WAIT);
+    loop {
+        b.goto(MONITORS).await;
+        let status = b.texts(".monitor-row .badge").await;
+        if status.first().is_some_and(|s| s.trim() == expected) {
+            return;
+        }
+        assert!(
+            deadline.pause().await,
+            "the monitor should be {expected} within {MONITOR_WAIT:?} on {MONITORS}, its status reads \
+             {status:?}; the server's log:\n{}",
+            server.node.log_tail()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_adds_an_http_monitor_and_follows_it_up_down_and_into_maintenance() {
+    let server = Sentinel::start_with(WITH_CHECKER).await;
+    let (healthy, target) = health_target().await;
+    let b = Browser::start(
+        "a_user_adds_an_http_monitor_and_follows_it_up_down_and_into_maintenance",
+        &server.node.base,
+    )
+    .await;
+    set_up_with_a_project(&b).await;
+
+    // An HTTP monitor of the target, checked every 10 seconds (the minimum).
+    b.goto(MONITORS).await;
+    b.wait_for("#monitor-form").await;
+    b.select("#monitor-form #type", "http").await;
+    b.fill("#monitor-form #name", "Shop health").await;
+    b.fill("#monitor-form #url", &target).await;
+    b.fill("#monitor-form #interval_seconds", "10").await;
+    b.screenshot("monitor-form").await;
+    b.click("#monitor-form button[type=submit]").await;
+    b.wait_for_text("#monitor-status", "pending").await;
+    let monitor_path = b.path().await;
+    assert!(
+        monitor_path.starts_with("/orgs/default/monitors/"),
+        "adding a monitor should lead to its page, not {monitor_path}"
+    );
+
+    // Up after two good checks; its page has the response-time chart and the checks.
+    wait_for_monitor_status(&b, &server, "up").await;
+    b.wait_for_text(".monitor-row .monitor-link", "Shop health").await;
+    b.screenshot("monitors-up").await;
+    b.click(".monitor-row .monitor-link").await;
+    b.wait_for_path(&monitor_path).await;
+    b.wait_for_exact_text("#monitor-status", "up").await;
+    b.wait_for("#latency-chart svg").await;
+    b.wait_for_exact_text("#checks .check-row td:nth-child(4)", "200")
+        .await;
+    b.screenshot("monitor-up").await;
+
+    // The target fails: down after three failed checks, and an ongoing incident with the 500.
+    healthy.store(false, Ordering::SeqCst);
+    wait_for_monitor_status(&b, &server, "down").await;
+    b.screenshot("monitors-down").await;
+    b.click("#incidents-link").await;
+    b.wait_for_path(&format!("{MONITORS}incidents/")).await;
+    let incident = b.wait_for_text(".incident-row", "ongoing").await;
+    assert!(
+        incident.contains("Shop health") && incident.contains("500"),
+        "the incident should name the monitor and the status code: {incident:?}"
+    );
+    b.screenshot("incidents").await;
+
+    // A maintenance window from the monitors page: the monitor shows `maintenance`.
+    b.goto(MONITORS).await;
+    b.click("#maintenance-link").await;
+    b.wait_for_path(&format!("{MONITORS}maintenance/")).await;
+    b.fill("#maintenance-name", "Database restore").await;
+    b.select("#maintenance-kind", "once").await;
+    // From long ago until far ahead: on now, whatever the server's clock says.
+    b.fill("#maintenance-starts", "2020-01-01 00:00").await;
+    b.fill("#maintenance-ends", "2099-01-01 00:00").await;
+    b.fill("#maintenance-timezone", "Europe/Berlin").await;
+    b.click("#maintenance-submit").await;
+    let row = b.wait_for_text(".window-row", "Database restore").await;
+    assert!(
+        row.contains("active") && row.contains("All monitors"),
+        "the window should be listed as active for all monitors: {row:?}"
+    );
+    b.screenshot("maintenance").await;
+    b.goto(MONITORS).await;
+    b.wait_for_exact_text(".monitor-row .badge", "maintenance").await;
+    b.goto(&monitor_path).await;
+    b.wait_for_exact_text("#monitor-status", "maintenance").await;
+    b.screenshot("monitor-maintenance").await;
+
+    b.assert_console_clean("monitors").await;
+    b.close().await;
+    server.stop().await;
+}
+
 /// `data-theme` of the page (`system` when app.js left it to `prefers-color-scheme`).
 async fn theme(b: &Browser) -> String {
     let theme = b
@@ -316,7 +449,7 @@ async fn theme(b: &Browser) -> String {
     theme.as_str().unwrap_or_default().to_owned()
 }
 
-/// The real binary with every role, on its own SQLite data directory or PostgreSQL schema.
+/// The real binary with the roles asked for, on its own SQLite data directory or PostgreSQL schema.
 struct Sentinel {
     // Stops before the schema is dropped.
     node: Node,
@@ -326,6 +459,11 @@ struct Sentinel {
 
 impl Sentinel {
     async fn start() -> Sentinel {
+        Sentinel::start_with(ALL_ROLES).await
+    }
+
+    /// With `roles` (a comma-separated list in the order `serve` reports them).
+    async fn start_with(roles: &str) -> Sentinel {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("creating a data directory: {e}"));
         let data = dir.path().join("data").to_string_lossy().into_owned();
         let (node, schema) = if std::env::var("SENTINEL_TEST_BACKEND").as_deref() == Ok("postgres") {
@@ -341,13 +479,10 @@ impl Sentinel {
                 "--data-dir",
                 &data,
             ];
-            (
-                Node::start("sentinel", &global, ALL_ROLES, ALL_ROLES).await,
-                Some(schema),
-            )
+            (Node::start("sentinel", &global, roles, roles).await, Some(schema))
         } else {
             (
-                Node::start("sentinel", &["--data-dir", &data], ALL_ROLES, ALL_ROLES).await,
+                Node::start("sentinel", &["--data-dir", &data], roles, roles).await,
                 None,
             )
         };

@@ -56,6 +56,25 @@ pub fn covers(w: &MaintenanceWindow, monitor_id: i64, at_ms: i64) -> bool {
         .unwrap_or(false)
 }
 
+/// When the window's next occurrence begins at or after `after_ms`: the start of a one-off window
+/// that has not begun, the next crontab time of a recurring one (before its end). `None` when no
+/// occurrence is left.
+pub fn next_start(w: &MaintenanceWindow, after_ms: i64) -> Option<i64> {
+    let from = after_ms.max(w.starts_ms);
+    let next = match &w.schedule {
+        None => (w.starts_ms >= after_ms).then_some(w.starts_ms)?,
+        Some(schedule) => {
+            let cron = croner::Cron::from_str(schedule).ok()?;
+            let tz = w.timezone.parse::<chrono_tz::Tz>().ok()?;
+            // croner searches whole seconds: round up, or 01:00:00.001 would find 01:00:00.
+            let from = from + (1000 - from.rem_euclid(1000)) % 1000;
+            let from = tz.timestamp_millis_opt(from).single()?;
+            cron.find_next_occurrence(&from, true).ok()?.timestamp_millis()
+        }
+    };
+    (next < w.ends_ms).then_some(next)
+}
+
 /// Whether any of `windows` covers the monitor at `at_ms`.
 pub fn in_maintenance(windows: &[MaintenanceWindow], monitor_id: i64, at_ms: i64) -> bool {
     windows.iter().any(|w| covers(w, monitor_id, at_ms))
@@ -357,6 +376,31 @@ mod tests {
             covers(&w, 1, next_1am_utc + 24 * 60 * MIN + MIN),
             "the next day too"
         );
+    }
+
+    #[test]
+    fn the_next_start_is_the_next_crontab_time_in_the_zone_or_the_one_off_start() {
+        let w = MaintenanceWindow {
+            starts_ms: T0,
+            ends_ms: i64::MAX,
+            timezone: "Europe/Berlin".into(),
+            ..window(Some("0 2 * * *"), vec![])
+        };
+        let next_1am_utc = T0 + 15 * 60 * MIN;
+        assert_eq!(next_start(&w, T0), Some(next_1am_utc));
+        assert_eq!(next_start(&w, next_1am_utc), Some(next_1am_utc));
+        assert_eq!(
+            next_start(&w, next_1am_utc + 1),
+            Some(next_1am_utc + 24 * 60 * MIN)
+        );
+        let ended = MaintenanceWindow {
+            ends_ms: next_1am_utc,
+            ..w
+        };
+        assert_eq!(next_start(&ended, T0), None, "no occurrence before the end");
+        let once = window(None, vec![]);
+        assert_eq!(next_start(&once, T0 - MIN), Some(T0));
+        assert_eq!(next_start(&once, T0 + MIN), None, "already begun");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod incidents;
 mod issue;
 mod issues;
 mod layout;
+mod maintenance;
 mod members;
 mod monitors;
 mod project;
@@ -90,6 +91,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/orgs/{org}/projects/{project}/monitors/incidents/",
             get(incidents::list),
+        )
+        .route(
+            "/orgs/{org}/projects/{project}/monitors/maintenance/",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route(
+            "/orgs/{org}/projects/{project}/monitors/maintenance/{window}/delete",
+            post(maintenance::delete),
         )
         .route("/orgs/{org}/monitors/{monitor}/", get(monitors::detail))
         .route("/orgs/{org}/monitors/{monitor}/action", post(monitors::action))

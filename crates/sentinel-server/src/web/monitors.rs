@@ -1,7 +1,7 @@
 //! The uptime pages: a project's monitors (status, a 24-hour sparkline, 24-hour uptime, the form
-//! to add one) and one monitor (uptime over 24 hours to 90 days, a response-time chart, its
-//! newest checks, incidents; pause, resume, delete). They read and write through the same
-//! functions as the API.
+//! to add one, links to the incidents and maintenance pages) and one monitor (uptime over 24 hours
+//! to 90 days, a response-time chart, its newest checks, incidents; pause, resume, delete). They
+//! read and write through the same functions as the API.
 
 use std::collections::HashMap;
 
@@ -89,6 +89,7 @@ struct MonitorsPage {
     layout: Layout,
     monitors: Vec<MonitorLine>,
     incidents_url: String,
+    maintenance_url: String,
     /// The public status page, when a monitor of this page is on it.
     status_url: Option<String>,
     next_url: Option<String>,
@@ -157,6 +158,7 @@ async fn list_page(
             .any(|m| m.public)
             .then(|| format!("{prefix}/status/{}/{}/", org.slug, project.slug)),
         incidents_url: format!("{base}incidents/"),
+        maintenance_url: format!("{base}maintenance/"),
         monitors: lines,
         next_url: more
             .then(|| ids.last().map(|id| format!("{base}?cursor={id}")))
