@@ -197,6 +197,7 @@ pub async fn run(args: UptimeArgs) -> anyhow::Result<()> {
     )
     .await?;
     let detail = time_get(&server, "/api/0/monitors/1/", &api, args.repeat).await?;
+    let times = time_get(&server, "/api/0/monitors/1/response-times/", &api, args.repeat).await?;
     let page = time_get(
         &server,
         "/orgs/default/projects/bench/monitors/",
@@ -307,7 +308,8 @@ pub async fn run(args: UptimeArgs) -> anyhow::Result<()> {
     );
     for (name, (p50, p95)) in [
         ("API monitors list (100), ms", list),
-        ("API monitor detail (24h–90d uptime), ms", detail),
+        ("API monitor detail (24h–90d uptime, p50/p95), ms", detail),
+        ("API response times (24 h series), ms", times),
         ("page: monitors list (50), ms", page),
         ("page: monitor, ms", monitor_page),
     ] {
