@@ -16,6 +16,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod releases;
 pub mod scheduler;
+pub mod tenants;
 pub mod uptime;
 pub mod web;
 

@@ -1,0 +1,9 @@
+//! Tenant-aware incident detection (issue 7), built up in steps. So far the counting primitives
+//! the aggregator keeps per minute bucket:
+//!
+//! - `topk`: Space-Saving heavy hitters with bounded memory and an explicit overflow, mergeable
+//!   across buckets and nodes;
+//! - `rank`: the Wilson lower bound that guards error-rate rankings against small volumes.
+
+pub mod rank;
+pub mod topk;

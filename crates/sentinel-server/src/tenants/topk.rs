@@ -1,0 +1,248 @@
+//! Space-Saving top-k (Metwally, Agrawal, El Abbadi, ICDT 2005): at most `capacity` counters,
+//! whatever the number of distinct keys. A key that is counted is either tracked or evicts the
+//! smallest counter, inheriting its count as `error`; so a tracked key's true count lies in
+//! `[count - error, count]`, and any key with more than `total / capacity` occurrences is tracked.
+//!
+//! Summaries merge (Agarwal et al., "Mergeable summaries", PODS 2012): counts of keys tracked on
+//! both sides add; a key missing on one side gets that side's minimum as count and error (it may
+//! have been evicted there with up to that many); the merged summary keeps the `capacity` largest.
+//! Minute buckets of one node, and the same minute from several nodes, combine this way, and the
+//! result does not depend on the order of merging beyond the error bound.
+//!
+//! What the summary no longer tracks is its "other" share: `total` minus the tracked counts'
+//! guaranteed part.
+//!
+//! An eviction scans the counters for the smallest (O(capacity)); the aggregator's hot path
+//! will need the stream-summary's bucket list (O(1)) before the ingest budget is measured.
+
+use std::collections::HashMap;
+
+/// One tracked key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub key: String,
+    /// An upper bound of the key's occurrences.
+    pub count: u64,
+    /// How much of `count` may belong to keys it replaced: the true count is at least
+    /// `count - error`.
+    pub error: u64,
+}
+
+impl Counter {
+    /// The occurrences the key surely had.
+    pub fn guaranteed(&self) -> u64 {
+        self.count - self.error
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SpaceSaving {
+    capacity: usize,
+    total: u64,
+    counters: HashMap<String, (u64, u64)>,
+}
+
+impl SpaceSaving {
+    /// A summary of at most `capacity` counters (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            total: 0,
+            counters: HashMap::new(),
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Every occurrence counted, tracked or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn len(&self) -> usize {
+        self.counters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty()
+    }
+
+    /// Counts `n` occurrences of `key`.
+    pub fn add(&mut self, key: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.total += n;
+        if let Some((count, _)) = self.counters.get_mut(key) {
+            *count += n;
+            return;
+        }
+        if self.counters.len() < self.capacity {
+            self.counters.insert(key.to_owned(), (n, 0));
+            return;
+        }
+        // Replace the smallest counter: the newcomer may have had up to its count before.
+        let (smallest, min) = self
+            .counters
+            .iter()
+            .min_by(|a, b| a.1.0.cmp(&b.1.0).then_with(|| b.0.cmp(a.0)))
+            .map(|(k, (c, _))| (k.clone(), *c))
+            .unwrap_or_default();
+        self.counters.remove(&smallest);
+        self.counters.insert(key.to_owned(), (min + n, min));
+    }
+
+    /// The smallest tracked count when full (what an untracked key may have had), else 0.
+    pub fn floor(&self) -> u64 {
+        if self.counters.len() < self.capacity {
+            0
+        } else {
+            self.counters.values().map(|(c, _)| *c).min().unwrap_or(0)
+        }
+    }
+
+    /// Adds `other` into this summary (see the module docs); the capacity stays this one's.
+    pub fn merge(&mut self, other: &SpaceSaving) {
+        let (mine, theirs) = (self.floor(), other.floor());
+        let mut merged: HashMap<String, (u64, u64)> =
+            HashMap::with_capacity(self.counters.len() + other.counters.len());
+        for (k, &(c, e)) in &self.counters {
+            let (oc, oe) = other.counters.get(k).copied().unwrap_or((theirs, theirs));
+            merged.insert(k.clone(), (c + oc, e + oe));
+        }
+        for (k, &(c, e)) in &other.counters {
+            merged.entry(k.clone()).or_insert((c + mine, e + mine));
+        }
+        let mut list: Vec<(String, (u64, u64))> = merged.into_iter().collect();
+        list.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
+        list.truncate(self.capacity);
+        self.counters = list.into_iter().collect();
+        self.total += other.total;
+    }
+
+    /// The tracked keys, largest count first (ties by key).
+    pub fn top(&self, k: usize) -> Vec<Counter> {
+        let mut list: Vec<Counter> = self
+            .counters
+            .iter()
+            .map(|(key, &(count, error))| Counter {
+                key: key.clone(),
+                count,
+                error,
+            })
+            .collect();
+        list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+        list.truncate(k);
+        list
+    }
+
+    /// The occurrences of keys not tracked, at most (`total` minus what tracked keys surely had).
+    pub fn other(&self) -> u64 {
+        let sure: u64 = self.counters.values().map(|(c, e)| c - e).sum();
+        self.total.saturating_sub(sure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic stream: key `t{i}` for i in 0..n with Zipf-like weights, plus `heavy`
+    /// holding `heavy_share` of all occurrences.
+    fn stream(n: usize, heavy: u64) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = (0..n)
+            .map(|i| (format!("t{i}"), 1 + (1_000 / (i as u64 + 1))))
+            .collect();
+        out.push(("heavy".into(), heavy));
+        out
+    }
+
+    fn exact(items: &[(String, u64)]) -> HashMap<String, u64> {
+        let mut m = HashMap::new();
+        for (k, n) in items {
+            *m.entry(k.clone()).or_default() += n;
+        }
+        m
+    }
+
+    #[test]
+    fn a_key_above_total_over_capacity_is_tracked_and_bounds_hold() {
+        // 50,000 keys through 100 counters, one holding about three quarters of everything.
+        let items = stream(50_000, 200_000);
+        let mut s = SpaceSaving::new(100);
+        // Interleave the heavy key with the others, one occurrence at a time for it.
+        let heavy_total = items.last().unwrap().1;
+        let mut heavy_left = heavy_total;
+        for (k, n) in &items[..items.len() - 1] {
+            s.add(k, *n);
+            let step = heavy_left.min(4);
+            s.add("heavy", step);
+            heavy_left -= step;
+        }
+        s.add("heavy", heavy_left);
+        let truth = exact(&items);
+        let total: u64 = truth.values().sum();
+        assert_eq!(s.total(), total);
+        assert!(s.len() <= 100);
+        let top = s.top(3);
+        assert_eq!(top[0].key, "heavy");
+        let share = top[0].guaranteed() as f64 / total as f64;
+        let true_share = heavy_total as f64 / total as f64;
+        assert!((share - true_share).abs() < 0.01, "share {share} vs {true_share}");
+        for c in s.top(100) {
+            let t = truth[&c.key];
+            assert!(c.guaranteed() <= t && t <= c.count, "{c:?} true {t}");
+            assert!(c.error <= total / 100, "{c:?}");
+        }
+        assert!(s.other() <= total);
+    }
+
+    #[test]
+    fn merged_halves_rank_as_the_whole_stream() {
+        let items = stream(5_000, 40_000);
+        let (mut a, mut b, mut whole) = (
+            SpaceSaving::new(200),
+            SpaceSaving::new(200),
+            SpaceSaving::new(200),
+        );
+        for (i, (k, n)) in items.iter().enumerate() {
+            // Split every key's occurrences between two nodes.
+            let half = n / 2;
+            if i % 2 == 0 {
+                a.add(k, half);
+                b.add(k, n - half);
+            } else {
+                b.add(k, half);
+                a.add(k, n - half);
+            }
+            whole.add(k, *n);
+        }
+        a.merge(&b);
+        assert_eq!(a.total(), whole.total());
+        let keys = |s: &SpaceSaving| s.top(5).into_iter().map(|c| c.key).collect::<Vec<_>>();
+        assert_eq!(keys(&a), keys(&whole));
+        let truth = exact(&items);
+        for c in a.top(50) {
+            let t = truth[&c.key];
+            assert!(c.guaranteed() <= t && t <= c.count, "{c:?} true {t}");
+        }
+    }
+
+    #[test]
+    fn few_keys_are_exact_and_nothing_is_other() {
+        let mut s = SpaceSaving::new(10);
+        for (k, n) in [("acme", 68), ("beta", 21), ("gamma", 7), ("delta", 4)] {
+            s.add(k, n);
+        }
+        s.add("acme", 0);
+        let top = s.top(10);
+        let got: Vec<(&str, u64, u64)> = top.iter().map(|c| (c.key.as_str(), c.count, c.error)).collect();
+        assert_eq!(
+            got,
+            [("acme", 68, 0), ("beta", 21, 0), ("gamma", 7, 0), ("delta", 4, 0)]
+        );
+        assert_eq!((s.total(), s.other(), s.floor()), (100, 0, 0));
+    }
+}
