@@ -3,7 +3,9 @@
 //!
 //! - `topk`: Space-Saving heavy hitters with bounded memory and an explicit overflow, mergeable
 //!   across buckets and nodes;
-//! - `rank`: the Wilson lower bound that guards error-rate rankings against small volumes.
+//! - `rank`: the Wilson lower bound that guards error-rate rankings against small volumes;
+//! - `sketch`: mergeable latency sketches (DDSketch, 1 % relative error) with a stored form.
 
 pub mod rank;
+pub mod sketch;
 pub mod topk;
