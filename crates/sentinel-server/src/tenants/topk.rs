@@ -69,19 +69,19 @@ impl SpaceSaving {
         self.counters.is_empty()
     }
 
-    /// Counts `n` occurrences of `key`.
-    pub fn add(&mut self, key: &str, n: u64) {
+    /// Counts `n` occurrences of `key`; answers the key it evicted to make room, if any.
+    pub fn add(&mut self, key: &str, n: u64) -> Option<String> {
         if n == 0 {
-            return;
+            return None;
         }
         self.total += n;
         if let Some((count, _)) = self.counters.get_mut(key) {
             *count += n;
-            return;
+            return None;
         }
         if self.counters.len() < self.capacity {
             self.counters.insert(key.to_owned(), (n, 0));
-            return;
+            return None;
         }
         // Replace the smallest counter: the newcomer may have had up to its count before.
         let (smallest, min) = self
@@ -92,6 +92,12 @@ impl SpaceSaving {
             .unwrap_or_default();
         self.counters.remove(&smallest);
         self.counters.insert(key.to_owned(), (min + n, min));
+        Some(smallest)
+    }
+
+    /// Whether `key` has a counter.
+    pub fn tracks(&self, key: &str) -> bool {
+        self.counters.contains_key(key)
     }
 
     /// The smallest tracked count when full (what an untracked key may have had), else 0.
