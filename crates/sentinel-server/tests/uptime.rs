@@ -49,30 +49,14 @@ async fn start(smtp_port: Option<u16>) -> (Env, String) {
         Arc::new(SystemClock),
     )
     .await;
-    let (project, _) = env
-        .store
-        .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", 0)
-        .await
-        .unwrap();
-    support::instance_token(env.store.as_ref(), TOKEN).await;
-    (env, project.id.to_string())
+    let project = env.acme_shop(TOKEN).await;
+    (env, project)
 }
 
 impl Env {
     /// Polls the monitor until its status is `status`.
     async fn wait_status(&self, id: &str, status: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let m = self
-                .get(TOKEN, &format!("/api/0/monitors/{id}/"))
-                .await
-                .expect(200);
-            if m["status"] == status {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "monitor never became {status}: {m}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_monitor_status(TOKEN, id, status, WAIT).await
     }
 }
 
@@ -127,14 +111,7 @@ async fn an_http_outage_goes_down_and_up_once_with_one_notification_per_transiti
     .await;
     let (h, hook_url) = Hook::start().await;
 
-    let webhook = env
-        .post(
-            TOKEN,
-            &format!("/api/0/projects/{p}/channels/"),
-            json!({"name": "ops hook", "kind": "webhook", "config": {"url": hook_url}}),
-        )
-        .await
-        .expect(201);
+    let webhook = env.webhook_channel(TOKEN, &p, &hook_url).await;
     let email = env
         .post(
             TOKEN,

@@ -48,14 +48,7 @@ async fn start() -> (Env, Arc<ManualClock>, String, Hook) {
     let p = project.id.to_string();
     support::instance_token(env.store.as_ref(), TOKEN).await;
     let (hook, hook_url) = Hook::start().await;
-    let channel = env
-        .post(
-            TOKEN,
-            &format!("/api/0/projects/{p}/channels/"),
-            json!({"name": "ops hook", "kind": "webhook", "config": {"url": hook_url}}),
-        )
-        .await
-        .expect(201);
+    let channel = env.webhook_channel(TOKEN, &p, &hook_url).await;
     env.post(
         TOKEN,
         &format!("/api/0/projects/{p}/alert-rules/"),

@@ -37,13 +37,8 @@ async fn start() -> (Env, String) {
         Arc::new(SystemClock),
     )
     .await;
-    let (project, _) = env
-        .store
-        .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", 0)
-        .await
-        .unwrap();
-    support::instance_token(env.store.as_ref(), TOKEN).await;
-    (env, project.id.to_string())
+    let project = env.acme_shop(TOKEN).await;
+    (env, project)
 }
 
 impl Env {
@@ -55,15 +50,7 @@ impl Env {
 
     /// Polls the monitor until its status is `status`.
     async fn wait_status(&self, id: &str, status: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let m = self.monitor(id).await;
-            if m["status"] == status {
-                return m;
-            }
-            assert!(Instant::now() < deadline, "monitor never became {status}: {m}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.wait_monitor_status(TOKEN, id, status, WAIT).await
     }
 
     /// Polls the monitor's checks until the newest one satisfies `done`; answers it.
@@ -286,14 +273,7 @@ async fn an_expiring_certificate_notifies_once_and_its_renewal_once() {
     let not_after = now + 3 * DAY_MS + 3_600_000;
     let target = TlsTarget::start(not_after).await;
     let (h, hook_url) = Hook::start().await;
-    let channel = env
-        .post(
-            TOKEN,
-            &format!("/api/0/projects/{p}/channels/"),
-            json!({"name": "ops hook", "kind": "webhook", "config": {"url": hook_url}}),
-        )
-        .await
-        .expect(201);
+    let channel = env.webhook_channel(TOKEN, &p, &hook_url).await;
     let rule = env
         .post(
             TOKEN,

@@ -383,6 +383,29 @@ macro_rules! __uptime_checks {
         }
 
         /// Through the rollups' primary key, per monitor.
+        /// ` WHERE` the rows of `resolution` with buckets in `[since_ms, until_ms)` of these
+        /// monitors (of `monitor_rollups` or `monitor_latency`).
+        fn push_rollup_window(
+            qb: &mut $crate::__private::sqlx::QueryBuilder<$db>,
+            resolution: $crate::__private::sentinel_store::Resolution,
+            since_ms: i64,
+            until_ms: i64,
+            monitor_ids: &[i64],
+        ) {
+            qb.push(" WHERE resolution = ")
+                .push_bind(resolution.as_str())
+                .push(" AND bucket_ms >= ")
+                .push_bind(since_ms)
+                .push(" AND bucket_ms < ")
+                .push_bind(until_ms)
+                .push(" AND monitor_id IN (");
+            let mut sep = qb.separated(", ");
+            for id in monitor_ids {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+        }
+
         pub async fn uptime_buckets(
             pool: &UptimePool,
             monitor_ids: &[i64],
@@ -400,19 +423,10 @@ macro_rules! __uptime_checks {
             for chunk in ids.chunks(UPTIME_ROWS_PER_STATEMENT) {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
                     "SELECT monitor_id, bucket_ms, checks, failures, latency_sum_ms, latency_max_ms \
-                     FROM monitor_rollups WHERE resolution = ",
+                     FROM monitor_rollups",
                 );
-                qb.push_bind(resolution.as_str())
-                    .push(" AND bucket_ms >= ")
-                    .push_bind(since_ms)
-                    .push(" AND bucket_ms < ")
-                    .push_bind(until_ms)
-                    .push(" AND monitor_id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(") ORDER BY monitor_id, bucket_ms");
+                push_rollup_window(&mut qb, resolution, since_ms, until_ms, chunk);
+                qb.push(" ORDER BY monitor_id, bucket_ms");
                 for r in qb.build().fetch_all(pool).await.map_err($db_err)? {
                     let checks: i64 = r.try_get(2).map_err($db_err)?;
                     let failures: i64 = r.try_get(3).map_err($db_err)?;
@@ -446,19 +460,10 @@ macro_rules! __uptime_checks {
             let mut out: Vec<(i64, i64, LatencyHistogram)> = Vec::new();
             for chunk in ids.chunks(UPTIME_ROWS_PER_STATEMENT) {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                    "SELECT monitor_id, bucket_ms, bin, checks FROM monitor_latency WHERE resolution = ",
+                    "SELECT monitor_id, bucket_ms, bin, checks FROM monitor_latency",
                 );
-                qb.push_bind(resolution.as_str())
-                    .push(" AND bucket_ms >= ")
-                    .push_bind(since_ms)
-                    .push(" AND bucket_ms < ")
-                    .push_bind(until_ms)
-                    .push(" AND monitor_id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(*id);
-                }
-                qb.push(") ORDER BY monitor_id, bucket_ms, bin");
+                push_rollup_window(&mut qb, resolution, since_ms, until_ms, chunk);
+                qb.push(" ORDER BY monitor_id, bucket_ms, bin");
                 for r in qb.build().fetch_all(pool).await.map_err($db_err)? {
                     let monitor_id: i64 = r.try_get(0).map_err($db_err)?;
                     let bucket_ms: i64 = r.try_get(1).map_err($db_err)?;

@@ -5,9 +5,9 @@
 //! The flow, and where each step is durable:
 //! 1. The scheduler calls [`UptimeStore::schedule_due`]: for every enabled monitor whose
 //!    `next_check_ms` has come, one transaction inserts a [`CheckJob`] keyed by
-//!    `(monitor, slot_ms)` (a second insert of the same slot is a no-op) and moves `next_check_ms`
-//!    on, conditionally on its old value, so two schedulers, a restart or a clock jump never
-//!    schedule a slot twice.
+//!    `(monitor, slot_ms, region)` (a second insert of the same slot is a no-op) and moves
+//!    `next_check_ms` on, conditionally on its old value, so two schedulers, a restart or a clock
+//!    jump never schedule a slot twice.
 //! 2. Checkers claim due jobs with a lease ([`UptimeStore::claim_check_jobs`]), run them and call
 //!    [`UptimeStore::record_checks`], which in one transaction appends the results (unique by
 //!    `(monitor, slot, region)`), adds them to the minute, hour and day rollups and latency
@@ -379,7 +379,8 @@ pub trait UptimeStore: Send + Sync {
     // ---- scheduling and checking ----
 
     /// For up to `limit` enabled monitors of active kinds whose `next_check_ms <= now_ms` (oldest
-    /// first): inserts the job for the current slot unless it exists, and moves `next_check_ms`
+    /// first): inserts the job for the current slot (one per region of the monitor, see
+    /// [`Monitor::regions`]) unless it exists, and moves `next_check_ms`
     /// to the first slot after `now_ms`, only if it still has the value read. Slots are the
     /// monitor's grid (`next_check_ms + k * interval_ms`); the current one is the last at or before
     /// `now_ms`, which is `next_check_ms` itself unless slots were missed (a stopped scheduler, a

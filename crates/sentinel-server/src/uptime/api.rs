@@ -498,7 +498,8 @@ fn parse_regions(
             })? as u32,
     };
     // A quorum left from a longer list of regions shrinks with it.
-    Ok((regions.clone(), quorum.min(regions.len() as u32)))
+    let quorum = quorum.min(regions.len() as u32);
+    Ok((regions, quorum))
 }
 
 /// The monitor with the id in `raw` and its project, if the caller may act on it with `min`.

@@ -59,8 +59,7 @@ pub async fn last_day(store: &dyn Store, m: &Monitor, now_ms: i64) -> Result<Ser
     let histograms = store
         .latency_histograms(&[m.id], resolution, since_ms, until_ms)
         .await?;
-    let merged =
-        crate::web::charts::merge_buckets(&buckets.into_iter().map(|(_, b)| b).collect::<Vec<_>>(), step_ms);
+    let merged = merge_buckets(&buckets.into_iter().map(|(_, b)| b).collect::<Vec<_>>(), step_ms);
     let mut points: Vec<Point> = merged
         .into_iter()
         .map(|bucket| Point {
@@ -85,4 +84,68 @@ pub async fn last_day(store: &dyn Store, m: &Monitor, now_ms: i64) -> Result<Ser
         points,
         total,
     })
+}
+
+/// Buckets merged into buckets of `step_ms` (aligned to the epoch), e.g. minute rollups into
+/// five-minute points: sums and maxima, so means stay exact. Input and output in time order.
+pub fn merge_buckets(buckets: &[UptimeBucket], step_ms: i64) -> Vec<UptimeBucket> {
+    let mut out: Vec<UptimeBucket> = Vec::new();
+    for b in buckets {
+        let start = b.bucket_ms - b.bucket_ms.rem_euclid(step_ms);
+        match out.last_mut() {
+            Some(last) if last.bucket_ms == start => {
+                last.checks += b.checks;
+                last.failures += b.failures;
+                last.latency_sum_ms += b.latency_sum_ms;
+                last.latency_max_ms = last.latency_max_ms.max(b.latency_max_ms);
+            }
+            _ => out.push(UptimeBucket {
+                bucket_ms: start,
+                ..*b
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_800_000_000_000;
+
+    fn bucket(bucket_ms: i64, checks: u64, failures: u64, latency_sum_ms: i64) -> UptimeBucket {
+        UptimeBucket {
+            bucket_ms,
+            checks,
+            failures,
+            latency_sum_ms,
+            latency_max_ms: latency_sum_ms,
+        }
+    }
+
+    #[test]
+    fn minute_buckets_merge_into_five_minute_points_with_exact_means() {
+        let minute = 60_000;
+        let merged = merge_buckets(
+            &[
+                bucket(T0, 1, 0, 10),
+                bucket(T0 + minute, 1, 1, 30),
+                bucket(T0 + 5 * minute, 2, 0, 8),
+            ],
+            5 * minute,
+        );
+        assert_eq!(merged.len(), 2);
+        assert_eq!((merged[0].checks, merged[0].failures), (2, 1));
+        assert_eq!(
+            Point {
+                bucket: merged[0],
+                latency: LatencyHistogram::default()
+            }
+            .mean_ms(),
+            Some(20.0)
+        );
+        assert_eq!(merged[0].latency_max_ms, 30);
+        assert_eq!(merged[1].bucket_ms, T0 + 5 * minute);
+    }
 }

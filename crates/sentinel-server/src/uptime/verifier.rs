@@ -171,11 +171,7 @@ fn judge(monitor: &Monitor, results: &[CheckResult], now_ms: i64) -> Option<Verd
         .min(reported.len())
         .max(1);
     let ok = failed.len() < needed;
-    let at_ms = reported
-        .iter()
-        .map(|r| r.started_ms + r.latency_ms)
-        .max()
-        .unwrap_or(first.started_ms);
+    let at_ms = reported.iter().map(|r| r.started_ms + r.latency_ms).max()?;
     let evidence = if ok { first } else { failed[0] };
     Some(Verdict {
         ok,

@@ -1,6 +1,6 @@
 //! Server-rendered SVG for the uptime pages: the sparkline of a monitor's last 24 hours (how many
 //! checks failed as colour, mean response time as the line) and a line chart of values per time
-//! bucket (response time now; percentiles later, as more lines of the same call).
+//! bucket (the monitor page's mean, p50 and p95 response times, one line each).
 //!
 //! Pure: numbers in, markup out. The markup comes from askama templates (`templates/charts/`), so
 //! every label is escaped; the code here only computes coordinates. Colours are CSS classes
@@ -15,28 +15,6 @@ use crate::uptime::badge::{Grade, percent_of, percent_text};
 /// The mean response time of a bucket, milliseconds.
 pub fn mean_latency(b: &UptimeBucket) -> Option<f64> {
     (b.checks > 0).then(|| b.latency_sum_ms as f64 / b.checks as f64)
-}
-
-/// Buckets merged into buckets of `step_ms` (aligned to the epoch), e.g. minute rollups into
-/// five-minute points: sums and maxima, so means stay exact. Input and output in time order.
-pub fn merge_buckets(buckets: &[UptimeBucket], step_ms: i64) -> Vec<UptimeBucket> {
-    let mut out: Vec<UptimeBucket> = Vec::new();
-    for b in buckets {
-        let start = b.bucket_ms - b.bucket_ms.rem_euclid(step_ms);
-        match out.last_mut() {
-            Some(last) if last.bucket_ms == start => {
-                last.checks += b.checks;
-                last.failures += b.failures;
-                last.latency_sum_ms += b.latency_sum_ms;
-                last.latency_max_ms = last.latency_max_ms.max(b.latency_max_ms);
-            }
-            _ => out.push(UptimeBucket {
-                bucket_ms: start,
-                ..*b
-            }),
-        }
-    }
-    out
 }
 
 /// A coordinate with at most one decimal, as short as possible (`12`, `12.5`).
@@ -581,23 +559,5 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].matches('M').count(), 1, "{}", d[0]);
         assert!(d[0].contains(&format!(" {}", n(SPARK_PAD))), "{}", d[0]);
-    }
-
-    #[test]
-    fn minute_buckets_merge_into_five_minute_points_with_exact_means() {
-        let minute = 60_000;
-        let merged = merge_buckets(
-            &[
-                bucket(T0, 1, 0, 10),
-                bucket(T0 + minute, 1, 1, 30),
-                bucket(T0 + 5 * minute, 2, 0, 8),
-            ],
-            5 * minute,
-        );
-        assert_eq!(merged.len(), 2);
-        assert_eq!((merged[0].checks, merged[0].failures), (2, 1));
-        assert_eq!(mean_latency(&merged[0]), Some(20.0));
-        assert_eq!(merged[0].latency_max_ms, 30);
-        assert_eq!(merged[1].bucket_ms, T0 + 5 * minute);
     }
 }

@@ -8,7 +8,7 @@
 mod account;
 mod alerts;
 mod assets;
-pub(crate) mod charts;
+mod charts;
 mod event_view;
 mod incidents;
 mod issue;

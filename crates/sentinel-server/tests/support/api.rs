@@ -82,6 +82,49 @@ pub struct ApiEnv {
 }
 
 impl ApiEnv {
+    /// The project `acme/shop` (with a fixed key) and the instance token `token`; answers the
+    /// project's id.
+    pub async fn acme_shop(&self, token: &str) -> String {
+        let (project, _) = self
+            .store
+            .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", 0)
+            .await
+            .unwrap();
+        super::instance_token(self.store.as_ref(), token).await;
+        project.id.to_string()
+    }
+
+    /// A webhook channel "ops hook" of project `project` posting to `url`; answers the channel.
+    pub async fn webhook_channel(&self, token: &str, project: &str, url: &str) -> Value {
+        self.post(
+            token,
+            &format!("/api/0/projects/{project}/channels/"),
+            json!({"name": "ops hook", "kind": "webhook", "config": {"url": url}}),
+        )
+        .await
+        .expect(201)
+    }
+
+    /// Polls `GET /api/0/monitors/{id}/` as `token` until the monitor's status is `status`, for
+    /// at most `wait`; answers the monitor.
+    pub async fn wait_monitor_status(&self, token: &str, id: &str, status: &str, wait: Duration) -> Value {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let m = self
+                .get(token, &format!("/api/0/monitors/{id}/"))
+                .await
+                .expect(200);
+            if m["status"] == status {
+                return m;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "monitor never became {status}: {m}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Default settings and the system clock.
     pub async fn start() -> ApiEnv {
         Self::start_with(|_| {}, Arc::new(SystemClock)).await
