@@ -18,7 +18,7 @@ use crate::ids::EventId;
 mod display;
 mod logentry;
 mod tags;
-mod timestamp;
+pub(crate) mod timestamp;
 pub(crate) mod wire;
 
 /// Inputs to normalization that come from outside the payload. No clock: the caller passes times.

@@ -13,4 +13,5 @@ pub mod event;
 pub mod grouping;
 pub mod ids;
 pub mod parameterize;
+pub mod requests;
 pub mod session;

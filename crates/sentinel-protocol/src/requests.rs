@@ -1,0 +1,386 @@
+//! Request events for tenant detection: the batch endpoint's body, each record's validation, and
+//! the compact form a validated batch takes in the inbox.
+//!
+//! A batch is a JSON array of records or NDJSON (one record per line):
+//!
+//! ```json
+//! {"tenant_id": "acme", "endpoint": "/v1/orders/{id}", "method": "POST",
+//!  "status_code": 503, "latency_ms": 41.7, "timestamp": "2026-11-23T10:15:02.120Z"}
+//! ```
+//!
+//! - `endpoint` (required): the route template, 1–200 characters.
+//! - `status_code` (required): 100–599.
+//! - `latency_ms` (required): a finite number ≥ 0, below one hour.
+//! - `tenant_id`: a string or integer up to 200 characters; missing, `null` or `""` means the
+//!   request has no tenant: it counts in totals and per endpoint but is never ranked.
+//! - `method`: an HTTP method up to 16 characters (upper-cased), default empty.
+//! - `timestamp`: RFC 3339 or seconds since the epoch (number or string); default the receive
+//!   time; at most 24 hours old and 5 minutes ahead.
+//!
+//! Unknown fields are ignored (SDKs may add some). A bad record is rejected on its own with its
+//! index and reason; the rest of the batch is kept.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::event::timestamp;
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_METHOD_CHARS: usize = 16;
+/// Oldest a record's timestamp may be, relative to receipt.
+pub const MAX_PAST_MS: i64 = 24 * 3_600_000;
+/// Furthest ahead a record's timestamp may be (clock skew).
+pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
+const MAX_LATENCY_MS: f64 = 3_600_000.0;
+/// Rejections described in an answer; the count covers all of them.
+pub const MAX_REASONS: usize = 20;
+
+/// One validated request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestEvent {
+    /// Empty when the request has no tenant.
+    pub tenant: String,
+    pub endpoint: String,
+    pub method: String,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub timestamp_ms: i64,
+}
+
+/// A record that was not kept.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rejection {
+    /// 0-based position in the batch (the line for NDJSON, blank lines not counted).
+    pub index: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct ParsedBatch {
+    pub events: Vec<RequestEvent>,
+    pub rejected: usize,
+    /// The first `MAX_REASONS` rejections.
+    pub rejections: Vec<Rejection>,
+}
+
+impl ParsedBatch {
+    fn reject(&mut self, index: usize, reason: String) {
+        self.rejected += 1;
+        if self.rejections.len() < MAX_REASONS {
+            self.rejections.push(Rejection { index, reason });
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BatchError {
+    #[error("the body is empty; send a JSON array of request records or NDJSON")]
+    Empty,
+    #[error("the body is not a JSON array of request records: {0}")]
+    NotJson(String),
+}
+
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(default)]
+    tenant_id: Option<Value>,
+    #[serde(default, borrow)]
+    endpoint: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, borrow)]
+    method: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    status_code: Option<Value>,
+    #[serde(default)]
+    latency_ms: Option<Value>,
+    #[serde(default)]
+    timestamp: Option<Value>,
+}
+
+/// Parses a batch received at `received_ms`. The whole body fails only when it is not JSON
+/// records at all; a record that is JSON but not a valid request is rejected on its own.
+pub fn parse_batch(body: &[u8], received_ms: i64) -> Result<ParsedBatch, BatchError> {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Err(BatchError::Empty);
+    };
+    let mut out = ParsedBatch::default();
+    if body[start] == b'[' {
+        let records: Vec<&serde_json::value::RawValue> =
+            serde_json::from_slice(body).map_err(|e| BatchError::NotJson(e.to_string()))?;
+        out.events.reserve(records.len());
+        for (index, raw) in records.into_iter().enumerate() {
+            take(&mut out, index, raw.get().as_bytes(), received_ms);
+        }
+    } else {
+        let lines = body
+            .split(|b| *b == b'\n')
+            .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()));
+        for (index, line) in lines.enumerate() {
+            take(&mut out, index, line, received_ms);
+        }
+    }
+    Ok(out)
+}
+
+fn take(out: &mut ParsedBatch, index: usize, bytes: &[u8], received_ms: i64) {
+    let checked = serde_json::from_slice::<Record<'_>>(bytes)
+        .map_err(|e| format!("not a JSON object with the request fields: {e}"))
+        .and_then(|r| validate(r, received_ms));
+    match checked {
+        Ok(event) => out.events.push(event),
+        Err(reason) => out.reject(index, reason),
+    }
+}
+
+fn validate(r: Record<'_>, received_ms: i64) -> Result<RequestEvent, String> {
+    let tenant = match r.tenant_id {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+        Some(_) => return Err("tenant_id must be a string or an integer".into()),
+    };
+    if tenant.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("tenant_id is longer than {MAX_NAME_CHARS} characters"));
+    }
+    let endpoint = r.endpoint.ok_or("endpoint is missing")?;
+    let endpoint = endpoint.trim();
+    if endpoint.is_empty() {
+        return Err("endpoint is empty".into());
+    }
+    if endpoint.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("endpoint is longer than {MAX_NAME_CHARS} characters"));
+    }
+    let method = r.method.as_deref().unwrap_or("").trim().to_ascii_uppercase();
+    if method.len() > MAX_METHOD_CHARS || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(format!(
+            "method must be an HTTP method of letters, at most {MAX_METHOD_CHARS}"
+        ));
+    }
+    let status = match r.status_code {
+        None => return Err("status_code is missing".into()),
+        Some(v) => v
+            .as_u64()
+            .filter(|s| (100..=599).contains(s))
+            .and_then(|s| u16::try_from(s).ok())
+            .ok_or("status_code must be an integer from 100 to 599")?,
+    };
+    let latency_ms = match r.latency_ms {
+        None => return Err("latency_ms is missing".into()),
+        Some(v) => v
+            .as_f64()
+            .filter(|l| l.is_finite() && (0.0..MAX_LATENCY_MS).contains(l))
+            .ok_or("latency_ms must be a number of milliseconds from 0 to 3600000")?,
+    };
+    let timestamp_ms = match r.timestamp {
+        None | Some(Value::Null) => received_ms,
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .and_then(timestamp::from_secs_f64)
+            .ok_or("timestamp is not a number of seconds")?,
+        Some(Value::String(s)) => {
+            timestamp::parse_str(&s).ok_or("timestamp must be RFC 3339 or seconds since the epoch")?
+        }
+        Some(_) => return Err("timestamp must be RFC 3339 or seconds since the epoch".into()),
+    };
+    if timestamp_ms < received_ms - MAX_PAST_MS {
+        return Err("timestamp is more than 24 hours old".into());
+    }
+    if timestamp_ms > received_ms + MAX_FUTURE_MS {
+        return Err("timestamp is more than 5 minutes in the future".into());
+    }
+    Ok(RequestEvent {
+        tenant,
+        endpoint: endpoint.to_owned(),
+        method,
+        status,
+        latency_ms,
+        timestamp_ms,
+    })
+}
+
+/// The inbox form of validated events: a version byte, then per event its strings as
+/// length-prefixed UTF-8, the status, the latency (f32 bits) and the timestamp, all varints.
+pub fn encode(events: &[RequestEvent]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + events.len() * 48);
+    out.push(1);
+    for e in events {
+        for s in [&e.tenant, &e.endpoint, &e.method] {
+            put_varint(&mut out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+        put_varint(&mut out, u64::from(e.status));
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "latency kept as f32: 7 digits is plenty"
+        )]
+        put_varint(&mut out, u64::from((e.latency_ms as f32).to_bits()));
+        put_varint(&mut out, zigzag(e.timestamp_ms));
+    }
+    out
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("request batch in the inbox is corrupt: {0}")]
+pub struct CorruptBatch(&'static str);
+
+/// Reads what `encode` wrote.
+pub fn decode(bytes: &[u8]) -> Result<Vec<RequestEvent>, CorruptBatch> {
+    let (&version, mut rest) = bytes.split_first().ok_or(CorruptBatch("empty"))?;
+    if version != 1 {
+        return Err(CorruptBatch("unknown version"));
+    }
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let mut text = || -> Result<String, CorruptBatch> {
+            let len = usize::try_from(get_varint(&mut rest)?).map_err(|_| CorruptBatch("length"))?;
+            if len > rest.len() {
+                return Err(CorruptBatch("truncated string"));
+            }
+            let (s, tail) = rest.split_at(len);
+            rest = tail;
+            String::from_utf8(s.to_vec()).map_err(|_| CorruptBatch("invalid UTF-8"))
+        };
+        let (tenant, endpoint, method) = (text()?, text()?, text()?);
+        let status = u16::try_from(get_varint(&mut rest)?).map_err(|_| CorruptBatch("status"))?;
+        let bits = u32::try_from(get_varint(&mut rest)?).map_err(|_| CorruptBatch("latency"))?;
+        let timestamp_ms = unzigzag(get_varint(&mut rest)?);
+        out.push(RequestEvent {
+            tenant,
+            endpoint,
+            method,
+            status,
+            latency_ms: f64::from(f32::from_bits(bits)),
+            timestamp_ms,
+        });
+    }
+    Ok(out)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(rest: &mut &[u8]) -> Result<u64, CorruptBatch> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, tail) = rest.split_first().ok_or(CorruptBatch("truncated number"))?;
+        *rest = tail;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(CorruptBatch("number too long"))
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn a_json_array_keeps_good_records_and_names_each_bad_one() {
+        let body = br#"[
+            {"tenant_id": "acme", "endpoint": "/v1/process", "method": "post", "status_code": 503, "latency_ms": 41.5, "timestamp": "2027-01-15T08:00:00Z"},
+            {"tenant_id": 42, "endpoint": "/v1/orders/{id}", "status_code": 200, "latency_ms": 3, "timestamp": 1800000000.5},
+            {"endpoint": "/health", "status_code": 200, "latency_ms": 0},
+            {"tenant_id": "acme", "status_code": 200, "latency_ms": 1},
+            {"tenant_id": "acme", "endpoint": "/x", "status_code": 700, "latency_ms": 1},
+            {"tenant_id": "acme", "endpoint": "/x", "status_code": 200, "latency_ms": -1},
+            {"tenant_id": "acme", "endpoint": "/x", "status_code": 200, "latency_ms": 1, "timestamp": 1700000000},
+            {"tenant_id": ["acme"], "endpoint": "/x", "status_code": 200, "latency_ms": 1},
+            "not an object"
+        ]"#;
+        let b = parse_batch(body, NOW).unwrap();
+        assert_eq!(b.events.len(), 3);
+        assert_eq!(b.events[0].tenant, "acme");
+        assert_eq!(b.events[0].method, "POST");
+        // 2027-01-15T08:00:00Z is NOW.
+        assert_eq!(b.events[0].timestamp_ms, NOW);
+        assert_eq!(b.events[1].tenant, "42");
+        assert_eq!(b.events[1].timestamp_ms, NOW + 500);
+        assert_eq!(b.events[2].tenant, "");
+        assert_eq!(b.events[2].timestamp_ms, NOW);
+        assert_eq!(b.rejected, 6);
+        let reasons: Vec<(usize, &str)> = b
+            .rejections
+            .iter()
+            .map(|r| (r.index, r.reason.as_str()))
+            .collect();
+        assert_eq!(reasons[0], (3, "endpoint is missing"));
+        assert_eq!(reasons[1], (4, "status_code must be an integer from 100 to 599"));
+        assert_eq!(
+            reasons[2],
+            (5, "latency_ms must be a number of milliseconds from 0 to 3600000")
+        );
+        assert_eq!(reasons[3], (6, "timestamp is more than 24 hours old"));
+        assert_eq!(reasons[4], (7, "tenant_id must be a string or an integer"));
+        assert_eq!(reasons[5].0, 8);
+        assert!(reasons[5].1.starts_with("not a JSON object"), "{}", reasons[5].1);
+    }
+
+    #[test]
+    fn ndjson_counts_lines_and_skips_blank_ones() {
+        let body = b"{\"tenant_id\":\"a\",\"endpoint\":\"/a\",\"status_code\":200,\"latency_ms\":1}\n\n{oops\n{\"tenant_id\":\"b\",\"endpoint\":\"/b\",\"status_code\":500,\"latency_ms\":2}\n";
+        let b = parse_batch(body, NOW).unwrap();
+        assert_eq!(
+            b.events.iter().map(|e| e.tenant.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(b.rejected, 1);
+        assert_eq!(b.rejections[0].index, 1);
+    }
+
+    #[test]
+    fn a_body_that_is_not_records_fails_as_a_whole() {
+        assert_eq!(parse_batch(b"  \n", NOW), Err(BatchError::Empty));
+        assert!(matches!(parse_batch(b"[{]", NOW), Err(BatchError::NotJson(_))));
+    }
+
+    #[test]
+    fn only_the_first_reasons_are_kept_but_all_are_counted() {
+        let body = "[".to_owned() + &vec!["{}"; 50].join(",") + "]";
+        let b = parse_batch(body.as_bytes(), NOW).unwrap();
+        assert_eq!(b.rejected, 50);
+        assert_eq!(b.rejections.len(), MAX_REASONS);
+    }
+
+    #[test]
+    fn the_inbox_form_round_trips() {
+        let events = vec![
+            RequestEvent {
+                tenant: "tenant_ü".into(),
+                endpoint: "/v1/process".into(),
+                method: "POST".into(),
+                status: 503,
+                latency_ms: 41.5,
+                timestamp_ms: NOW,
+            },
+            RequestEvent {
+                tenant: String::new(),
+                endpoint: "/".into(),
+                method: String::new(),
+                status: 200,
+                latency_ms: 0.25,
+                timestamp_ms: -5,
+            },
+        ];
+        let bytes = encode(&events);
+        assert_eq!(decode(&bytes).unwrap(), events);
+        assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode(&[]).is_err());
+    }
+}
