@@ -1,14 +1,15 @@
-//! Tenant-aware incident detection (issue 7), built up in steps. So far the counting primitives
-//! the aggregator keeps per minute bucket:
+//! Tenant-aware incident detection (issue 7): which tenant is it, and is it slow?
 //!
 //! - `topk`: Space-Saving heavy hitters with bounded memory and an explicit overflow, mergeable
 //!   across buckets and nodes;
 //! - `rank`: the Wilson lower bound that guards error-rate rankings against small volumes;
 //! - `sketch`: mergeable latency sketches (DDSketch, 1 % relative error) with a stored form;
-//! - `window`: a project's minute buckets and the ranking of tenants by share of 5xx with their
-//!   dominating endpoint.
+//! - `summary`: what a minute of a project's requests is remembered as (counts and sketches,
+//!   bounded whatever the number of tenants), mergeable;
+//! - `ranking`: the rankings by share of 5xx, error rate and latency deviation.
 
 pub mod rank;
+pub mod ranking;
 pub mod sketch;
+pub mod summary;
 pub mod topk;
-pub mod window;

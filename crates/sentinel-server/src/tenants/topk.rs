@@ -12,8 +12,9 @@
 //! What the summary no longer tracks is its "other" share: `total` minus the tracked counts'
 //! guaranteed part.
 //!
-//! An eviction scans the counters for the smallest (O(capacity)); the aggregator's hot path
-//! will need the stream-summary's bucket list (O(1)) before the ingest budget is measured.
+//! An eviction scans the counters for the smallest (O(capacity)). The aggregator's hot path never
+//! evicts: it counts a batch exactly and keeps its `capacity` largest keys (`from_counts`, a
+//! summary with no error at all), then merges such summaries; `add` serves small streams and tests.
 
 use std::collections::HashMap;
 
@@ -35,7 +36,7 @@ impl Counter {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SpaceSaving {
     capacity: usize,
     total: u64,
@@ -50,6 +51,32 @@ impl SpaceSaving {
             total: 0,
             counters: HashMap::new(),
         }
+    }
+
+    /// The summary of exact counts: the `capacity` largest keys with no error. Every key left out
+    /// had at most the smallest kept count, which is what `floor` (and so `merge`) assumes.
+    pub fn from_counts<'a>(capacity: usize, counts: impl IntoIterator<Item = (&'a str, u64)>) -> Self {
+        let mut list: Vec<(&str, u64)> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
+        let total = list.iter().map(|(_, n)| n).sum();
+        let capacity = capacity.max(1);
+        if list.len() > capacity {
+            list.select_nth_unstable_by(capacity - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+            list.truncate(capacity);
+        }
+        Self {
+            capacity,
+            total,
+            counters: list.into_iter().map(|(k, n)| (k.to_owned(), (n, 0))).collect(),
+        }
+    }
+
+    /// The bounds of `key`'s count when tracked: `(count, error)`.
+    pub fn get(&self, key: &str) -> Option<Counter> {
+        self.counters.get(key).map(|&(count, error)| Counter {
+            key: key.to_owned(),
+            count,
+            error,
+        })
     }
 
     pub fn capacity(&self) -> usize {
@@ -234,6 +261,32 @@ mod tests {
             let t = truth[&c.key];
             assert!(c.guaranteed() <= t && t <= c.count, "{c:?} true {t}");
         }
+    }
+
+    #[test]
+    fn a_summary_of_exact_counts_keeps_the_largest_and_merges_within_bounds() {
+        let items = stream(3_000, 10_000);
+        let truth = exact(&items);
+        let half = items.len() / 2;
+        let count = |part: &[(String, u64)]| {
+            let m = exact(part);
+            SpaceSaving::from_counts(100, m.iter().map(|(k, n)| (k.as_str(), *n)).collect::<Vec<_>>())
+        };
+        let (mut a, b) = (count(&items[..half]), count(&items[half..]));
+        assert_eq!(a.len(), 100);
+        assert!(a.top(100).iter().all(|c| c.error == 0));
+        a.merge(&b);
+        assert_eq!(a.total(), truth.values().sum::<u64>());
+        assert_eq!(a.top(1)[0].key, "heavy");
+        for c in a.top(100) {
+            let t = truth[&c.key];
+            assert!(c.guaranteed() <= t && t <= c.count, "{c:?} true {t}");
+        }
+        // Only in the second half: the first half's floor is its error.
+        let heavy = a.get("heavy").unwrap();
+        assert_eq!(heavy.guaranteed(), 10_000);
+        assert!(heavy.error > 0 && heavy.error == heavy.count - 10_000);
+        assert!(a.get("nobody").is_none());
     }
 
     #[test]
