@@ -251,6 +251,8 @@ pub struct RetentionSettings {
     pub hour_rollup_days: u32,
     /// Days raw uptime check results are kept (uptime figures come from rollups, kept longer).
     pub check_result_days: u32,
+    /// Days request rollups (tenant rankings, endpoint performance) are kept.
+    pub request_rollup_days: u32,
     /// How often the scheduler runs retention, seconds.
     pub interval_secs: u64,
     /// Most rows one delete statement removes, so ingest is never blocked for long.
@@ -265,6 +267,7 @@ impl Default for RetentionSettings {
             minute_rollup_days: 14,
             hour_rollup_days: 365,
             check_result_days: 30,
+            request_rollup_days: 14,
             interval_secs: 3600,
             delete_batch: 2_000,
         }

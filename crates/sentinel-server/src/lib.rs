@@ -162,7 +162,8 @@ pub fn router(state: AppState) -> Router {
             .merge(api::tokens::routes())
             .merge(alerts::api::routes())
             .merge(uptime::api::routes())
-            .merge(uptime::maintenance::routes());
+            .merge(uptime::maintenance::routes())
+            .merge(tenants::api::routes());
     }
     let prefix = state.settings.path_prefix.clone();
     let app = app
@@ -272,6 +273,14 @@ impl Server {
                 max_item_bytes,
             };
             tasks.push(("worker", spawn_named("worker", worker.run(rx.clone()))));
+            let compactor = tenants::read::Compactor {
+                store: store.clone(),
+                interval: std::time::Duration::from_secs(5),
+            };
+            tasks.push((
+                "request-compactor",
+                spawn_named("request-compactor", compactor.run(rx.clone())),
+            ));
             // Alerting runs beside the worker: the triggers its batches leave, and the outbox.
             let engine = alerts::engine::Engine {
                 store: store.clone(),

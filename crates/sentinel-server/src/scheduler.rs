@@ -288,6 +288,7 @@ pub async fn retention_policy(settings: &Settings, store: &dyn Store) -> anyhow:
         minute_rollup_days: r.minute_rollup_days,
         hour_rollup_days: r.hour_rollup_days,
         check_result_days: r.check_result_days,
+        request_rollup_days: r.request_rollup_days,
         delete_batch: r.delete_batch,
         ..RetentionPolicy::default()
     };

@@ -174,6 +174,8 @@ async fn write(tx: &mut PgConnection, holder: &str, batch: &ProcessedBatch) -> R
     // rollups, so locked late too.
     crate::releases::write_releases(&mut *tx, &fresh, &new_issue_releases, &batch.sessions).await?;
     upsert_outcomes(&mut *tx, &batch.outcomes).await?;
+    // Inserts only, like the items.
+    crate::tenants::insert_request_rollups(&mut *tx, &batch.request_rollups).await?;
     Ok(outcome)
 }
 

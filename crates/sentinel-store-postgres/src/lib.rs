@@ -18,6 +18,7 @@ mod partitions;
 mod projects;
 mod releases;
 mod retention;
+mod tenants;
 mod transfer;
 mod uptime;
 mod workflow;

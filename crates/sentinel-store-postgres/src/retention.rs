@@ -37,6 +37,17 @@ pub async fn apply(
     alerts(&store.pool, policy, now_ms, batch, &mut report).await?;
     check_results(store, policy, now_ms, batch, &mut report).await?;
     monitor_rollups(&store.pool, now_ms, batch, &mut report).await?;
+    let cutoff = now_ms.saturating_sub(days_ms(policy.request_rollup_days));
+    report.request_rollups_deleted += delete_all(&store.pool, batch, || {
+        sqlx::query(
+            "WITH d AS (DELETE FROM request_rollups WHERE id IN \
+               (SELECT id FROM request_rollups WHERE minute_ms < $1 LIMIT $2) RETURNING 1) \
+             SELECT count(*) FROM d",
+        )
+        .bind(cutoff)
+        .bind(batch)
+    })
+    .await?;
     Ok(report)
 }
 

@@ -712,6 +712,7 @@ async fn retention_drops_partitions_and_deletes_rows_of_shorter_projects() {
         minute_rollup_days: 5,
         hour_rollup_days: 20,
         check_result_days: 30,
+        request_rollup_days: 14,
         delete_batch: 1,
     };
     let report = store.apply_retention(&policy, now).await.unwrap();

@@ -24,6 +24,7 @@ mod leases;
 mod outbox;
 mod projects;
 mod releases;
+mod tenants;
 mod uptime;
 mod workflow;
 

@@ -100,6 +100,7 @@ pub async fn apply(
     outcome.items_stored = batch.items.len() as u64;
 
     upsert_outcomes(&mut tx, &batch.outcomes).await?;
+    crate::tenants::insert_request_rollups(&mut tx, &batch.request_rollups).await?;
     if let Some(max_id) = max_id {
         sqlx::query("UPDATE worker_cursor SET inbox_id = max(inbox_id, $1) WHERE id = 1")
             .bind(max_id)

@@ -14,6 +14,7 @@ mod leases;
 mod projects;
 mod releases;
 mod retention;
+mod tenants;
 mod transfer;
 mod uptime;
 mod workflow;

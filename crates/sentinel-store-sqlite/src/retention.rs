@@ -59,6 +59,10 @@ const OLD_MONITOR_LATENCY: &str = "DELETE FROM monitor_latency \
      (SELECT monitor_id, resolution, bucket_ms, bin FROM monitor_latency \
       WHERE resolution = $1 AND bucket_ms < $2 LIMIT $3)";
 
+/// At most `$2` request rollup rows of minutes before `$1`.
+const OLD_REQUEST_ROLLUPS: &str = "DELETE FROM request_rollups WHERE id IN \
+     (SELECT id FROM request_rollups WHERE minute_ms < $1 LIMIT $2)";
+
 /// The issues of project `$1` last seen before `$2` that have no events left, at most `$3`.
 /// (An event sent late with an old timestamp outlives its issue's `last_seen`: the issue stays
 /// until that event expires too, so no event ever points at a deleted issue.) Each statement of a
@@ -166,6 +170,8 @@ pub async fn apply(
                 drain_of(pool, sql, Of::Resolution(resolution.as_str()), cutoff, batch).await?;
         }
     }
+    let request_cutoff = now_ms - days(policy.request_rollup_days);
+    report.request_rollups_deleted += drain_all(pool, OLD_REQUEST_ROLLUPS, request_cutoff, batch).await?;
     Ok(report)
 }
 

@@ -14,6 +14,7 @@ mod alerts;
 mod copy;
 mod maintenance;
 mod releases;
+mod tenants;
 mod uptime;
 mod workflow;
 
@@ -22,6 +23,7 @@ pub use alerts::*;
 pub use copy::*;
 pub use maintenance::*;
 pub use releases::*;
+pub use tenants::*;
 pub use uptime::*;
 pub use workflow::*;
 
@@ -146,6 +148,8 @@ macro_rules! contract_tests {
             maintenance_windows_are_stored_listed_per_project_and_deleted,
             monitors_with_regions_get_a_job_per_region_that_only_its_checkers_claim,
             latency_histograms_count_successful_checks_per_bin_and_bucket,
+            request_rollups_are_written_with_a_batch_read_per_window_and_compacted,
+            retention_deletes_request_rollups_past_their_days,
             rows_copy_between_stores_and_resume
         );
     };

@@ -13,6 +13,7 @@ mod model;
 pub mod releases;
 mod slug;
 mod store;
+pub mod tenants;
 pub mod transfer;
 pub mod uptime;
 pub mod workflow;
@@ -36,6 +37,7 @@ pub use model::{
 pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;
 pub use store::{Store, StoreError};
+pub use tenants::{NewRequestRollup, RequestRollup, TenantStore};
 pub use uptime::{
     CheckJob, CheckResult, CronRun, Incident, IncidentChange, LatencyHistogram, MaintenanceWindow, Monitor,
     MonitorKind, MonitorState, MonitorStatus, NewCheckResult, NewMonitor, Resolution, UptimeBucket,

@@ -25,6 +25,8 @@ pub struct RetentionPolicy {
     /// partitions). Monitor rollups are kept by resolution: minute rows 2 days, hour rows 90
     /// days, day rows 2 years.
     pub check_result_days: u32,
+    /// Request rollups (tenant detection) of minutes before this many days ago are deleted.
+    pub request_rollup_days: u32,
     /// Most rows one statement deletes where rows are deleted (SQLite, and PostgreSQL rows of
     /// projects whose retention is shorter than their partition's), so writers are never blocked
     /// for long.
@@ -39,6 +41,7 @@ impl Default for RetentionPolicy {
             minute_rollup_days: 14,
             hour_rollup_days: 365,
             check_result_days: 30,
+            request_rollup_days: 14,
             delete_batch: 2_000,
         }
     }
@@ -85,6 +88,8 @@ pub struct RetentionReport {
     pub check_results_deleted: u64,
     /// Monitor rollup rows (counts and latency histograms) past their resolution's retention.
     pub monitor_rollups_deleted: u64,
+    /// Request rollup rows older than `request_rollup_days`.
+    pub request_rollups_deleted: u64,
     /// PostgreSQL partitions dropped whole (table names).
     pub partitions_dropped: Vec<String>,
 }

@@ -45,6 +45,8 @@ pub enum ItemKind {
     Sessions,
     Attachment,
     ClientReport,
+    /// A batch of request events (tenant detection), from `/api/{project}/requests/` or OTLP.
+    Requests,
 }
 
 impl ItemKind {
@@ -58,6 +60,7 @@ impl ItemKind {
             ItemKind::Sessions => "sessions",
             ItemKind::Attachment => "attachment",
             ItemKind::ClientReport => "client_report",
+            ItemKind::Requests => "requests",
         }
     }
 
@@ -71,6 +74,7 @@ impl ItemKind {
             ItemKind::Session | ItemKind::Sessions => "session",
             ItemKind::Attachment => "attachment",
             ItemKind::ClientReport => "internal",
+            ItemKind::Requests => "request",
         }
     }
 }
@@ -88,6 +92,7 @@ impl FromStr for ItemKind {
             "sessions" => ItemKind::Sessions,
             "attachment" => ItemKind::Attachment,
             "client_report" => ItemKind::ClientReport,
+            "requests" => ItemKind::Requests,
             other => return Err(format!("unknown item kind {other:?}")),
         })
     }
@@ -179,6 +184,8 @@ pub struct ProcessedBatch {
     pub outcomes: Vec<OutcomeCount>,
     /// What the batch's `session` and `sessions` items add to their releases' health.
     pub sessions: Vec<SessionCounts>,
+    /// The batch's request events, summarized per project and minute.
+    pub request_rollups: Vec<crate::tenants::NewRequestRollup>,
 }
 
 /// What one `session`/`sessions` item adds to its release's health counters (the counting rule is

@@ -9,6 +9,7 @@ use crate::model::{
     NewInboxItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, StoredEvent, TagDistribution,
 };
 use crate::releases::ReleaseStore;
+use crate::tenants::TenantStore;
 use crate::transfer::{TableSpec, Value};
 use crate::uptime::UptimeStore;
 use crate::workflow::WorkflowStore;
@@ -34,7 +35,7 @@ pub enum StoreError {
 /// or none of it.
 #[async_trait]
 pub trait Store:
-    AccountStore + AlertStore + UptimeStore + WorkflowStore + ReleaseStore + Send + Sync + 'static
+    AccountStore + AlertStore + UptimeStore + WorkflowStore + ReleaseStore + TenantStore + Send + Sync + 'static
 {
     /// Applies pending migrations. Idempotent.
     async fn migrate(&self) -> Result<(), StoreError>;

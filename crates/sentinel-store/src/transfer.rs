@@ -428,6 +428,11 @@ pub const TABLES: &[TableSpec] = &[
         key: &["monitor_id", "resolution", "bucket_ms", "bin"],
     },
     TableSpec {
+        name: "request_rollups",
+        columns: &["id", "project_id", "minute_ms", "requests", "counts", "latency"],
+        key: &["id"],
+    },
+    TableSpec {
         name: "inbox",
         columns: &[
             "id",

@@ -103,6 +103,28 @@ enum Command {
     /// Uptime monitors as code
     #[command(subcommand)]
     Monitors(MonitorsCommand),
+    /// Which tenant is it? Rank a project's tenants by share of 5xx, error rate or latency
+    ///
+    /// Reads the request rollups of the configured database (the server need not run on this
+    /// machine, only reach the same database).
+    Top {
+        /// The project: its id, its slug, or ORG/SLUG when slugs repeat across organizations
+        #[arg(long)]
+        project: String,
+        /// How far back: minutes or hours, e.g. 5m, 10m, 1h (at most 24h)
+        #[arg(long, default_value = "10m")]
+        window: String,
+        /// errors (share of all 5xx), error_rate (Wilson lower bound) or latency (p95 against
+        /// the tenant's baseline)
+        #[arg(long, default_value = "errors")]
+        by: String,
+        /// How many tenants
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Print JSON (the API's ranking) instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Configuration helpers
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -517,6 +539,35 @@ async fn main() -> anyhow::Result<()> {
                 ""
             };
             println!("{}{note}", plan.summary());
+            store.close().await;
+        }
+        Command::Top {
+            project,
+            window,
+            by,
+            limit,
+            json,
+        } => {
+            use sentinel_server::tenants::{api, read, report};
+            let window_ms = api::parse_window(&window).map_err(anyhow::Error::msg)?;
+            let by = by.parse().map_err(anyhow::Error::msg)?;
+            anyhow::ensure!((1..=100).contains(&limit), "--limit must be from 1 to 100");
+            let store = open_store(&s).await?;
+            let project = report::find_project(store.as_ref(), &project).await?;
+            let now = clock.now_ms();
+            let ranking = read::ranking(store.as_ref(), project.id, now, window_ms, by, limit).await?;
+            if json {
+                let (since, until) = read::window_bounds(now, window_ms);
+                let out = api::RankingJson {
+                    window,
+                    since: sentinel_server::clock::rfc3339(since),
+                    until: sentinel_server::clock::rfc3339(until),
+                    ranking,
+                };
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", report::render(&ranking, &window));
+            }
             store.close().await;
         }
         Command::Config(ConfigCommand::Example) => print!("{}", Settings::example()),

@@ -3,6 +3,7 @@
 mod keys;
 pub mod limits;
 pub mod outcomes;
+mod requests;
 pub mod writer;
 
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/{project_id}/envelope", post(envelope_endpoint))
         .route("/api/{project_id}/store/", post(store_endpoint))
         .route("/api/{project_id}/store", post(store_endpoint))
+        .route("/api/{project_id}/requests/", post(requests::endpoint))
+        .route("/api/{project_id}/requests", post(requests::endpoint))
         .layer(cors())
 }
 
@@ -183,6 +186,23 @@ fn respond(result: Result<Option<EventId>, IngestError>) -> Response {
     }
 }
 
+impl From<AppendError> for IngestError {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::Full => {
+                IngestError::Unavailable("queue_full", "ingest queue is full; retry later".into())
+            }
+            AppendError::Closed => {
+                IngestError::Unavailable("shutting_down", "server is shutting down".into())
+            }
+            AppendError::Failed(_) => IngestError::Unavailable(
+                "store_unavailable",
+                "could not store the request; retry later".into(),
+            ),
+        }
+    }
+}
+
 fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
     query?.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=')?;
@@ -317,26 +337,7 @@ async fn ingest(
         },
     };
 
-    let key = public_key(query, headers, &envelope.header).ok_or_else(|| {
-        IngestError::Forbidden(
-            "missing authentication: send the DSN's public key in X-Sentry-Auth, ?sentry_key= or the envelope header's dsn"
-                .into(),
-        )
-    })?;
-    let info = app
-        .keys
-        .lookup(&key)
-        .await
-        .map_err(|e| IngestError::Unavailable("store_unavailable", format!("cannot check the key: {e}")))?
-        .ok_or_else(|| IngestError::Forbidden(format!("unknown DSN public key {key:?}")))?;
-    if !info.active {
-        return Err(IngestError::Forbidden("this DSN key is disabled".into()));
-    }
-    if info.project_id != project_id {
-        return Err(IngestError::Forbidden(format!(
-            "the DSN key does not belong to project {project_id}"
-        )));
-    }
+    let info = authorize(app, project_id, public_key(query, headers, &envelope.header)).await?;
 
     let now = app.clock.now_ms();
     let accepted = match validate_items(app, &envelope) {
@@ -397,20 +398,36 @@ async fn ingest(
         })
         .collect::<Result<_, IngestError>>()?;
     let kinds: Vec<ItemKind> = items.iter().map(|i| i.kind).collect();
-    app.inbox.append(items).await.map_err(|e| match e {
-        AppendError::Full => {
-            IngestError::Unavailable("queue_full", "ingest queue is full; retry later".into())
-        }
-        AppendError::Closed => IngestError::Unavailable("shutting_down", "server is shutting down".into()),
-        AppendError::Failed(_) => IngestError::Unavailable(
-            "store_unavailable",
-            "could not store the envelope; retry later".into(),
-        ),
-    })?;
+    app.inbox.append(items).await?;
     for kind in kinds {
         metrics::counter!("sentinel_ingest_accepted_total", "category" => kind.category()).increment(1);
     }
     Ok(answer_id)
+}
+
+/// The active key `key` of project `project_id`, or why not.
+async fn authorize(app: &AppState, project_id: i64, key: Option<String>) -> Result<KeyInfo, IngestError> {
+    let key = key.ok_or_else(|| {
+        IngestError::Forbidden(
+            "missing authentication: send the DSN's public key in X-Sentry-Auth, ?sentry_key= or the envelope header's dsn"
+                .into(),
+        )
+    })?;
+    let info = app
+        .keys
+        .lookup(&key)
+        .await
+        .map_err(|e| IngestError::Unavailable("store_unavailable", format!("cannot check the key: {e}")))?
+        .ok_or_else(|| IngestError::Forbidden(format!("unknown DSN public key {key:?}")))?;
+    if !info.active {
+        return Err(IngestError::Forbidden("this DSN key is disabled".into()));
+    }
+    if info.project_id != project_id {
+        return Err(IngestError::Forbidden(format!(
+            "the DSN key does not belong to project {project_id}"
+        )));
+    }
+    Ok(info)
 }
 
 fn limits_for(app: &AppState, info: &KeyInfo) -> Vec<(Scope, u32)> {
@@ -492,7 +509,11 @@ fn validate_items<'a>(app: &AppState, envelope: &Envelope<'a>) -> Result<Vec<Acc
                 }
                 event_id = envelope.header.event_id;
             }
-            ItemKind::Span | ItemKind::Session | ItemKind::Sessions | ItemKind::ClientReport => {
+            ItemKind::Span
+            | ItemKind::Session
+            | ItemKind::Sessions
+            | ItemKind::ClientReport
+            | ItemKind::Requests => {
                 if size > limits.max_event_bytes * 10 {
                     return Err(too_large(
                         item.header.ty.as_str(),

@@ -205,6 +205,7 @@ pub fn process(claimed: Vec<InboxItem>, codec: &Codec, max_item_bytes: usize) ->
         acknowledged: claimed.iter().map(|c| c.id).collect(),
         ..Default::default()
     };
+    let mut requests = crate::tenants::aggregate::Aggregator::default();
     for c in claimed {
         let id = c.id;
         let it = c.item;
@@ -303,6 +304,20 @@ pub fn process(claimed: Vec<InboxItem>, codec: &Codec, max_item_bytes: usize) ->
                     }
                 }
             }
+            ItemKind::Requests => match sentinel_protocol::requests::decode(&payload) {
+                Ok(events) => {
+                    batch.outcomes.push(accepted(events.len() as u64));
+                    requests.add(project_id, &events);
+                }
+                Err(e) => {
+                    tracing::error!(inbox.id = id, error = %e, "request batch dropped");
+                    batch.outcomes.push(OutcomeCount {
+                        outcome: "invalid".into(),
+                        reason: "corrupt".into(),
+                        ..accepted(1)
+                    });
+                }
+            },
             kind => {
                 batch.outcomes.push(accepted(1));
                 batch.items.push(NewStoredItem {
@@ -316,6 +331,7 @@ pub fn process(claimed: Vec<InboxItem>, codec: &Codec, max_item_bytes: usize) ->
             }
         }
     }
+    batch.request_rollups = requests.finish();
     batch
 }
 

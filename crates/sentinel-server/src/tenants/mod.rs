@@ -6,10 +6,16 @@
 //! - `sketch`: mergeable latency sketches (DDSketch, 1 % relative error) with a stored form;
 //! - `summary`: what a minute of a project's requests is remembered as (counts and sketches,
 //!   bounded whatever the number of tenants), mergeable;
-//! - `ranking`: the rankings by share of 5xx, error rate and latency deviation.
+//! - `ranking`: the rankings by share of 5xx, error rate and latency deviation;
+//! - `aggregate`: the worker's summaries of a batch, per project and minute;
+//! - `read`: windows, series and rankings read back from the rollups, and their compactor.
 
+pub mod aggregate;
+pub mod api;
 pub mod rank;
 pub mod ranking;
+pub mod read;
+pub mod report;
 pub mod sketch;
 pub mod summary;
 pub mod topk;

@@ -1,0 +1,155 @@
+//! `POST /api/{project_id}/requests/`: request events for tenant detection, in batches.
+//!
+//! Authenticated like the envelope endpoint (`X-Sentry-Auth` or `?sentry_key=`), gzip or zstd
+//! bodies, a JSON array or NDJSON of records (`sentinel_protocol::requests`). Each bad record is
+//! rejected on its own; the good ones become one inbox item, and a 200 means that item is durable.
+//! Workers summarize it into the project's request rollups.
+
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sentinel_protocol::decode::{ContentEncoding, DecodeError, decode};
+use sentinel_protocol::envelope::EnvelopeHeader;
+use sentinel_protocol::requests::{self, ParsedBatch, RequestEvent};
+use sentinel_store::{ItemKind, NewInboxItem};
+use serde_json::json;
+
+use super::{IngestError, authorize, public_key, read_body, reserve};
+use crate::AppState;
+use crate::codec::Codec;
+
+pub async fn endpoint(
+    State(app): State<AppState>,
+    Path(project): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let (project_id, body) = read(&app, &project, &headers, body).await?;
+        let key = public_key(query.as_deref(), &headers, &EnvelopeHeader::default());
+        authorize(&app, project_id, key).await?;
+        let now = app.clock.now_ms();
+        let parsed = requests::parse_batch(&body, now)
+            .map_err(|e| IngestError::BadRequest("invalid_requests", e.to_string()))?;
+        accept(&app, project_id, now, parsed).await
+    }
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            metrics::counter!("sentinel_ingest_rejected_total", "reason" => e.reason()).increment(1);
+            e.into_response()
+        }
+    }
+}
+
+/// The project id of the path and the decoded body, within the ingest limits and body budget.
+pub(crate) async fn read(
+    app: &AppState,
+    project: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(i64, Vec<u8>), IngestError> {
+    let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| {
+        IngestError::Unavailable(
+            "overloaded",
+            "server is handling too many ingest requests; retry later".into(),
+        )
+    })?;
+    let project_id: i64 = project.parse().map_err(|_| {
+        IngestError::BadRequest(
+            "invalid_project",
+            format!("project id in the URL must be a number, got {project:?}"),
+        )
+    })?;
+    let limits = &app.settings.ingest;
+    let mut held = Vec::new();
+    let raw = read_body(body, limits.max_compressed_bytes, &app.body_budget, &mut held).await?;
+    let encoding = ContentEncoding::from_header(
+        headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let decoded = decode(encoding, &raw, limits.max_envelope_bytes).map_err(|e| match e {
+        DecodeError::TooLarge { limit } => {
+            IngestError::TooLarge(format!("decompressed body exceeds the limit of {limit} bytes"))
+        }
+        DecodeError::Corrupt { .. } => IngestError::BadRequest("invalid_compression", e.to_string()),
+    })?;
+    if let std::borrow::Cow::Owned(d) = &decoded {
+        held.push(reserve(&app.body_budget, d.len())?);
+    }
+    Ok((project_id, decoded.into_owned()))
+}
+
+/// Appends the valid events of a parsed batch as one inbox item and answers with the counts: 200
+/// when something was kept, 400 when every record was rejected.
+pub(crate) async fn accept(
+    app: &AppState,
+    project_id: i64,
+    now: i64,
+    parsed: ParsedBatch,
+) -> Result<Response, IngestError> {
+    if parsed.rejected > 0 {
+        app.outcomes.record(
+            project_id,
+            now,
+            "request",
+            "invalid",
+            "invalid_request",
+            parsed.rejected as u64,
+        );
+    }
+    let answer = json!({
+        "accepted": parsed.events.len(),
+        "rejected": parsed.rejected,
+        "errors": parsed.rejections,
+    });
+    if parsed.events.is_empty() {
+        if parsed.rejected == 0 {
+            return Ok(axum::Json(answer).into_response());
+        }
+        let mut answer = answer;
+        answer["detail"] = json!(format!("all {} records were rejected", parsed.rejected));
+        return Ok((StatusCode::BAD_REQUEST, axum::Json(answer)).into_response());
+    }
+    append(app, project_id, now, &parsed.events).await?;
+    Ok(axum::Json(answer).into_response())
+}
+
+/// Appends events durably as one `requests` inbox item.
+pub(crate) async fn append(
+    app: &AppState,
+    project_id: i64,
+    now: i64,
+    events: &[RequestEvent],
+) -> Result<(), IngestError> {
+    let depth = app.inbox_depth.load(Ordering::Relaxed);
+    if depth >= app.settings.ingest.max_inbox_depth as i64 {
+        return Err(IngestError::Unavailable(
+            "inbox_full",
+            format!("{depth} items are waiting to be processed; retry later"),
+        ));
+    }
+    let payload = Codec::compress_plain(&requests::encode(events)).map_err(|e| {
+        IngestError::Unavailable("compression_failed", format!("could not compress the batch: {e}"))
+    })?;
+    let item = NewInboxItem {
+        project_id,
+        kind: ItemKind::Requests,
+        event_id: None,
+        received_ms: now,
+        sent_at: None,
+        headers_json: None,
+        payload,
+        dict_id: 0,
+    };
+    app.inbox.append(vec![item]).await?;
+    metrics::counter!("sentinel_ingest_accepted_total", "category" => "request")
+        .increment(events.len() as u64);
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! The worker's side: request events of a batch of inbox items, summarized per project and
+//! minute into the rows the batch's transaction writes.
+//!
+//! Memory is bounded by one inbox item's events (counted exactly, then cut to the summary's caps)
+//! plus one capped summary per (project, minute) of the batch, never by the number of tenants.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sentinel_protocol::requests::RequestEvent;
+use sentinel_store::NewRequestRollup;
+
+use super::summary::Summary;
+
+/// Apdex's T (Sentry's default): a success within T satisfies, within 4 T is tolerated.
+pub const APDEX_THRESHOLD_MS: f64 = 300.0;
+
+#[derive(Default)]
+pub struct Aggregator {
+    minutes: BTreeMap<(i64, i64), (u64, Summary)>,
+}
+
+impl Aggregator {
+    /// Adds the events of one item of `project_id`.
+    pub fn add(&mut self, project_id: i64, events: &[RequestEvent]) {
+        let mut by_minute: HashMap<i64, Vec<&RequestEvent>> = HashMap::new();
+        for e in events {
+            by_minute
+                .entry(e.timestamp_ms - e.timestamp_ms.rem_euclid(60_000))
+                .or_default()
+                .push(e);
+        }
+        for (minute, list) in by_minute {
+            let part = Summary::of(list.iter().copied(), APDEX_THRESHOLD_MS);
+            match self.minutes.get_mut(&(project_id, minute)) {
+                Some((n, s)) => {
+                    *n += list.len() as u64;
+                    s.merge(&part);
+                }
+                None => {
+                    self.minutes
+                        .insert((project_id, minute), (list.len() as u64, part));
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.minutes.is_empty()
+    }
+
+    /// The rows to write, one per (project, minute).
+    pub fn finish(self) -> Vec<NewRequestRollup> {
+        self.minutes
+            .into_iter()
+            .map(|((project_id, minute_ms), (requests, s))| NewRequestRollup {
+                project_id,
+                minute_ms,
+                requests,
+                counts: s.counts_to_bytes(),
+                latency: s.latency_to_bytes(),
+            })
+            .collect()
+    }
+}
