@@ -202,7 +202,7 @@ function createSensor(options = {}) {
       errors++;
       requeue(batch);
       backoff(null);
-      warn(`could not reach Sentinel at ${target.url} (${error.cause?.code ?? error.name}): retrying`);
+      warn(`could not reach Sentinel at ${target.url} (${error.cause?.code ?? error.cause?.message ?? error.name}): retrying`);
       return;
     }
     if (status >= 200 && status < 300) {
