@@ -93,4 +93,4 @@ function toRecord(evt) {
   };
 }
 
-module.exports = { normalizePath, joinRoute, toRecord, MAX_NAME_CHARS };
+module.exports = { normalizePath, joinRoute, toRecord };

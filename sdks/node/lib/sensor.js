@@ -136,7 +136,7 @@ function createSensor(options = {}) {
       }
       queue.push(r);
       recordedTotal++;
-      if (queue.length >= batchSize && !kicked && !draining) {
+      if (queue.length >= batchSize && !kicked && !draining && Date.now() >= retryAt) {
         kicked = true;
         setImmediate(() => {
           kicked = false;

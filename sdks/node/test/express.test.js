@@ -4,18 +4,12 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('node:events');
 const { createSensor, sentinelExpress } = require('..');
-const { startReceiver, closedPort, until } = require('./helpers/receiver');
+const { startReceiver, closedPort, until, request, muteWarnings } = require('./helpers/receiver');
 
 async function listen(app) {
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return { base: `http://127.0.0.1:${server.address().port}`, close: () => { server.closeAllConnections(); server.close(); } };
-}
-
-async function get(url, headers = {}, method = 'GET') {
-  const res = await fetch(url, { method, headers });
-  await res.text();
-  return res.status;
 }
 
 for (const name of ['express', 'express4']) {
@@ -41,12 +35,12 @@ for (const name of ['express', 'express4']) {
     const { base, close } = await listen(app);
     t.after(close);
 
-    assert.equal(await get(`${base}/v1/items/1`, { 'x-tenant-id': 'acme' }), 503);
-    assert.equal(await get(`${base}/v1/items/7?x=1`, { 'x-tenant-id': 'beta' }), 200);
-    assert.equal(await get(`${base}/api/v2/orders/`), 200);
-    assert.equal(await get(`${base}/api/v2/orders/9f2c/lines/3`, { 'x-tenant-id': 'acme' }, 'POST'), 201);
-    assert.equal(await get(`${base}/nope/12345/0123456789abcdef01?q=1`), 404);
-    assert.equal(await get(`${base}/slow`), 200);
+    assert.equal(await request(`${base}/v1/items/1`, { 'x-tenant-id': 'acme' }), 503);
+    assert.equal(await request(`${base}/v1/items/7?x=1`, { 'x-tenant-id': 'beta' }), 200);
+    assert.equal(await request(`${base}/api/v2/orders/`), 200);
+    assert.equal(await request(`${base}/api/v2/orders/9f2c/lines/3`, { 'x-tenant-id': 'acme' }, 'POST'), 201);
+    assert.equal(await request(`${base}/nope/12345/0123456789abcdef01?q=1`), 404);
+    assert.equal(await request(`${base}/slow`), 200);
 
     await until(() => sensor.stats().queued === 6);
     assert.equal(await sensor.flush(2000), true);
@@ -86,8 +80,8 @@ for (const name of ['express', 'express4']) {
     const { base, close } = await listen(app);
     t.after(close);
 
-    await get(`${base}/me`, { authorization: 'Bearer org-42', 'x-tenant-id': 'ignored' });
-    await get(`${base}/me`);
+    await request(`${base}/me`, { authorization: 'Bearer org-42', 'x-tenant-id': 'ignored' });
+    await request(`${base}/me`);
     await until(() => middleware.sensor.stats().queued === 2);
     await middleware.sensor.flush(2000);
     assert.deepEqual(rx.records().map((r) => r.tenant_id), ['org-42', null]);
@@ -101,14 +95,10 @@ for (const name of ['express', 'express4']) {
     app.get('/v1/items/:id', (req, res) => res.send('ok'));
     const { base, close } = await listen(app);
     t.after(close);
-    const original = console.warn;
-    console.warn = () => {};
-    t.after(() => {
-      console.warn = original;
-    });
+    muteWarnings(t);
 
     const started = Date.now();
-    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => get(`${base}/v1/items/${i}`)));
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => request(`${base}/v1/items/${i}`)));
     const elapsed = Date.now() - started;
     assert.deepEqual(new Set(statuses), new Set([200]));
     assert.ok(elapsed < 2000, `30 requests took ${elapsed} ms`);

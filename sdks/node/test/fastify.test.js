@@ -3,13 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createSensor, sentinelFastify } = require('..');
-const { startReceiver, until } = require('./helpers/receiver');
-
-async function get(url, headers = {}, method = 'GET') {
-  const res = await fetch(url, { method, headers });
-  await res.text();
-  return res.status;
-}
+const { startReceiver, until, request, muteWarnings } = require('./helpers/receiver');
 
 async function start(app) {
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -45,12 +39,12 @@ for (const name of ['fastify', 'fastify4']) {
     const base = await start(app);
     assert.equal(app.sentinelSensor, sensor);
 
-    assert.equal(await get(`${base}/v1/items/1`, { 'x-tenant-id': 'acme' }), 500);
-    assert.equal(await get(`${base}/v1/items/7?x=1`, { 'x-tenant-id': 'beta' }), 200);
-    assert.equal(await get(`${base}/api/v2/orders/9f2c/lines/3`, { 'x-tenant-id': 'acme' }, 'POST'), 201);
-    assert.equal(await get(`${base}/api/v2`), 200);
-    assert.equal(await get(`${base}/nope/12345/3f2a9c1e-0b7d-4e55-9a51-2c7d7e6b1f00?q=1`), 404);
-    assert.equal(await get(`${base}/slow`), 200);
+    assert.equal(await request(`${base}/v1/items/1`, { 'x-tenant-id': 'acme' }), 500);
+    assert.equal(await request(`${base}/v1/items/7?x=1`, { 'x-tenant-id': 'beta' }), 200);
+    assert.equal(await request(`${base}/api/v2/orders/9f2c/lines/3`, { 'x-tenant-id': 'acme' }, 'POST'), 201);
+    assert.equal(await request(`${base}/api/v2`), 200);
+    assert.equal(await request(`${base}/nope/12345/3f2a9c1e-0b7d-4e55-9a51-2c7d7e6b1f00?q=1`), 404);
+    assert.equal(await request(`${base}/slow`), 200);
 
     await until(() => sensor.stats().queued === 6);
     assert.equal(await sensor.flush(2000), true);
@@ -82,8 +76,8 @@ for (const name of ['fastify', 'fastify4']) {
     app.get('/health', async () => 'ok');
     const base = await start(app);
 
-    await get(`${base}/health?org=beta`, { 'x-tenant-id': 'ignored' });
-    await get(`${base}/health`);
+    await request(`${base}/health?org=beta`, { 'x-tenant-id': 'ignored' });
+    await request(`${base}/health`);
     await until(() => app.sentinelSensor.stats().queued === 2);
     // Closing the server flushes the sensor it created.
     await app.close();
@@ -100,14 +94,10 @@ for (const name of ['fastify', 'fastify4']) {
     app.register(sentinelFastify, sensor);
     app.get('/v1/items/:id', async () => 'ok');
     const base = await start(app);
-    const original = console.warn;
-    console.warn = () => {};
-    t.after(() => {
-      console.warn = original;
-    });
+    muteWarnings(t);
 
     const started = Date.now();
-    for (let i = 0; i < 30; i++) assert.equal(await get(`${base}/v1/items/${i}`), 200);
+    for (let i = 0; i < 30; i++) assert.equal(await request(`${base}/v1/items/${i}`), 200);
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 2000, `30 requests took ${elapsed} ms`);
     await rx.waitFor(() => rx.requests.length === 1);

@@ -3,23 +3,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { createSensor } = require('..');
-const { startReceiver, closedPort } = require('./helpers/receiver');
+const { startReceiver, closedPort, muteWarnings } = require('./helpers/receiver');
 
 function evt(i, extra = {}) {
   return { tenant_id: `t${i % 3}`, endpoint: `/v1/items/:id`, method: 'GET', status_code: 200 + (i % 2) * 303, latency_ms: i + 0.5, ...extra };
-}
-
-/** Collects console.warn lines while `fn` runs. */
-async function capturingWarnings(fn) {
-  const lines = [];
-  const original = console.warn;
-  console.warn = (...args) => lines.push(args.join(' '));
-  try {
-    await fn();
-  } finally {
-    console.warn = original;
-  }
-  return lines;
 }
 
 test('records arrive in batches of maxBatch, authenticated, gzipped above 1 KiB', async (t) => {
@@ -61,10 +48,9 @@ test("the server's accepted and rejected counts are what the stats report", asyn
   t.after(() => rx.close());
   const sensor = createSensor({ dsn: rx.dsn(), flushIntervalMs: 60_000 });
   t.after(() => sensor.close(100));
-  const warnings = await capturingWarnings(async () => {
-    for (let i = 0; i < 4; i++) sensor.record(evt(i));
-    assert.equal(await sensor.flush(2000), true);
-  });
+  const warnings = muteWarnings(t);
+  for (let i = 0; i < 4; i++) sensor.record(evt(i));
+  assert.equal(await sensor.flush(2000), true);
   assert.deepEqual(sensor.stats(), { sent: 3, dropped: 0, rejected: 1, queued: 0, errors: 0 });
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /rejected 1 of 4 .*24 hours old/);
@@ -104,12 +90,11 @@ test('400 is not retried: the batch counts as rejected and the next one goes on 
   t.after(() => rx.close());
   const sensor = createSensor({ dsn: rx.dsn(), flushIntervalMs: 60_000 });
   t.after(() => sensor.close(100));
-  await capturingWarnings(async () => {
-    for (let i = 0; i < 5; i++) sensor.record(evt(i));
-    assert.equal(await sensor.flush(2000), true);
-    sensor.record(evt(99));
-    assert.equal(await sensor.flush(2000), true);
-  });
+  muteWarnings(t);
+  for (let i = 0; i < 5; i++) sensor.record(evt(i));
+  assert.equal(await sensor.flush(2000), true);
+  sensor.record(evt(99));
+  assert.equal(await sensor.flush(2000), true);
   assert.equal(rx.requests.length, 2);
   assert.deepEqual(rx.requests[1].records.map((r) => r.latency_ms), [99.5]);
   assert.deepEqual(sensor.stats(), { sent: 1, dropped: 0, rejected: 5, queued: 0, errors: 1 });
@@ -120,10 +105,9 @@ test('403 drops the batch, is not retried and warns once', async (t) => {
   t.after(() => rx.close());
   const sensor = createSensor({ dsn: rx.dsn(), flushIntervalMs: 60_000, maxBatch: 2 });
   t.after(() => sensor.close(100));
-  const warnings = await capturingWarnings(async () => {
-    for (let i = 0; i < 5; i++) sensor.record(evt(i));
-    assert.equal(await sensor.flush(2000), true);
-  });
+  const warnings = muteWarnings(t);
+  for (let i = 0; i < 5; i++) sensor.record(evt(i));
+  assert.equal(await sensor.flush(2000), true);
   assert.deepEqual(rx.requests.map((r) => r.records.length), [2, 2, 1]);
   assert.deepEqual(sensor.stats(), { sent: 0, dropped: 5, rejected: 0, queued: 0, errors: 3 });
   assert.equal(warnings.length, 1);
@@ -147,10 +131,9 @@ test('a dropped connection is retried with backoff and the records arrive', asyn
   t.after(() => rx.close());
   const sensor = createSensor({ dsn: rx.dsn(), flushIntervalMs: 20 });
   t.after(() => sensor.close(100));
-  await capturingWarnings(async () => {
-    for (let i = 0; i < 3; i++) sensor.record(evt(i));
-    await rx.waitFor(() => rx.requests.length === 2, 5000);
-  });
+  muteWarnings(t);
+  for (let i = 0; i < 3; i++) sensor.record(evt(i));
+  await rx.waitFor(() => rx.requests.length === 2, 5000);
   assert.ok(rx.requests[1].at - rx.requests[0].at >= 700, 'backed off about a second');
   await sensor.flush(1000);
   assert.equal(sensor.stats().sent, 3);
@@ -159,14 +142,13 @@ test('a dropped connection is retried with backoff and the records arrive', asyn
 test('with Sentinel down the queue stays bounded: new records are dropped and counted', async (t) => {
   const port = await closedPort();
   const sensor = createSensor({ dsn: `http://k@127.0.0.1:${port}/1`, maxQueue: 20, maxBatch: 5, flushIntervalMs: 10 });
-  const warnings = await capturingWarnings(async () => {
-    for (let i = 0; i < 50; i++) {
-      assert.equal(sensor.record(evt(i)), i < 20);
-      await new Promise((r) => setImmediate(r));
-    }
-    assert.equal(await sensor.flush(300), false);
-    assert.equal(await sensor.close(50), false);
-  });
+  const warnings = muteWarnings(t);
+  for (let i = 0; i < 50; i++) {
+    assert.equal(sensor.record(evt(i)), i < 20);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(await sensor.flush(300), false);
+  assert.equal(await sensor.close(50), false);
   const s = sensor.stats();
   assert.equal(s.dropped, 30);
   assert.equal(s.queued, 20);
@@ -176,16 +158,15 @@ test('with Sentinel down the queue stays bounded: new records are dropped and co
   assert.equal(sensor.record(evt(0)), false, 'closed');
 });
 
-test('without a DSN the sensor is off: nothing is queued or sent', async () => {
+test('without a DSN the sensor is off: nothing is queued or sent', async (t) => {
   const saved = process.env.SENTINEL_DSN;
   delete process.env.SENTINEL_DSN;
   try {
-    const warnings = await capturingWarnings(async () => {
-      const sensor = createSensor({});
-      assert.equal(sensor.record(evt(1)), false);
-      assert.equal(await sensor.close(10), true);
-      assert.deepEqual(sensor.stats(), { sent: 0, dropped: 1, rejected: 0, queued: 0, errors: 0 });
-    });
+    const warnings = muteWarnings(t);
+    const sensor = createSensor({});
+    assert.equal(sensor.record(evt(1)), false);
+    assert.equal(await sensor.close(10), true);
+    assert.deepEqual(sensor.stats(), { sent: 0, dropped: 1, rejected: 0, queued: 0, errors: 0 });
     assert.match(warnings[0], /no DSN/);
   } finally {
     if (saved !== undefined) process.env.SENTINEL_DSN = saved;
@@ -196,4 +177,37 @@ test('bad options fail at creation, not later', () => {
   assert.throws(() => createSensor({ dsn: 'http://127.0.0.1/1' }), /public key/);
   assert.throws(() => createSensor({ dsn: 'http://k@h/1', maxQueue: 0 }), /maxQueue/);
   assert.throws(() => createSensor({ dsn: 'http://k@h/1', tenant: 'x-tenant' }), /tenant must be a function/);
+});
+
+/** Runs `code` in a child Node process with the package as `sensorLib`; resolves on its exit. */
+function runChild(code) {
+  const { execFile } = require('node:child_process');
+  const lib = JSON.stringify(require.resolve('..'));
+  return new Promise((resolve) => {
+    const started = Date.now();
+    execFile(process.execPath, ['-e', `const sensorLib = require(${lib});\n${code}`], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+test('a process that ends naturally sends what it recorded on beforeExit', async (t) => {
+  const rx = await startReceiver();
+  t.after(() => rx.close());
+  const { code, stderr } = await runChild(`
+    const sensor = sensorLib.createSensor({ dsn: ${JSON.stringify(rx.dsn())}, flushIntervalMs: 60000 });
+    sensor.record({ tenant_id: 'acme', endpoint: '/jobs/:id', method: 'POST', status_code: 500, latency_ms: 3 });
+  `);
+  assert.equal(code, 0, stderr);
+  assert.deepEqual(rx.records().map((r) => [r.tenant_id, r.endpoint, r.status_code]), [['acme', '/jobs/:id', 500]]);
+});
+
+test('with Sentinel down, the exit flush gives up and the process still exits', async () => {
+  const port = await closedPort();
+  const { code, ms } = await runChild(`
+    const sensor = sensorLib.createSensor({ dsn: 'http://k@127.0.0.1:${port}/1', timeoutMs: 500 });
+    sensor.record({ endpoint: '/', status_code: 200, latency_ms: 1 });
+  `);
+  assert.equal(code, 0);
+  assert.ok(ms < 15_000, `exited after ${ms} ms`);
 });

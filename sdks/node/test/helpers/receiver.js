@@ -99,4 +99,22 @@ async function until(predicate, ms = 5000) {
   }
 }
 
-module.exports = { startReceiver, closedPort, until };
+/** GETs (or `method`s) `url` and reads the body; resolves to the status. */
+async function request(url, headers = {}, method = 'GET') {
+  const res = await fetch(url, { method, headers });
+  await res.text();
+  return res.status;
+}
+
+/** Silences console.warn for the rest of test `t`; returns the lines it would have printed. */
+function muteWarnings(t) {
+  const lines = [];
+  const original = console.warn;
+  console.warn = (...args) => lines.push(args.join(' '));
+  t.after(() => {
+    console.warn = original;
+  });
+  return lines;
+}
+
+module.exports = { startReceiver, closedPort, until, request, muteWarnings };
