@@ -101,7 +101,7 @@ for (const name of ['express', 'express4']) {
     const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => request(`${base}/v1/items/${i}`)));
     const elapsed = Date.now() - started;
     assert.deepEqual(new Set(statuses), new Set([200]));
-    assert.ok(elapsed < 2000, `30 requests took ${elapsed} ms`);
+    assert.ok(elapsed < 5000, `30 requests took ${elapsed} ms`);
     await until(() => sensor.stats().dropped === 20);
     assert.equal(sensor.stats().queued, 10);
     assert.equal(await sensor.close(50), false);

@@ -99,7 +99,7 @@ for (const name of ['fastify', 'fastify4']) {
     const started = Date.now();
     for (let i = 0; i < 30; i++) assert.equal(await request(`${base}/v1/items/${i}`), 200);
     const elapsed = Date.now() - started;
-    assert.ok(elapsed < 2000, `30 requests took ${elapsed} ms`);
+    assert.ok(elapsed < 5000, `30 requests took ${elapsed} ms`);
     await rx.waitFor(() => rx.requests.length === 1);
     await until(() => sensor.stats().dropped === 20);
     assert.deepEqual(sensor.stats(), { sent: 0, dropped: 20, rejected: 0, queued: 10, errors: 0 });
