@@ -71,6 +71,7 @@ def normalize_path(path: str) -> str:
     return out[:MAX_ENDPOINT_CHARS]
 
 
+_CONVERTOR = re.compile(r"\{([^{}:]+):[^{}]*\}")
 _ANGLE_PARAM = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
 
 
@@ -141,7 +142,8 @@ def asgi_template(scope: Mapping[str, Any], root_path_before: str) -> Optional[s
     """The route template an ASGI framework left in ``scope`` after handling the request.
 
     ``scope["route"]`` may be a string (any framework may set one) or an object with a ``path``
-    (Starlette and FastAPI set the matched route). Starlette routes inside a ``Mount`` are
+    (Starlette and FastAPI set the matched route; a convertor is left out: ``{item_id:int}`` is
+    reported as ``{item_id}``). Starlette routes inside a ``Mount`` are
     relative to the mount: the mount's part of the path (what it appended to ``root_path``) is
     put back in front, with path parameters that belong to the mount shown as ``{name}`` and
     other identifier segments as ``{id}``.
@@ -154,6 +156,8 @@ def asgi_template(scope: Mapping[str, Any], root_path_before: str) -> Optional[s
     template = getattr(route, "path", None)
     if not isinstance(template, str):
         return None
+    # Starlette's convertors are not part of the name: "{item_id:int}" is "{item_id}".
+    template = _CONVERTOR.sub(r"{\1}", template)
     root_path = scope.get("root_path") or ""
     mounted = ""
     if root_path != root_path_before and root_path.startswith(root_path_before):
