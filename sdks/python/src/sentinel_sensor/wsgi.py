@@ -32,6 +32,8 @@ def wsgi_template(environ: Environ) -> Optional[str]:
       or by your own code);
     - Flask/Werkzeug: the request object Werkzeug stores as ``environ["werkzeug.request"]`` has
       the matched ``url_rule``; ``/items/<int:item_id>`` is reported as ``/items/{item_id}``.
+      Flask removes that object when its request context ends, so the middleware also looks
+      when the app calls ``start_response``.
     """
     template = clean_template(environ.get(ENVIRON_ROUTE_KEY))
     if template:
@@ -93,13 +95,19 @@ class SentinelWSGIMiddleware:
         if not self.sensor.enabled:
             return self.app(environ, start_response)
         start = time.perf_counter()
-        state: Dict[str, Any] = {"status": None}
+        state: Dict[str, Any] = {"status": None, "template": None}
 
         def start_response_wrapper(status: str, headers: Any, exc_info: Any = None) -> Any:
             try:
                 state["status"] = int(str(status).split(None, 1)[0])
             except (ValueError, IndexError):
                 state["status"] = None
+            try:
+                # Flask drops environ["werkzeug.request"] when its request context ends, which
+                # is before the server closes the response: look while the response starts.
+                state["template"] = wsgi_template(environ) or state["template"]
+            except Exception:  # noqa: BLE001
+                pass
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -107,16 +115,23 @@ class SentinelWSGIMiddleware:
         try:
             result = self.app(environ, start_response_wrapper)
         except BaseException:
-            self._report(environ, start, None, failed=True)
+            self._report(environ, start, None, state["template"], failed=True)
             raise
         return _Response(result, self, environ, start, state)
 
-    def _report(self, environ: Environ, start: float, status: Optional[int], failed: bool) -> None:
+    def _report(
+        self,
+        environ: Environ,
+        start: float,
+        status: Optional[int],
+        seen_template: Optional[str],
+        failed: bool,
+    ) -> None:
         try:
             if failed or status is None:
                 status = 500
             self.sensor.record(
-                self._endpoint(environ),
+                self._endpoint(environ, seen_template),
                 status,
                 (time.perf_counter() - start) * 1000.0,
                 tenant_id=self._tenant(environ),
@@ -135,7 +150,7 @@ class SentinelWSGIMiddleware:
             return None
         return None if value is None else (str(value) or None)
 
-    def _endpoint(self, environ: Environ) -> str:
+    def _endpoint(self, environ: Environ, seen_template: Optional[str]) -> str:
         if self.route is not None:
             try:
                 template = clean_template(self.route(environ))
@@ -145,9 +160,9 @@ class SentinelWSGIMiddleware:
             if template:
                 return template
         try:
-            template = wsgi_template(environ)
+            template = wsgi_template(environ) or seen_template
         except Exception:  # noqa: BLE001
-            template = None
+            template = seen_template
         return template or normalize_path(_raw_path(environ))
 
 
@@ -200,4 +215,10 @@ class _Response:
         finally:
             if not self._reported:
                 self._reported = True
-                self._mw._report(self._environ, self._start, self._state["status"], self._failed)
+                self._mw._report(
+                    self._environ,
+                    self._start,
+                    self._state["status"],
+                    self._state["template"],
+                    self._failed,
+                )
