@@ -117,7 +117,7 @@ async def drive_asgi(app) -> None:
         async def receive():
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message):
+        async def send(message, messages=messages):
             messages.append(message)
 
         await app(scope, receive, send)

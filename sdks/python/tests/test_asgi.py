@@ -50,7 +50,7 @@ def test_starlette_route_templates_are_reported(receiver, sensors):
     assert call_asgi(app, "GET", "/v1/items/13").status == 503
     assert call_asgi(app, "POST", "/v1/items/8").status == 405
     assert call_asgi(app, "GET", "/orgs/acme/users/42").status == 200
-    assert call_asgi(app, "GET", "/static/css/0123456789abcdef0123.css").status == 200
+    assert call_asgi(app, "GET", "/static/css/0123456789abcdef0123/x.css").status == 200
     assert call_asgi(app, "GET", "/nope/123").status == 404
     assert sensor.flush(3)
     got = [(r["method"], r["endpoint"], r["status_code"]) for r in receiver.records]
@@ -59,7 +59,7 @@ def test_starlette_route_templates_are_reported(receiver, sensors):
         ("GET", "/v1/items/{item_id}", 503),
         ("POST", "/v1/items/{item_id}", 405),
         ("GET", "/orgs/{org}/users/{user_id}", 200),
-        ("GET", "/static/css/0123456789abcdef0123.css", 200),
+        ("GET", "/static/css/{id}/x.css", 200),
         ("GET", "/nope/{id}", 404),
     ]
     assert sensor.stats()["sent"] == 6
@@ -212,3 +212,30 @@ def test_non_http_scopes_pass_through(receiver, sensors):
     assert seen == ["lifespan", "websocket"]
     assert sensor.flush(1)
     assert receiver.posts == []
+
+
+def test_templates_without_scope_route_as_starlette_before_1_0(receiver, sensors):
+    """Starlette < 1.0 leaves no scope["route"]: the router is matched again."""
+    inner = starlette_app()
+
+    async def without_route(scope, receive, send):
+        await inner(scope, receive, send)
+        scope.pop("route", None)
+
+    sensor = sensors(receiver.dsn())
+    app = SentinelASGIMiddleware(without_route, sensor=sensor)
+    call_asgi(app, "GET", "/v1/items/7")
+    call_asgi(app, "POST", "/v1/items/8")
+    call_asgi(app, "GET", "/orgs/acme/users/42")
+    call_asgi(app, "GET", "/static/css/0123456789abcdef0123/x.css")
+    call_asgi(app, "GET", "/nope/123")
+    call_asgi(app, "GET", "/v1/items/9", root_path="/prefix")
+    assert sensor.flush(3)
+    assert [r["endpoint"] for r in receiver.records] == [
+        "/v1/items/{item_id}",
+        "/v1/items/{item_id}",
+        "/orgs/{org}/users/{user_id}",
+        "/static/css/{id}/x.css",
+        "/nope/{id}",
+        "/v1/items/{item_id}",
+    ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 MAX_ENDPOINT_CHARS = 200
 ID = "{id}"
@@ -133,63 +133,90 @@ def clean_template(template: Any) -> Optional[str]:
     return template[:MAX_ENDPOINT_CHARS]
 
 
-def _starlette_mount_type() -> Any:
-    routing = sys.modules.get("starlette.routing")
-    return getattr(routing, "Mount", None) if routing is not None else None
+def _starlette_routing() -> Any:
+    """``starlette.routing`` if the application imported it (it is never imported here)."""
+    return sys.modules.get("starlette.routing")
 
 
 def asgi_template(scope: Mapping[str, Any], root_path_before: str) -> Optional[str]:
     """The route template an ASGI framework left in ``scope`` after handling the request.
 
-    ``scope["route"]`` may be a string (any framework may set one) or an object with a ``path``
-    (Starlette and FastAPI set the matched route; a convertor is left out: ``{item_id:int}`` is
-    reported as ``{item_id}``). Starlette routes inside a ``Mount`` are
-    relative to the mount: the mount's part of the path (what it appended to ``root_path``) is
-    put back in front, with path parameters that belong to the mount shown as ``{name}`` and
-    other identifier segments as ``{id}``.
+    - ``scope["route"]`` as a string: any framework may leave one; used as it is.
+    - ``scope["route"]`` as an object with a ``path``: Starlette ≥ 1.0 and FastAPI leave the
+      matched route. Its convertor is left out (``{item_id:int}`` → ``{item_id}``).
+    - Routes inside a Starlette ``Mount`` are relative to the mount, and Starlette < 1.0 leaves no
+      ``scope["route"]`` at all: then the request is matched again against the app's router
+      (``scope["router"]``, what Starlette itself does to route it) to join the mounts' and the
+      route's templates: ``Mount("/orgs/{org}", routes=[Route("/users/{user_id}")])`` →
+      ``/orgs/{org}/users/{user_id}``. A mounted app that is not a router contributes the mount's
+      template followed by the normalized rest of the path.
     """
     route = scope.get("route")
-    if route is None:
-        return None
     if isinstance(route, str):
         return clean_template(route)
-    template = getattr(route, "path", None)
-    if not isinstance(template, str):
+    template = getattr(route, "path", None) if route is not None else None
+    if route is not None and not isinstance(template, str):
         return None
-    # Starlette's convertors are not part of the name: "{item_id:int}" is "{item_id}".
-    template = _CONVERTOR.sub(r"{\1}", template)
     root_path = scope.get("root_path") or ""
-    mounted = ""
-    if root_path != root_path_before and root_path.startswith(root_path_before):
-        mounted = root_path[len(root_path_before):]
-    mount_type = _starlette_mount_type()
-    if mount_type is not None and isinstance(route, mount_type):
-        # A Mount around an app that is not a router: its own path is the template, and the rest
-        # of the path is normalized.
-        path = scope.get("path") or ""
-        rest = path[len(root_path):] if root_path and path.startswith(root_path) else ""
-        prefix = _mount_prefix(mounted, scope, "") if mounted else template
-        return clean_template(prefix + (normalize_path(rest) if rest not in ("", "/") else rest))
-    if mounted:
-        template = _mount_prefix(mounted, scope, template) + template
-    return clean_template(template)
+    mounted = root_path != root_path_before
+    if template is None or mounted:
+        routing = _starlette_routing()
+        if routing is not None and scope.get("router") is not None:
+            try:
+                found = _rematch(scope, root_path_before, routing)
+            except Exception:  # noqa: BLE001 - Starlette internals changed: fall back
+                found = None
+            if found:
+                return clean_template(found)
+    if template is None:
+        return None
+    return clean_template(_CONVERTOR.sub(r"{\1}", template))
 
 
-def _mount_prefix(raw: str, scope: Mapping[str, Any], leaf_template: str) -> str:
-    """The raw path a mount matched, with its path parameters as ``{name}``."""
-    if not raw:
-        return ""
-    params = scope.get("path_params") or {}
-    by_value = {}
-    for name, value in params.items():
-        if "{" + name not in leaf_template:
-            by_value.setdefault(str(value), name)
-    parts = []
-    for seg in raw.split("/"):
-        if seg in by_value:
-            parts.append("{" + by_value[seg] + "}")
-        elif is_id_segment(seg):
-            parts.append(ID)
-        else:
-            parts.append(seg)
-    return "/".join(parts).rstrip("/")
+def _rematch(scope: Mapping[str, Any], root_path_before: str, routing: Any) -> Optional[str]:
+    probe = dict(scope)
+    probe["root_path"] = root_path_before
+    probe["path_params"] = {}
+    for key in ("route", "endpoint", "app_root_path"):
+        probe.pop(key, None)
+    return _match_routes(getattr(scope["router"], "routes", None), probe, "", routing, 0)
+
+
+def _match_routes(routes: Any, scope: Dict[str, Any], prefix: str, routing: Any, depth: int) -> Optional[str]:
+    if not routes or depth > 8:
+        return None
+    partial = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == routing.Match.FULL:
+            return _resolve(route, scope, child, prefix, routing, depth)
+        if match == routing.Match.PARTIAL and partial is None:
+            partial = (route, child)
+    if partial is not None:
+        return _resolve(partial[0], scope, partial[1], prefix, routing, depth)
+    return None
+
+
+def _resolve(route: Any, scope: Dict[str, Any], child: Dict[str, Any], prefix: str, routing: Any, depth: int) -> Optional[str]:
+    path = getattr(route, "path", None)
+    own = _CONVERTOR.sub(r"{\1}", path) if isinstance(path, str) else ""
+    sub_routes = getattr(route, "routes", None)
+    if isinstance(route, (routing.Mount, getattr(routing, "Host", ()))):
+        inner_scope = dict(scope)
+        inner_scope.update(child)
+        if sub_routes:
+            inner = _match_routes(sub_routes, inner_scope, prefix + own, routing, depth + 1)
+            if inner:
+                return inner
+        if isinstance(route, routing.Mount):
+            # A mounted app that is not a router: the rest of the path is normalized.
+            if "path" in child:  # old Starlette rewrote the path
+                rest = child["path"]
+            else:
+                full = scope.get("path") or ""
+                root = child.get("root_path") or ""
+                rest = full[len(root):] if full.startswith(root) else ""
+            rest = normalize_path(rest) if rest not in ("", "/") else rest
+            return prefix + own + rest
+        return None
+    return prefix + own
