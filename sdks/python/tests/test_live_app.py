@@ -52,6 +52,10 @@ def test_the_live_script_wants_a_mode_and_a_dsn():
     run = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "asgi"], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=30
+        [sys.executable, str(SCRIPT), "asgi"],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert run.returncode == 2

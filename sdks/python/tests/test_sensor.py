@@ -12,7 +12,9 @@ from sentinel_sensor import USER_AGENT
 def test_records_arrive_batched_gzipped_and_authenticated(receiver, sensors):
     sensor = sensors(receiver.dsn("/sentinel"), batch_size=50, flush_interval=30)
     for i in range(120):
-        assert sensor.record("/v1/items/{item_id}", 200 + (i % 2) * 303, 1.5 + i, tenant_id="acme", method="get")
+        assert sensor.record(
+            "/v1/items/{item_id}", 200 + (i % 2) * 303, 1.5 + i, tenant_id="acme", method="get"
+        )
     # Two full batches go at once, without waiting for the 30 s interval.
     posts = receiver.wait_posts(2, timeout=3)
     assert [len(p.records) for p in posts[:2]] == [50, 50]
@@ -38,7 +40,12 @@ def test_records_arrive_batched_gzipped_and_authenticated(receiver, sensors):
     assert first["status_code"] == 503
     assert abs(first["timestamp"] - time.time()) < 10
     assert sensor.stats() == {
-        "sent": 120, "dropped": 0, "rejected": 0, "queued": 0, "errors": 0, "retries": 0
+        "sent": 120,
+        "dropped": 0,
+        "rejected": 0,
+        "queued": 0,
+        "errors": 0,
+        "retries": 0,
     }
 
 
@@ -111,7 +118,11 @@ def test_400_is_not_retried(receiver, sensors):
 
 def test_per_record_rejections_are_counted(receiver, sensors):
     receiver.answers.append(
-        (200, {}, b'{"accepted": 2, "rejected": 1, "errors": [{"index": 1, "reason": "timestamp is more than 24 hours old"}]}')
+        (
+            200,
+            {},
+            b'{"accepted": 2, "rejected": 1, "errors": [{"index": 1, "reason": "timestamp is more than 24 hours old"}]}',
+        )
     )
     sensor = sensors(receiver.dsn())
     for i in range(3):

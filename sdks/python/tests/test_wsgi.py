@@ -96,7 +96,9 @@ def test_route_and_tenant_callables(receiver, sensors):
     app = SentinelWSGIMiddleware(
         plain_app,
         sensor=sensor,
-        route=lambda environ: "/v1/items/{item_id}" if environ["PATH_INFO"].startswith("/v1/items/") else None,
+        route=lambda environ: (
+            "/v1/items/{item_id}" if environ["PATH_INFO"].startswith("/v1/items/") else None
+        ),
         tenant=lambda environ: environ.get("HTTP_X_ORG"),
     )
     with serve_wsgi(app) as base:

@@ -86,9 +86,7 @@ class SentinelASGIMiddleware:
             raise
         self._report(scope, root_path_before, start, state, failed=False)
 
-    def _report(
-        self, scope: Scope, root_path_before: str, start: float, state: dict, failed: bool
-    ) -> None:
+    def _report(self, scope: Scope, root_path_before: str, start: float, state: dict, failed: bool) -> None:
         try:
             end = state["end"]
             status = state["status"]
@@ -132,5 +130,5 @@ class SentinelASGIMiddleware:
         path = scope.get("path") or "/"
         if root_path_before and path.startswith(root_path_before):
             # The server's own prefix (e.g. uvicorn --root-path) is not part of a route.
-            path = path[len(root_path_before):] or "/"
+            path = path[len(root_path_before) :] or "/"
         return normalize_path(path)

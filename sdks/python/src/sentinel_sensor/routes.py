@@ -18,9 +18,7 @@ from typing import Any, Dict, Mapping, Optional
 MAX_ENDPOINT_CHARS = 200
 ID = "{id}"
 
-_UUID = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{16,}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{16,}$")
 _MIXED_PART = re.compile(r"[A-Za-z][0-9]|[0-9][A-Za-z]")
@@ -197,7 +195,9 @@ def _match_routes(routes: Any, scope: Dict[str, Any], prefix: str, routing: Any,
     return None
 
 
-def _resolve(route: Any, scope: Dict[str, Any], child: Dict[str, Any], prefix: str, routing: Any, depth: int) -> Optional[str]:
+def _resolve(
+    route: Any, scope: Dict[str, Any], child: Dict[str, Any], prefix: str, routing: Any, depth: int
+) -> Optional[str]:
     path = getattr(route, "path", None)
     own = _CONVERTOR.sub(r"{\1}", path) if isinstance(path, str) else ""
     sub_routes = getattr(route, "routes", None)
@@ -215,7 +215,7 @@ def _resolve(route: Any, scope: Dict[str, Any], child: Dict[str, Any], prefix: s
             else:
                 full = scope.get("path") or ""
                 root = child.get("root_path") or ""
-                rest = full[len(root):] if full.startswith(root) else ""
+                rest = full[len(root) :] if full.startswith(root) else ""
             rest = normalize_path(rest) if rest not in ("", "/") else rest
             return prefix + own + rest
         return None

@@ -102,8 +102,7 @@ class Sensor:
         if self.dsn is not None:
             self._url = self.dsn.requests_url
             self._auth = (
-                f"Sentry sentry_key={self.dsn.public_key}, sentry_version=7, "
-                f"sentry_client={USER_AGENT}"
+                f"Sentry sentry_key={self.dsn.public_key}, sentry_version=7, sentry_client={USER_AGENT}"
             )
         self._opener = urllib.request.build_opener(_NoRedirect())
         self._reset()
