@@ -213,3 +213,71 @@ def test_the_dsn_comes_from_the_environment(receiver, monkeypatch):
         assert len(receiver.records) == 1
     finally:
         sensor.close()
+
+
+def test_records_are_flushed_at_exit(receiver, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "exits.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / 'src')!r})\n"
+        "from sentinel_sensor import Sensor\n"
+        f"s = Sensor({receiver.dsn()!r}, flush_interval=60)\n"
+        "for i in range(3):\n"
+        "    s.record('/a', 200, i)\n"
+        "print('exiting')\n"
+    )
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - started < 5
+    assert [r["latency_ms"] for r in receiver.records] == [0, 1, 2]
+
+
+def test_many_threads_recording_at_once_lose_nothing(receiver, sensors):
+    import threading
+
+    sensor = sensors(receiver.dsn(), batch_size=100)
+
+    def work(n):
+        for i in range(250):
+            sensor.record("/a", 200, n * 1000 + i)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sensor.flush(5)
+    latencies = sorted(r["latency_ms"] for r in receiver.records)
+    assert latencies == sorted(n * 1000 + i for n in range(8) for i in range(250))
+    assert sensor.stats()["sent"] == 2000
+
+
+def test_a_forked_child_starts_empty_with_its_own_thread(receiver, sensors):
+    import os
+
+    import pytest
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    sensor = sensors(receiver.dsn(), flush_interval=60)
+    sensor.record("/parent", 200, 1)
+    pid = os.fork()
+    if pid == 0:  # the child: like a pre-forked server worker
+        code = 1
+        try:
+            ok = sensor.stats()["queued"] == 0
+            sensor.record("/child", 200, 2)
+            ok = ok and sensor.flush(3) and sensor.stats()["sent"] == 1
+            code = 0 if ok else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert [r["endpoint"] for r in receiver.records] == ["/child"]
+    assert sensor.flush(3)
+    assert [r["endpoint"] for r in receiver.records] == ["/child", "/parent"]

@@ -305,21 +305,22 @@ class Sensor:
     # -- the background thread ------------------------------------------------------------------
 
     def _start_thread(self) -> bool:
+        # Started under the lock, so that two callers can never start two threads (start() only
+        # waits for the thread to exist; the thread takes the lock later).
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return True
             if self._stopping:
                 return False
             thread = threading.Thread(target=self._run, name="sentinel-sensor", daemon=True)
-            self._thread = thread
-        try:
-            thread.start()
-            return True
-        except RuntimeError:
-            # E.g. "can't create new thread at interpreter shutdown".
-            with self._lock:
+            try:
+                thread.start()
+            except RuntimeError:
+                # E.g. "can't create new thread at interpreter shutdown".
                 self._thread = None
-            return False
+                return False
+            self._thread = thread
+            return True
 
     def _due_at(self) -> Optional[float]:
         """When the next batch should go (monotonic), or None when there is nothing to send."""
