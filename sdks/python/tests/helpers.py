@@ -109,3 +109,21 @@ def http_get(url: str, headers: Optional[Dict[str, str]] = None) -> Tuple[int, b
     except urllib.error.HTTPError as e:
         with e:
             return e.code, e.read()
+
+
+def django_setup() -> None:
+    """Configures Django once per process for the tests (URLs in django_urls.py)."""
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="test",
+            ALLOWED_HOSTS=["*"],
+            ROOT_URLCONF="django_urls",
+            MIDDLEWARE=["sentinel_sensor.django.SentinelRouteMiddleware"],
+            INSTALLED_APPS=[],
+            LOGGING_CONFIG=None,
+        )
+        django.setup()

@@ -239,3 +239,25 @@ def test_templates_without_scope_route_as_starlette_before_1_0(receiver, sensors
         "/nope/{id}",
         "/v1/items/{item_id}",
     ]
+
+
+def test_django_asgi_routes_reach_the_middleware(receiver, sensors):
+    pytest.importorskip("django")
+    from helpers import django_setup
+
+    django_setup()
+    from django.core.asgi import get_asgi_application
+
+    sensor = sensors(receiver.dsn())
+    app = SentinelASGIMiddleware(get_asgi_application(), sensor=sensor)
+    assert call_asgi(app, "GET", "/v1/items/7", headers=[("X-Tenant-ID", "acme")]).status == 200
+    assert call_asgi(app, "GET", "/v1/items/27").status == 500
+    assert call_asgi(app, "GET", "/api/legacy/12/").status == 200
+    assert call_asgi(app, "GET", "/unknown/99").status == 404
+    assert sensor.flush(3)
+    assert [(r["tenant_id"], r["endpoint"], r["status_code"]) for r in receiver.records] == [
+        ("acme", "/v1/items/{item_id}", 200),
+        (None, "/v1/items/{item_id}", 500),
+        (None, "/api/legacy/{pk}/", 200),
+        (None, "/unknown/{id}", 404),
+    ]

@@ -1,12 +1,11 @@
 """The WSGI middleware behind a real wsgiref server (and Flask and Django apps), reporting to a real receiver."""
 
 import io
-import sys
 import time
 import wsgiref.util
 
 import pytest
-from helpers import http_get, serve_wsgi
+from helpers import django_setup, http_get, serve_wsgi
 
 from sentinel_sensor import SentinelWSGIMiddleware
 
@@ -145,50 +144,10 @@ def test_flask_url_rules_are_the_template(receiver, sensors):
     ]
 
 
-def _django_views():
-    from django.http import HttpResponse, JsonResponse
-
-    def item(request, item_id):
-        return JsonResponse({"id": item_id}, status=500 if item_id > 20 else 200)
-
-    def legacy(request, pk):
-        return HttpResponse("legacy")
-
-    def crash(request):
-        raise Boom("view failed")
-
-    return item, legacy, crash
-
-
-urlpatterns = []  # filled by the Django test: this module is its ROOT_URLCONF
-
-
 def test_django_routes_reach_the_wsgi_middleware(receiver, sensors):
     pytest.importorskip("django")
-    import django
-    from django.conf import settings
-
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="test",
-            ALLOWED_HOSTS=["*"],
-            ROOT_URLCONF=__name__,
-            MIDDLEWARE=["sentinel_sensor.django.SentinelRouteMiddleware"],
-            INSTALLED_APPS=[],
-            LOGGING_CONFIG=None,
-        )
-        django.setup()
+    django_setup()
     from django.core.wsgi import get_wsgi_application
-    from django.urls import include, path, re_path
-
-    item, legacy, crash = _django_views()
-    urlpatterns[:] = [
-        path("v1/items/<int:item_id>", item),
-        path("api/", include([re_path(r"^legacy/(?P<pk>[0-9]+)/$", legacy)])),
-        path("crash", crash),
-    ]
-    sys.modules[__name__].urlpatterns = urlpatterns
 
     sensor = sensors(receiver.dsn())
     app = SentinelWSGIMiddleware(get_wsgi_application(), sensor=sensor)
