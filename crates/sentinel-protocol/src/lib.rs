@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod event;
 pub mod grouping;
 pub mod ids;
+pub mod otlp;
 pub mod parameterize;
 pub mod requests;
 pub mod session;
