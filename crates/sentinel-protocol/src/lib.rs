@@ -16,3 +16,4 @@ pub mod otlp;
 pub mod parameterize;
 pub mod requests;
 pub mod session;
+pub mod transaction;

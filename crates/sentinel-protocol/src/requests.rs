@@ -311,6 +311,74 @@ pub(crate) fn split_method(name: &str) -> (Option<&'static str>, &str) {
     (None, name)
 }
 
+/// Turns a raw URL path into a route-like endpoint: the query and fragment go, so do the scheme
+/// and host of a full URL, and every segment that looks like an identifier becomes `{id}`.
+///
+/// A segment is an identifier when it is all digits, holds a UUID, is `0x` hex, or is hex of
+/// 8 characters or more with at least one digit (hashes, ObjectIds). The rules are a subset of
+/// Relay's `TRANSACTION_NAME_NORMALIZER_REGEX` (getsentry/relay
+/// `relay-event-normalization/src/regexes.rs`), which Sentry applies to `url` transactions;
+/// Sentry writes `*`, Sentinel `{id}` like the route templates frameworks report.
+pub(crate) fn normalize_url_path(url: &str) -> String {
+    let url = url.trim();
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let mut path = &url[..end];
+    if let Some(scheme_end) = path.find("://") {
+        let after = &path[scheme_end + 3..];
+        path = after.find('/').map_or("/", |slash| &after[slash..]);
+    }
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if is_identifier(segment) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
+fn is_identifier(segment: &str) -> bool {
+    let is_hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if segment.is_empty() {
+        return false;
+    }
+    if segment.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    if let Some(hex) = segment.strip_prefix("0x").or_else(|| segment.strip_prefix("0X")) {
+        return is_hex(hex);
+    }
+    if is_hex(segment) && segment.len() >= 8 && segment.bytes().any(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    contains_uuid(segment)
+}
+
+fn contains_uuid(segment: &str) -> bool {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    let bytes = segment.as_bytes();
+    (0..bytes.len().saturating_sub(35)).any(|start| {
+        let mut at = start;
+        for (g, len) in GROUPS.iter().enumerate() {
+            if g > 0 {
+                if bytes.get(at) != Some(&b'-') {
+                    return false;
+                }
+                at += 1;
+            }
+            match bytes.get(at..at + len) {
+                Some(group) if group.iter().all(u8::is_ascii_hexdigit) => at += len,
+                _ => return false,
+            }
+        }
+        true
+    })
+}
+
 /// The inbox form of validated events: a version byte, then per event its strings as
 /// length-prefixed UTF-8, the status, the latency (f32 bits) and the timestamp, all varints.
 pub fn encode(events: &[RequestEvent]) -> Vec<u8> {
@@ -508,6 +576,31 @@ mod tests {
         assert_eq!(split_method("GET"), (None, "GET"));
         assert_eq!(split_method("GETTER /a"), (None, "GETTER /a"));
         assert_eq!(split_method("checkout"), (None, "checkout"));
+    }
+
+    #[test]
+    fn identifiers_in_a_url_path_become_placeholders() {
+        assert_eq!(normalize_url_path("/users/123/orders"), "/users/{id}/orders");
+        assert_eq!(
+            normalize_url_path("/files/3f2c1e9a-5b7d-4c1e-9f3a-2b8c7d6e5f40/download?x=1#top"),
+            "/files/{id}/download"
+        );
+        assert_eq!(
+            normalize_url_path("https://shop.example.com/o/5f1a2b3c4d5e6f7a8b9c0d1e"),
+            "/o/{id}"
+        );
+        assert_eq!(normalize_url_path("http://host"), "/");
+        assert_eq!(normalize_url_path("/blob/0xdeadBEEF/raw"), "/blob/{id}/raw");
+        assert_eq!(
+            normalize_url_path("/img/report-3f2c1e9a-5b7d-4c1e-9f3a-2b8c7d6e5f40.png"),
+            "/img/{id}"
+        );
+        // Words, versions and short hex-looking words are not identifiers.
+        assert_eq!(
+            normalize_url_path("/v1/cafe/deadbeef/ab12"),
+            "/v1/cafe/deadbeef/ab12"
+        );
+        assert_eq!(normalize_url_path("/users/{id}/"), "/users/{id}/");
     }
 
     #[test]
