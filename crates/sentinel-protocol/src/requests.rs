@@ -64,7 +64,7 @@ pub struct ParsedBatch {
 }
 
 impl ParsedBatch {
-    fn reject(&mut self, index: usize, reason: String) {
+    pub(crate) fn reject(&mut self, index: usize, reason: String) {
         self.rejected += 1;
         if self.rejections.len() < MAX_REASONS {
             self.rejections.push(Rejection { index, reason });
@@ -139,37 +139,17 @@ fn validate(r: Record<'_>, received_ms: i64) -> Result<RequestEvent, String> {
         Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
         Some(_) => return Err("tenant_id must be a string or an integer".into()),
     };
-    if tenant.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("tenant_id is longer than {MAX_NAME_CHARS} characters"));
-    }
+    check_tenant(&tenant).map_err(batch_reason)?;
     let endpoint = r.endpoint.ok_or("endpoint is missing")?;
-    let endpoint = endpoint.trim();
-    if endpoint.is_empty() {
-        return Err("endpoint is empty".into());
-    }
-    if endpoint.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("endpoint is longer than {MAX_NAME_CHARS} characters"));
-    }
-    let method = r.method.as_deref().unwrap_or("").trim().to_ascii_uppercase();
-    if method.len() > MAX_METHOD_CHARS || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(format!(
-            "method must be an HTTP method of letters, at most {MAX_METHOD_CHARS}"
-        ));
-    }
+    let endpoint = check_endpoint(&endpoint).map_err(batch_reason)?;
+    let method = check_method(r.method.as_deref().unwrap_or("")).map_err(batch_reason)?;
     let status = match r.status_code {
         None => return Err("status_code is missing".into()),
-        Some(v) => v
-            .as_u64()
-            .filter(|s| (100..=599).contains(s))
-            .and_then(|s| u16::try_from(s).ok())
-            .ok_or("status_code must be an integer from 100 to 599")?,
+        Some(v) => check_status(v.as_i64().unwrap_or(-1)).map_err(batch_reason)?,
     };
     let latency_ms = match r.latency_ms {
         None => return Err("latency_ms is missing".into()),
-        Some(v) => v
-            .as_f64()
-            .filter(|l| l.is_finite() && (0.0..MAX_LATENCY_MS).contains(l))
-            .ok_or("latency_ms must be a number of milliseconds from 0 to 3600000")?,
+        Some(v) => check_latency(v.as_f64().unwrap_or(f64::NAN)).map_err(batch_reason)?,
     };
     let timestamp_ms = match r.timestamp {
         None | Some(Value::Null) => received_ms,
@@ -182,12 +162,7 @@ fn validate(r: Record<'_>, received_ms: i64) -> Result<RequestEvent, String> {
         }
         Some(_) => return Err("timestamp must be RFC 3339 or seconds since the epoch".into()),
     };
-    if timestamp_ms < received_ms - MAX_PAST_MS {
-        return Err("timestamp is more than 24 hours old".into());
-    }
-    if timestamp_ms > received_ms + MAX_FUTURE_MS {
-        return Err("timestamp is more than 5 minutes in the future".into());
-    }
+    check_window(timestamp_ms, received_ms).map_err(batch_reason)?;
     Ok(RequestEvent {
         tenant,
         endpoint: endpoint.to_owned(),
@@ -195,6 +170,212 @@ fn validate(r: Record<'_>, received_ms: i64) -> Result<RequestEvent, String> {
         status,
         latency_ms,
         timestamp_ms,
+    })
+}
+
+/// The batch endpoint's words for a failed check: they name the record's fields.
+fn batch_reason(invalid: Invalid) -> String {
+    match invalid {
+        Invalid::TenantTooLong => format!("tenant_id is longer than {MAX_NAME_CHARS} characters"),
+        Invalid::EndpointEmpty => "endpoint is empty".into(),
+        Invalid::EndpointTooLong => format!("endpoint is longer than {MAX_NAME_CHARS} characters"),
+        Invalid::Method => format!("method must be an HTTP method of letters, at most {MAX_METHOD_CHARS}"),
+        Invalid::Status => "status_code must be an integer from 100 to 599".into(),
+        Invalid::Latency => "latency_ms must be a number of milliseconds from 0 to 3600000".into(),
+        Invalid::TooOld => "timestamp is more than 24 hours old".into(),
+        Invalid::TooNew => "timestamp is more than 5 minutes in the future".into(),
+    }
+}
+
+/// A check every source of request events applies (the batch endpoint, OTLP spans, Sentry
+/// transactions and span containers); each source words the reason with its own field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    TenantTooLong,
+    EndpointEmpty,
+    EndpointTooLong,
+    Method,
+    Status,
+    Latency,
+    TooOld,
+    TooNew,
+}
+
+/// A request's values as a source read them, before the shared checks.
+#[derive(Debug)]
+pub(crate) struct Unchecked<'a> {
+    pub(crate) tenant: String,
+    pub(crate) endpoint: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) status: i64,
+    pub(crate) latency_ms: f64,
+    pub(crate) timestamp_ms: i64,
+}
+
+/// Applies every check, in the batch endpoint's order. Without `received_ms` the time window is
+/// not checked: the caller has no receive time and must check it with [`within_window`].
+pub(crate) fn check(u: Unchecked<'_>, received_ms: Option<i64>) -> Result<RequestEvent, Invalid> {
+    check_tenant(&u.tenant)?;
+    let endpoint = check_endpoint(u.endpoint)?;
+    let method = check_method(u.method)?;
+    let status = check_status(u.status)?;
+    let latency_ms = check_latency(u.latency_ms)?;
+    if let Some(received_ms) = received_ms {
+        check_window(u.timestamp_ms, received_ms)?;
+    }
+    Ok(RequestEvent {
+        tenant: u.tenant,
+        endpoint: endpoint.to_owned(),
+        method,
+        status,
+        latency_ms,
+        timestamp_ms: u.timestamp_ms,
+    })
+}
+
+/// Whether a request that happened at `timestamp_ms` may still be counted when received at
+/// `received_ms`: at most 24 hours old and 5 minutes ahead (clock skew).
+pub fn within_window(timestamp_ms: i64, received_ms: i64) -> bool {
+    check_window(timestamp_ms, received_ms).is_ok()
+}
+
+fn check_tenant(tenant: &str) -> Result<(), Invalid> {
+    if tenant.chars().count() > MAX_NAME_CHARS {
+        return Err(Invalid::TenantTooLong);
+    }
+    Ok(())
+}
+
+fn check_endpoint(endpoint: &str) -> Result<&str, Invalid> {
+    let endpoint = endpoint.trim();
+    if endpoint.is_empty() {
+        return Err(Invalid::EndpointEmpty);
+    }
+    if endpoint.chars().count() > MAX_NAME_CHARS {
+        return Err(Invalid::EndpointTooLong);
+    }
+    Ok(endpoint)
+}
+
+fn check_method(method: &str) -> Result<String, Invalid> {
+    let method = method.trim().to_ascii_uppercase();
+    if method.len() > MAX_METHOD_CHARS || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(Invalid::Method);
+    }
+    Ok(method)
+}
+
+fn check_status(status: i64) -> Result<u16, Invalid> {
+    u16::try_from(status)
+        .ok()
+        .filter(|s| (100..=599).contains(s))
+        .ok_or(Invalid::Status)
+}
+
+fn check_latency(latency_ms: f64) -> Result<f64, Invalid> {
+    if latency_ms.is_finite() && (0.0..MAX_LATENCY_MS).contains(&latency_ms) {
+        Ok(latency_ms)
+    } else {
+        Err(Invalid::Latency)
+    }
+}
+
+fn check_window(timestamp_ms: i64, received_ms: i64) -> Result<(), Invalid> {
+    if timestamp_ms < received_ms - MAX_PAST_MS {
+        return Err(Invalid::TooOld);
+    }
+    if timestamp_ms > received_ms + MAX_FUTURE_MS {
+        return Err(Invalid::TooNew);
+    }
+    Ok(())
+}
+
+/// Methods a span or transaction name may start with ("GET /users/:id", as @sentry/node,
+/// sentry-tower and the OpenTelemetry HTTP semantic conventions name server spans).
+const NAME_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// Splits a leading HTTP method off a span or transaction name: `"GET /users/:id"` gives
+/// `(Some("GET"), "/users/:id")`; a name without one is returned whole.
+pub(crate) fn split_method(name: &str) -> (Option<&'static str>, &str) {
+    let name = name.trim();
+    for method in NAME_METHODS {
+        if let Some(rest) = name.strip_prefix(method)
+            && let Some(rest) = rest.strip_prefix(' ')
+            && !rest.trim().is_empty()
+        {
+            return (Some(method), rest.trim());
+        }
+    }
+    (None, name)
+}
+
+/// Turns a raw URL path into a route-like endpoint: the query and fragment go, so do the scheme
+/// and host of a full URL, and every segment that looks like an identifier becomes `{id}`.
+///
+/// A segment is an identifier when it is all digits, holds a UUID, is `0x` hex, or is hex of
+/// 8 characters or more with at least one digit (hashes, ObjectIds). The rules are a subset of
+/// Relay's `TRANSACTION_NAME_NORMALIZER_REGEX` (getsentry/relay
+/// `relay-event-normalization/src/regexes.rs`), which Sentry applies to `url` transactions;
+/// Sentry writes `*`, Sentinel `{id}` like the route templates frameworks report.
+pub(crate) fn normalize_url_path(url: &str) -> String {
+    let url = url.trim();
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let mut path = &url[..end];
+    if let Some(scheme_end) = path.find("://") {
+        let after = &path[scheme_end + 3..];
+        path = after.find('/').map_or("/", |slash| &after[slash..]);
+    }
+    let mut out = String::with_capacity(path.len());
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if is_identifier(segment) {
+            out.push_str("{id}");
+        } else {
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
+fn is_identifier(segment: &str) -> bool {
+    let is_hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if segment.is_empty() {
+        return false;
+    }
+    if segment.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    if let Some(hex) = segment.strip_prefix("0x").or_else(|| segment.strip_prefix("0X")) {
+        return is_hex(hex);
+    }
+    if is_hex(segment) && segment.len() >= 8 && segment.bytes().any(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    contains_uuid(segment)
+}
+
+fn contains_uuid(segment: &str) -> bool {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    let bytes = segment.as_bytes();
+    (0..bytes.len().saturating_sub(35)).any(|start| {
+        let mut at = start;
+        for (g, len) in GROUPS.iter().enumerate() {
+            if g > 0 {
+                if bytes.get(at) != Some(&b'-') {
+                    return false;
+                }
+                at += 1;
+            }
+            match bytes.get(at..at + len) {
+                Some(group) if group.iter().all(u8::is_ascii_hexdigit) => at += len,
+                _ => return false,
+            }
+        }
+        true
     })
 }
 
@@ -356,6 +537,70 @@ mod tests {
         let b = parse_batch(body.as_bytes(), NOW).unwrap();
         assert_eq!(b.rejected, 50);
         assert_eq!(b.rejections.len(), MAX_REASONS);
+    }
+
+    #[test]
+    fn the_window_is_a_day_back_and_five_minutes_ahead() {
+        assert!(within_window(NOW - MAX_PAST_MS, NOW));
+        assert!(!within_window(NOW - MAX_PAST_MS - 1, NOW));
+        assert!(within_window(NOW + MAX_FUTURE_MS, NOW));
+        assert!(!within_window(NOW + MAX_FUTURE_MS + 1, NOW));
+    }
+
+    #[test]
+    fn every_source_gets_the_same_checks() {
+        let unchecked = |endpoint, status, latency_ms| Unchecked {
+            tenant: "acme".into(),
+            endpoint,
+            method: " get ",
+            status,
+            latency_ms,
+            timestamp_ms: NOW - MAX_PAST_MS - 1,
+        };
+        let event = check(unchecked(" /a ", 200, 1.5), None).unwrap();
+        assert_eq!((event.endpoint.as_str(), event.method.as_str()), ("/a", "GET"));
+        assert_eq!(check(unchecked("/a", 200, 1.5), Some(NOW)), Err(Invalid::TooOld));
+        assert_eq!(
+            check(unchecked("  ", 200, 1.5), None),
+            Err(Invalid::EndpointEmpty)
+        );
+        assert_eq!(check(unchecked("/a", 99, 1.5), None), Err(Invalid::Status));
+        assert_eq!(check(unchecked("/a", 65_736, 1.5), None), Err(Invalid::Status));
+        assert_eq!(check(unchecked("/a", 200, f64::NAN), None), Err(Invalid::Latency));
+    }
+
+    #[test]
+    fn a_leading_method_is_split_off_a_name() {
+        assert_eq!(split_method("GET /users/:id"), (Some("GET"), "/users/:id"));
+        assert_eq!(split_method(" DELETE  /a "), (Some("DELETE"), "/a"));
+        assert_eq!(split_method("GET"), (None, "GET"));
+        assert_eq!(split_method("GETTER /a"), (None, "GETTER /a"));
+        assert_eq!(split_method("checkout"), (None, "checkout"));
+    }
+
+    #[test]
+    fn identifiers_in_a_url_path_become_placeholders() {
+        assert_eq!(normalize_url_path("/users/123/orders"), "/users/{id}/orders");
+        assert_eq!(
+            normalize_url_path("/files/3f2c1e9a-5b7d-4c1e-9f3a-2b8c7d6e5f40/download?x=1#top"),
+            "/files/{id}/download"
+        );
+        assert_eq!(
+            normalize_url_path("https://shop.example.com/o/5f1a2b3c4d5e6f7a8b9c0d1e"),
+            "/o/{id}"
+        );
+        assert_eq!(normalize_url_path("http://host"), "/");
+        assert_eq!(normalize_url_path("/blob/0xdeadBEEF/raw"), "/blob/{id}/raw");
+        assert_eq!(
+            normalize_url_path("/img/report-3f2c1e9a-5b7d-4c1e-9f3a-2b8c7d6e5f40.png"),
+            "/img/{id}"
+        );
+        // Words, versions and short hex-looking words are not identifiers.
+        assert_eq!(
+            normalize_url_path("/v1/cafe/deadbeef/ab12"),
+            "/v1/cafe/deadbeef/ab12"
+        );
+        assert_eq!(normalize_url_path("/users/{id}/"), "/users/{id}/");
     }
 
     #[test]
