@@ -32,6 +32,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub alerts: AlertSettings,
     pub uptime: UptimeSettings,
+    pub tenants: TenantSettings,
     /// Outgoing email (alert channels, password resets, invitations); without `host`, no email
     /// is sent.
     pub smtp: SmtpSettings,
@@ -358,6 +359,27 @@ impl Default for UptimeSettings {
     }
 }
 
+/// Tenant detection: where the tenant of a request comes from, for the inputs that do not name
+/// it directly (the batch endpoint's records carry `tenant_id`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantSettings {
+    /// The tag (or span attribute) of Sentry transactions and spans holding the tenant; `user.id`
+    /// is used when it is missing.
+    pub tenant_tag: String,
+    /// OTLP span then resource attributes holding the tenant, first found wins.
+    pub otlp_tenant_attributes: Vec<String>,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            tenant_tag: "tenant_id".into(),
+            otlp_tenant_attributes: vec!["tenant.id".into(), "tenant_id".into(), "enduser.id".into()],
+        }
+    }
+}
+
 /// How TLS is used with the SMTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -523,6 +545,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             alerts: AlertSettings::default(),
             uptime: UptimeSettings::default(),
+            tenants: TenantSettings::default(),
             smtp: SmtpSettings::default(),
             rate_limits: Vec::new(),
         }

@@ -271,6 +271,7 @@ impl Server {
                 alerts_wake: alerts_wake.clone(),
                 batch_size: settings.worker.batch_size,
                 max_item_bytes,
+                tenant_tag: settings.tenants.tenant_tag.clone(),
             };
             tasks.push(("worker", spawn_named("worker", worker.run(rx.clone()))));
             let compactor = tenants::read::Compactor {

@@ -40,6 +40,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/{project_id}/store", post(store_endpoint))
         .route("/api/{project_id}/requests/", post(requests::endpoint))
         .route("/api/{project_id}/requests", post(requests::endpoint))
+        .route(
+            "/api/{project_id}/integration/otlp/v1/traces",
+            post(requests::otlp_endpoint),
+        )
+        .route(
+            "/api/{project_id}/integration/otlp/v1/traces/",
+            post(requests::otlp_endpoint),
+        )
         .layer(cors())
 }
 

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sentinel_protocol::decode::{ContentEncoding, DecodeError, decode};
 use sentinel_protocol::envelope::EnvelopeHeader;
+use sentinel_protocol::otlp;
 use sentinel_protocol::requests::{self, ParsedBatch, RequestEvent};
 use sentinel_store::{ItemKind, NewInboxItem};
 use serde_json::json;
@@ -40,6 +41,79 @@ pub async fn endpoint(
     .await;
     match result {
         Ok(r) => r,
+        Err(e) => {
+            metrics::counter!("sentinel_ingest_rejected_total", "reason" => e.reason()).increment(1);
+            e.into_response()
+        }
+    }
+}
+
+/// `POST /api/{project_id}/integration/otlp/v1/traces` (Sentry's OTLP path): OTLP/HTTP trace
+/// exports in protobuf or JSON; their server spans become request events. Answers in the
+/// request's encoding, with `partial_success` naming the spans refused.
+pub async fn otlp_endpoint(
+    State(app): State<AppState>,
+    Path(project): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let result = async {
+        let (project_id, body) = read(&app, &project, &headers, body).await?;
+        let key = public_key(query.as_deref(), &headers, &EnvelopeHeader::default());
+        authorize(&app, project_id, key).await?;
+        let encoding = otlp::otlp_encoding(content_type.as_deref(), &body).map_err(|e| {
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                e.to_string(),
+                otlp::OtlpEncoding::Json,
+            )
+        });
+        let encoding = match encoding {
+            Ok(e) => e,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let now = app.clock.now_ms();
+        let parsed = match otlp::parse_otlp_traces(
+            &body,
+            content_type.as_deref(),
+            now,
+            &app.settings.tenants.otlp_tenant_attributes,
+        ) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err((StatusCode::BAD_REQUEST, e.to_string(), encoding))),
+        };
+        if parsed.rejected > 0 {
+            app.outcomes.record(
+                project_id,
+                now,
+                "request",
+                "invalid",
+                "invalid_span",
+                parsed.rejected as u64,
+            );
+        }
+        if !parsed.events.is_empty() {
+            append(&app, project_id, now, &parsed.events).await?;
+        }
+        Ok::<_, IngestError>(Ok((otlp::export_trace_response(&parsed, encoding), encoding)))
+    }
+    .await;
+    match result {
+        Ok(Ok((body, encoding))) => ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response(),
+        Ok(Err((status, message, encoding))) => {
+            metrics::counter!("sentinel_ingest_rejected_total", "reason" => "invalid_otlp").increment(1);
+            (
+                status,
+                [(header::CONTENT_TYPE, encoding.content_type())],
+                otlp::export_error_body(&message, encoding),
+            )
+                .into_response()
+        }
         Err(e) => {
             metrics::counter!("sentinel_ingest_rejected_total", "reason" => e.reason()).increment(1);
             e.into_response()

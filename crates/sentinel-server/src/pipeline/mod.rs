@@ -34,6 +34,8 @@ pub struct Worker {
     pub batch_size: usize,
     /// Upper bound for one decompressed item (the ingest limit it was accepted under).
     pub max_item_bytes: usize,
+    /// The tag of transactions (and attribute of spans) holding the tenant.
+    pub tenant_tag: String,
 }
 
 impl Worker {
@@ -63,10 +65,12 @@ impl Worker {
         }
         let max_item_bytes = self.max_item_bytes;
         let codec = self.codec.clone();
+        let tenant_tag = self.tenant_tag.clone();
         // Decompression, parsing and grouping are CPU work: keep them off the async threads.
-        let batch = tokio::task::spawn_blocking(move || process(claimed, &codec, max_item_bytes))
-            .await
-            .context("processing task panicked")?;
+        let batch =
+            tokio::task::spawn_blocking(move || process(claimed, &codec, max_item_bytes, &tenant_tag))
+                .await
+                .context("processing task panicked")?;
         let outcome = self
             .store
             .apply_batch(&batch)
@@ -200,7 +204,14 @@ fn minute(ms: i64) -> i64 {
 }
 
 /// Turns claimed inbox items into what the store writes. Pure apart from decompression.
-pub fn process(claimed: Vec<InboxItem>, codec: &Codec, max_item_bytes: usize) -> ProcessedBatch {
+/// Transactions and span containers also count as request events (see `tenants`), the tenant
+/// taken from `tenant_tag`.
+pub fn process(
+    claimed: Vec<InboxItem>,
+    codec: &Codec,
+    max_item_bytes: usize,
+    tenant_tag: &str,
+) -> ProcessedBatch {
     let mut batch = ProcessedBatch {
         acknowledged: claimed.iter().map(|c| c.id).collect(),
         ..Default::default()
@@ -319,6 +330,26 @@ pub fn process(claimed: Vec<InboxItem>, codec: &Codec, max_item_bytes: usize) ->
                 }
             },
             kind => {
+                // A server transaction or segment span is also a request, for the tenant
+                // rankings and the performance view; the item itself is kept as before.
+                let derived = match kind {
+                    ItemKind::Transaction => {
+                        sentinel_protocol::transaction::request_from_transaction(&payload, tenant_tag)
+                            .into_iter()
+                            .collect()
+                    }
+                    ItemKind::Span => {
+                        sentinel_protocol::spans_v2::requests_from_span_container(&payload, tenant_tag)
+                    }
+                    _ => Vec::new(),
+                };
+                let derived: Vec<_> = derived
+                    .into_iter()
+                    .filter(|e| sentinel_protocol::requests::within_window(e.timestamp_ms, received_ms))
+                    .collect();
+                if !derived.is_empty() {
+                    requests.add(project_id, &derived);
+                }
                 batch.outcomes.push(accepted(1));
                 batch.items.push(NewStoredItem {
                     project_id,
@@ -435,7 +466,7 @@ mod tests {
             ),
             inbox(4, ItemKind::Sessions, "not json"),
         ];
-        let batch = process(claimed, &Codec::default(), 1 << 20);
+        let batch = process(claimed, &Codec::default(), 1 << 20, "tenant_id");
         assert_eq!(batch.acknowledged, vec![1, 2, 3, 4]);
         assert!(batch.items.is_empty(), "raw session items are not kept");
         let counts: Vec<_> = batch

@@ -181,10 +181,10 @@ pub fn line(window: &Summary, baseline: Option<&Summary>, tenant: &str, all_p95:
                 .filter(|s| s.count() >= MIN_SKETCH_SAMPLES)
                 .and_then(p95);
             let everyone = window.latency.endpoints.get(endpoint).and_then(p95);
-            if let (Some(now), Some(factor)) = (now, ratio(now, own).or(ratio(now, everyone))) {
-                if worst.as_ref().is_none_or(|w| factor > w.2) {
-                    worst = Some((endpoint.clone(), now, factor));
-                }
+            if let (Some(now), Some(factor)) = (now, ratio(now, own).or(ratio(now, everyone)))
+                && worst.as_ref().is_none_or(|w| factor > w.2)
+            {
+                worst = Some((endpoint.clone(), now, factor));
             }
         }
     }

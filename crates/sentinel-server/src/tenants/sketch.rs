@@ -6,10 +6,6 @@ use sketches_ddsketch::{Config, DDSketch};
 
 /// The relative error of every quantile.
 pub const RELATIVE_ERROR: f64 = 0.01;
-/// Bins per sketch: at 1 % they cover 1 µs to far beyond an hour.
-const MAX_BINS: u32 = 2048;
-/// Latencies below this (in ms) count as this.
-const MIN_MS: f64 = 1e-3;
 
 #[derive(Clone)]
 pub struct LatencySketch(DDSketch);
@@ -25,7 +21,9 @@ impl std::fmt::Debug for LatencySketch {
 
 impl Default for LatencySketch {
     fn default() -> Self {
-        Self(DDSketch::new(Config::new(RELATIVE_ERROR, MAX_BINS, MIN_MS)))
+        // The crate's defaults (1 %, 2,048 bins): the configuration a decoded sketch gets back,
+        // and sketches only merge with their own configuration.
+        Self(DDSketch::new(Config::defaults()))
     }
 }
 
@@ -102,6 +100,10 @@ mod tests {
             .merge(&LatencySketch::from_bytes(&sb.to_bytes()).unwrap())
             .unwrap();
         assert_eq!(merged.count(), 100_000);
+        // A fresh sketch takes a decoded one in (minutes merged into a window start empty).
+        let mut fresh = LatencySketch::default();
+        fresh.merge(&merged).unwrap();
+        assert_eq!(fresh.count(), 100_000);
         let mut all: Vec<f64> = a.into_iter().chain(b).collect();
         all.sort_by(f64::total_cmp);
         for q in [0.5, 0.95, 0.99] {

@@ -339,11 +339,14 @@ impl Summary {
     }
 }
 
+/// Sketches by name, each in its stored form.
+type StoredSketches = Vec<(String, Vec<u8>)>;
+
 #[derive(Serialize, Deserialize)]
 struct StoredLatency {
     all: Vec<u8>,
-    endpoints: Vec<(String, Vec<u8>)>,
-    tenants: Vec<(String, Vec<(String, Vec<u8>)>)>,
+    endpoints: StoredSketches,
+    tenants: Vec<(String, StoredSketches)>,
 }
 
 /// The keys of the `n` largest values.

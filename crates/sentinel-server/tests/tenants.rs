@@ -1,0 +1,440 @@
+//! Tenant detection end to end on a real server and database (SQLite, or PostgreSQL with
+//! `SENTINEL_TEST_BACKEND=postgres`): request events in through the batch endpoint (JSON array
+//! with gzip, NDJSON with zstd), OTLP/HTTP and the three sensor middlewares (Python ASGI/WSGI,
+//! Node Express/Fastify, Rust tower), aggregated by the worker, read back as rankings, a tenant's
+//! drill-down and the per-endpoint performance view.
+#![expect(clippy::unwrap_used, reason = "test code: a failed step is a failed test")]
+
+mod support;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::api::ApiEnv;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "tenants-test-token";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn now_secs() -> f64 {
+    // Test code: the server runs on the system clock.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the records' timestamps are the real time"
+    )]
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+fn record(tenant: Option<&str>, endpoint: &str, status: u16, latency_ms: f64) -> Value {
+    json!({"tenant_id": tenant, "endpoint": endpoint, "method": "GET", "status_code": status,
+           "latency_ms": latency_ms, "timestamp": now_secs()})
+}
+
+async fn post_requests(env: &ApiEnv, p: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> support::api::Resp {
+    let mut req = env.http.post(env.url(&format!("/api/{p}/requests/")));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    support::api::Resp::read("POST requests".into(), req.body(body).send().await.unwrap()).await
+}
+
+fn auth() -> (&'static str, String) {
+    (
+        "x-sentry-auth",
+        format!("Sentry sentry_key={KEY}, sentry_version=7"),
+    )
+}
+
+/// Polls the ranking until it counts `requests` requests, `errors` of them 5xx.
+async fn ranking_with(env: &ApiEnv, p: &str, query: &str, requests: u64, errors: u64) -> Value {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let r = env
+            .get(TOKEN, &format!("/api/0/projects/{p}/tenants/?{query}"))
+            .await
+            .expect(200);
+        if r["errors"].as_u64() == Some(errors) && r["requests"].as_u64() == Some(requests) {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ranking never counted {requests} requests and {errors} 5xx: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn batches_of_request_events_rank_tenants_in_the_api() {
+    let env = ApiEnv::start().await;
+    let p = env.acme_shop(TOKEN).await;
+    let (h, v) = auth();
+
+    // 100 5xx: acme 68 (61 on /v1/process), beta 21, gamma 7, four others 1 each.
+    let mut batch = Vec::new();
+    for i in 0..68 {
+        let endpoint = if i < 61 { "/v1/process" } else { "/v1/orders/{id}" };
+        batch.push(record(Some("tenant_acme"), endpoint, 500, 40.0));
+    }
+    for _ in 0..21 {
+        batch.push(record(Some("tenant_beta"), "/v1/users/{id}", 503, 20.0));
+    }
+    for _ in 0..7 {
+        batch.push(record(Some("tenant_gamma"), "/v1/process", 502, 20.0));
+    }
+    for t in ["a", "b", "c", "d"] {
+        batch.push(record(Some(t), "/v1/process", 500, 10.0));
+    }
+    for _ in 0..200 {
+        batch.push(record(Some("tenant_acme"), "/v1/process", 200, 100.0));
+        batch.push(record(None, "/health", 200, 1.0));
+    }
+    // Two bad records among them: rejected, the rest kept.
+    batch.insert(3, json!({"tenant_id": "x", "status_code": 200, "latency_ms": 1}));
+    batch.insert(
+        10,
+        json!({"tenant_id": "x", "endpoint": "/x", "status_code": 999, "latency_ms": 1}),
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(serde_json::to_vec(&batch).unwrap().as_slice())
+        .unwrap();
+    let r = post_requests(
+        &env,
+        &p,
+        gz.finish().unwrap(),
+        &[(h, &v), ("content-encoding", "gzip")],
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        (r["accepted"].as_u64(), r["rejected"].as_u64()),
+        (Some(500), Some(2)),
+        "{r}"
+    );
+    assert_eq!(
+        r["errors"][0],
+        json!({"index": 3, "reason": "endpoint is missing"})
+    );
+    assert_eq!(r["errors"][1]["index"], 10);
+
+    // NDJSON with zstd, key in the query string: 10 more requests of acme, all fine.
+    let ndjson: String = (0..10)
+        .map(|_| record(Some("tenant_acme"), "/v1/process", 200, 50.0).to_string() + "\n")
+        .collect();
+    let body = zstd::encode_all(ndjson.as_bytes(), 3).unwrap();
+    let resp = env
+        .http
+        .post(env.url(&format!("/api/{p}/requests/?sentry_key={KEY}")))
+        .header("content-encoding", "zstd")
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let r = support::api::Resp::read("POST ndjson".into(), resp)
+        .await
+        .expect(200);
+    assert_eq!(r["accepted"], 10);
+
+    // Refusals: no key, a key of another project, a body that is not records, all records bad.
+    post_requests(&env, &p, b"[]".to_vec(), &[])
+        .await
+        .expect_error(403, "missing authentication");
+    let other = env
+        .store
+        .create_project("acme", "other", "python", "fedcba9876543210fedcba9876543210", 0)
+        .await
+        .unwrap()
+        .0
+        .id;
+    post_requests(&env, &other.to_string(), b"[]".to_vec(), &[(h, &v)])
+        .await
+        .expect_error(403, "does not belong to project");
+    post_requests(&env, &p, b"[{\"nope\"".to_vec(), &[(h, &v)])
+        .await
+        .expect_error(400, "not a JSON array of request records");
+    let all_bad = post_requests(&env, &p, br#"[{"endpoint": "/x"}]"#.to_vec(), &[(h, &v)]).await;
+    let body = all_bad.expect(400);
+    assert_eq!(body["rejected"], 1);
+    assert_eq!(body["errors"][0]["reason"], "status_code is missing");
+
+    // The ranking: shares exact at this size, acme's endpoint named.
+    let r = ranking_with(&env, &p, "window=10m&by=errors&limit=3", 510, 100).await;
+    let top: Vec<(&str, f64)> = r["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tenant"].as_str().unwrap(), t["share"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(
+        top,
+        [
+            ("tenant_acme", 0.68),
+            ("tenant_beta", 0.21),
+            ("tenant_gamma", 0.07)
+        ]
+    );
+    assert_eq!(r["tenants"][0]["endpoint"], "/v1/process");
+    assert_eq!(r["tenants"][0]["requests"], 278);
+    // By error rate beta (21 of 21) comes first; tiny tenants (1 of 1) stay out.
+    let r = env
+        .get(TOKEN, &format!("/api/0/projects/{p}/tenants/?by=error_rate"))
+        .await
+        .expect(200);
+    let names: Vec<&str> = r["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tenant"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tenant_beta", "tenant_acme"]);
+
+    // Drill-down and performance view.
+    let t = env
+        .get(
+            TOKEN,
+            &format!("/api/0/projects/{p}/tenants/tenant_acme/?window=5m"),
+        )
+        .await
+        .expect(200);
+    assert_eq!(t["endpoints"][0]["endpoint"], "/v1/process");
+    assert_eq!(t["endpoints"][0]["errors"], 61);
+    assert_eq!(t["minutes"].as_array().unwrap().len(), 5);
+    let sum: u64 = t["minutes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["errors"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 68);
+    let perf = env
+        .get(TOKEN, &format!("/api/0/projects/{p}/transactions/"))
+        .await
+        .expect(200);
+    let process = perf["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["endpoint"] == "/v1/process")
+        .unwrap()
+        .clone();
+    assert_eq!(process["requests"], 61 + 7 + 4 + 200 + 10);
+    let failure = process["failure_rate"].as_f64().unwrap();
+    assert!((failure - 72.0 / 282.0).abs() < 1e-9, "{process}");
+    // Every success on /v1/process took 50–100 ms: satisfied (T = 300 ms).
+    assert!(
+        (process["apdex"].as_f64().unwrap() - 210.0 / 282.0).abs() < 1e-9,
+        "{process}"
+    );
+    let p95 = process["p95_ms"].as_f64().unwrap();
+    assert!((99.0..=101.0).contains(&p95), "{process}");
+
+    // Windows are validated; other organizations see nothing.
+    env.get(TOKEN, &format!("/api/0/projects/{p}/tenants/?window=3d"))
+        .await
+        .expect_error(400, "invalid window");
+    env.get(TOKEN, &format!("/api/0/projects/{p}/tenants/?by=p99"))
+        .await
+        .expect_error(400, "expected errors, error_rate or latency");
+    env.user("stranger@example.com", false).await;
+    let stranger = env.sign_in("stranger@example.com").await;
+    env.get(&stranger, &format!("/api/0/projects/{p}/tenants/"))
+        .await
+        .expect_error(404, "not found");
+}
+
+/// OTLP/JSON as the OpenTelemetry exporters send it: server spans are requests, the tenant from a
+/// span attribute or else the resource; client spans are not requests.
+#[tokio::test]
+async fn otlp_trace_exports_count_their_server_spans() {
+    let env = ApiEnv::start().await;
+    let p = env.acme_shop(TOKEN).await;
+    let now_ns = (now_secs() * 1e9) as u128;
+    let span = |kind: u8, tenant: Option<&str>, status: u16| {
+        let mut attributes = vec![
+            json!({"key": "http.route", "value": {"stringValue": "/v1/process"}}),
+            json!({"key": "http.request.method", "value": {"stringValue": "POST"}}),
+            json!({"key": "http.response.status_code", "value": {"intValue": status.to_string()}}),
+        ];
+        if let Some(t) = tenant {
+            attributes.push(json!({"key": "tenant.id", "value": {"stringValue": t}}));
+        }
+        json!({"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
+               "name": "POST /v1/process", "kind": kind,
+               "startTimeUnixNano": (now_ns - 30_000_000).to_string(), "endTimeUnixNano": now_ns.to_string(),
+               "attributes": attributes})
+    };
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "tenant_id", "value": {"stringValue": "tenant_resource"}}]},
+        "scopeSpans": [{"spans": [span(2, Some("tenant_otel"), 500), span(2, Some("tenant_otel"), 500),
+                                   span(2, None, 503), span(3, Some("tenant_client"), 500)]}]}]});
+    let resp = env
+        .http
+        .post(env.url(&format!("/api/{p}/integration/otlp/v1/traces")))
+        .header("x-sentry-auth", format!("Sentry sentry_key={KEY}"))
+        .header("content-type", "application/json")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let r = ranking_with(&env, &p, "window=5m", 3, 3).await;
+    let top: Vec<(&str, u64)> = r["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tenant"].as_str().unwrap(), t["errors"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(top, [("tenant_otel", 2), ("tenant_resource", 1)]);
+    // Not OTLP at all: 415 with a Status body.
+    let resp = env
+        .http
+        .post(env.url(&format!("/api/{p}/integration/otlp/v1/traces?sentry_key={KEY}")))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs a sensor's live script against the server; answers its JSON line.
+async fn live(
+    env: &ApiEnv,
+    p: &str,
+    program: &str,
+    args: &[PathBuf],
+    mode: &str,
+    extra: &[(&str, PathBuf)],
+) -> Value {
+    let host = env.server.base_url().trim_start_matches("http://").to_owned();
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .arg(mode)
+        .env("SENTINEL_DSN", format!("http://{KEY}@{host}/{p}"));
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(WAIT, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{program} {mode} did not finish"))
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} {mode} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim().lines().last().unwrap()).unwrap()
+}
+
+/// Each sensor's live app sends acme 30 requests (20 of them 500) on an item route, beta 10 and
+/// 5 without tenant on /health; four apps, so 80 5xx, all acme's, on the item route templates.
+#[tokio::test]
+async fn the_python_node_and_rust_sensors_report_through_real_apps() {
+    let env = ApiEnv::start().await;
+    let p = env.acme_shop(TOKEN).await;
+    let python = std::env::var("SENTINEL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let py_script = repo().join("sdks/python/tests/live_app.py");
+    let node_modules = repo().join("sdks/node/node_modules");
+    assert!(
+        node_modules.join("express").is_dir() && node_modules.join("fastify").is_dir(),
+        "sdks/node has no node_modules: run scripts/test, which installs them"
+    );
+    let node_script = repo().join("sdks/node/test/live_app.js");
+    let mut templates = Vec::new();
+    for mode in ["asgi", "wsgi"] {
+        let out = live(&env, &p, &python, std::slice::from_ref(&py_script), mode, &[]).await;
+        assert_eq!(
+            (out["sent"].as_u64(), out["dropped"].as_u64()),
+            (Some(45), Some(0)),
+            "{out}"
+        );
+        templates.push(out["template"].as_str().unwrap().to_owned());
+    }
+    for mode in ["express", "fastify"] {
+        let out = live(&env, &p, "node", std::slice::from_ref(&node_script), mode, &[]).await;
+        assert_eq!(
+            (out["sent"].as_u64(), out["dropped"].as_u64()),
+            (Some(45), Some(0)),
+            "{out}"
+        );
+        templates.push(out["template"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        templates,
+        [
+            "/v1/items/{item_id}",
+            "/v1/items/{id}",
+            "/v1/items/:id",
+            "/v1/items/:id"
+        ]
+    );
+
+    // The Rust tower layer around an axum app.
+    let sensor = sentinel_sensor::Sensor::from_dsn(&format!(
+        "http://{KEY}@{}/{p}",
+        env.server.base_url().trim_start_matches("http://")
+    ))
+    .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/v1/items/{id}",
+            axum::routing::get(|axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                if id <= 20 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+        .layer(sensor.layer());
+    use tower::ServiceExt as _;
+    for id in 1..=30 {
+        let req = axum::http::Request::get(format!("/v1/items/{id}"))
+            .header("x-tenant-id", "acme")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.clone().oneshot(req).await.unwrap();
+    }
+    sensor.flush(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(sensor.stats().sent, 30);
+
+    let r = ranking_with(&env, &p, "window=5m", 4 * 45 + 30, 100).await;
+    assert_eq!(r["tenants"][0]["tenant"], "acme");
+    assert_eq!(r["tenants"][0]["share"], 1.0);
+    let perf = env
+        .get(TOKEN, &format!("/api/0/projects/{p}/transactions/?window=5m"))
+        .await
+        .expect(200);
+    let mut endpoints: Vec<(String, u64)> = perf["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["endpoint"].as_str().unwrap().to_owned(),
+                t["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    endpoints.sort();
+    assert_eq!(
+        endpoints,
+        [
+            ("/health".to_owned(), 4 * 15),
+            ("/v1/items/:id".to_owned(), 60),
+            ("/v1/items/{id}".to_owned(), 60),
+            ("/v1/items/{item_id}".to_owned(), 30),
+        ]
+    );
+}
