@@ -15,6 +15,7 @@ mod promtext;
 mod query;
 mod report;
 mod server;
+mod tenants;
 mod uptime;
 
 use std::time::Instant;
@@ -43,6 +44,8 @@ enum Command {
     Query(query::QueryArgs),
     /// Many HTTP monitors against a local target: every slot run, scheduling lag, CPU, memory, pages
     Uptime(uptime::UptimeArgs),
+    /// Request events through the batch endpoint: throughput, aggregation delay, "top tenants now", memory
+    Tenants(tenants::TenantsArgs),
     /// Print a corpus event, or measure the corpus's sizes and generation cost
     Corpus(CorpusArgs),
     /// Send generated events to a running server (what `sentinel seed` does)
@@ -146,6 +149,7 @@ fn main() -> anyhow::Result<()> {
             runtime(args.common.client_threads)?.block_on(overload::run(args, pool))
         }
         Command::Query(args) => runtime(args.common.client_threads.max(2))?.block_on(query::run(args)),
+        Command::Tenants(args) => runtime(args.common.client_threads.max(2))?.block_on(tenants::run(args)),
         Command::Uptime(args) => runtime(args.common.client_threads.max(2))?.block_on(uptime::run(args)),
         Command::Corpus(args) => corpus(&args),
         Command::Seed(args) => {
