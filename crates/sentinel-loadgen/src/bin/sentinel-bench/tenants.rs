@@ -70,7 +70,7 @@ fn batch(n: u64, size: usize, tenants: u64, now_s: f64) -> Bytes {
             ("tenant_acme".to_owned(), "/v1/process", 500)
         } else {
             let t = (n * size as u64 + i) % tenants;
-            let status = if x % 100 == 0 { 503 } else { 200 };
+            let status = if x.is_multiple_of(100) { 503 } else { 200 };
             (format!("tenant_{t}"), ENDPOINTS[(x % 6) as usize], status)
         };
         let latency = 5.0 + (x % 2000) as f64 / 10.0;
