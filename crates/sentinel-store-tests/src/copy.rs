@@ -76,6 +76,13 @@ pub async fn populate_every_table(store: &dyn Store) {
     store
         .apply_batch(&ProcessedBatch {
             acknowledged: claimed.iter().map(|c| c.id).collect(),
+            request_rollups: vec![sentinel_store::NewRequestRollup {
+                project_id: p,
+                minute_ms: T0 - T0 % 60_000,
+                requests: 3,
+                counts: b"counts".to_vec(),
+                latency: b"latency".to_vec(),
+            }],
             ..Default::default()
         })
         .await

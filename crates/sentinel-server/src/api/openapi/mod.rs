@@ -246,6 +246,7 @@ pub fn build(server_url: &str) -> Value {
             {"name": "releases", "description": "Releases and release health."},
             {"name": "alerts", "description": "Notification channels, alert rules and the delivery log, of projects and of the instance."},
             {"name": "uptime", "description": "Uptime monitors (HTTP(S), TCP), their checks and incidents."},
+            {"name": "tenants", "description": "Tenant rankings and per-endpoint performance from request events."},
             {"name": "operations", "description": "Health, readiness, metrics, this document."},
             {"name": "sentry-ingest", "description": "The Sentry protocol, for SDKs; not a management API."},
         ],
