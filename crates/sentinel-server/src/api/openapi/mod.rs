@@ -96,6 +96,7 @@ fn path_param_doc(name: &str) -> (&'static str, &'static str) {
         "channel_id" => ("integer", "Notification channel id."),
         "rule_id" => ("integer", "Alert rule id."),
         "monitor_id" => ("integer", "Uptime monitor id."),
+        "tenant" => ("string", "Tenant id as sent in request events, URL-encoded."),
         "version" => ("string", "Release version, URL-encoded."),
         "slug" => ("string", "The heartbeat or cron monitor's slug."),
         "window_id" => ("integer", "Maintenance window id."),
