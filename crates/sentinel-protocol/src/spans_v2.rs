@@ -32,8 +32,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::requests::{self, RequestEvent, Unchecked};
-use crate::transaction::{instant_us, latency_ms, status_number, tenant_value};
+use crate::requests::{self, RequestEvent};
+use crate::transaction::{instant_us, status_number, tenant_value, timed_request};
 
 #[derive(Deserialize)]
 struct Container<'a> {
@@ -138,18 +138,7 @@ fn request_from_span(span: &StreamedSpan, tenant_tag: &str) -> Option<RequestEve
         .find_map(|key| tenant_value(span.attribute(key)))
         .unwrap_or_default();
 
-    requests::check(
-        Unchecked {
-            tenant,
-            endpoint: &endpoint,
-            method,
-            status,
-            latency_ms: latency_ms(start_us, end_us),
-            timestamp_ms: end_us.div_euclid(1000),
-        },
-        None,
-    )
-    .ok()
+    timed_request(tenant, &endpoint, method, status, start_us, end_us)
 }
 
 /// `tenant_id` ↔ `tenant.id`: Sentry attribute names use dots where tag names often use `_`.

@@ -110,18 +110,7 @@ pub fn request_from_transaction(payload: &[u8], tenant_tag: &str) -> Option<Requ
         .or_else(|| tenant_value(&t.user["id"]))
         .unwrap_or_default();
 
-    requests::check(
-        Unchecked {
-            tenant,
-            endpoint: &endpoint,
-            method,
-            status,
-            latency_ms: latency_ms(start_us, end_us),
-            timestamp_ms: end_us.div_euclid(1000),
-        },
-        None,
-    )
-    .ok()
+    timed_request(tenant, &endpoint, method, status, start_us, end_us)
 }
 
 fn is_server_op(op: Option<&str>) -> bool {
@@ -202,13 +191,33 @@ pub(crate) fn instant_us(value: &Value) -> Option<i64> {
     }
 }
 
-pub(crate) fn latency_ms(start_us: i64, end_us: i64) -> f64 {
+/// The request that ran from `start_us` to `end_us` (epoch µs), if it passes the batch
+/// endpoint's checks (the time window aside: the caller checks it against its receive time).
+pub(crate) fn timed_request(
+    tenant: String,
+    endpoint: &str,
+    method: &str,
+    status: i64,
+    start_us: i64,
+    end_us: i64,
+) -> Option<RequestEvent> {
     #[expect(
         clippy::cast_precision_loss,
         reason = "request durations are far below 2^53 µs"
     )]
     let us = end_us.saturating_sub(start_us) as f64;
-    us / 1000.0
+    requests::check(
+        Unchecked {
+            tenant,
+            endpoint,
+            method,
+            status,
+            latency_ms: us / 1000.0,
+            timestamp_ms: end_us.div_euclid(1000),
+        },
+        None,
+    )
+    .ok()
 }
 
 #[cfg(test)]

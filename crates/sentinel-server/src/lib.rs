@@ -276,6 +276,7 @@ impl Server {
             tasks.push(("worker", spawn_named("worker", worker.run(rx.clone()))));
             let compactor = tenants::read::Compactor {
                 store: store.clone(),
+                clock: clock.clone(),
                 interval: std::time::Duration::from_secs(5),
             };
             tasks.push((

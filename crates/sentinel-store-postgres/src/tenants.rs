@@ -23,8 +23,12 @@ impl TenantStore for PgStore {
         request_rollup_rows(&self.pool, project_id, since_ms, until_ms, with_latency).await
     }
 
-    async fn fragmented_request_minutes(&self, limit: usize) -> Result<Vec<(i64, i64)>, StoreError> {
-        fragmented_request_minutes(&self.pool, limit).await
+    async fn fragmented_request_minutes(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        fragmented_request_minutes(&self.pool, since_ms, limit).await
     }
 
     async fn compact_request_rollups(

@@ -73,13 +73,15 @@ macro_rules! tenants {
 
         pub async fn fragmented_request_minutes(
             pool: &$crate::__private::sqlx::Pool<$db>,
+            since_ms: i64,
             limit: usize,
         ) -> Result<Vec<(i64, i64)>, $crate::__private::sentinel_store::StoreError> {
             use $crate::__private::sqlx::Row as _;
             let rows = $crate::__private::sqlx::query(
-                "SELECT project_id, minute_ms FROM request_rollups GROUP BY project_id, minute_ms \
-                 HAVING COUNT(*) > 1 ORDER BY minute_ms, project_id LIMIT $1",
+                "SELECT project_id, minute_ms FROM request_rollups WHERE minute_ms >= $1 \
+                 GROUP BY project_id, minute_ms HAVING COUNT(*) > 1 ORDER BY minute_ms, project_id LIMIT $2",
             )
+            .bind(since_ms)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(pool)
             .await

@@ -23,8 +23,12 @@ impl TenantStore for SqliteStore {
         request_rollup_rows(&self.main_r, project_id, since_ms, until_ms, with_latency).await
     }
 
-    async fn fragmented_request_minutes(&self, limit: usize) -> Result<Vec<(i64, i64)>, StoreError> {
-        fragmented_request_minutes(&self.main_r, limit).await
+    async fn fragmented_request_minutes(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        fragmented_request_minutes(&self.main_r, since_ms, limit).await
     }
 
     async fn compact_request_rollups(

@@ -71,7 +71,15 @@ pub async fn request_rollups_are_written_with_a_batch_read_per_window_and_compac
     assert_eq!(store.request_projects(m0 + MINUTE).await.unwrap(), [p]);
 
     // Only minutes with several rows need compacting.
-    assert_eq!(store.fragmented_request_minutes(10).await.unwrap(), [(p, m0)]);
+    assert_eq!(store.fragmented_request_minutes(m0, 10).await.unwrap(), [(p, m0)]);
+    // Minutes before `since` are not looked at.
+    assert!(
+        store
+            .fragmented_request_minutes(m0 + MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let ids: Vec<i64> = rows.iter().filter(|r| r.minute_ms == m0).map(|r| r.id).collect();
     let merged = rollup(p, m0, 17, b"ac");
     assert!(store.compact_request_rollups(&ids, &merged).await.unwrap());
@@ -81,7 +89,7 @@ pub async fn request_rollups_are_written_with_a_batch_read_per_window_and_compac
         (rows[0].requests, rows[0].counts.as_slice()),
         (17, &b"counts:ac"[..])
     );
-    assert!(store.fragmented_request_minutes(10).await.unwrap().is_empty());
+    assert!(store.fragmented_request_minutes(m0, 10).await.unwrap().is_empty());
 
     // A second compactor with the same (now gone) rows changes nothing.
     assert!(

@@ -47,8 +47,13 @@ pub trait TenantStore: Send + Sync {
         with_latency: bool,
     ) -> Result<Vec<RequestRollup>, StoreError>;
 
-    /// `(project, minute)` pairs with more than one row, oldest minute first, at most `limit`.
-    async fn fragmented_request_minutes(&self, limit: usize) -> Result<Vec<(i64, i64)>, StoreError>;
+    /// `(project, minute)` pairs of minutes from `since_ms` on with more than one row, oldest
+    /// minute first, at most `limit`.
+    async fn fragmented_request_minutes(
+        &self,
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, i64)>, StoreError>;
 
     /// Replaces the rows `ids` (one project's minute) by `merged` in one transaction. Answers false,
     /// changing nothing, when any of them is gone (another compactor got there first).

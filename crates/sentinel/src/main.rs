@@ -548,25 +548,26 @@ async fn main() -> anyhow::Result<()> {
             limit,
             json,
         } => {
-            use sentinel_server::tenants::{api, read, report};
+            use sentinel_server::tenants::{api, report};
             let window_ms = api::parse_window(&window).map_err(anyhow::Error::msg)?;
             let by = by.parse().map_err(anyhow::Error::msg)?;
             anyhow::ensure!((1..=100).contains(&limit), "--limit must be from 1 to 100");
             let store = open_store(&s).await?;
             let project = report::find_project(store.as_ref(), &project).await?;
-            let now = clock.now_ms();
-            let ranking = read::ranking(store.as_ref(), project.id, now, window_ms, by, limit).await?;
+            let out = api::RankingJson::read(
+                store.as_ref(),
+                project.id,
+                clock.now_ms(),
+                window,
+                window_ms,
+                by,
+                limit,
+            )
+            .await?;
             if json {
-                let (since, until) = read::window_bounds(now, window_ms);
-                let out = api::RankingJson {
-                    window,
-                    since: sentinel_server::clock::rfc3339(since),
-                    until: sentinel_server::clock::rfc3339(until),
-                    ranking,
-                };
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", report::render(&ranking, &window));
+                print!("{}", report::render(&out.ranking, &out.window));
             }
             store.close().await;
         }

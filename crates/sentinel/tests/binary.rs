@@ -1,8 +1,8 @@
 //! The real binary: durability across SIGKILL (an event answered 200 survives, is processed after
 //! the restart and counted once), graceful shutdown, data-dir locking, `sentinel seed`, the
 //! account commands (`user create/list/reset-password`, `project create --org --platform`,
-//! `token create --user --scope`), and `monitors apply` (also from `serve` with
-//! `uptime.monitors_file`).
+//! `token create --user --scope`), `monitors apply` (also from `serve` with
+//! `uptime.monitors_file`), and `top` over request events a running server aggregated.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -855,6 +855,98 @@ async fn api_post(http: &reqwest::Client, url: &str, token: &str, body: Value) -
     let body: Value = resp.json().await.unwrap();
     assert!(status.is_success(), "{url}: {status} {body}");
     body
+}
+
+#[tokio::test]
+async fn top_ranks_the_tenants_a_running_server_aggregated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let dsn = last_line(&["project", "create", "api"], d);
+    let key = dsn
+        .trim_start_matches("http://")
+        .split('@')
+        .next()
+        .unwrap()
+        .to_owned();
+    let project = dsn.rsplit('/').next().unwrap().to_owned();
+    let (child, addr) = serve(d);
+    let base = format!("http://{addr}");
+    // 100 5xx: acme 68 (all on /v1/process), beta 21, gamma 7, and 4 more tenants with 1 each.
+    let mut records = Vec::new();
+    for (tenant, endpoint, n) in [
+        ("tenant_acme", "/v1/process", 68),
+        ("tenant_beta", "/v1/users/{id}", 21),
+        ("tenant_gamma", "/v1/search", 7),
+        ("a", "/x", 1),
+        ("b", "/x", 1),
+        ("c", "/x", 1),
+        ("d", "/x", 1),
+    ] {
+        for _ in 0..n {
+            records.push(serde_json::json!({"tenant_id": tenant, "endpoint": endpoint,
+                "status_code": 500, "latency_ms": 12.5}));
+        }
+    }
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let resp = http
+        .post(format!("{base}/api/{project}/requests/?sentry_key={key}"))
+        .json(&records)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    wait_drained(&http, &base).await;
+
+    let top = run(
+        d,
+        &["top", "--project", "api", "--window", "10m", "--limit", "3"],
+        &[],
+        "",
+    );
+    assert!(top.status.success(), "{}", String::from_utf8_lossy(&top.stderr));
+    assert_eq!(
+        String::from_utf8(top.stdout).unwrap(),
+        "Top tenants by 5xx (last 10 minutes)\n\
+         1. tenant_acme    68% of all 5xx  (endpoint: /v1/process)\n\
+         2. tenant_beta    21%  (endpoint: /v1/users/{id})\n\
+         3. tenant_gamma    7%  (endpoint: /v1/search)\n"
+    );
+    let json = run(d, &["top", "--project", &project, "--json"], &[], "");
+    let v: Value = serde_json::from_str(&ok_stdout(json, "top --json")).unwrap();
+    assert_eq!(
+        (v["by"].as_str(), v["errors"].as_u64()),
+        (Some("errors"), Some(100))
+    );
+    assert_eq!(v["tenants"][0]["share"], 0.68);
+    assert!(
+        failure(run(d, &["top", "--project", "nope"], &[], ""), "unknown project")
+            .contains("no project \"nope\"")
+    );
+    assert!(
+        failure(
+            run(d, &["top", "--project", "api", "--window", "3d"], &[], ""),
+            "bad window"
+        )
+        .contains("invalid window")
+    );
+    assert!(
+        failure(
+            run(d, &["top", "--project", "api", "--by", "p99"], &[], ""),
+            "bad ranking"
+        )
+        .contains("expected errors")
+    );
+    kill(child);
+}
+
+/// The whole standard output of a successful command.
+fn ok_stdout(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn kill(mut child: Child) {

@@ -91,6 +91,12 @@ pub enum IngestError {
 }
 
 impl IngestError {
+    /// The answer to a rejected request, counted by reason.
+    fn reject(self) -> Response {
+        metrics::counter!("sentinel_ingest_rejected_total", "reason" => self.reason()).increment(1);
+        self.into_response()
+    }
+
     fn reason(&self) -> &'static str {
         match self {
             IngestError::BadRequest(reason, _) => reason,
@@ -187,10 +193,7 @@ fn respond(result: Result<Option<EventId>, IngestError>) -> Response {
             };
             axum::Json(body).into_response()
         }
-        Err(e) => {
-            metrics::counter!("sentinel_ingest_rejected_total", "reason" => e.reason()).increment(1);
-            e.into_response()
-        }
+        Err(e) => e.reject(),
     }
 }
 
@@ -281,6 +284,65 @@ async fn read_body(
     Ok(buf.freeze())
 }
 
+/// A request body read and decoded within the ingest limits, with the permits that account for
+/// it: the in-flight slot and the body budget stay taken until the request is answered.
+pub(crate) struct Received {
+    pub project_id: i64,
+    /// The decoded body (the received bytes themselves when it was not compressed).
+    pub body: bytes::Bytes,
+    _in_flight: OwnedSemaphorePermit,
+    _budget: Vec<OwnedSemaphorePermit>,
+}
+
+/// Takes an in-flight slot, parses the project id of the path, and reads and decodes the body
+/// (`Content-Encoding`) under the size limits, charging it to the body budget.
+pub(crate) async fn receive(
+    app: &AppState,
+    project: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Received, IngestError> {
+    let in_flight = app.in_flight.clone().try_acquire_owned().map_err(|_| {
+        IngestError::Unavailable(
+            "overloaded",
+            "server is handling too many ingest requests; retry later".into(),
+        )
+    })?;
+    let project_id: i64 = project.parse().map_err(|_| {
+        IngestError::BadRequest(
+            "invalid_project",
+            format!("project id in the URL must be a number, got {project:?}"),
+        )
+    })?;
+    let limits = &app.settings.ingest;
+    let mut held = Vec::new();
+    let raw = read_body(body, limits.max_compressed_bytes, &app.body_budget, &mut held).await?;
+    let encoding = ContentEncoding::from_header(
+        headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let decoded = decode(encoding, &raw, limits.max_envelope_bytes).map_err(|e| match e {
+        DecodeError::TooLarge { limit } => {
+            IngestError::TooLarge(format!("decompressed body exceeds the limit of {limit} bytes"))
+        }
+        DecodeError::Corrupt { .. } => IngestError::BadRequest("invalid_compression", e.to_string()),
+    })?;
+    let body = match decoded {
+        std::borrow::Cow::Borrowed(b) => raw.slice_ref(b),
+        std::borrow::Cow::Owned(d) => {
+            held.push(reserve(&app.body_budget, d.len())?);
+            bytes::Bytes::from(d)
+        }
+    };
+    Ok(Received {
+        project_id,
+        body,
+        _in_flight: in_flight,
+        _budget: held,
+    })
+}
+
 /// One item that passed validation, before compression.
 struct Accepted<'a> {
     kind: ItemKind,
@@ -297,37 +359,11 @@ async fn ingest(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Option<EventId>, IngestError> {
-    let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| {
-        IngestError::Unavailable(
-            "overloaded",
-            "server is handling too many ingest requests; retry later".into(),
-        )
-    })?;
+    let received = receive(app, project, headers, body).await?;
+    let (project_id, decoded) = (received.project_id, &received.body[..]);
     let limits = &app.settings.ingest;
-    let project_id: i64 = project.parse().map_err(|_| {
-        IngestError::BadRequest(
-            "invalid_project",
-            format!("project id in the URL must be a number, got {project:?}"),
-        )
-    })?;
-    let mut held = Vec::new();
-    let raw = read_body(body, limits.max_compressed_bytes, &app.body_budget, &mut held).await?;
-    let encoding = ContentEncoding::from_header(
-        headers
-            .get(header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let decoded = decode(encoding, &raw, limits.max_envelope_bytes).map_err(|e| match e {
-        DecodeError::TooLarge { limit } => {
-            IngestError::TooLarge(format!("decompressed body exceeds the limit of {limit} bytes"))
-        }
-        DecodeError::Corrupt { .. } => IngestError::BadRequest("invalid_compression", e.to_string()),
-    })?;
-    if let std::borrow::Cow::Owned(d) = &decoded {
-        held.push(reserve(&app.body_budget, d.len())?);
-    }
     let envelope = match endpoint {
-        Endpoint::Envelope => envelope::parse(&decoded)
+        Endpoint::Envelope => envelope::parse(decoded)
             .map_err(|e| IngestError::BadRequest("invalid_envelope", format!("malformed envelope: {e}")))?,
         Endpoint::Store => Envelope {
             header: EnvelopeHeader::default(),
@@ -340,7 +376,7 @@ async fn ingest(
                     attachment_type: None,
                     item_count: None,
                 },
-                payload: &decoded,
+                payload: decoded,
             }],
         },
     };

@@ -11,14 +11,13 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sentinel_protocol::decode::{ContentEncoding, DecodeError, decode};
 use sentinel_protocol::envelope::EnvelopeHeader;
 use sentinel_protocol::otlp;
 use sentinel_protocol::requests::{self, ParsedBatch, RequestEvent};
 use sentinel_store::{ItemKind, NewInboxItem};
 use serde_json::json;
 
-use super::{IngestError, authorize, public_key, read_body, reserve};
+use super::{IngestError, authorize, public_key, receive};
 use crate::AppState;
 use crate::codec::Codec;
 
@@ -30,21 +29,19 @@ pub async fn endpoint(
     body: Body,
 ) -> Response {
     let result = async {
-        let (project_id, body) = read(&app, &project, &headers, body).await?;
+        let received = receive(&app, &project, &headers, body).await?;
+        let project_id = received.project_id;
         let key = public_key(query.as_deref(), &headers, &EnvelopeHeader::default());
         authorize(&app, project_id, key).await?;
         let now = app.clock.now_ms();
-        let parsed = requests::parse_batch(&body, now)
+        let parsed = requests::parse_batch(&received.body, now)
             .map_err(|e| IngestError::BadRequest("invalid_requests", e.to_string()))?;
         accept(&app, project_id, now, parsed).await
     }
     .await;
     match result {
         Ok(r) => r,
-        Err(e) => {
-            metrics::counter!("sentinel_ingest_rejected_total", "reason" => e.reason()).increment(1);
-            e.into_response()
-        }
+        Err(e) => e.reject(),
     }
 }
 
@@ -63,10 +60,11 @@ pub async fn otlp_endpoint(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let result = async {
-        let (project_id, body) = read(&app, &project, &headers, body).await?;
+        let received = receive(&app, &project, &headers, body).await?;
+        let (project_id, body) = (received.project_id, &received.body);
         let key = public_key(query.as_deref(), &headers, &EnvelopeHeader::default());
         authorize(&app, project_id, key).await?;
-        let encoding = otlp::otlp_encoding(content_type.as_deref(), &body).map_err(|e| {
+        let encoding = otlp::otlp_encoding(content_type.as_deref(), body).map_err(|e| {
             (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 e.to_string(),
@@ -79,7 +77,7 @@ pub async fn otlp_endpoint(
         };
         let now = app.clock.now_ms();
         let parsed = match otlp::parse_otlp_traces(
-            &body,
+            body,
             content_type.as_deref(),
             now,
             &app.settings.tenants.otlp_tenant_attributes,
@@ -114,50 +112,8 @@ pub async fn otlp_endpoint(
             )
                 .into_response()
         }
-        Err(e) => {
-            metrics::counter!("sentinel_ingest_rejected_total", "reason" => e.reason()).increment(1);
-            e.into_response()
-        }
+        Err(e) => e.reject(),
     }
-}
-
-/// The project id of the path and the decoded body, within the ingest limits and body budget.
-pub(crate) async fn read(
-    app: &AppState,
-    project: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<(i64, Vec<u8>), IngestError> {
-    let _permit = app.in_flight.clone().try_acquire_owned().map_err(|_| {
-        IngestError::Unavailable(
-            "overloaded",
-            "server is handling too many ingest requests; retry later".into(),
-        )
-    })?;
-    let project_id: i64 = project.parse().map_err(|_| {
-        IngestError::BadRequest(
-            "invalid_project",
-            format!("project id in the URL must be a number, got {project:?}"),
-        )
-    })?;
-    let limits = &app.settings.ingest;
-    let mut held = Vec::new();
-    let raw = read_body(body, limits.max_compressed_bytes, &app.body_budget, &mut held).await?;
-    let encoding = ContentEncoding::from_header(
-        headers
-            .get(header::CONTENT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let decoded = decode(encoding, &raw, limits.max_envelope_bytes).map_err(|e| match e {
-        DecodeError::TooLarge { limit } => {
-            IngestError::TooLarge(format!("decompressed body exceeds the limit of {limit} bytes"))
-        }
-        DecodeError::Corrupt { .. } => IngestError::BadRequest("invalid_compression", e.to_string()),
-    })?;
-    if let std::borrow::Cow::Owned(d) = &decoded {
-        held.push(reserve(&app.body_budget, d.len())?);
-    }
-    Ok((project_id, decoded.into_owned()))
 }
 
 /// Appends the valid events of a parsed batch as one inbox item and answers with the counts: 200

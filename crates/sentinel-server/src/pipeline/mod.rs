@@ -343,12 +343,10 @@ pub fn process(
                     }
                     _ => Vec::new(),
                 };
-                let derived: Vec<_> = derived
-                    .into_iter()
-                    .filter(|e| sentinel_protocol::requests::within_window(e.timestamp_ms, received_ms))
-                    .collect();
-                if !derived.is_empty() {
-                    requests.add(project_id, &derived);
+                for e in derived {
+                    if sentinel_protocol::requests::within_window(e.timestamp_ms, received_ms) {
+                        requests.push(project_id, e);
+                    }
                 }
                 batch.outcomes.push(accepted(1));
                 batch.items.push(NewStoredItem {

@@ -17,9 +17,17 @@ pub const APDEX_THRESHOLD_MS: f64 = 300.0;
 #[derive(Default)]
 pub struct Aggregator {
     minutes: BTreeMap<(i64, i64), (u64, Summary)>,
+    /// Requests derived one at a time (from transactions and spans), summarized together at the
+    /// end: a summary per single request would cost a merge each.
+    derived: HashMap<i64, Vec<RequestEvent>>,
 }
 
 impl Aggregator {
+    /// Adds one request of `project_id`, derived from another item.
+    pub fn push(&mut self, project_id: i64, event: RequestEvent) {
+        self.derived.entry(project_id).or_default().push(event);
+    }
+
     /// Adds the events of one item of `project_id`.
     pub fn add(&mut self, project_id: i64, events: &[RequestEvent]) {
         let mut by_minute: HashMap<i64, Vec<&RequestEvent>> = HashMap::new();
@@ -44,12 +52,11 @@ impl Aggregator {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.minutes.is_empty()
-    }
-
     /// The rows to write, one per (project, minute).
-    pub fn finish(self) -> Vec<NewRequestRollup> {
+    pub fn finish(mut self) -> Vec<NewRequestRollup> {
+        for (project_id, events) in std::mem::take(&mut self.derived) {
+            self.add(project_id, &events);
+        }
         self.minutes
             .into_iter()
             .map(|((project_id, minute_ms), (requests, s))| NewRequestRollup {

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use sentinel_store::OrgRole;
+use sentinel_store::{OrgRole, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::ranking::{By, Ranking, line};
@@ -93,14 +93,31 @@ async fn ranking(
             .ok_or_else(|| ApiError::BadRequest(format!("invalid limit {v:?}: expected 1 to 100")))?,
     };
     let now = app.clock.now_ms();
-    let (since, until) = window_bounds(now, window_ms);
-    let ranking = read::ranking(app.store.as_ref(), project.id, now, window_ms, by, limit).await?;
-    Ok(Json(RankingJson {
-        window,
-        since: rfc3339(since),
-        until: rfc3339(until),
-        ranking,
-    }))
+    Ok(Json(
+        RankingJson::read(app.store.as_ref(), project.id, now, window, window_ms, by, limit).await?,
+    ))
+}
+
+impl RankingJson {
+    /// The ranking of a project over `window` (spelled as given, `window_ms` long) ending now.
+    pub async fn read(
+        store: &dyn Store,
+        project_id: i64,
+        now_ms: i64,
+        window: String,
+        window_ms: i64,
+        by: By,
+        limit: usize,
+    ) -> Result<Self, StoreError> {
+        let (since, until) = window_bounds(now_ms, window_ms);
+        let ranking = read::ranking(store, project_id, now_ms, window_ms, by, limit).await?;
+        Ok(RankingJson {
+            window,
+            since: rfc3339(since),
+            until: rfc3339(until),
+            ranking,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,32 +171,28 @@ pub async fn tenant_view(
         all.merge(m);
     }
     let line = line(&all, Some(&baseline), tenant, all.latency.all.quantile_ms(0.95));
-    let mut endpoints: Vec<TenantEndpointJson> = Vec::new();
     let errors = all.counts.error_endpoints.get(tenant);
     let sketches = all.latency.tenants.get(tenant);
-    let mut names: Vec<&String> = errors
+    // The endpoints it had 5xx on, and those its latency was sketched on.
+    let names: std::collections::BTreeSet<String> = errors
         .map(|e| e.top(usize::MAX).into_iter().map(|c| c.key).collect::<Vec<_>>())
         .unwrap_or_default()
-        .iter()
-        .filter_map(|k| all.counts.endpoints.get_key_value(k).map(|(k, _)| k))
+        .into_iter()
+        .chain(sketches.into_iter().flat_map(|s| s.keys().cloned()))
         .collect();
-    if let Some(s) = sketches {
-        names.extend(s.keys());
-    }
-    names.sort();
-    names.dedup();
-    for name in names {
-        endpoints.push(TenantEndpointJson {
-            endpoint: name.clone(),
-            errors: errors.and_then(|e| e.get(name)).map_or(0, |c| c.count),
+    let mut endpoints: Vec<TenantEndpointJson> = names
+        .into_iter()
+        .map(|name| TenantEndpointJson {
+            errors: errors.and_then(|e| e.get(&name)).map_or(0, |c| c.count),
             p95_ms: sketches
-                .and_then(|s| s.get(name))
+                .and_then(|s| s.get(&name))
                 .and_then(|s| s.quantile_ms(0.95)),
             all_p95_ms: (name != OTHER)
-                .then(|| all.latency.endpoints.get(name).and_then(|s| s.quantile_ms(0.95)))
+                .then(|| all.latency.endpoints.get(&name).and_then(|s| s.quantile_ms(0.95)))
                 .flatten(),
-        });
-    }
+            endpoint: name,
+        })
+        .collect();
     endpoints.sort_by(|a, b| b.errors.cmp(&a.errors).then_with(|| a.endpoint.cmp(&b.endpoint)));
     let mut series = Vec::new();
     let mut minute = since;

@@ -8,6 +8,8 @@ use std::time::Duration;
 use sentinel_store::{NewRequestRollup, RequestRollup, Store, StoreError};
 use tokio::sync::watch;
 
+use crate::clock::Clock;
+
 use super::ranking::{By, Ranking, rank};
 use super::summary::Summary;
 
@@ -101,9 +103,11 @@ pub async fn ranking(
 
 /// Merges the rows of fragmented minutes into one row each, so reads stay a row per minute
 /// whatever the number of workers. Any node may run it: two compactors of one minute never
-/// both succeed (`compact_request_rollups` replaces exactly the rows it read, or nothing).
+/// both succeed (`compact_request_rollups` replaces exactly the rows it read, or nothing). Only
+/// minutes new rows can still reach are looked at: events are accepted up to 24 hours old.
 pub struct Compactor {
     pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
     pub interval: Duration,
 }
 
@@ -111,7 +115,8 @@ impl Compactor {
     /// Compacts up to 100 minutes; answers how many it merged.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let mut merged = 0;
-        for (project_id, minute_ms) in self.store.fragmented_request_minutes(100).await? {
+        let since = self.clock.now_ms() - sentinel_protocol::requests::MAX_PAST_MS - MINUTE_MS;
+        for (project_id, minute_ms) in self.store.fragmented_request_minutes(since, 100).await? {
             let rows = self
                 .store
                 .request_rollups(project_id, minute_ms, minute_ms + MINUTE_MS, true)

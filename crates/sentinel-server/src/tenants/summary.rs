@@ -13,7 +13,7 @@
 //!
 //! A request without a tenant counts in the totals and per endpoint, never in a ranking.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sentinel_protocol::requests::RequestEvent;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,24 @@ pub struct Counts {
     pub tenant_errors: SpaceSaving,
     pub error_endpoints: BTreeMap<String, SpaceSaving>,
     pub endpoints: BTreeMap<String, EndpointCounts>,
+}
+
+impl Counts {
+    fn merge(&mut self, o: &Counts) {
+        self.requests += o.requests;
+        self.errors += o.errors;
+        self.tenants.merge(&o.tenants);
+        self.tenant_errors.merge(&o.tenant_errors);
+        for (tenant, endpoints) in &o.error_endpoints {
+            self.error_endpoints
+                .entry(tenant.clone())
+                .or_insert_with(|| SpaceSaving::new(ENDPOINTS_PER_TENANT))
+                .merge(endpoints);
+        }
+        for (endpoint, counts) in &o.endpoints {
+            self.endpoints.entry(endpoint.clone()).or_default().add(counts);
+        }
+    }
 }
 
 impl Default for Counts {
@@ -161,15 +179,15 @@ impl Summary {
             s.latency.endpoints.insert(endpoint.to_owned(), sketch);
         }
         // The sketched tenants: a second pass over their requests only.
-        let sketched: HashMap<&str, ()> = s
+        let sketched: HashSet<String> = s
             .counts
             .tenants
             .top(SKETCHED_TENANTS)
-            .iter()
-            .filter_map(|c| requests.get_key_value(c.key.as_str()).map(|(k, _)| (*k, ())))
+            .into_iter()
+            .map(|c| c.key)
             .collect();
         for e in events {
-            if sketched.contains_key(e.tenant.as_str()) {
+            if sketched.contains(&e.tenant) {
                 s.latency
                     .tenants
                     .entry(e.tenant.clone())
@@ -185,20 +203,7 @@ impl Summary {
 
     /// Adds `other` in (another part of the same minute, another minute, another node).
     pub fn merge(&mut self, other: &Summary) {
-        let (c, o) = (&mut self.counts, &other.counts);
-        c.requests += o.requests;
-        c.errors += o.errors;
-        c.tenants.merge(&o.tenants);
-        c.tenant_errors.merge(&o.tenant_errors);
-        for (tenant, endpoints) in &o.error_endpoints {
-            c.error_endpoints
-                .entry(tenant.clone())
-                .or_insert_with(|| SpaceSaving::new(ENDPOINTS_PER_TENANT))
-                .merge(endpoints);
-        }
-        for (endpoint, counts) in &o.endpoints {
-            c.endpoints.entry(endpoint.clone()).or_default().add(counts);
-        }
+        self.counts.merge(&other.counts);
         let l = &mut self.latency;
         let _ = l.all.merge(&other.latency.all);
         for (endpoint, sketch) in &other.latency.endpoints {
@@ -215,12 +220,8 @@ impl Summary {
 
     /// Merges the counts section only (rankings by 5xx need nothing else).
     pub fn merge_counts(&mut self, other: &Counts) {
-        let latency = std::mem::take(&mut self.latency);
-        self.merge(&Summary {
-            counts: other.clone(),
-            latency: Latency::default(),
-        });
-        self.latency = latency;
+        self.counts.merge(other);
+        self.cap();
     }
 
     /// Holds every map to its cap, so memory stays bounded however many summaries are merged.
