@@ -262,6 +262,7 @@ impl Server {
         let mut tasks: Vec<(&'static str, tokio::task::JoinHandle<()>)> = Vec::new();
         if roles.contains(&Role::Worker) {
             let alerts_wake = Arc::new(Notify::new());
+            let fragments = tenants::read::Fragments::default();
             let worker = Worker {
                 store: store.clone(),
                 clock: clock.clone(),
@@ -272,12 +273,14 @@ impl Server {
                 batch_size: settings.worker.batch_size,
                 max_item_bytes,
                 tenant_tag: settings.tenants.tenant_tag.clone(),
+                fragments: fragments.clone(),
             };
             tasks.push(("worker", spawn_named("worker", worker.run(rx.clone()))));
             let compactor = tenants::read::Compactor {
                 store: store.clone(),
                 clock: clock.clone(),
                 interval: std::time::Duration::from_secs(5),
+                fragments,
             };
             tasks.push((
                 "request-compactor",

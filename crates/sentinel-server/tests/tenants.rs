@@ -487,6 +487,7 @@ async fn the_compactor_merges_a_minutes_rows_into_one_that_ranks_the_same() {
         store: env.store.clone(),
         clock: env.clock.clone(),
         interval: Duration::from_secs(5),
+        fragments: Default::default(),
     };
     // The server's own compactor may get there first; either way one row is left.
     compactor.run_once().await.unwrap();
@@ -500,4 +501,76 @@ async fn the_compactor_merges_a_minutes_rows_into_one_that_ranks_the_same() {
     assert_eq!(after.errors, 4);
     assert_eq!(after.tenants[0].tenant, "acme");
     assert_eq!(after.tenants[0].share, 0.75);
+}
+
+/// A minute the worker wrote `FOLD_AFTER` rows to is folded into one right away, without waiting
+/// for the sweep; a minute with fewer rows is left for the sweep.
+#[tokio::test]
+async fn the_compactor_folds_a_minute_as_soon_as_the_worker_wrote_enough_rows_to_it() {
+    use sentinel_protocol::requests::RequestEvent;
+    use sentinel_server::tenants::aggregate::Aggregator;
+    use sentinel_server::tenants::read::{Compactor, FOLD_AFTER, Fragments};
+
+    let env = ApiEnv::start().await;
+    let p: i64 = env.acme_shop(TOKEN).await.parse().unwrap();
+    // Older than any minute the server's own sweep looks at, so only this compactor touches them.
+    let busy = env.clock.now_ms() - 25 * 3_600_000;
+    let busy = busy - busy % 60_000;
+    let quiet = busy - 60_000;
+    let fragments = Fragments::default();
+    let write = |minute: i64, tenant: &'static str| {
+        let store = env.store.clone();
+        let fragments = fragments.clone();
+        async move {
+            let mut a = Aggregator::default();
+            a.add(
+                p,
+                &[RequestEvent {
+                    tenant: tenant.into(),
+                    endpoint: "/v1/process".into(),
+                    method: "GET".into(),
+                    status: 500,
+                    latency_ms: 20.0,
+                    timestamp_ms: minute + 1_000,
+                }],
+            );
+            let batch = sentinel_store::ProcessedBatch {
+                request_rollups: a.finish(),
+                ..Default::default()
+            };
+            store.apply_batch(&batch).await.unwrap();
+            fragments.wrote(batch.request_rollups.iter().map(|r| (r.project_id, r.minute_ms)));
+        }
+    };
+    for i in 0..FOLD_AFTER {
+        write(busy, if i == 0 { "beta" } else { "acme" }).await;
+    }
+    write(quiet, "acme").await;
+    write(quiet, "acme").await;
+    let compactor = Compactor {
+        store: env.store.clone(),
+        clock: env.clock.clone(),
+        interval: Duration::from_secs(5),
+        fragments,
+    };
+    let rows = |minute: i64| {
+        let store = env.store.clone();
+        async move {
+            store
+                .request_rollups(p, minute, minute + 60_000, false)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(compactor.fold_due().await.unwrap(), 1);
+    let folded = rows(busy).await;
+    assert_eq!(folded.len(), 1);
+    assert_eq!(folded[0].requests, u64::from(FOLD_AFTER));
+    assert_eq!(
+        rows(quiet).await.len(),
+        2,
+        "a minute under the threshold waits for the sweep"
+    );
+    // Reported minutes start counting again once folded.
+    assert_eq!(compactor.fold_due().await.unwrap(), 0);
 }

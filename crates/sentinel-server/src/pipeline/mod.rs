@@ -36,6 +36,9 @@ pub struct Worker {
     pub max_item_bytes: usize,
     /// The tag of transactions (and attribute of spans) holding the tenant.
     pub tenant_tag: String,
+    /// Where the request rollup rows each batch writes are counted, so the compactor folds a
+    /// minute's rows while a burst is still writing them.
+    pub fragments: crate::tenants::read::Fragments,
 }
 
 impl Worker {
@@ -77,6 +80,8 @@ impl Worker {
             .await
             .context("storing a processed batch")?;
         self.inbox_depth.fetch_sub(n as i64, Ordering::SeqCst);
+        self.fragments
+            .wrote(batch.request_rollups.iter().map(|r| (r.project_id, r.minute_ms)));
         metrics::counter!("sentinel_worker_events_stored_total").increment(outcome.events_stored);
         metrics::counter!("sentinel_worker_duplicates_total").increment(outcome.duplicates);
         metrics::histogram!("sentinel_worker_batch_items").record(n as f64);

@@ -138,21 +138,42 @@ impl SpaceSaving {
 
     /// Adds `other` into this summary (see the module docs); the capacity stays this one's.
     pub fn merge(&mut self, other: &SpaceSaving) {
+        self.absorb(other);
+        self.truncate();
+    }
+
+    /// Adds `other` in without dropping any key: the summary may hold more than `capacity`
+    /// counters until `truncate`. Merging many summaries this way and truncating once is exact
+    /// where pairwise merges would have dropped keys in between, and it stays a valid summary at
+    /// every step: a tracked key's count is at least the sum of the parts' floors, so `floor`
+    /// (the smallest tracked count) still bounds every untracked key.
+    pub fn absorb(&mut self, other: &SpaceSaving) {
         let (mine, theirs) = (self.floor(), other.floor());
-        let mut merged: HashMap<String, (u64, u64)> =
-            HashMap::with_capacity(self.counters.len() + other.counters.len());
-        for (k, &(c, e)) in &self.counters {
+        for (k, (c, e)) in self.counters.iter_mut() {
             let (oc, oe) = other.counters.get(k).copied().unwrap_or((theirs, theirs));
-            merged.insert(k.clone(), (c + oc, e + oe));
+            *c += oc;
+            *e += oe;
         }
         for (k, &(c, e)) in &other.counters {
-            merged.entry(k.clone()).or_insert((c + mine, e + mine));
+            if !self.counters.contains_key(k) {
+                self.counters.insert(k.clone(), (c + mine, e + mine));
+            }
         }
-        let mut list: Vec<(String, (u64, u64))> = merged.into_iter().collect();
-        list.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
-        list.truncate(self.capacity);
-        self.counters = list.into_iter().collect();
         self.total += other.total;
+    }
+
+    /// Keeps the `capacity` largest counters (ties by key, so the same parts keep the same keys
+    /// in any order).
+    pub fn truncate(&mut self) {
+        if self.counters.len() <= self.capacity {
+            return;
+        }
+        let mut list: Vec<(&String, u64)> = self.counters.iter().map(|(k, v)| (k, v.0)).collect();
+        list.select_nth_unstable_by(self.capacity - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let dropped: Vec<String> = list[self.capacity..].iter().map(|(k, _)| (*k).clone()).collect();
+        for k in dropped {
+            self.counters.remove(&k);
+        }
     }
 
     /// The tracked keys, largest count first (ties by key).
@@ -258,6 +279,39 @@ mod tests {
         assert_eq!(keys(&a), keys(&whole));
         let truth = exact(&items);
         for c in a.top(50) {
+            let t = truth[&c.key];
+            assert!(c.guaranteed() <= t && t <= c.count, "{c:?} true {t}");
+        }
+    }
+
+    #[test]
+    fn absorbing_many_parts_and_truncating_once_keeps_the_bounds_in_any_order() {
+        // 40 parts of one stream, each cut to 100 counters, as the rows of a window are.
+        let items = stream(20_000, 30_000);
+        let truth = exact(&items);
+        let parts: Vec<SpaceSaving> = items
+            .chunks(items.len() / 40 + 1)
+            .map(|part| {
+                let m = exact(part);
+                SpaceSaving::from_counts(100, m.iter().map(|(k, n)| (k.as_str(), *n)).collect::<Vec<_>>())
+            })
+            .collect();
+        let absorb_all = |order: &mut dyn Iterator<Item = &SpaceSaving>| {
+            let mut all = SpaceSaving::new(100);
+            for p in order {
+                all.absorb(p);
+            }
+            assert!(all.len() > 100, "nothing is dropped before the cut");
+            all.truncate();
+            all
+        };
+        let forward = absorb_all(&mut parts.iter());
+        let backward = absorb_all(&mut parts.iter().rev());
+        assert_eq!(forward.len(), 100);
+        assert_eq!(forward.top(100), backward.top(100));
+        assert_eq!(forward.total(), truth.values().sum::<u64>());
+        assert_eq!(forward.top(1)[0].key, "heavy");
+        for c in forward.top(100) {
             let t = truth[&c.key];
             assert!(c.guaranteed() <= t && t <= c.count, "{c:?} true {t}");
         }
