@@ -305,6 +305,15 @@ async fn the_tenants_page_ranks_acme_first_and_drills_down_to_its_endpoints_and_
         fragment.body
     );
     assert!(!fragment.body.contains("<html"));
+    // Going back to a URL the selectors pushed, htmx asks for the whole page.
+    let restored = b
+        .get_with(
+            &format!("{TENANTS}?window=10m&by=errors"),
+            &[("hx-request", "true"), ("hx-history-restore-request", "true")],
+        )
+        .await;
+    assert!(restored.body.contains("<html"), "{}", restored.body);
+    assert!(restored.body.contains("id=\"tenants-table\""));
 
     // The drill-down, by acme's link.
     let href = unescape(attr(acme, "tenant-link", "href"));

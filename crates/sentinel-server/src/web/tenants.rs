@@ -239,7 +239,8 @@ pub async fn list(
         rows,
         howto: howto(&app, &project).await?,
     };
-    if is_htmx(&headers) {
+    // htmx restoring a pushed URL (back button) wants the whole page, not the table.
+    if is_htmx(&headers) && !headers.contains_key("hx-history-restore-request") {
         return render(&table);
     }
     render(&TenantsPage {
