@@ -523,3 +523,120 @@ async fn send_error(dsn: &str) {
     }
     run_child(cmd, SDK_TIMEOUT).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_call_engineer_finds_the_tenant_behind_the_5xx_and_its_issue() {
+    const TENANTS: &str = "/orgs/default/projects/shop-api/tenants/";
+    let server = Sentinel::start().await;
+    let b = Browser::start(
+        "an_on_call_engineer_finds_the_tenant_behind_the_5xx_and_its_issue",
+        &server.node.base,
+    )
+    .await;
+    let dsn = set_up_with_a_project(&b).await;
+    let dsn = url::Url::parse(&dsn).unwrap_or_else(|e| panic!("the DSN {dsn:?}: {e}"));
+    let api = format!(
+        "{}/api{}",
+        server.node.base.trim_end_matches('/'),
+        dsn.path().trim_end_matches('/')
+    );
+    let key = dsn.username().to_owned();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap_or_else(|e| panic!("an HTTP client: {e}"));
+
+    // 100 5xx in the last minute: acme 68 (61 on /v1/process), beta 21, gamma 7, four others.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the server runs on the system clock; the records' timestamps are the real time"
+    )]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let record = |tenant: &str, endpoint: &str, status: u16| {
+        serde_json::json!({"tenant_id": tenant, "endpoint": endpoint, "method": "POST",
+                           "status_code": status, "latency_ms": 40.0, "timestamp": now})
+    };
+    let mut batch = Vec::new();
+    for i in 0..68 {
+        batch.push(record(
+            "tenant_acme",
+            if i < 61 { "/v1/process" } else { "/v1/orders/{id}" },
+            500,
+        ));
+    }
+    batch.extend((0..21).map(|_| record("tenant_beta", "/v1/users/{id}", 503)));
+    batch.extend((0..7).map(|_| record("tenant_gamma", "/v1/process", 502)));
+    batch.extend(["a", "b", "c", "d"].map(|t| record(t, "/v1/process", 500)));
+    batch.extend((0..200).map(|_| record("tenant_acme", "/v1/process", 200)));
+    let resp = http
+        .post(format!("{api}/requests/?sentry_key={key}"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("posting the requests: {e}"));
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    // acme's error, tagged with the tenant, through the envelope endpoint.
+    let event = serde_json::json!({"event_id": "a".repeat(32), "level": "error",
+        "message": "acme payment declined", "tags": {"tenant_id": "tenant_acme"}});
+    let envelope = format!(
+        "{}\n{}\n{event}\n",
+        serde_json::json!({"event_id": event["event_id"]}),
+        serde_json::json!({"type": "event"})
+    );
+    let resp = http
+        .post(format!("{api}/envelope/"))
+        .header(
+            "x-sentry-auth",
+            format!("Sentry sentry_version=7, sentry_key={key}"),
+        )
+        .body(envelope)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("posting the event: {e}"));
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+
+    // The project nav leads to the Tenants page; the ranking shows up (refreshed in place).
+    b.click("a[href$='/projects/shop-api/tenants/']").await;
+    b.wait_for_path(TENANTS).await;
+    b.wait_for_text("#tenants .tenant-row:first-child .tenant-link", "tenant_acme")
+        .await;
+    b.wait_for_exact_text("#tenants .tenant-row:first-child .measure", "68%")
+        .await;
+    b.wait_for_text("#tenants .tenant-row:first-child .endpoint", "/v1/process")
+        .await;
+    b.wait_for("#tenants .tenant-row:first-child svg.sparkline.counts rect.spark-errors")
+        .await;
+    b.screenshot("tenants").await;
+    // Another ranking through the selector (htmx swaps the table): beta's 21 of 21 first.
+    b.select("#by-select", "error_rate").await;
+    b.wait_for_text("#tenants .tenant-row:first-child .tenant-link", "tenant_beta")
+        .await;
+    b.screenshot("tenants-by-error-rate").await;
+    b.select("#by-select", "errors").await;
+    b.wait_for_text("#tenants .tenant-row:first-child .tenant-link", "tenant_acme")
+        .await;
+
+    // acme's page: its endpoints, and its issue once the worker has grouped the event.
+    b.click("#tenants .tenant-row:first-child .tenant-link").await;
+    b.wait_for_path(&format!("{TENANTS}tenant_acme/")).await;
+    b.wait_for_text("#tenant-endpoints .endpoint-row", "/v1/process")
+        .await;
+    b.wait_for("#tenant-chart svg.line-chart").await;
+    let deadline = Deadline::after(Duration::from_secs(30));
+    while !b.exists("#tenant-issues .issue-link").await {
+        assert!(deadline.pause().await, "acme's issue never showed on its page");
+        b.reload().await;
+    }
+    b.wait_for_text("#tenant-issues .issue-link", "acme payment declined")
+        .await;
+    b.screenshot("tenant").await;
+    b.click("#tenant-issues .issue-link").await;
+    b.wait_for_text("#issue-title", "acme payment declined").await;
+    assert!(b.path().await.starts_with("/orgs/default/issues/"));
+    b.assert_console_clean("tenants").await;
+    b.close().await;
+    server.stop().await;
+}

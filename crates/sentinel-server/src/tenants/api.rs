@@ -135,6 +135,9 @@ pub struct MinuteJson {
 #[derive(Debug, Serialize)]
 pub struct TenantEndpointJson {
     pub endpoint: String,
+    /// Its requests whose latency was sketched there (while it was among the tenants with most
+    /// requests), when any.
+    pub requests: Option<u64>,
     /// Its 5xx (when the tenant is among those with most 5xx).
     pub errors: u64,
     pub p95_ms: Option<f64>,
@@ -183,6 +186,10 @@ pub async fn tenant_view(
     let mut endpoints: Vec<TenantEndpointJson> = names
         .into_iter()
         .map(|name| TenantEndpointJson {
+            requests: sketches
+                .and_then(|s| s.get(&name))
+                .map(|s| s.count())
+                .filter(|n| *n > 0),
             errors: errors.and_then(|e| e.get(&name)).map_or(0, |c| c.count),
             p95_ms: sketches
                 .and_then(|s| s.get(&name))

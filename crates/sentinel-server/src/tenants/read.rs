@@ -80,9 +80,23 @@ pub async fn ranking(
     by: By,
     k: usize,
 ) -> Result<Ranking, StoreError> {
+    ranking_with_p95(store, project_id, now_ms, window_ms, by, k, false).await
+}
+
+/// As [`ranking`]; with `p95`, the window's latency sketches are read whatever the ranking, so
+/// every line has its p95 (the dashboard shows it beside every ranking; the order is the same).
+pub async fn ranking_with_p95(
+    store: &dyn Store,
+    project_id: i64,
+    now_ms: i64,
+    window_ms: i64,
+    by: By,
+    k: usize,
+    p95: bool,
+) -> Result<Ranking, StoreError> {
     let (since, until) = window_bounds(now_ms, window_ms);
     let latency = by == By::Latency;
-    let current = window(store, project_id, since, until, latency).await?;
+    let current = window(store, project_id, since, until, latency || p95).await?;
     let baseline = if latency {
         Some(window(store, project_id, since - BASELINE_MS, since, true).await?)
     } else {

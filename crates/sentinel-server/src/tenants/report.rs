@@ -54,7 +54,7 @@ pub fn describe_window(window: &str) -> String {
     }
 }
 
-fn percent(x: f64) -> String {
+pub fn percent(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
 

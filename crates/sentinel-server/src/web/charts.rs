@@ -194,6 +194,79 @@ pub fn sparkline(
     .render()
 }
 
+// ---- count sparkline ----
+
+/// Most bars a count sparkline draws: longer spans are summed into buckets of several minutes.
+const COUNT_BARS: usize = 60;
+const MINUTE_MS: i64 = 60_000;
+
+pub struct CountBar {
+    pub x: String,
+    pub width: String,
+    /// Top and height of the whole bar (requests) and of its 5xx part.
+    pub y: String,
+    pub height: String,
+    pub errors_y: String,
+    pub errors_height: String,
+    pub title: String,
+}
+
+#[derive(Template)]
+#[template(path = "charts/counts.svg")]
+struct CountSparkline {
+    width: String,
+    height: String,
+    summary: String,
+    bars: Vec<CountBar>,
+}
+
+/// The sparkline of per-minute `(requests, 5xx)` counts from `since_ms` (`minutes[i]` is minute
+/// `i`): a bar per bucket as high as its requests with its 5xx part in the error colour, all
+/// scaled to the busiest bucket, so both the volume and the share of 5xx read at a glance. Up to
+/// 60 minutes get a bar each; longer spans are summed into buckets of whole minutes.
+pub fn count_sparkline(since_ms: i64, minutes: &[(u64, u64)]) -> Result<String, askama::Error> {
+    let per_bar = minutes.len().div_ceil(COUNT_BARS).max(1);
+    let bucket_ms = per_bar as i64 * MINUTE_MS;
+    // A tenant's requests and 5xx are counted apart (each an upper bound): a minute had at
+    // least as many requests as 5xx.
+    let buckets: Vec<(u64, u64)> = minutes
+        .chunks(per_bar)
+        .map(|c| c.iter().fold((0, 0), |(r, e), m| (r + m.0.max(m.1), e + m.1)))
+        .collect();
+    let max = buckets.iter().map(|b| b.0).max().unwrap_or(0).max(1) as f64;
+    let bar_w = SPARK_W / buckets.len().max(1) as f64;
+    let h = |v: u64| v as f64 / max * (SPARK_H - SPARK_PAD);
+    let bars = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, &(requests, errors))| CountBar {
+            x: n(i as f64 * bar_w),
+            width: n(bar_w),
+            y: n(SPARK_H - h(requests)),
+            height: n(h(requests)),
+            errors_y: n(SPARK_H - h(errors)),
+            errors_height: n(h(errors)),
+            title: format!(
+                "{}: {requests} requests, {errors} 5xx",
+                bucket_text(since_ms + i as i64 * bucket_ms, bucket_ms)
+            ),
+        })
+        .collect();
+    let (requests, errors) = buckets.iter().fold((0, 0), |(r, e), b| (r + b.0, e + b.1));
+    let summary = if requests == 0 {
+        "No requests in this period".to_owned()
+    } else {
+        format!("{requests} requests, {errors} 5xx in this period")
+    };
+    CountSparkline {
+        width: n(SPARK_W),
+        height: n(SPARK_H),
+        summary,
+        bars,
+    }
+    .render()
+}
+
 // ---- line chart ----
 
 const CHART_W: f64 = 720.0;
@@ -534,6 +607,32 @@ mod tests {
             svg.contains("&#60;script&#62;") || svg.contains("&lt;script&gt;"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn the_count_sparkline_draws_requests_with_their_5xx_part_scaled_to_the_busiest_minute() {
+        let svg = count_sparkline(T0, &[(10, 0), (20, 5), (0, 0)]).unwrap();
+        assert_eq!(svg.matches("class=\"spark-requests\"").count(), 3, "{svg}");
+        // The busiest minute reaches the top padding; its 5xx a quarter of the drawable height.
+        assert!(svg.contains(&format!("y=\"{}\" width", n(SPARK_PAD))), "{svg}");
+        assert!(
+            svg.contains(&format!("height=\"{}\"", n((SPARK_H - SPARK_PAD) / 4.0))),
+            "{svg}"
+        );
+        assert!(svg.contains("00:01–00:02 UTC: 20 requests, 5 5xx"), "{svg}");
+        assert!(svg.contains("30 requests, 5 5xx in this period"), "{svg}");
+    }
+
+    #[test]
+    fn long_count_sparklines_sum_minutes_into_buckets_and_5xx_never_exceed_the_bar() {
+        // A day of minutes: 24-minute buckets, 60 bars.
+        let mut minutes = vec![(1, 0); 1440];
+        minutes[0] = (0, 3);
+        let svg = count_sparkline(T0, &minutes).unwrap();
+        assert_eq!(svg.matches("class=\"spark-requests\"").count(), 60, "{svg}");
+        assert!(svg.contains("00:00–00:24 UTC: 26 requests, 3 5xx"), "{svg}");
+        let empty = count_sparkline(T0, &[(0, 0); 10]).unwrap();
+        assert!(empty.contains("No requests in this period"), "{empty}");
     }
 
     #[test]

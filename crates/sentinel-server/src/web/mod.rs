@@ -21,6 +21,7 @@ mod project;
 mod releases;
 mod session;
 mod status;
+mod tenants;
 
 use axum::Router;
 use axum::body::Body;
@@ -99,6 +100,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/orgs/{org}/projects/{project}/monitors/maintenance/{window}/delete",
             post(maintenance::delete),
+        )
+        .route("/orgs/{org}/projects/{project}/tenants/", get(tenants::list))
+        .route(
+            "/orgs/{org}/projects/{project}/tenants/{tenant}/",
+            get(tenants::detail),
         )
         .route("/orgs/{org}/monitors/{monitor}/", get(monitors::detail))
         .route("/orgs/{org}/monitors/{monitor}/action", post(monitors::action))

@@ -36,7 +36,7 @@ pub struct ReleaseLine {
 }
 
 /// A path segment: form encoding, except that a space must not become `+` in a path.
-fn path_segment(s: &str) -> String {
+pub fn path_segment(s: &str) -> String {
     form_urlencoded_component(s).replace('+', "%20")
 }
 
