@@ -62,28 +62,6 @@ async fn export(env: &ApiEnv, project: &str, encoding: &str, auth: &str, prefix:
         .unwrap_or_else(|e| panic!("export.py printed no JSON report ({e}): {stdout}"))
 }
 
-/// Polls the ranking until it counts `requests` requests, `errors` of them 5xx.
-async fn ranking_with(env: &ApiEnv, p: &str, requests: u64, errors: u64) -> Value {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let r = env
-            .get(
-                TOKEN,
-                &format!("/api/0/projects/{p}/tenants/?window=10m&limit=20"),
-            )
-            .await
-            .expect(200);
-        if r["errors"].as_u64() == Some(errors) && r["requests"].as_u64() == Some(requests) {
-            return r;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the ranking never counted {requests} requests and {errors} 5xx: {r}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Polls the outcomes until `n` spans were refused as invalid.
 async fn refused_spans(env: &ApiEnv, p: &str, n: u64) {
     let project: i64 = p.parse().unwrap();
@@ -153,7 +131,7 @@ async fn spans_from_the_opentelemetry_python_exporters_become_requests() {
         (Some(59), Some(140)),
         "{report}"
     );
-    let r = ranking_with(&env, &p, 59, 23).await;
+    let r = env.ranking_with(TOKEN, &p, "window=10m&limit=20", 59, 23).await;
     let expected = |prefix: &str| {
         vec![
             (format!("{prefix}acme"), 40, 12, "/v1/orders/{id}".to_owned()),
@@ -173,7 +151,9 @@ async fn spans_from_the_opentelemetry_python_exporters_become_requests() {
     // The JSON exporter, gzip, key in the query string: the same spans for other tenants.
     let report = export(&env, &p, "json", "query", "json-").await;
     assert_eq!(report["exported_spans"].as_u64(), Some(140), "{report}");
-    let r = ranking_with(&env, &p, 2 * 59, 2 * 23).await;
+    let r = env
+        .ranking_with(TOKEN, &p, "window=10m&limit=20", 2 * 59, 2 * 23)
+        .await;
     assert_eq!(tenants_of(&r, "json-"), expected("json-"), "{r}");
     assert_eq!(tenants_of(&r, "pb-"), expected("pb-"), "{r}");
     assert_eq!(r["tenants"].as_array().unwrap().len(), 6, "{r}");
