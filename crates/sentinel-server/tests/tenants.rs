@@ -48,25 +48,6 @@ fn auth() -> (&'static str, String) {
     )
 }
 
-/// Polls the ranking until it counts `requests` requests, `errors` of them 5xx.
-async fn ranking_with(env: &ApiEnv, p: &str, query: &str, requests: u64, errors: u64) -> Value {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let r = env
-            .get(TOKEN, &format!("/api/0/projects/{p}/tenants/?{query}"))
-            .await
-            .expect(200);
-        if r["errors"].as_u64() == Some(errors) && r["requests"].as_u64() == Some(requests) {
-            return r;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ranking never counted {requests} requests and {errors} 5xx: {r}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test]
 async fn batches_of_request_events_rank_tenants_in_the_api() {
     let env = ApiEnv::start().await;
@@ -162,7 +143,9 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
     assert_eq!(body["errors"][0]["reason"], "status_code is missing");
 
     // The ranking: shares exact at this size, acme's endpoint named.
-    let r = ranking_with(&env, &p, "window=10m&by=errors&limit=3", 510, 100).await;
+    let r = env
+        .ranking_with(TOKEN, &p, "window=10m&by=errors&limit=3", 510, 100)
+        .await;
     let top: Vec<(&str, f64)> = r["tenants"]
         .as_array()
         .unwrap()
@@ -282,7 +265,7 @@ async fn otlp_trace_exports_count_their_server_spans() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/json");
-    let r = ranking_with(&env, &p, "window=5m", 3, 3).await;
+    let r = env.ranking_with(TOKEN, &p, "window=5m", 3, 3).await;
     let top: Vec<(&str, u64)> = r["tenants"]
         .as_array()
         .unwrap()
@@ -409,7 +392,7 @@ async fn the_python_node_and_rust_sensors_report_through_real_apps() {
     sensor.flush(Duration::from_secs(10)).await.unwrap();
     assert_eq!(sensor.stats().sent, 30);
 
-    let r = ranking_with(&env, &p, "window=5m", 4 * 45 + 30, 100).await;
+    let r = env.ranking_with(TOKEN, &p, "window=5m", 4 * 45 + 30, 100).await;
     assert_eq!(r["tenants"][0]["tenant"], "acme");
     assert_eq!(r["tenants"][0]["share"], 1.0);
     let perf = env

@@ -1,7 +1,8 @@
 //! Several `sentinel serve` processes working together: on one PostgreSQL database, ingest and
 //! workers split across processes with a worker SIGKILLed under load (every accepted event stored
-//! exactly once, one issue per group with the right count), and the scheduler lease moving to
-//! another process when its leader dies. On the embedded SQLite database: one server per data
+//! exactly once, one issue per group with the right count), the scheduler lease moving to
+//! another process when its leader dies, and tenant rankings from two ingest and two worker
+//! processes equal to those of one process given the same request stream. On the embedded SQLite database: one server per data
 //! directory, and each role serving only its own endpoints.
 //!
 //! The PostgreSQL tests need `SENTINEL_TEST_DATABASE_URL` (CI sets it); each works in a schema of
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Deadline, run_child_unchecked};
+use common::{Deadline, run_child, run_child_unchecked};
 use sentinel_server::clock::{Clock, SystemClock};
 use serde_json::{Value, json};
 use support::{
@@ -588,6 +589,442 @@ async fn the_scheduler_lease_moves_to_another_process_when_the_leader_dies() {
             expires_ms <= SystemClock.now_ms(),
             "after a graceful stop the lease is still held by {holder:?} until {expires_ms}"
         ),
+    }
+}
+
+// --- tenant rankings across processes ----------------------------------------------------------
+
+const MINUTE_MS: i64 = 60_000;
+const ENDPOINTS: [&str; 4] = ["/v1/process", "/v1/orders/{id}", "/v1/users/{id}", "/v1/reports"];
+/// Records per `POST /requests/` batch (each batch one inbox item).
+const REQUEST_BATCH: usize = 2_000;
+/// Background tenants: more than a summary tracks (1,000 by requests and 1,000 by 5xx).
+const BACKGROUND_TENANTS: usize = 3_000;
+/// Background tenants that fail once within the same minute: more tenants with 5xx in that minute
+/// than a summary tracks.
+const BLIP_TENANTS: usize = 1_200;
+/// The busy tenants: (name, requests in the window, 5xx, where 9 in 10 of the 5xx go, where the
+/// tenth goes).
+const BUSY: [(&str, u64, u64, &str, &str); 5] = [
+    ("tenant_acme", 20_000, 10_600, "/v1/process", "/v1/orders/{id}"),
+    ("tenant_beta", 10_000, 3_500, "/v1/users/{id}", "/v1/users/{id}"),
+    ("tenant_gamma", 6_000, 900, "/v1/orders/{id}", "/v1/orders/{id}"),
+    ("tenant_delta", 5_000, 500, "/v1/reports", "/v1/reports"),
+    ("tenant_slow", 6_000, 40, "/v1/process", "/v1/process"),
+];
+/// The busy tenants' requests in their baseline hour (none of them 5xx).
+const BASELINE_REQUESTS: u64 = 3_000;
+
+/// A deterministic pseudo-random stream: every run sends the same requests.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+
+    /// 20 ms and up, long-tailed, to 0.01 ms.
+    fn latency(&mut self) -> f64 {
+        let u = self.below(10_000) as f64 / 10_000.0;
+        (2_000.0 / (1.0 - u * 0.99).powf(0.5)).round() / 100.0
+    }
+
+    /// A time in the five minutes before `now_ms` (the window the rankings read).
+    fn recent(&mut self, now_ms: i64) -> i64 {
+        now_ms - 5_000 - self.below(5 * MINUTE_MS as u64) as i64
+    }
+
+    /// A time 25–45 minutes before `now_ms`: the hour before the window, the busy tenants' baseline.
+    fn earlier(&mut self, now_ms: i64) -> i64 {
+        now_ms - 25 * MINUTE_MS - self.below(20 * MINUTE_MS as u64) as i64
+    }
+
+    fn endpoint(&mut self) -> &'static str {
+        ENDPOINTS[self.below(ENDPOINTS.len() as u64) as usize]
+    }
+}
+
+/// One request record as `POST /requests/` takes it.
+fn request(tenant: &str, endpoint: &str, status: u16, latency_ms: f64, at_ms: i64) -> (i64, Value) {
+    let record = json!({"tenant_id": tenant, "endpoint": endpoint, "method": "GET",
+        "status_code": status, "latency_ms": latency_ms, "timestamp": at_ms as f64 / 1000.0});
+    (at_ms, record)
+}
+
+/// The stream, in time order: over the five minutes before `now_ms`, 3,000 background tenants
+/// with 5–15 requests each (3 % of them 5xx) and 1,200 of them failing once more within one
+/// minute; the `BUSY` tenants, tenant_acme with about 60 % of all 5xx (90 % of them on
+/// /v1/process), tenant_beta about 20 %, and tenant_slow with /v1/reports three times slower than
+/// in its baseline; and 25–45 minutes before `now_ms` the busy tenants' baseline.
+fn request_stream(now_ms: i64) -> Vec<Value> {
+    let mut rng = Lcg(7);
+    let mut out = Vec::new();
+    for t in 0..BACKGROUND_TENANTS {
+        let tenant = format!("tenant_{t:04}");
+        for _ in 0..5 + rng.below(11) {
+            let status = if rng.below(100) < 3 { 500 } else { 200 };
+            let endpoint = rng.endpoint();
+            let (latency, at) = (rng.latency(), rng.recent(now_ms));
+            out.push(request(&tenant, endpoint, status, latency, at));
+        }
+        if t < BLIP_TENANTS {
+            let at = now_ms - 3 * MINUTE_MS + rng.below(MINUTE_MS as u64) as i64;
+            out.push(request(&tenant, "/v1/search", 503, rng.latency(), at));
+        }
+    }
+    for (tenant, requests, errors, mostly, tenth) in BUSY {
+        for i in 0..requests {
+            let (endpoint, status) = if i < errors {
+                (if i % 10 == 9 { tenth } else { mostly }, 500)
+            } else {
+                (rng.endpoint(), 200)
+            };
+            let base = rng.latency();
+            let latency = if tenant == "tenant_slow" && endpoint == "/v1/reports" {
+                base * 3.0
+            } else {
+                base
+            };
+            out.push(request(tenant, endpoint, status, latency, rng.recent(now_ms)));
+        }
+        for _ in 0..BASELINE_REQUESTS {
+            let endpoint = rng.endpoint();
+            let (latency, at) = (rng.latency(), rng.earlier(now_ms));
+            out.push(request(tenant, endpoint, 200, latency, at));
+        }
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, record)| record).collect()
+}
+
+/// Posts the batches, batch `i` to `urls[i % urls.len()]`, a few at a time; each must be
+/// accepted whole.
+async fn post_batches(http: &reqwest::Client, urls: &[String], key: &str, batches: &Arc<Vec<Vec<u8>>>) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let auth = format!("Sentry sentry_key={key}, sentry_version=7");
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (http, urls, auth, batches, next) = (
+            http.clone(),
+            urls.to_vec(),
+            auth.clone(),
+            batches.clone(),
+            next.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = batches.get(i) else { return };
+                let url = &urls[i % urls.len()];
+                let resp = http
+                    .post(url)
+                    .header("x-sentry-auth", &auth)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("POST {url} (batch {i}): {e}"));
+                let status = resp.status().as_u16();
+                let answer: Value = resp.json().await.unwrap_or_default();
+                assert_eq!(status, 200, "POST {url} (batch {i}): {answer}");
+                assert_eq!(answer["rejected"], 0, "POST {url} (batch {i}): {answer}");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// Waits until every batch of `requests` requests in all is aggregated (the inbox empty, the
+/// rollups counting them all) and compacted to one row per minute, so that both setups are read
+/// in the same settled state.
+async fn wait_aggregated(db: &PgSchema, http: &reqwest::Client, node: &Node, requests: i64) {
+    let deadline = Deadline::after(Duration::from_secs(180));
+    loop {
+        let depth = inbox_depth(http, node).await;
+        let inbox = db.count("SELECT count(*) FROM inbox").await;
+        let counted = db
+            .count("SELECT coalesce(sum(requests), 0)::bigint FROM request_rollups")
+            .await;
+        let fragments = db
+            .count("SELECT count(*) - count(DISTINCT minute_ms) FROM request_rollups")
+            .await;
+        if depth == Some(0) && inbox == 0 && counted == requests && fragments == 0 {
+            return;
+        }
+        assert!(
+            deadline.pause().await,
+            "{}: not aggregated within 180 s: inbox {inbox} items (node says {depth:?}), {counted} \
+             of {requests} requests in the rollups, {fragments} rows beyond one per minute; log:\n{}",
+            node.name,
+            node.log_tail()
+        );
+    }
+}
+
+/// `sentinel top --json` of the project over the last 15 minutes, ranked `by`.
+async fn top_json(global: &[&str], project_id: i64, by: &str) -> Value {
+    let project = project_id.to_string();
+    let args = [
+        global,
+        &[
+            "top",
+            "--project",
+            &project,
+            "--window",
+            "15m",
+            "--by",
+            by,
+            "--limit",
+            "20",
+            "--json",
+        ],
+    ]
+    .concat();
+    let out = run_child(sentinel(&args).into(), CHILD_TIMEOUT).await;
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "sentinel top --by {by} --json printed no JSON ({e}):\n{}",
+            out.stdout
+        )
+    })
+}
+
+/// `sentinel top` as the terminal shows it: the five tenants with most 5xx over 15 minutes.
+async fn top_text(global: &[&str]) -> String {
+    let args = [
+        global,
+        &["top", "--project", "api", "--window", "15m", "--limit", "5"],
+    ]
+    .concat();
+    run_child(sentinel(&args).into(), CHILD_TIMEOUT).await.stdout
+}
+
+/// The settings both setups share: a worker transaction takes at most 4 inbox items, so a worker
+/// commits many rows per minute, as under steady traffic.
+const TENANT_CONFIG: &str = "[worker]\nbatch_size = 4";
+
+/// The issue's multi-node test: the same request stream (`request_stream`, about 93,000 requests
+/// in 47 batches) goes once to two ingest processes, each taking every other batch, aggregated by
+/// two worker processes on one PostgreSQL schema, and once to a single process with every role on
+/// a schema of its own. `sentinel top` then ranks the same tenants the same way from both, by 5xx,
+/// by error rate and by latency, and prints the same lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ingest_and_two_worker_processes_rank_tenants_as_one_process_does() {
+    let Some(cluster_db) =
+        PgSchema::create("two_ingest_and_two_worker_processes_rank_tenants_as_one_process_does").await
+    else {
+        return;
+    };
+    let single_db = PgSchema::create("two_ingest_and_two_worker_processes_rank_tenants_as_one_process_does")
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = |db: &PgSchema, name: &str| {
+        let sub = dir.path().join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let config = db.config(&sub, "max_connections = 4", TENANT_CONFIG);
+        let data_dir = sub.join("data").to_string_lossy().into_owned();
+        (config, data_dir)
+    };
+    let (cluster_config, cluster_data) = setup(&cluster_db, "cluster");
+    let (single_config, single_data) = setup(&single_db, "single");
+    let cluster = [
+        "--database-url",
+        cluster_db.url.as_str(),
+        "--config",
+        cluster_config.as_str(),
+        "--data-dir",
+        cluster_data.as_str(),
+    ];
+    let single = [
+        "--database-url",
+        single_db.url.as_str(),
+        "--config",
+        single_config.as_str(),
+        "--data-dir",
+        single_data.as_str(),
+    ];
+
+    let now_ms = SystemClock.now_ms();
+    let records = request_stream(now_ms);
+    let total = records.len() as i64;
+    let errors_sent = records
+        .iter()
+        .filter(|r| r["status_code"].as_u64() >= Some(500))
+        .count() as u64;
+    let batches: Arc<Vec<Vec<u8>>> = Arc::new(
+        records
+            .chunks(REQUEST_BATCH)
+            .map(|chunk| serde_json::to_vec(chunk).unwrap())
+            .collect(),
+    );
+    let http = http_client();
+
+    // Two ingest processes each take every other batch; two workers aggregate them.
+    let dsn = cli_last_line(&[&cluster[..], &["project", "create", "api"]].concat()).await;
+    let (key, cluster_project) = parse_dsn(&dsn);
+    let mut ingest = [
+        Node::start("ingest-1", &cluster, "ingest", "ingest").await,
+        Node::start("ingest-2", &cluster, "ingest", "ingest").await,
+    ];
+    let mut workers = [
+        Node::start("worker-1", &cluster, "worker", "worker").await,
+        Node::start("worker-2", &cluster, "worker", "worker").await,
+    ];
+    let urls: Vec<String> = ingest
+        .iter()
+        .map(|n| n.url(&format!("/api/{cluster_project}/requests/")))
+        .collect();
+    post_batches(&http, &urls, &key, &batches).await;
+    wait_aggregated(&cluster_db, &http, &ingest[0], total).await;
+    for w in &workers {
+        let batches = metric(&http, w, "sentinel_worker_batch_items_count").await;
+        assert!(
+            batches.is_some_and(|n| n > 0.0),
+            "{} processed no batch ({batches:?}): the work was not shared",
+            w.name
+        );
+    }
+
+    // One process with every role takes the whole stream.
+    let dsn = cli_last_line(&[&single[..], &["project", "create", "api"]].concat()).await;
+    let (key, single_project) = parse_dsn(&dsn);
+    let mut one = Node::start("single", &single, "all", "ingest,worker,web,scheduler,checker").await;
+    post_batches(
+        &http,
+        &[one.url(&format!("/api/{single_project}/requests/"))],
+        &key,
+        &batches,
+    )
+    .await;
+    wait_aggregated(&single_db, &http, &one, total).await;
+
+    for by in ["errors", "error_rate", "latency"] {
+        let merged = top_json(&cluster, cluster_project, by).await;
+        let alone = top_json(&single, single_project, by).await;
+        check_scenario(by, &alone, errors_sent);
+        compare_rankings(by, &merged, &alone);
+    }
+    // What the on-call engineer reads in the terminal.
+    let (merged, alone) = (top_text(&cluster).await, top_text(&single).await);
+    assert_eq!(merged, alone, "sentinel top prints differently");
+    assert!(
+        alone.starts_with("Top tenants by 5xx (last 15 minutes)\n1. tenant_acme"),
+        "{alone}"
+    );
+
+    for node in ingest.iter_mut().chain(workers.iter_mut()) {
+        node.stop().await;
+    }
+    one.stop().await;
+}
+
+/// The fields of two tenant lines that differ, as `field: a ≠ b`.
+fn line_differences(a: &Value, b: &Value) -> Vec<String> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return vec![format!("{a} ≠ {b}")];
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            format!(
+                "{k}: {} ≠ {}",
+                a.get(k).unwrap_or(&Value::Null),
+                b.get(k).unwrap_or(&Value::Null)
+            )
+        })
+        .collect()
+}
+
+/// The cluster's ranking against the single process's: the same totals, and the busy tenants'
+/// lines the same field by field (tenant, place, share, counts, error rate, endpoints, latency).
+/// By error rate and latency nobody else is ranked (the background tenants have fewer requests
+/// than the guard asks); by 5xx the background tenants with 3 or 4 5xx follow, and where the two
+/// setups' summaries kept them differently (which of 3,000 tenants the 1,000 counters track, and
+/// what merges added to their bounds) their lines may differ: those differences are printed.
+fn compare_rankings(by: &str, merged: &Value, alone: &Value) {
+    for total in ["requests", "errors", "p95_ms"] {
+        assert_eq!(merged[total], alone[total], "--by {by}: {total} differ");
+    }
+    let (m, a) = (
+        merged["tenants"].as_array().unwrap(),
+        alone["tenants"].as_array().unwrap(),
+    );
+    if by != "errors" {
+        assert_eq!(
+            m.len(),
+            a.len(),
+            "--by {by}: the cluster ranks {merged}\nthe single process {alone}"
+        );
+    }
+    let mut tail = Vec::new();
+    for i in 0..m.len().max(a.len()) {
+        let (x, y) = (m.get(i).unwrap_or(&Value::Null), a.get(i).unwrap_or(&Value::Null));
+        let diff = line_differences(x, y);
+        if i < BUSY.len() {
+            assert!(
+                diff.is_empty(),
+                "--by {by}, place {}: the cluster ranks {} and the single process {}: {diff:?}",
+                i + 1,
+                x["tenant"],
+                y["tenant"]
+            );
+        } else if !diff.is_empty() {
+            tail.push(format!("place {} {}: {diff:?}", i + 1, y["tenant"]));
+        }
+    }
+    if !tail.is_empty() {
+        eprintln!(
+            "--by {by}: background tenants kept differently in {} places:\n  {}",
+            tail.len(),
+            tail.join("\n  ")
+        );
+    }
+}
+
+/// What the stream was made to show, in the single process's ranking: the busy tenants in their
+/// places, shares within a point of the exact ones, the endpoints named.
+fn check_scenario(by: &str, alone: &Value, errors_sent: u64) {
+    let tenants = alone["tenants"].as_array().unwrap();
+    let names: Vec<&str> = tenants.iter().map(|t| t["tenant"].as_str().unwrap()).collect();
+    let busy: Vec<&str> = BUSY.iter().map(|b| b.0).collect();
+    match by {
+        "errors" => {
+            assert_eq!(alone["errors"].as_u64(), Some(errors_sent), "{alone}");
+            assert_eq!(names[..BUSY.len()], busy[..], "{alone}");
+            for ((tenant, _, errors, ..), line) in BUSY.iter().zip(tenants) {
+                let exact = *errors as f64 / errors_sent as f64;
+                let share = line["share"].as_f64().unwrap();
+                assert!(
+                    (share - exact).abs() <= 0.01,
+                    "{tenant}: share {share}, exact {exact}"
+                );
+            }
+            assert!(
+                (0.59..=0.61).contains(&tenants[0]["share"].as_f64().unwrap()),
+                "{alone}"
+            );
+            assert_eq!(tenants[0]["endpoint"], "/v1/process");
+            assert_eq!(tenants[1]["endpoint"], "/v1/users/{id}");
+        }
+        // Every busy tenant, and nobody else: the background tenants had at most 16 requests.
+        "error_rate" => assert_eq!(names, busy, "{alone}"),
+        _ => {
+            assert_eq!(names.len(), BUSY.len(), "{alone}");
+            assert_eq!(names[0], "tenant_slow", "{alone}");
+            assert_eq!(tenants[0]["latency_endpoint"], "/v1/reports", "{alone}");
+            let factor = tenants[0]["latency_endpoint_factor"].as_f64().unwrap();
+            assert!((2.7..=3.3).contains(&factor), "{factor}");
+        }
     }
 }
 

@@ -84,8 +84,7 @@ pub struct Ranking {
 pub fn rank(window: &Summary, baseline: Option<&Summary>, by: By, k: usize, min_requests: u64) -> Ranking {
     let c = &window.counts;
     let candidates: Vec<String> = match by {
-        By::Errors => c.tenant_errors.top(k).into_iter().map(|t| t.key).collect(),
-        By::ErrorRate => c
+        By::Errors | By::ErrorRate => c
             .tenant_errors
             .top(usize::MAX)
             .into_iter()
@@ -97,10 +96,17 @@ pub fn rank(window: &Summary, baseline: Option<&Summary>, by: By, k: usize, min_
     let mut lines: Vec<TenantRank> = candidates
         .into_iter()
         .map(|t| line(window, baseline, &t, all_p95))
-        .filter(|l| by == By::Errors || l.requests.unwrap_or(0) >= min_requests.max(1))
+        .filter(|l| by == By::Errors || sure_requests(c, &l.tenant) >= min_requests.max(1))
         .collect();
     match by {
-        By::Errors => {}
+        // By the 5xx a tenant surely had, as its share says: the upper bound would put a small
+        // tenant that merges inflated above a larger one.
+        By::Errors => lines.sort_by(|a, b| {
+            b.share
+                .total_cmp(&a.share)
+                .then_with(|| b.errors.cmp(&a.errors))
+                .then_with(|| a.tenant.cmp(&b.tenant))
+        }),
         By::ErrorRate => lines.sort_by(|a, b| {
             b.error_rate_lower
                 .unwrap_or(0.0)
@@ -124,6 +130,12 @@ pub fn rank(window: &Summary, baseline: Option<&Summary>, by: By, k: usize, min_
         p95_ms: all_p95,
         tenants: lines,
     }
+}
+
+/// The requests a tenant surely had (its count minus the error merges may have added): the
+/// minimum-volume guard must not let a tenant through on the upper bound alone.
+fn sure_requests(c: &super::summary::Counts, tenant: &str) -> u64 {
+    c.tenants.get(tenant).map_or(0, |r| r.guaranteed())
 }
 
 fn latency_score(l: &TenantRank) -> f64 {
@@ -453,6 +465,54 @@ mod tests {
         };
         assert_eq!(top(&merged)[..2], top(&whole)[..2]);
         assert_eq!(merged.counts.errors, whole.counts.errors);
+    }
+
+    /// Merging summaries adds the other side's floor to a key it did not track, as count and as
+    /// error. What was added must neither lift a small tenant over the error-rate guard nor rank
+    /// it above tenants that surely had more 5xx.
+    #[test]
+    fn rankings_use_what_a_tenant_surely_had_not_what_merges_may_have_added() {
+        let events = |list: &[(&str, usize, u16)]| {
+            list.iter()
+                .flat_map(|&(t, n, status)| (0..n).map(move |_| req(t, "/x", status, 10.0, T0)))
+                .collect::<Vec<_>>()
+        };
+        let fillers: Vec<String> = (0..999).map(|i| format!("f{i:04}")).collect();
+
+        // A node's summary full of 1,000 tenants with 8–9 5xx; another where `inflated` had 2.
+        let mut a: Vec<(&str, usize, u16)> = fillers.iter().map(|f| (f.as_str(), 9, 500)).collect();
+        a.push(("a_solid", 8, 500));
+        let mut s = Summary::of(&events(&a), 300.0);
+        s.merge(&Summary::of(
+            &events(&[("inflated", 2, 500), ("a_solid", 1, 500)]),
+            300.0,
+        ));
+        let inflated = s.counts.tenant_errors.get("inflated").unwrap();
+        assert_eq!((inflated.count, inflated.guaranteed()), (10, 2));
+        let r = rank(&s, None, By::Errors, 1_000, 20);
+        assert_eq!(r.tenants[0].tenant, "a_solid", "9 sure 5xx");
+        assert_eq!(
+            r.tenants.last().unwrap().tenant,
+            "inflated",
+            "2 sure 5xx, 10 at most"
+        );
+
+        // By error rate: `tiny` (3 requests, all 5xx) reaches 20 requests only as an upper bound.
+        let a: Vec<(&str, usize, u16)> = fillers
+            .iter()
+            .map(|f| (f.as_str(), 17, 200))
+            .chain([("g", 17, 200)])
+            .collect();
+        let mut s = Summary::of(&events(&a), 300.0);
+        s.merge(&Summary::of(
+            &events(&[("tiny", 3, 500), ("steady", 70, 200), ("steady", 30, 500)]),
+            300.0,
+        ));
+        let tiny = s.counts.tenants.get("tiny").unwrap();
+        assert_eq!((tiny.count, tiny.guaranteed()), (20, 3));
+        let r = rank(&s, None, By::ErrorRate, 10, 20);
+        let names: Vec<&str> = r.tenants.iter().map(|t| t.tenant.as_str()).collect();
+        assert_eq!(names, ["steady"]);
     }
 
     #[test]

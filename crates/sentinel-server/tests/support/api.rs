@@ -105,6 +105,33 @@ impl ApiEnv {
         .expect(201)
     }
 
+    /// Polls the tenant ranking of `project` (`query` as its query string) as `token` until it
+    /// counts `requests` requests, `errors` of them 5xx (the worker has aggregated them); answers it.
+    pub async fn ranking_with(
+        &self,
+        token: &str,
+        project: &str,
+        query: &str,
+        requests: u64,
+        errors: u64,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + WAIT * 2;
+        loop {
+            let r = self
+                .get(token, &format!("/api/0/projects/{project}/tenants/?{query}"))
+                .await
+                .expect(200);
+            if r["errors"].as_u64() == Some(errors) && r["requests"].as_u64() == Some(requests) {
+                return r;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the ranking never counted {requests} requests and {errors} 5xx: {r}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Polls `GET /api/0/monitors/{id}/` as `token` until the monitor's status is `status`, for
     /// at most `wait`; answers the monitor.
     pub async fn wait_monitor_status(&self, token: &str, id: &str, status: &str, wait: Duration) -> Value {
