@@ -458,6 +458,8 @@ async fn the_compactor_merges_a_minutes_rows_into_one_that_ranks_the_same() {
         status,
         latency_ms: 20.0,
         timestamp_ms: now,
+        event_id: None,
+        trace_id: None,
     };
     for part in [
         vec![event("acme", 500), event("acme", 500), event("beta", 500)],

@@ -243,6 +243,8 @@ mod tests {
             status,
             latency_ms,
             timestamp_ms: at,
+            event_id: None,
+            trace_id: None,
         }
     }
 
