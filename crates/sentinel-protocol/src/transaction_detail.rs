@@ -224,7 +224,7 @@ mod tests {
                 ("y", 1, 0, None),
             ]
         );
-        assert_eq!(t.spans[2].description, "SELECT 1");
+        assert_eq!(t.spans[1].description, "SELECT 1");
         assert_eq!(t.spans_dropped, 0);
     }
 
