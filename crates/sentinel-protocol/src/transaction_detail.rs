@@ -80,7 +80,7 @@ pub fn transaction_detail(payload: &[u8]) -> Option<TransactionDetail> {
     let end_us = instant_us(&t.timestamp)?;
     let trace = &t.contexts["trace"];
     let root = text(&trace["span_id"]);
-    let mut spans: Vec<(String, SpanDetail, Option<i64>)> = t
+    let mut spans: Vec<(String, SpanDetail)> = t
         .spans
         .iter()
         .map(|s| {
@@ -99,7 +99,7 @@ pub fn transaction_detail(payload: &[u8]) -> Option<TransactionDetail> {
                 duration_us,
                 depth: 0,
             };
-            (parent, detail, begin)
+            (parent, detail)
         })
         .collect();
     let spans_dropped = spans.len().saturating_sub(MAX_SPANS);
@@ -116,7 +116,7 @@ pub fn transaction_detail(payload: &[u8]) -> Option<TransactionDetail> {
         start_us,
         duration_us: (end_us - start_us).max(0),
         tags: tag_pairs(&t.tags),
-        spans: waterfall(&root, spans.into_iter().map(|(p, d, _)| (p, d)).collect()),
+        spans: waterfall(&root, spans),
         spans_dropped,
     })
 }

@@ -14,56 +14,33 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use sentinel_server::Server;
-use sentinel_server::clock::SystemClock;
-use sentinel_server::config::Settings;
-use sentinel_store::{NewUser, Store};
 use serde_json::{Value, json};
-use support::api::PASSWORD;
+use support::api::{ApiEnv, PASSWORD};
 use support::web::{Browser, Page};
-use support::{PgSchema, open_store};
 
+/// The key `ApiEnv::acme_shop` gives the project.
 const KEY: &str = "0123456789abcdef0123456789abcdef";
-const LIST: &str = "/orgs/default/projects/app/performance/";
+const TOKEN: &str = "performance-test-token";
+const LIST: &str = "/orgs/acme/projects/shop/performance/";
 /// How long the worker may take to aggregate what was posted.
 const WAIT: Duration = Duration::from_secs(60);
 
+/// The project `acme/shop`, on a real server over the store under test.
 struct Env {
-    server: Server,
-    store: Arc<dyn Store>,
-    project: i64,
-    _dir: tempfile::TempDir,
-    _schema: Option<PgSchema>,
+    api: ApiEnv,
+    project: String,
 }
 
 async fn start() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, schema) = open_store(dir.path()).await;
-    let (project, _) = store
-        .create_project("default", "app", "other", KEY, 0)
-        .await
-        .unwrap();
-    let settings = Settings {
-        data_dir: dir.path().into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Settings::default()
-    };
-    let server = Server::start(settings, store.clone(), Arc::new(SystemClock))
-        .await
-        .unwrap();
-    Env {
-        server,
-        store,
-        project: project.id,
-        _dir: dir,
-        _schema: schema,
-    }
+    let api = ApiEnv::start().await;
+    let project = api.acme_shop(TOKEN).await;
+    Env { api, project }
 }
 
 impl Env {
-    /// A browser signed in as the first admin (who owns `default`).
+    /// A browser signed in as the first admin, who takes over `acme`.
     async fn admin(&self) -> Browser {
-        let mut b = Browser::new(self.server.base_url());
+        let mut b = Browser::new(self.api.server.base_url());
         let page = b
             .submit(
                 "/setup",
@@ -84,7 +61,7 @@ impl Env {
         let resp = reqwest::Client::new()
             .post(format!(
                 "{}/api/{}/requests/",
-                self.server.base_url(),
+                self.api.server.base_url(),
                 self.project
             ))
             .header(
@@ -106,7 +83,7 @@ impl Env {
         let resp = reqwest::Client::new()
             .post(format!(
                 "{}/api/{}/envelope/",
-                self.server.base_url(),
+                self.api.server.base_url(),
                 self.project
             ))
             .header(
@@ -375,7 +352,7 @@ async fn a_transaction_page_charts_its_minutes_and_lists_its_five_slowest_reques
     let href = unescape(row.split("href=\"").nth(1).unwrap().split('"').next().unwrap());
     assert_eq!(
         href,
-        "/orgs/default/projects/app/performance/transaction?name=%2Fv1%2Forders%2F%7Bid%7D&window=1h"
+        "/orgs/acme/projects/shop/performance/transaction?name=%2Fv1%2Forders%2F%7Bid%7D&window=1h"
     );
     let page = b.get(&href).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
@@ -431,12 +408,12 @@ async fn a_transaction_page_charts_its_minutes_and_lists_its_five_slowest_reques
 
     // A name nobody requested: an empty page, not an error; no name at all is one.
     let none = b
-        .get("/orgs/default/projects/app/performance/transaction?name=%2Fnope")
+        .get("/orgs/acme/projects/shop/performance/transaction?name=%2Fnope")
         .await;
     assert_eq!(none.status, StatusCode::OK);
     assert!(none.body.contains("id=\"transaction-empty\""));
     assert!(none.body.contains("No data in this period"));
-    let missing = b.get("/orgs/default/projects/app/performance/transaction").await;
+    let missing = b.get("/orgs/acme/projects/shop/performance/transaction").await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
 }
 
@@ -492,14 +469,14 @@ async fn a_sentry_transaction_is_a_slow_request_whose_event_page_shows_its_spans
     // Quicker requests to the same endpoint from the batch endpoint.
     let quick: Vec<Value> = (0..8).map(|_| record("beta", "/checkout", 200, 40.0)).collect();
     env.post_requests(&quick).await;
-    let base = env.server.base_url();
+    let base = env.api.server.base_url();
     let (scheme, host) = base.split_once("://").unwrap();
     let dsn = format!("{scheme}://{KEY}@{host}/{}", env.project);
     let trace_id = tokio::task::spawn_blocking(move || send_checkout_transaction(&dsn))
         .await
         .unwrap();
 
-    let path = "/orgs/default/projects/app/performance/transaction?name=%2Fcheckout";
+    let path = "/orgs/acme/projects/shop/performance/transaction?name=%2Fcheckout";
     let page = wait_for_page(&mut b, path, |p| {
         p.body.contains("class=\"requests\">9<") && p.body.contains("class=\"event-link\"")
     })
@@ -521,7 +498,7 @@ async fn a_sentry_transaction_is_a_slow_request_whose_event_page_shows_its_spans
         .unwrap()
         .to_owned();
     assert!(
-        link.starts_with("/orgs/default/projects/app/performance/events/"),
+        link.starts_with("/orgs/acme/projects/shop/performance/events/"),
         "{link}"
     );
 
@@ -554,7 +531,7 @@ async fn a_sentry_transaction_is_a_slow_request_whose_event_page_shows_its_spans
     assert_eq!(
         waterfall,
         [
-            ("http.server", "GET /checkout", "0.00 ms", "2500 ms"),
+            ("http.server", "GET /checkout", "0 ms", "2500 ms"),
             (
                 "db.query",
                 "SELECT * FROM carts WHERE id = $1",
@@ -577,7 +554,7 @@ async fn a_sentry_transaction_is_a_slow_request_whose_event_page_shows_its_spans
     // Ids that are not a stored transaction of this project.
     for id in ["f".repeat(32), "not-an-id".to_owned()] {
         let page = b
-            .get(&format!("/orgs/default/projects/app/performance/events/{id}/"))
+            .get(&format!("/orgs/acme/projects/shop/performance/events/{id}/"))
             .await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{id}");
     }
@@ -612,12 +589,12 @@ async fn other_organizations_get_404_and_hostile_names_stay_inert() {
     ))
     .await;
     let name = format!("/x/{}", "%3Cscript%3Ealert%281%29%3C%2Fscript%3E");
-    let transaction_page = format!("/orgs/default/projects/app/performance/transaction?name={name}");
+    let transaction_page = format!("/orgs/acme/projects/shop/performance/transaction?name={name}");
     wait_for_page(&mut b, &transaction_page, |p| {
         p.body.contains("class=\"requests\">2<") && p.body.contains("class=\"event-link\"")
     })
     .await;
-    let event_page = format!("/orgs/default/projects/app/performance/events/{event_id}/");
+    let event_page = format!("/orgs/acme/projects/shop/performance/events/{event_id}/");
     for path in [LIST.to_owned(), transaction_page.clone(), event_page.clone()] {
         let page = b.get(&path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
@@ -635,27 +612,13 @@ async fn other_organizations_get_404_and_hostile_names_stay_inert() {
     }
 
     // Mallory, of another organization, finds none of it.
-    let hash = sentinel_server::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mallory = env
+    let mallory = env.api.user("mallory@example.com", false).await;
+    env.api
         .store
-        .create_user(
-            &NewUser {
-                email: "mallory@example.com".into(),
-                name: "Mallory".into(),
-                password_hash: hash,
-                is_admin: false,
-            },
-            0,
-        )
-        .await
-        .unwrap();
-    env.store
         .create_organization("mallory-org", "Mallory's", mallory.id, 0)
         .await
         .unwrap();
-    let mut m = Browser::new(env.server.base_url());
+    let mut m = Browser::new(env.api.server.base_url());
     assert_eq!(
         m.sign_in("mallory@example.com", PASSWORD).await.status,
         StatusCode::SEE_OTHER

@@ -96,9 +96,11 @@ impl Sort {
     }
 }
 
-/// `120 ms`, `41.5 ms`, `3.25 ms`: three significant digits or more.
+/// `120 ms`, `41.5 ms`, `3.25 ms`: three significant digits or more; `0 ms`.
 fn ms_text(ms: f64) -> String {
-    if ms >= 100.0 {
+    if ms == 0.0 {
+        "0 ms".to_owned()
+    } else if ms >= 100.0 {
         format!("{ms:.0} ms")
     } else if ms >= 10.0 {
         format!("{ms:.1} ms")
@@ -607,6 +609,7 @@ mod tests {
         assert_eq!(ms_text(2_512.4), "2512 ms");
         assert_eq!(ms_text(41.56), "41.6 ms");
         assert_eq!(ms_text(3.254), "3.25 ms");
+        assert_eq!(ms_text(0.0), "0 ms");
         assert_eq!(opt_ms(None), "—");
     }
 }
