@@ -80,6 +80,44 @@ impl<'de> Deserialize<'de> for EventId {
     }
 }
 
+/// A W3C trace id (Sentry's and OpenTelemetry's): 16 bytes, written as 32 hex digits. The all-zero
+/// id is invalid in both, so it is never made.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceId([u8; 16]);
+
+impl TraceId {
+    /// `None` for the all-zero (invalid) id.
+    pub fn from_bytes(bytes: [u8; 16]) -> Option<Self> {
+        (bytes != [0; 16]).then_some(Self(bytes))
+    }
+
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// 32 hex digits (either case), not all zeros; anything else is no trace id.
+    pub fn parse(hex: &str) -> Option<Self> {
+        let mut out = [0u8; 16];
+        if hex.len() != 32 {
+            return None;
+        }
+        hex::decode_to_slice(hex, &mut out).ok()?;
+        Self::from_bytes(out)
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({self})")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +141,15 @@ mod tests {
     fn event_id_upper_case_is_normalized_to_lower_case() {
         let id: EventId = "9EC79C33EC9942AB8353589FCB2E04DC".parse().unwrap();
         assert_eq!(id.to_string(), "9ec79c33ec9942ab8353589fcb2e04dc");
+    }
+
+    #[test]
+    fn a_trace_id_is_32_hex_digits_and_never_all_zeros() {
+        let id = TraceId::parse("4C79F60C11214EB38604F4AE0781BFB2").unwrap();
+        assert_eq!(id.to_string(), "4c79f60c11214eb38604f4ae0781bfb2");
+        assert_eq!(TraceId::from_bytes(*id.as_bytes()), Some(id));
+        assert!(TraceId::parse("00000000000000000000000000000000").is_none());
+        assert!(TraceId::parse("4c79f60c").is_none());
+        assert!(TraceId::parse("4c79f60c11214eb38604f4ae0781bfbz").is_none());
     }
 }

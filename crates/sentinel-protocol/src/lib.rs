@@ -18,3 +18,4 @@ pub mod requests;
 pub mod session;
 pub mod spans_v2;
 pub mod transaction;
+pub mod transaction_detail;

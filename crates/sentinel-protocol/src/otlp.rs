@@ -12,7 +12,8 @@
 //!   without either, 500 when the span status is ERROR and 200 otherwise;
 //! - latency: end − start; timestamp: the end;
 //! - tenant: the first of the configured attribute names found on the span, else on its resource;
-//!   none means no tenant.
+//!   none means no tenant;
+//! - trace id: the span's, when it is 16 bytes and not all zeros.
 //!
 //! A span whose values fail the checks of [`crate::requests`] is rejected with its position among
 //! the request's server spans and a reason; the others are kept. Per the OTLP spec, the answer to a
@@ -22,6 +23,7 @@ mod wire;
 
 use prost::Message;
 
+use crate::ids::TraceId;
 use crate::requests::{
     self, Invalid, MAX_METHOD_CHARS, MAX_NAME_CHARS, ParsedBatch, RequestEvent, Unchecked,
 };
@@ -172,7 +174,7 @@ fn request_from_span(
 
     let tenant = tenant(&span.attributes, resource, tenant_attributes);
 
-    requests::check(
+    let mut event = requests::check(
         Unchecked {
             tenant,
             endpoint,
@@ -183,7 +185,11 @@ fn request_from_span(
         },
         Some(received_ms),
     )
-    .map_err(span_reason)
+    .map_err(span_reason)?;
+    event.trace_id = <[u8; 16]>::try_from(span.trace_id.as_slice())
+        .ok()
+        .and_then(TraceId::from_bytes);
+    Ok(event)
 }
 
 fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::event::timestamp;
+use crate::ids::{EventId, TraceId};
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_METHOD_CHARS: usize = 16;
@@ -45,6 +46,13 @@ pub struct RequestEvent {
     pub status: u16,
     pub latency_ms: f64,
     pub timestamp_ms: i64,
+    /// The Sentry transaction the request was derived from, as stored (set by the worker), so a
+    /// slow request can lead to its spans. Never read from the batch endpoint: a client could name
+    /// any event there.
+    pub event_id: Option<EventId>,
+    /// The trace of a Sentry transaction, span v2 segment or OTLP server span. The batch
+    /// endpoint takes none either: the sensors send no traces to link to.
+    pub trace_id: Option<TraceId>,
 }
 
 /// A record that was not kept.
@@ -170,6 +178,8 @@ fn validate(r: Record<'_>, received_ms: i64) -> Result<RequestEvent, String> {
         status,
         latency_ms,
         timestamp_ms,
+        event_id: None,
+        trace_id: None,
     })
 }
 
@@ -230,6 +240,8 @@ pub(crate) fn check(u: Unchecked<'_>, received_ms: Option<i64>) -> Result<Reques
         status,
         latency_ms,
         timestamp_ms: u.timestamp_ms,
+        event_id: None,
+        trace_id: None,
     })
 }
 
@@ -379,11 +391,23 @@ fn contains_uuid(segment: &str) -> bool {
     })
 }
 
+/// Flags of an event in version 2 of the inbox form: which ids follow it.
+const HAS_EVENT_ID: u8 = 1;
+const HAS_TRACE_ID: u8 = 2;
+
 /// The inbox form of validated events: a version byte, then per event its strings as
 /// length-prefixed UTF-8, the status, the latency (f32 bits) and the timestamp, all varints.
+///
+/// Version 2 adds to each event a flags byte (`HAS_EVENT_ID`, `HAS_TRACE_ID`) and the 16 bytes
+/// of each id it names. It is written only when some event has an id (OTLP spans carry trace
+/// ids), so the batch endpoint's items stay version 1 and no larger; [`decode`] reads both, as
+/// items queued by an older server may still be waiting.
 pub fn encode(events: &[RequestEvent]) -> Vec<u8> {
+    let with_ids = events
+        .iter()
+        .any(|e| e.event_id.is_some() || e.trace_id.is_some());
     let mut out = Vec::with_capacity(1 + events.len() * 48);
-    out.push(1);
+    out.push(if with_ids { 2 } else { 1 });
     for e in events {
         for s in [&e.tenant, &e.endpoint, &e.method] {
             put_varint(&mut out, s.len() as u64);
@@ -396,6 +420,22 @@ pub fn encode(events: &[RequestEvent]) -> Vec<u8> {
         )]
         put_varint(&mut out, u64::from((e.latency_ms as f32).to_bits()));
         put_varint(&mut out, zigzag(e.timestamp_ms));
+        if with_ids {
+            let mut flags = 0;
+            if e.event_id.is_some() {
+                flags |= HAS_EVENT_ID;
+            }
+            if e.trace_id.is_some() {
+                flags |= HAS_TRACE_ID;
+            }
+            out.push(flags);
+            if let Some(id) = e.event_id {
+                out.extend_from_slice(id.as_bytes());
+            }
+            if let Some(id) = e.trace_id {
+                out.extend_from_slice(id.as_bytes());
+            }
+        }
     }
     out
 }
@@ -407,7 +447,7 @@ pub struct CorruptBatch(&'static str);
 /// Reads what `encode` wrote.
 pub fn decode(bytes: &[u8]) -> Result<Vec<RequestEvent>, CorruptBatch> {
     let (&version, mut rest) = bytes.split_first().ok_or(CorruptBatch("empty"))?;
-    if version != 1 {
+    if version != 1 && version != 2 {
         return Err(CorruptBatch("unknown version"));
     }
     let mut out = Vec::new();
@@ -425,6 +465,21 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RequestEvent>, CorruptBatch> {
         let status = u16::try_from(get_varint(&mut rest)?).map_err(|_| CorruptBatch("status"))?;
         let bits = u32::try_from(get_varint(&mut rest)?).map_err(|_| CorruptBatch("latency"))?;
         let timestamp_ms = unzigzag(get_varint(&mut rest)?);
+        let (mut event_id, mut trace_id) = (None, None);
+        if version == 2 {
+            let (&flags, tail) = rest.split_first().ok_or(CorruptBatch("truncated flags"))?;
+            rest = tail;
+            if flags & !(HAS_EVENT_ID | HAS_TRACE_ID) != 0 {
+                return Err(CorruptBatch("unknown flags"));
+            }
+            if flags & HAS_EVENT_ID != 0 {
+                event_id = Some(EventId::from_bytes(id_bytes(&mut rest)?));
+            }
+            if flags & HAS_TRACE_ID != 0 {
+                trace_id =
+                    Some(TraceId::from_bytes(id_bytes(&mut rest)?).ok_or(CorruptBatch("zero trace id"))?);
+            }
+        }
         out.push(RequestEvent {
             tenant,
             endpoint,
@@ -432,9 +487,19 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RequestEvent>, CorruptBatch> {
             status,
             latency_ms: f64::from(f32::from_bits(bits)),
             timestamp_ms,
+            event_id,
+            trace_id,
         });
     }
     Ok(out)
+}
+
+fn id_bytes(rest: &mut &[u8]) -> Result<[u8; 16], CorruptBatch> {
+    let (id, tail) = rest
+        .split_first_chunk::<16>()
+        .ok_or(CorruptBatch("truncated id"))?;
+    *rest = tail;
+    Ok(*id)
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -613,6 +678,8 @@ mod tests {
                 status: 503,
                 latency_ms: 41.5,
                 timestamp_ms: NOW,
+                event_id: None,
+                trace_id: None,
             },
             RequestEvent {
                 tenant: String::new(),
@@ -621,11 +688,49 @@ mod tests {
                 status: 200,
                 latency_ms: 0.25,
                 timestamp_ms: -5,
+                event_id: None,
+                trace_id: None,
             },
         ];
         let bytes = encode(&events);
+        assert_eq!(bytes[0], 1, "without ids, the form of older servers");
         assert_eq!(decode(&bytes).unwrap(), events);
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
         assert!(decode(&[]).is_err());
+    }
+
+    #[test]
+    fn the_inbox_form_keeps_event_and_trace_ids() {
+        let event = |event_id: Option<&str>, trace_id: Option<&str>| RequestEvent {
+            tenant: "acme".into(),
+            endpoint: "/v1/process".into(),
+            method: "GET".into(),
+            status: 200,
+            latency_ms: 12.5,
+            timestamp_ms: NOW,
+            event_id: event_id.map(|id| id.parse().unwrap()),
+            trace_id: trace_id.map(|id| TraceId::parse(id).unwrap()),
+        };
+        let events = vec![
+            event(None, None),
+            event(
+                Some("9c5ea0d6a4cf4b9a9bd0c7a4d1b8e2f3"),
+                Some("4c79f60c11214eb38604f4ae0781bfb2"),
+            ),
+            event(None, Some("0af7651916cd43dd8448eb211c80319c")),
+            event(Some("1f2e3d4c5b6a79880716253443526170"), None),
+        ];
+        let bytes = encode(&events);
+        assert_eq!(bytes[0], 2);
+        assert_eq!(decode(&bytes).unwrap(), events);
+        assert_eq!(
+            decode(&bytes[..bytes.len() - 1]),
+            Err(CorruptBatch("truncated id"))
+        );
+        // events[2]: its flags, then its trace id.
+        let mut bad_flags = encode(&events[2..3]);
+        let at = bad_flags.len() - 17;
+        bad_flags[at] |= 4;
+        assert_eq!(decode(&bad_flags), Err(CorruptBatch("unknown flags")));
     }
 }

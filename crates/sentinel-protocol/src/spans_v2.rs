@@ -25,6 +25,8 @@
 //!   spans; scope attributes are (`Sentry.setAttribute` / `scope.setAttributes`), and so is the
 //!   scope user as `user.id` (`captureSpan.ts`; sentry-python only with `send_default_pii`).
 //!
+//! A request keeps its span's `trace_id` (a slow request leads to its trace).
+//!
 //! Spans that are not requests, or fail the request checks, are left out. The time window is the
 //! caller's to check ([`crate::requests::within_window`]): no receive time is given here.
 
@@ -32,6 +34,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::ids::TraceId;
 use crate::requests::{self, RequestEvent};
 use crate::transaction::{instant_us, status_number, tenant_value, timed_request};
 
@@ -55,6 +58,8 @@ struct StreamedSpan {
     end_timestamp: Value,
     #[serde(default)]
     attributes: Value,
+    #[serde(default)]
+    trace_id: Value,
 }
 
 impl StreamedSpan {
@@ -138,7 +143,9 @@ fn request_from_span(span: &StreamedSpan, tenant_tag: &str) -> Option<RequestEve
         .find_map(|key| tenant_value(span.attribute(key)))
         .unwrap_or_default();
 
-    timed_request(tenant, &endpoint, method, status, start_us, end_us)
+    let mut event = timed_request(tenant, &endpoint, method, status, start_us, end_us)?;
+    event.trace_id = span.trace_id.as_str().and_then(TraceId::parse);
+    Some(event)
 }
 
 /// `tenant_id` ↔ `tenant.id`: Sentry attribute names use dots where tag names often use `_`.
@@ -233,6 +240,11 @@ mod tests {
         assert_eq!(routed.tenant, "acme");
         assert!((routed.latency_ms - 112.5).abs() < 1e-6, "{}", routed.latency_ms);
         assert_eq!(routed.timestamp_ms, NOW - 1_388);
+        assert_eq!(
+            routed.trace_id.map(|t| t.to_string()).as_deref(),
+            Some("0af7651916cd43dd8448eb211c80319c")
+        );
+        assert_eq!(routed.event_id, None, "a span is no stored event");
 
         // Source `url`: the raw path in http.route loses its identifiers; `tenant.id` is found
         // for `tenant_id`, and an integer tenant is its decimal form.

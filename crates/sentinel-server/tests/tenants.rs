@@ -441,6 +441,8 @@ async fn the_compactor_merges_a_minutes_rows_into_one_that_ranks_the_same() {
         status,
         latency_ms: 20.0,
         timestamp_ms: now,
+        event_id: None,
+        trace_id: None,
     };
     for part in [
         vec![event("acme", 500), event("acme", 500), event("beta", 500)],
@@ -515,6 +517,8 @@ async fn the_compactor_folds_a_minute_as_soon_as_the_worker_wrote_enough_rows_to
                     status: 500,
                     latency_ms: 20.0,
                     timestamp_ms: minute + 1_000,
+                    event_id: None,
+                    trace_id: None,
                 }],
             );
             let batch = sentinel_store::ProcessedBatch {

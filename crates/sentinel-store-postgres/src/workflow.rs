@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 use sentinel_store::{
-    Activity, Attachment, Comment, Cursor, EventNeighbors, EventRow, Issue, IssueChange, Page, StoreError,
-    WorkflowStore,
+    Activity, Attachment, Comment, Cursor, EventNeighbors, EventRow, Issue, IssueChange, ItemKind, Page,
+    StoreError, StoredItem, WorkflowStore,
 };
 
 use crate::PgStore;
@@ -92,5 +92,14 @@ impl WorkflowStore for PgStore {
         event_id: EventId,
     ) -> Result<Vec<Attachment>, StoreError> {
         attachments(&self.pool, project_id, event_id).await
+    }
+
+    async fn get_item(
+        &self,
+        project_id: i64,
+        kind: ItemKind,
+        event_id: EventId,
+    ) -> Result<Option<StoredItem>, StoreError> {
+        stored_item(&self.pool, project_id, kind, event_id).await
     }
 }

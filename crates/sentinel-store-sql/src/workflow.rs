@@ -672,6 +672,43 @@ macro_rules! workflow {
                 })
                 .collect()
         }
+
+        pub async fn stored_item(
+            pool: &$crate::__private::sqlx::Pool<$db>,
+            project_id: i64,
+            kind: $crate::__private::sentinel_store::ItemKind,
+            event_id: $crate::__private::EventId,
+        ) -> Result<
+            Option<$crate::__private::sentinel_store::StoredItem>,
+            $crate::__private::sentinel_store::StoreError,
+        > {
+            use $crate::__private::sentinel_store::StoredItem;
+            use $crate::__private::sqlx::{self, Row as _};
+            // `kind` is spelled out, not bound, so the partial index of its kind (transactions,
+            // attachments) serves the lookup; it is one of the enum's fixed names.
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, project_id, event_id, received_ms, headers_json, payload FROM items \
+                 WHERE project_id = $1 AND kind = '{}' AND event_id = $2 ORDER BY id DESC LIMIT 1",
+                kind.as_str()
+            )))
+            .bind(project_id)
+            .bind(event_id.as_bytes().to_vec())
+            .fetch_optional(pool)
+            .await
+            .map_err($db_err)?;
+            row.map(|r| {
+                Ok(StoredItem {
+                    id: r.try_get(0).map_err($db_err)?,
+                    project_id: r.try_get(1).map_err($db_err)?,
+                    kind,
+                    event_id: Some($crate::event_id(r.try_get(2).map_err($db_err)?)?),
+                    received_ms: r.try_get(3).map_err($db_err)?,
+                    headers_json: r.try_get(4).map_err($db_err)?,
+                    payload: r.try_get(5).map_err($db_err)?,
+                })
+            })
+            .transpose()
+        }
     };
 }
 

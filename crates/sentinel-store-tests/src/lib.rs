@@ -104,6 +104,7 @@ macro_rules! contract_tests {
             project_events_are_listed_newest_received_first_across_pages,
             event_neighbors_follow_the_issue_event_order,
             event_attachments_are_the_events_attachment_items_in_arrival_order,
+            stored_items_are_found_by_project_kind_and_event_id,
             issue_list_filters_sorts_and_paginates,
             issues_sort_by_priority_recent_and_frequent_first_across_pages,
             event_counts_are_bucketed_by_resolution,

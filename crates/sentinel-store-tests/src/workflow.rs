@@ -612,6 +612,79 @@ pub async fn deleting_issues_removes_their_data_and_a_new_event_opens_a_new_issu
     assert!(store.list_comments(fresh.id).await.unwrap().is_empty());
 }
 
+pub async fn stored_items_are_found_by_project_kind_and_event_id(store: &dyn Store) {
+    let p = project(store, "items").await;
+    let q = project(store, "other items").await;
+    let transaction = |project_id: i64, n: u32, received_ms: i64, body: &str| NewStoredItem {
+        project_id,
+        kind: ItemKind::Transaction,
+        event_id: Some(eid(n)),
+        received_ms,
+        headers_json: None,
+        payload: body.as_bytes().to_vec(),
+    };
+    let mut b = batch(Vec::new());
+    b.items = vec![
+        transaction(p, 1, T0, "checkout"),
+        transaction(p, 2, T0 + DAY_MS, "search"),
+        transaction(q, 3, T0, "other project"),
+        attachment(p, eid(4), "not a transaction"),
+        // The same id again, as a retrying SDK may send it: the newest is the one found.
+        transaction(p, 2, T0 + DAY_MS + 5, "search, again"),
+    ];
+    store.apply_batch(&b).await.unwrap();
+
+    let found = store
+        .get_item(p, ItemKind::Transaction, eid(1))
+        .await
+        .unwrap()
+        .expect("the transaction is found by its event id");
+    assert_eq!(
+        (found.project_id, found.kind, found.event_id, found.received_ms),
+        (p, ItemKind::Transaction, Some(eid(1)), T0)
+    );
+    assert_eq!(found.payload, b"checkout");
+    let again = store
+        .get_item(p, ItemKind::Transaction, eid(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.payload, b"search, again");
+    assert_eq!(again.received_ms, T0 + DAY_MS + 5);
+    assert!(
+        store
+            .get_item(p, ItemKind::Transaction, eid(3))
+            .await
+            .unwrap()
+            .is_none(),
+        "another project's transaction"
+    );
+    assert!(
+        store
+            .get_item(p, ItemKind::Transaction, eid(4))
+            .await
+            .unwrap()
+            .is_none(),
+        "an attachment is not a transaction"
+    );
+    let attached = store
+        .get_item(p, ItemKind::Attachment, eid(4))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        attached.headers_json.as_deref(),
+        Some(r#"{"filename":"not a transaction"}"#)
+    );
+    assert!(
+        store
+            .get_item(p, ItemKind::Transaction, eid(9))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 fn attachment(project_id: i64, event_id: EventId, filename: &str) -> NewStoredItem {
     NewStoredItem {
         project_id,

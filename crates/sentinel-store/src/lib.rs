@@ -31,8 +31,8 @@ pub use maintenance::{DAY_MS, HOUR_MS, Lease, RetentionPolicy, RetentionReport};
 pub use model::{
     AssignedFilter, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats,
     Issue, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount,
-    Page, ProcessedBatch, Project, ProjectKey, SessionCounts, StoredEvent, TagDistribution, TagValueCount,
-    TimeRange, priority_score,
+    Page, ProcessedBatch, Project, ProjectKey, SessionCounts, StoredEvent, StoredItem, TagDistribution,
+    TagValueCount, TimeRange, priority_score,
 };
 pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;

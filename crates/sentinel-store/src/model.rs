@@ -162,6 +162,19 @@ pub struct NewStoredItem {
     pub payload: Vec<u8>,
 }
 
+/// A non-event item as stored, read back by its event id ([`crate::WorkflowStore::get_item`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    pub id: i64,
+    pub project_id: i64,
+    pub kind: ItemKind,
+    pub event_id: Option<EventId>,
+    pub received_ms: i64,
+    pub headers_json: Option<String>,
+    /// zstd-compressed without a dictionary, as stored.
+    pub payload: Vec<u8>,
+}
+
 /// How many items of a category got a given outcome in one minute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutcomeCount {

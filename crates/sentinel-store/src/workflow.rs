@@ -1,12 +1,12 @@
 //! The issue workflow: status changes with their conditions, assignees, comments, the activity log,
-//! deletion; a project's events and an event's attachments.
+//! deletion; a project's events, an event's attachments, and an item (a transaction) by its id.
 
 use async_trait::async_trait;
 use sentinel_protocol::ids::EventId;
 use serde::Serialize;
 
 use crate::StoreError;
-use crate::model::{Cursor, EventRow, Issue, Page};
+use crate::model::{Cursor, EventRow, Issue, ItemKind, Page, StoredItem};
 
 /// A status change asked for by a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,4 +141,13 @@ pub trait WorkflowStore: Send + Sync {
         project_id: i64,
         event_id: EventId,
     ) -> Result<Vec<Attachment>, StoreError>;
+    /// The item of `kind` stored under `event_id` in the project (the newest, should an SDK have
+    /// sent the id twice), or `None`. Transactions are indexed by event id; other kinds are
+    /// found by scanning the project's items of that kind.
+    async fn get_item(
+        &self,
+        project_id: i64,
+        kind: ItemKind,
+        event_id: EventId,
+    ) -> Result<Option<StoredItem>, StoreError>;
 }

@@ -640,3 +640,123 @@ async fn an_on_call_engineer_finds_the_tenant_behind_the_5xx_and_its_issue() {
     b.close().await;
     server.stop().await;
 }
+
+/// The performance pages in Chromium: a slow checkout sent by the official Rust SDK is found from
+/// the project's Performance page, its transaction page draws the charts and lists it among the
+/// slowest requests, and its event page shows its spans as a waterfall. Self-contained: its own
+/// server, browser and helper below.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_follows_a_slow_transaction_from_performance_to_its_spans() {
+    const PERFORMANCE: &str = "/orgs/default/projects/shop-api/performance/";
+    let server = Sentinel::start().await;
+    let b = Browser::start(
+        "a_user_follows_a_slow_transaction_from_performance_to_its_spans",
+        &server.node.base,
+    )
+    .await;
+    let dsn = set_up_with_a_project(&b).await;
+    tokio::task::spawn_blocking(move || send_checkouts_with_rust_sdk(&dsn))
+        .await
+        .unwrap_or_else(|e| panic!("the Rust SDK thread panicked: {e}"));
+
+    // Performance, from the project's navigation; the list fills once the worker has run.
+    b.goto(ISSUES).await;
+    b.click(".sidebar a[href$='/shop-api/performance/']").await;
+    b.wait_for_path(PERFORMANCE).await;
+    let deadline = Deadline::after(Duration::from_secs(30));
+    while !b.exists(".transaction-row .transaction-link").await {
+        assert!(
+            deadline.pause().await,
+            "the checkout transactions never reached the Performance page"
+        );
+        b.reload().await;
+    }
+    b.wait_for_text(".transaction-row .transaction-link", "/checkout")
+        .await;
+    b.wait_for_exact_text(".transaction-row .requests", "3").await;
+    b.screenshot("performance").await;
+
+    // The transaction: three server-drawn charts and its slowest requests, slowest first.
+    b.click(".transaction-row .transaction-link").await;
+    b.wait_for_path(&format!("{PERFORMANCE}transaction")).await;
+    b.wait_for_text("#transaction-name", "/checkout").await;
+    for chart in ["#throughput-chart", "#failure-chart", "#latency-chart"] {
+        b.wait_for(&format!("{chart} svg.line-chart path.line")).await;
+    }
+    let durations = b.texts("#slow-samples .sample-row .duration").await;
+    assert_eq!(
+        durations,
+        ["2500 ms", "300 ms", "120 ms"],
+        "the slowest requests, slowest first"
+    );
+    b.wait_for_exact_text("#slow-samples .sample-row .tenant", "acme")
+        .await;
+    b.screenshot("performance-transaction").await;
+
+    // Its spans.
+    b.click("#slow-samples .sample-row .event-link").await;
+    b.wait_for_text("#event-name", "GET /checkout").await;
+    let ops = b.texts("#waterfall .span-row .op").await;
+    assert_eq!(
+        ops,
+        ["http.server", "db.query", "http.client"],
+        "the waterfall's rows"
+    );
+    b.wait_for_text("#waterfall .span-row .description", "SELECT * FROM carts")
+        .await;
+    b.wait_for("#waterfall svg.span-bar rect.bar").await;
+    b.screenshot("performance-event").await;
+    b.prefer_dark(true).await;
+    b.screenshot("performance-event-dark").await;
+    b.prefer_dark(false).await;
+
+    b.assert_console_clean("performance").await;
+    b.close().await;
+    server.stop().await;
+}
+
+/// Three `GET /checkout` transactions of 2.5 s (tenant acme, a database and a payment span),
+/// 300 ms and 120 ms, sent with the official Rust SDK; their times are set, not slept through.
+fn send_checkouts_with_rust_sdk(dsn: &str) {
+    let options = sentry::ClientOptions::new()
+        .dsn(dsn)
+        .traces_sample_rate(1.0)
+        .environment("browser");
+    let client = Arc::new(sentry::Client::from(sentry::apply_defaults(options)));
+    let hub = Arc::new(sentry::Hub::new(
+        Some(client.clone()),
+        Arc::new(sentry::Scope::default()),
+    ));
+    sentry::Hub::run(hub, || {
+        #[expect(clippy::disallowed_methods, reason = "the SDK stamps real times")]
+        let start = std::time::SystemTime::now() - Duration::from_secs(5);
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        for (tenant, ms) in [("acme", 2_500), ("beta", 300), ("beta", 120)] {
+            let ctx = sentry::TransactionContext::new("GET /checkout", "http.server");
+            let transaction = sentry::start_transaction_with_timestamp(ctx, start);
+            transaction.set_tag("tenant_id", tenant);
+            transaction.set_status(sentry::protocol::SpanStatus::Ok);
+            if ms == 2_500 {
+                let db = transaction.start_child_with_details(
+                    "db.query",
+                    "SELECT * FROM carts WHERE id = $1",
+                    sentry::protocol::SpanId::default(),
+                    at(100),
+                );
+                db.finish_with_timestamp(at(900));
+                let pay = transaction.start_child_with_details(
+                    "http.client",
+                    "POST https://payments.example/charge",
+                    sentry::protocol::SpanId::default(),
+                    at(1_000),
+                );
+                pay.finish_with_timestamp(at(2_200));
+            }
+            transaction.finish_with_timestamp(at(ms));
+        }
+    });
+    assert!(
+        client.flush(Some(Duration::from_secs(15))),
+        "the Rust SDK did not flush within 15 s"
+    );
+}

@@ -151,6 +151,8 @@ fn expect_shop_and_billing(batch: &ParsedBatch) {
         status: 503,
         latency_ms: 41.5,
         timestamp_ms: NOW - 1_000,
+        event_id: None,
+        trace_id: TraceId::from_bytes([0x5b; 16]),
     };
     assert_eq!(events[0], expected);
     // Old attribute names, a string status, no route: the name without its method.
@@ -378,6 +380,8 @@ fn otlp_json_as_the_spec_writes_it() {
             status: 502,
             latency_ms: 100.0,
             timestamp_ms: NOW - 1_000,
+            event_id: None,
+            trace_id: TraceId::parse("5B8EFFF798038103D269B633813FC60C"),
         }]
     );
 }

@@ -340,6 +340,11 @@ pub fn process(
                 let derived = match kind {
                     ItemKind::Transaction => {
                         sentinel_protocol::transaction::request_from_transaction(&payload, tenant_tag)
+                            .map(|mut e| {
+                                // The id the item is stored, and found, under.
+                                e.event_id = it.event_id;
+                                e
+                            })
                             .into_iter()
                             .collect()
                     }

@@ -4,6 +4,7 @@
 //!   across buckets and nodes;
 //! - `rank`: the Wilson lower bound that guards error-rate rankings against small volumes;
 //! - `sketch`: mergeable latency sketches (DDSketch, 1 % relative error) with a stored form;
+//! - `samples`: the slowest requests of each endpoint, with the ids that lead to their spans;
 //! - `summary`: what a minute of a project's requests is remembered as (counts and sketches,
 //!   bounded whatever the number of tenants), mergeable;
 //! - `ranking`: the rankings by share of 5xx, error rate and latency deviation;
@@ -16,6 +17,7 @@ pub mod rank;
 pub mod ranking;
 pub mod read;
 pub mod report;
+pub mod samples;
 pub mod sketch;
 pub mod summary;
 pub mod topk;

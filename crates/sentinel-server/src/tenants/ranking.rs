@@ -255,6 +255,8 @@ mod tests {
             status,
             latency_ms,
             timestamp_ms: at,
+            event_id: None,
+            trace_id: None,
         }
     }
 

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sentinel_protocol::requests::RequestEvent;
 use serde::{Deserialize, Serialize};
 
+use super::samples::SlowSamples;
 use super::sketch::LatencySketch;
 use super::topk::SpaceSaving;
 
@@ -120,6 +121,8 @@ pub struct Latency {
     pub endpoints: BTreeMap<String, LatencySketch>,
     /// tenant → endpoint → sketch.
     pub tenants: BTreeMap<String, BTreeMap<String, LatencySketch>>,
+    /// Per endpoint, its slowest requests (stored after the sketches: see `samples`).
+    pub slowest: SlowSamples,
 }
 
 impl Latency {
@@ -190,6 +193,7 @@ impl Summary {
             s.counts.endpoints.insert(endpoint.to_owned(), c);
             s.latency.endpoints.insert(endpoint.to_owned(), sketch);
         }
+        s.latency.slowest = SlowSamples::of(events.clone());
         // The sketched tenants: a second pass over their requests only.
         let sketched: HashSet<String> = s
             .counts
@@ -248,6 +252,7 @@ impl Summary {
                 let _ = mine.entry(endpoint.clone()).or_default().merge(sketch);
             }
         }
+        l.slowest.merge(&other.latency.slowest);
     }
 
     /// Holds every map to its cap, so memory stays bounded however many summaries are merged.
@@ -338,7 +343,9 @@ impl Summary {
                 })
                 .collect(),
         };
-        postcard::to_allocvec(&stored).unwrap_or_default()
+        let mut bytes = postcard::to_allocvec(&stored).unwrap_or_default();
+        l.slowest.append_to(&mut bytes);
+        bytes
     }
 
     pub fn counts_from_bytes(bytes: &[u8]) -> Result<Counts, String> {
@@ -346,8 +353,8 @@ impl Summary {
     }
 
     pub fn latency_from_bytes(bytes: &[u8]) -> Result<Latency, String> {
-        let stored: StoredLatency =
-            postcard::from_bytes(bytes).map_err(|e| format!("request latencies are corrupt: {e}"))?;
+        let (stored, rest): (StoredLatency, _) =
+            postcard::take_from_bytes(bytes).map_err(|e| format!("request latencies are corrupt: {e}"))?;
         let sketch = |b: &Vec<u8>| LatencySketch::from_bytes(b);
         Ok(Latency {
             all: sketch(&stored.all)?,
@@ -367,6 +374,7 @@ impl Summary {
                     Ok((t.clone(), e))
                 })
                 .collect::<Result<_, String>>()?,
+            slowest: SlowSamples::from_trailing(rest)?,
         })
     }
 }
@@ -400,6 +408,8 @@ mod tests {
             status,
             latency_ms,
             timestamp_ms: 0,
+            event_id: None,
+            trace_id: None,
         }
     }
 

@@ -31,8 +31,8 @@ pub struct Layout {
     pub projects: Vec<NavItem>,
     /// Slug of the current project, or empty.
     pub project: String,
-    /// Which navigation entry is highlighted: `overview`, `issues`, `events`, `settings`,
-    /// `members`, `account`, `projects`.
+    /// Which navigation entry is highlighted: `overview`, `issues`, `events`, `performance`,
+    /// `settings`, `members`, `account`, `projects`.
     pub active: &'static str,
 }
 

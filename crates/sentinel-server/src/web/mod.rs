@@ -17,6 +17,7 @@ mod layout;
 mod maintenance;
 mod members;
 mod monitors;
+mod performance;
 mod project;
 mod releases;
 mod session;
@@ -105,6 +106,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/orgs/{org}/projects/{project}/tenants/{tenant}/",
             get(tenants::detail),
+        )
+        .route(
+            "/orgs/{org}/projects/{project}/performance/",
+            get(performance::list),
+        )
+        .route(
+            "/orgs/{org}/projects/{project}/performance/transaction",
+            get(performance::transaction),
+        )
+        .route(
+            "/orgs/{org}/projects/{project}/performance/events/{event}/",
+            get(performance::event),
         )
         .route("/orgs/{org}/monitors/{monitor}/", get(monitors::detail))
         .route("/orgs/{org}/monitors/{monitor}/action", post(monitors::action))
