@@ -39,8 +39,9 @@ struct World {
 }
 
 /// A server on a manual clock without the scheduler role (the test evaluates), its project
-/// `acme/shop`, a webhook channel to a local receiver, and a rule made through the API.
-async fn world(condition: Value) -> World {
+/// `acme/shop`, a webhook channel to a local receiver, and a rule per condition made through the
+/// API.
+async fn world(conditions: &[Value]) -> World {
     let clock = Arc::new(ManualClock::new(T0));
     let env = ApiEnv::start_with(
         |s| {
@@ -54,15 +55,17 @@ async fn world(condition: Value) -> World {
     let project = env.acme_shop(TOKEN).await;
     let (hook, url) = Hook::start().await;
     let channel = env.webhook_channel(TOKEN, &project, &url).await;
-    env.post(
-        TOKEN,
-        &format!("/api/0/projects/{project}/alert-rules/"),
-        // No cooldown: only the hysteresis keeps a hovering tenant from flapping.
-        json!({"name": "tenant incidents", "condition": condition, "channels": [channel["id"]],
-               "cooldown_minutes": 0}),
-    )
-    .await
-    .expect(201);
+    for condition in conditions {
+        env.post(
+            TOKEN,
+            &format!("/api/0/projects/{project}/alert-rules/"),
+            // No cooldown: only the hysteresis keeps a hovering tenant from flapping.
+            json!({"name": condition["kind"], "condition": condition, "channels": [channel["id"]],
+                   "cooldown_minutes": 0}),
+        )
+        .await
+        .expect(201);
+    }
     let engine = Engine {
         store: env.store.clone(),
         clock: clock.clone(),
@@ -159,7 +162,7 @@ impl World {
 /// The test: "one notification when a tenant starts dominating, one when it stops".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dominating_tenant_notifies_once_when_it_starts_and_once_when_it_stops() {
-    let w = world(json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "evaluations": 2})).await;
+    let w = world(&[json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "evaluations": 2})]).await;
     // Per minute: acme's 5xx, the other tenants' 5xx; then the share of acme in the 10-minute
     // window (the current minute and the nine before) and what each evaluation must notify.
     // Over 50 % opens after two evaluations in a row; under 40 % (80 % of 50) resolves.
@@ -233,5 +236,97 @@ async fn a_dominating_tenant_notifies_once_when_it_starts_and_once_when_it_stops
     let outbox = w.outbox().await;
     assert_eq!(outbox[0].group_key, outbox[1].group_key);
     assert_eq!(outbox[0].subject, "tenant:acme");
+    w.env.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_tenant_and_a_slow_tenant_each_open_one_incident_and_resolve_it_once_gone() {
+    let w = world(&[
+        json!({"kind": "tenant_errors", "errors": 50, "minutes": 5}),
+        json!({"kind": "tenant_latency", "factor": 2, "minutes": 10}),
+    ])
+    .await;
+    let now = |w: &World| sentinel_server::clock::Clock::now_ms(w.clock.as_ref());
+    w.clock.set(T0 + 30_000);
+    // The hour before: acme answers /v1/reports in 100 ms. Now: in 300 ms, while beta fails 60
+    // times on /v1/process (and 6 times elsewhere).
+    let before = now(&w) - 30 * MIN;
+    let mut batch: Vec<Value> = (0..100)
+        .map(|_| record("acme", "/v1/reports", 200, 100.0, before))
+        .collect();
+    batch.extend((0..100).map(|_| record("acme", "/v1/reports", 200, 300.0, now(&w))));
+    batch.extend((0..60).map(|_| record("beta", "/v1/process", 500, 20.0, now(&w))));
+    batch.extend((0..6).map(|_| record("beta", "/v1/users", 502, 20.0, now(&w))));
+    batch.extend((0..100).map(|_| record("beta", "/v1/users", 200, 20.0, now(&w))));
+    w.send(batch).await;
+
+    let mut sent = Vec::new();
+    for minute in 0..=10 {
+        w.clock.set(T0 + minute * MIN + 30_000);
+        w.engine.evaluate().await.unwrap();
+        for n in w.outbox().await.into_iter().skip(sent.len()) {
+            sent.push((minute, n.subject, n.transition, n.message.title));
+        }
+    }
+    // Both open at once; beta's 5xx leave its 5-minute window at minute 5, acme's requests its
+    // 10-minute window at minute 10: one recovery each, nothing in between.
+    let shape: Vec<(i64, &str, Transition)> = sent
+        .iter()
+        .map(|(m, subject, t, _)| (*m, subject.as_str(), *t))
+        .collect();
+    let mut opened = shape[..2].to_vec();
+    opened.sort_by_key(|s| s.1);
+    assert_eq!(
+        opened,
+        [
+            (0, "tenant:acme", Transition::Triggered),
+            (0, "tenant:beta", Transition::Triggered)
+        ],
+        "{sent:#?}"
+    );
+    assert_eq!(
+        shape[2..],
+        [
+            (5, "tenant:beta", Transition::Resolved),
+            (10, "tenant:acme", Transition::Resolved)
+        ],
+        "{sent:#?}"
+    );
+    let title = |subject: &str, t: Transition| {
+        sent.iter()
+            .find(|s| s.1 == subject && s.2 == t)
+            .map(|s| s.3.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        title("tenant:beta", Transition::Triggered),
+        "Tenant beta had 66 5xx in the last 5 minutes (endpoint /v1/process)"
+    );
+    assert_eq!(
+        title("tenant:beta", Transition::Resolved),
+        "Tenant beta no longer has 50 5xx or more in the last 5 minutes (now 0)"
+    );
+    // p95s within the sketches' 1 %: 300 ms against 100 ms.
+    let slow = title("tenant:acme", Transition::Triggered);
+    assert!(
+        slow.starts_with("Tenant acme's p95 is 3.0× its usual (")
+            && slow.ends_with(" ms) on /v1/reports")
+            && (slow.contains("(29") || slow.contains("(30"))
+            && (slow.contains("vs 99 ms") || slow.contains("vs 100 ms") || slow.contains("vs 101 ms")),
+        "{slow}"
+    );
+    assert_eq!(
+        title("tenant:acme", Transition::Resolved),
+        "Tenant acme no longer slower than 2× its usual p95 (too few requests now)"
+    );
+    let bodies = w.delivered().await;
+    assert_eq!(bodies.len(), 4);
+    assert!(
+        bodies.iter().all(|b| b["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://sentinel.example.com/orgs/acme/projects/shop/tenants/")),
+        "{bodies:#?}"
+    );
     w.env.server.shutdown().await.unwrap();
 }

@@ -350,7 +350,12 @@ fn latency_texts(
     Texts {
         title: format!("Tenant {t}'s p95 is {f:.1}× its usual ({figures}){on}"),
         text,
-        resolved_title: format!("Tenant {t} no longer slower than {factor}× its usual p95 (now {f:.1}×)"),
+        resolved_title: if f > 0.0 {
+            format!("Tenant {t} no longer slower than {factor}× its usual p95 (now {f:.1}×)")
+        } else {
+            // Gone from the window, or too few requests in it to judge.
+            format!("Tenant {t} no longer slower than {factor}× its usual p95 (too few requests now)")
+        },
         resolved_text: format!(
             "{t}'s p95 in {last}: {figures} ({f:.1}×): under {resolve_below}× (or fewer than \
              {min_requests} requests), so the incident is over."
