@@ -29,6 +29,17 @@ pub struct Step {
     pub seq: i64,
 }
 
+impl Step {
+    /// A change of state that notifies nothing.
+    fn quiet(state: AlertState) -> Step {
+        Step {
+            state,
+            notify: None,
+            seq: 0,
+        }
+    }
+}
+
 /// Where one evaluation's measure of a subject stands against a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -120,11 +131,7 @@ pub fn advance(
             state.streak = 0;
             state.since_ms = now_ms;
             state.value = value;
-            Some(Step {
-                state,
-                notify: None,
-                seq: 0,
-            })
+            Some(Step::quiet(state))
         }
         (false, Level::Over) if opening.evaluations <= 1 => {
             Some(enter(rule, prev, subject, true, value, now_ms))
@@ -145,11 +152,7 @@ pub fn advance(
             }
             state.streak = streak;
             state.value = value;
-            Some(Step {
-                state,
-                notify: None,
-                seq: 0,
-            })
+            Some(Step::quiet(state))
         }
         (true, Level::Over | Level::Band) => {
             let prev = prev?;
