@@ -46,13 +46,15 @@ pub const MIN_REQUESTS: u64 = read::MIN_REQUESTS;
 /// The prefix of tenant subjects.
 const SUBJECT: &str = "tenant:";
 
-/// The default `resolve_below` of a tenant condition kind with this threshold.
+/// The default `resolve_below` of a tenant condition kind with this threshold, rounded to four
+/// decimals so it reads as entered (80 % of 7 is 5.6, not 5.6000000000000005).
 pub fn default_resolve_below(kind: &str, threshold: f64) -> f64 {
-    if kind == "tenant_latency" {
+    let bound = if kind == "tenant_latency" {
         1.0 + (threshold - 1.0) * RESOLVE_FRACTION
     } else {
         threshold * RESOLVE_FRACTION
-    }
+    };
+    (bound * 10_000.0).round() / 10_000.0
 }
 
 /// One tenant's measure by a tenant rule.
@@ -617,7 +619,9 @@ mod tests {
     fn default_lower_bounds_are_a_fifth_below_the_threshold() {
         assert_eq!(default_resolve_below("tenant_share", 50.0), 40.0);
         assert_eq!(default_resolve_below("tenant_errors", 100.0), 80.0);
-        assert!((default_resolve_below("tenant_latency", 3.0) - 2.6).abs() < 1e-9);
+        assert_eq!(default_resolve_below("tenant_latency", 3.0), 2.6);
+        assert_eq!(default_resolve_below("tenant_share", 7.0).to_string(), "5.6");
+        assert_eq!(default_resolve_below("tenant_latency", 1.5).to_string(), "1.4");
     }
 
     #[test]
