@@ -511,6 +511,152 @@ async fn rule_bodies_are_validated_with_messages_naming_the_field() {
     assert_eq!(list, json!([]));
 }
 
+#[tokio::test]
+async fn tenant_rules_answer_with_their_defaults_and_refuse_bad_thresholds_precisely() {
+    let w = World::new().await;
+    let env = &w.env;
+    let (hook, _) = w.webhook(&w.alice, &w.shop, 1).await;
+    let base = format!("/api/0/projects/{}/alert-rules/", w.shop);
+    let with = |condition: Value| json!({"name": "tenants", "condition": condition, "channels": [hook]});
+
+    // The defaults applied are stored and shown: K = 2 for shares, resolving at 80 %.
+    let share = env
+        .post(
+            &w.alice,
+            &base,
+            with(json!({"kind": "tenant_share", "percent": 50, "minutes": 10})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(
+        share["condition"],
+        json!({"kind": "tenant_share", "percent": 50.0, "minutes": 10, "min_errors": 10,
+               "evaluations": 2, "resolve_below": 40.0})
+    );
+    assert_eq!(
+        share["description"],
+        "a tenant causes more than 50% of the 5xx in 10 minutes (with at least 10 5xx), 2 evaluations \
+         in a row; resolved under 40%"
+    );
+    assert_eq!(share["notify_recovery"], true);
+    let latency = env
+        .post(
+            &w.alice,
+            &base,
+            with(json!({"kind": "tenant_latency", "factor": 3, "minutes": 10, "evaluations": 3})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(latency["condition"]["min_requests"], 20);
+    assert_eq!(latency["condition"]["evaluations"], 3);
+    let resolve = latency["condition"]["resolve_below"].as_f64().unwrap();
+    assert!((resolve - 2.6).abs() < 1e-9, "{latency}");
+    let count = env
+        .post(
+            &w.alice,
+            &base,
+            with(json!({"kind": "tenant_errors", "errors": 100, "minutes": 5, "resolve_below": 50})),
+        )
+        .await
+        .expect(201);
+    assert_eq!(
+        count["condition"],
+        json!({"kind": "tenant_errors", "errors": 100, "minutes": 5, "evaluations": 1,
+               "resolve_below": 50.0})
+    );
+
+    let cases = [
+        (
+            json!({"kind": "tenant_share", "percent": 0, "minutes": 10}),
+            "condition.percent must be greater than 0 and less than 100",
+        ),
+        (
+            json!({"kind": "tenant_share", "percent": 100, "minutes": 10}),
+            "condition.percent must be greater than 0 and less than 100",
+        ),
+        (
+            json!({"kind": "tenant_share", "percent": "half", "minutes": 10}),
+            "condition.percent must be a number, not \"half\"",
+        ),
+        (
+            json!({"kind": "tenant_share", "minutes": 10}),
+            "condition.percent is required",
+        ),
+        (
+            json!({"kind": "tenant_share", "percent": 50, "minutes": 0}),
+            "condition.minutes must be from 1 to 1440",
+        ),
+        (
+            json!({"kind": "tenant_share", "percent": 50}),
+            "condition.minutes is required",
+        ),
+        (
+            json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "evaluations": 0}),
+            "condition.evaluations must be from 1 to 60",
+        ),
+        (
+            json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "min_errors": 0}),
+            "condition.min_errors must be at least 1",
+        ),
+        (
+            json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "resolve_below": 60}),
+            "condition.resolve_below must be greater than 0 and at most condition.percent (50), not 60",
+        ),
+        (
+            json!({"kind": "tenant_latency", "factor": 1, "minutes": 10}),
+            "condition.factor must be greater than 1 (the tenant's usual p95), not 1",
+        ),
+        (
+            json!({"kind": "tenant_latency", "factor": 0.5, "minutes": 10}),
+            "condition.factor must be greater than 1",
+        ),
+        (
+            json!({"kind": "tenant_latency", "factor": 3, "minutes": 1441}),
+            "condition.minutes must be from 1 to 1440",
+        ),
+        (
+            json!({"kind": "tenant_latency", "factor": 3, "minutes": 10, "resolve_below": 1}),
+            "condition.resolve_below must be greater than 1 and at most condition.factor (3)",
+        ),
+        (
+            json!({"kind": "tenant_latency", "factor": 3, "minutes": 10, "min_requests": 0}),
+            "condition.min_requests must be at least 1",
+        ),
+        (
+            json!({"kind": "tenant_errors", "errors": 0, "minutes": 10}),
+            "condition.errors must be at least 1",
+        ),
+        (
+            json!({"kind": "tenant_errors", "errors": 10, "minutes": 10, "percent": 5}),
+            "unknown field condition.percent: tenant_errors takes errors, minutes, evaluations, resolve_below",
+        ),
+    ];
+    for (condition, needle) in cases {
+        env.post(&w.alice, &base, with(condition))
+            .await
+            .expect_error(400, needle);
+    }
+    let list = env.get(&w.alice, &base).await.expect(200);
+    assert_eq!(list.as_array().unwrap().len(), 3);
+
+    // Project rules only: an instance rule cannot watch tenants.
+    let rule = env
+        .store
+        .create_rule(
+            &instance_rule("Disk almost full", Condition::DiskFree { percent: 10.0 }),
+            env.clock.now_ms(),
+        )
+        .await
+        .unwrap();
+    env.put(
+        &w.root,
+        &format!("/api/0/alert-rules/{}/", rule.id),
+        json!({"condition": {"kind": "tenant_share", "percent": 50, "minutes": 10}}),
+    )
+    .await
+    .expect_error(400, "condition.kind tenant_share watches a project");
+}
+
 // ---- who may do what ----------------------------------------------------------------------------
 
 #[tokio::test]
@@ -915,6 +1061,103 @@ fn id_after(body: &str, marker: &str) -> String {
         .chars()
         .take_while(char::is_ascii_digit)
         .collect()
+}
+
+#[tokio::test]
+async fn the_rule_form_offers_the_tenant_kinds_with_their_defaults() {
+    let w = World::new().await;
+    let env = &w.env;
+    let page_path = "/orgs/alpha/projects/shop/alerts/";
+    let (channel, _) = w.webhook(&w.alice, &w.shop, 1).await;
+    let mut alice = browser(env, "alice@alpha.test").await;
+    let page = alice.get(page_path).await;
+    for kind in ["tenant_errors", "tenant_share", "tenant_latency"] {
+        assert!(
+            page.body.contains(&format!("<option value=\"{kind}\"")),
+            "{kind} missing:\n{}",
+            page.body
+        );
+    }
+    assert!(
+        page.body.contains("A tenant causes most of the 5xx"),
+        "{}",
+        page.body
+    );
+
+    // Its fields: the threshold with a starting value, K, and an optional lower bound.
+    let fields = alice
+        .get_with(
+            "/orgs/alpha/projects/shop/alerts/rule-fields?kind=tenant_share",
+            &[("hx-request", "true")],
+        )
+        .await;
+    assert_eq!(fields.status, StatusCode::OK);
+    let body = &fields.body;
+    assert!(body.contains("More than this percent of all 5xx"), "{body}");
+    assert!(
+        body.contains(r#"name="percent" inputmode="decimal" required maxlength="20" value="50""#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"name="evaluations" inputmode="decimal" required maxlength="20" value="2""#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"name="resolve_below" inputmode="decimal" maxlength="20" value="""#),
+        "{body}"
+    );
+
+    // Submitted with the lower bound left empty: the API's default.
+    let created = alice
+        .submit(
+            page_path,
+            "/orgs/alpha/projects/shop/alerts/rules",
+            &[
+                ("name", "dominating tenant"),
+                ("kind", "tenant_share"),
+                ("percent", "60"),
+                ("minutes", "10"),
+                ("min_errors", "10"),
+                ("evaluations", "2"),
+                ("resolve_below", ""),
+                ("channel", &channel),
+                ("cooldown_minutes", "0"),
+                ("notify_recovery", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    assert!(
+        created
+            .body
+            .contains("a tenant causes more than 60% of the 5xx in 10 minutes"),
+        "{}",
+        created.body
+    );
+    let rules = env
+        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
+        .await
+        .expect(200);
+    assert_eq!(rules[0]["condition"]["resolve_below"], 48.0);
+    let bad = alice
+        .submit(
+            page_path,
+            "/orgs/alpha/projects/shop/alerts/rules",
+            &[
+                ("name", "slow tenant"),
+                ("kind", "tenant_latency"),
+                ("factor", "1"),
+                ("minutes", "10"),
+                ("channel", &channel),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.body.contains("condition.factor must be greater than 1"),
+        "{}",
+        bad.body
+    );
 }
 
 #[tokio::test]

@@ -76,6 +76,26 @@ fn every_condition() -> Vec<Condition> {
             min_items: 100,
         },
         Condition::DiskFree { percent: 0.1 },
+        Condition::TenantErrors {
+            errors: 100,
+            minutes: 10,
+            evaluations: 1,
+            resolve_below: 80.0,
+        },
+        Condition::TenantShare {
+            percent: 50.0,
+            minutes: 10,
+            min_errors: 10,
+            evaluations: 3,
+            resolve_below: 40.0,
+        },
+        Condition::TenantLatency {
+            factor: 3.0,
+            minutes: 15,
+            min_requests: 20,
+            evaluations: 2,
+            resolve_below: 2.6,
+        },
     ]
 }
 

@@ -165,6 +165,37 @@ pub enum Condition {
         #[serde(default)]
         monitors: Vec<i64>,
     },
+    /// A tenant of the project had at least `errors` 5xx in the last `minutes`, in
+    /// `evaluations` evaluations in a row; its incident resolves once it has fewer than
+    /// `resolve_below` 5xx in the window. Per tenant (`tenant:{name}`), over the request rollups.
+    TenantErrors {
+        errors: u64,
+        minutes: u32,
+        evaluations: u32,
+        resolve_below: f64,
+    },
+    /// A tenant caused more than `percent` % of all 5xx of the project in the last `minutes`, in
+    /// `evaluations` evaluations in a row, counting only windows with at least `min_errors` 5xx;
+    /// its incident resolves once its share is under `resolve_below` % (or the window has fewer
+    /// than `min_errors` 5xx). Per tenant.
+    TenantShare {
+        percent: f64,
+        minutes: u32,
+        min_errors: u64,
+        evaluations: u32,
+        resolve_below: f64,
+    },
+    /// A tenant's p95 latency in the last `minutes` is more than `factor` times its own p95 over
+    /// the hour before, with at least `min_requests` requests in the window, in `evaluations`
+    /// evaluations in a row; its incident resolves once the factor is under `resolve_below`.
+    /// Per tenant.
+    TenantLatency {
+        factor: f64,
+        minutes: u32,
+        min_requests: u64,
+        evaluations: u32,
+        resolve_below: f64,
+    },
 }
 
 impl Condition {
@@ -179,6 +210,28 @@ impl Condition {
             Condition::DiskFree { .. } => "disk_free",
             Condition::MonitorDown { .. } => "monitor_down",
             Condition::CertExpiring { .. } => "cert_expiring",
+            Condition::TenantErrors { .. } => "tenant_errors",
+            Condition::TenantShare { .. } => "tenant_share",
+            Condition::TenantLatency { .. } => "tenant_latency",
+        }
+    }
+
+    /// Kinds that watch each tenant of a project's request events.
+    pub fn is_tenant(&self) -> bool {
+        matches!(
+            self,
+            Condition::TenantErrors { .. } | Condition::TenantShare { .. } | Condition::TenantLatency { .. }
+        )
+    }
+
+    /// How many evaluations in a row a subject must be in the condition before its episode opens:
+    /// the rule's `evaluations` for tenant kinds, else 1.
+    pub fn evaluations(&self) -> u32 {
+        match self {
+            Condition::TenantErrors { evaluations, .. }
+            | Condition::TenantShare { evaluations, .. }
+            | Condition::TenantLatency { evaluations, .. } => (*evaluations).max(1),
+            _ => 1,
         }
     }
 
@@ -248,7 +301,7 @@ pub struct NewAlertRule {
 }
 
 /// A rule's state for one subject (`issue:42`, `project:7`, `instance`, later `monitor:3`,
-/// `tenant:7:acme`). Absent means never in the condition, or out of it for longer than
+/// `tenant:acme`). Absent means never in the condition, or out of it for longer than
 /// notifications are kept: retention deletes such states with the last notifications of their
 /// episodes, so episodes may start over at 1 without meeting a stored idempotency key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -259,10 +312,12 @@ pub struct AlertState {
     /// Counts the transitions into the condition; it is part of notification idempotency keys,
     /// so each episode notifies once.
     pub episode: i64,
-    /// When the current state (firing or not) began.
+    /// When the current state (firing or not) began; for a subject on a streak towards firing,
+    /// when the streak began.
     pub since_ms: i64,
     pub last_notified_ms: Option<i64>,
-    /// Consecutive evaluations the condition held (rules that need K in a row), else 0.
+    /// Consecutive evaluations the condition held while not firing (rules that need K in a row:
+    /// the episode opens when it reaches K, and keeps that count while it lasts), else 0.
     pub streak: i64,
     /// The last measured value, for display.
     pub value: Option<f64>,

@@ -310,6 +310,15 @@ async fn an_admin_adds_a_webhook_and_a_new_issue_rule_and_sees_both_deliveries_i
         assert!(deadline.pause().await, "delivery log: {statuses:?}");
     }
     b.screenshot("alerts").await;
+
+    // A tenant rule: choosing its kind swaps in its fields, with their starting values.
+    b.fill("#rule-name", "Dominating tenant").await;
+    b.select("#rule-kind", "tenant_share").await;
+    b.wait_for("#rule-evaluations").await;
+    b.fill("#rule-percent", "60").await;
+    b.click("#rule-submit").await;
+    b.wait_for_text(".rule-row", "more than 60% of the 5xx in 10 minutes")
+        .await;
     b.assert_console_clean("alerts").await;
     b.close().await;
     server.stop().await;

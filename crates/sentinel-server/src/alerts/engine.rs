@@ -4,11 +4,13 @@
 //! - `process_triggers` (every worker process): the new-issue and regression triggers that
 //!   `apply_batch` left, claimed with a lease so a crashed evaluator's triggers come back.
 //! - `evaluate` (the scheduler leader, every `alerts.evaluate_secs`): threshold rules over rollups
-//!   (issue frequency, event rate) and the instance's health (inbox lag, ingest rejections, free
-//!   disk).
+//!   (issue frequency, event rate, tenants) and the instance's health (inbox lag, ingest
+//!   rejections, free disk).
 //!
-//! Later rule kinds (uptime monitors, tenants) plug in the same way: compute, per subject, whether
-//! the condition holds, pass it through `rules::step`, and commit the result.
+//! Every scheduled kind works the same way: measure, per subject, where it stands against the
+//! condition (`Reading::level`), pass it through `rules::advance` with the rule's opening (K
+//! evaluations in a row for the tenant kinds, at once for the others), and commit the result.
+//! Uptime monitors are judged by the uptime verifier through the same `rules` functions.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
@@ -24,8 +26,8 @@ use sentinel_store::{
 
 use tokio::sync::{Notify, watch};
 
-use crate::alerts::rules::{self, Step};
-use crate::alerts::{dashboard_url, disk, issue_url};
+use crate::alerts::rules::{self, Level, Opening, Step};
+use crate::alerts::{dashboard_url, disk, issue_url, tenants};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
 
@@ -40,12 +42,15 @@ const TRIGGER_POLL: Duration = Duration::from_secs(5);
 /// Rule kinds the worker fires from triggers.
 const EVENT_KINDS: [&str; 2] = ["new_issue", "regression"];
 /// Rule kinds the leader evaluates on its schedule.
-const SCHEDULED_KINDS: [&str; 5] = [
+const SCHEDULED_KINDS: [&str; 8] = [
     "issue_frequency",
     "event_rate",
     "inbox_lag",
     "ingest_rejections",
     "disk_free",
+    "tenant_errors",
+    "tenant_share",
+    "tenant_latency",
 ];
 /// The window of the built-in ingest rejection rule, minutes.
 const REJECTION_WINDOW_MINUTES: u32 = 10;
@@ -178,7 +183,6 @@ impl Engine {
 
     async fn evaluate_rule(&self, rule: &AlertRule, look: &mut Lookups) -> anyhow::Result<u64> {
         let now = self.clock.now_ms();
-        let readings = self.read(rule, look, now).await?;
         let prev: HashMap<String, AlertState> = self
             .store
             .alert_states(rule.id)
@@ -186,17 +190,31 @@ impl Engine {
             .into_iter()
             .map(|s| (s.subject.clone(), s))
             .collect();
+        // Subjects in an episode or on a streak towards one: rules that can say why they left
+        // measure them even when they are gone from the data (a tenant without requests now).
+        let tracked: Vec<&str> = prev
+            .values()
+            .filter(|s| s.firing || s.streak > 0)
+            .map(|s| s.subject.as_str())
+            .collect();
+        let readings = self.read(rule, look, now, &tracked).await?;
+        let opening = Opening {
+            evaluations: rule.condition.evaluations(),
+            // Evaluations are `evaluate_secs` apart; two within half of that are one moment.
+            min_gap_ms: (self.settings.alerts.evaluate_secs as i64).saturating_mul(500),
+        };
         let mut commit = AlertCommit::default();
         let channels = look.channels_of(self.store.as_ref(), rule).await?;
-        // Subjects measured now, then firing subjects that were not (they left the condition).
+        // Subjects measured now, then tracked subjects that were not (they left the condition).
         let mut seen = std::collections::HashSet::new();
         for reading in &readings {
             seen.insert(reading.subject.as_str());
-            let Some(step) = rules::step(
+            let Some(step) = rules::advance(
                 rule,
                 prev.get(&reading.subject),
                 &reading.subject,
-                reading.holds,
+                reading.level,
+                opening,
                 reading.value,
                 now,
             ) else {
@@ -213,9 +231,17 @@ impl Engine {
         }
         for state in prev
             .values()
-            .filter(|s| s.firing && !seen.contains(s.subject.as_str()))
+            .filter(|s| (s.firing || s.streak > 0) && !seen.contains(s.subject.as_str()))
         {
-            let Some(step) = rules::step(rule, Some(state), &state.subject, false, None, now) else {
+            let Some(step) = rules::advance(
+                rule,
+                Some(state),
+                &state.subject,
+                Level::Under,
+                opening,
+                None,
+                now,
+            ) else {
                 continue;
             };
             if step.notify.is_some() {
@@ -232,9 +258,15 @@ impl Engine {
         Ok(self.store.commit_alerts(&commit).await?)
     }
 
-    /// What a scheduled rule measures now, per subject. Project rules whose project is gone
-    /// measure nothing.
-    async fn read(&self, rule: &AlertRule, look: &mut Lookups, now: i64) -> anyhow::Result<Vec<Reading>> {
+    /// What a scheduled rule measures now, per subject; `tracked` are the subjects in an episode
+    /// or on a streak. Project rules whose project is gone measure nothing.
+    async fn read(
+        &self,
+        rule: &AlertRule,
+        look: &mut Lookups,
+        now: i64,
+        tracked: &[&str],
+    ) -> anyhow::Result<Vec<Reading>> {
         let window_end = now - now.rem_euclid(MINUTE_MS) + MINUTE_MS;
         match &rule.condition {
             Condition::IssueFrequency { events, minutes } => {
@@ -254,7 +286,7 @@ impl Engine {
                     };
                     out.push(Reading {
                         subject: format!("issue:{issue_id}"),
-                        holds: true,
+                        level: Level::Over,
                         value: Some(count as f64),
                         title: format!("{count} events in {minutes} min: {title}"),
                         text: format!(
@@ -306,7 +338,7 @@ impl Engine {
                 let holds = current >= *min_events && current as f64 > factor * usual;
                 Ok(vec![Reading {
                     subject: format!("project:{}", project.id),
-                    holds,
+                    level: Level::holds(holds),
                     value: Some(current as f64),
                     title: format!(
                         "Event rate spike in {}: {current} events in {minutes} min (usually {usual:.0})",
@@ -436,6 +468,22 @@ impl Engine {
                         ),
                     ),
                 )])
+            }
+            Condition::TenantErrors { .. }
+            | Condition::TenantShare { .. }
+            | Condition::TenantLatency { .. } => {
+                let Some(project) = self.rule_project(rule, look).await? else {
+                    return Ok(Vec::new());
+                };
+                tenants::read(
+                    self.store.as_ref(),
+                    &self.settings,
+                    &project,
+                    &rule.condition,
+                    tracked,
+                    now,
+                )
+                .await
             }
             Condition::NewIssue {}
             | Condition::Regression {}
@@ -570,17 +618,17 @@ impl Lookups {
 }
 
 /// One subject's measurement by a scheduled rule, and what its notifications would say.
-struct Reading {
-    subject: String,
-    holds: bool,
-    value: Option<f64>,
-    title: String,
-    text: String,
-    resolved_title: String,
-    resolved_text: String,
-    url: Option<String>,
-    severity: &'static str,
-    fields: Vec<(String, String)>,
+pub(crate) struct Reading {
+    pub subject: String,
+    pub level: Level,
+    pub value: Option<f64>,
+    pub title: String,
+    pub text: String,
+    pub resolved_title: String,
+    pub resolved_text: String,
+    pub url: Option<String>,
+    pub severity: &'static str,
+    pub fields: Vec<(String, String)>,
 }
 
 impl Reading {
@@ -611,7 +659,7 @@ fn instance_reading(
 ) -> Reading {
     Reading {
         subject: "instance".into(),
-        holds,
+        level: Level::holds(holds),
         value: Some(value),
         title,
         text,

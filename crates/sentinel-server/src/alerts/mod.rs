@@ -3,7 +3,8 @@
 //! them to channels (webhook, Slack, Discord, Teams, ntfy, PagerDuty, email).
 //!
 //! - `engine`: turns triggers and threshold evaluations into rule-state changes and outbox rows,
-//!   one transaction each (`AlertStore::commit_alerts`).
+//!   one transaction each (`AlertStore::commit_alerts`); `tenants`: what the tenant rules measure
+//!   in the request rollups, and their messages.
 //! - `notifier`: claims due notifications, delivers them, records every attempt, retries with
 //!   exponential backoff and jitter, gives up after `alerts.max_attempts`.
 //! - `channels`: each channel's payload and transport; `email`: the SMTP mailer, also used for
@@ -17,6 +18,7 @@ pub mod email;
 pub mod engine;
 pub mod notifier;
 pub mod rules;
+pub mod tenants;
 
 use std::sync::Arc;
 

@@ -11,6 +11,12 @@
 //! Idempotency keys are derived from the rule, the subject, the episode and the transition (and,
 //! for reminders, which reminder it is), so evaluating the same situation twice, on one node or
 //! two, yields the same keys and the outbox stores each notification once.
+//!
+//! Rules with hysteresis (the tenant kinds) measure a [`Level`] rather than a yes/no: entering
+//! needs the measure over the rule's threshold for `evaluations` evaluations in a row (the
+//! streak, kept in the state so it survives a leader hand-over), leaving needs it under a lower
+//! bound, and the band between changes nothing: a subject hovering around the threshold opens one
+//! episode and resolves it once.
 
 use sentinel_store::{AlertRule, AlertState, Transition};
 
@@ -23,6 +29,66 @@ pub struct Step {
     pub seq: i64,
 }
 
+impl Step {
+    /// A change of state that notifies nothing.
+    fn quiet(state: AlertState) -> Step {
+        Step {
+            state,
+            notify: None,
+            seq: 0,
+        }
+    }
+}
+
+/// Where one evaluation's measure of a subject stands against a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// In the condition: over the threshold that opens an episode.
+    Over,
+    /// Between the lower bound and the threshold: an open episode stays open, a streak towards
+    /// opening one is broken.
+    Band,
+    /// Out of the condition: under the lower bound (or not measured at all).
+    Under,
+}
+
+impl Level {
+    /// A rule without hysteresis: in the condition or out of it.
+    pub fn holds(holds: bool) -> Level {
+        if holds { Level::Over } else { Level::Under }
+    }
+
+    /// Where `value` stands: over `threshold` (or at it, when `inclusive`), under `lower`, or
+    /// between.
+    pub fn of(value: f64, threshold: f64, inclusive: bool, lower: f64) -> Level {
+        if value > threshold || (inclusive && value >= threshold) {
+            Level::Over
+        } else if value < lower {
+            Level::Under
+        } else {
+            Level::Band
+        }
+    }
+}
+
+/// When a subject's episode opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opening {
+    /// Evaluations in a row over the threshold (1: the first one opens it).
+    pub evaluations: u32,
+    /// Evaluations closer together than this count once towards the streak: two leaders during a
+    /// hand-over evaluating the same moment must not open an episode early.
+    pub min_gap_ms: i64,
+}
+
+impl Opening {
+    /// The first evaluation in the condition opens the episode.
+    pub const AT_ONCE: Opening = Opening {
+        evaluations: 1,
+        min_gap_ms: 0,
+    };
+}
+
 /// Evaluates a threshold rule for one subject: `holds` is whether the subject is in the condition
 /// now, `value` what was measured. `None` when nothing changes.
 pub fn step(
@@ -33,11 +99,62 @@ pub fn step(
     value: Option<f64>,
     now_ms: i64,
 ) -> Option<Step> {
+    advance(
+        rule,
+        prev,
+        subject,
+        Level::holds(holds),
+        Opening::AT_ONCE,
+        value,
+        now_ms,
+    )
+}
+
+/// Evaluates a rule with hysteresis for one subject: `level` is where its measure `value` stands
+/// now, `opening` how many evaluations over the threshold open an episode. `None` when nothing
+/// changes.
+pub fn advance(
+    rule: &AlertRule,
+    prev: Option<&AlertState>,
+    subject: &str,
+    level: Level,
+    opening: Opening,
+    value: Option<f64>,
+    now_ms: i64,
+) -> Option<Step> {
     let firing = prev.is_some_and(|p| p.firing);
-    match (firing, holds) {
-        (false, false) => None,
-        (false, true) => Some(enter(rule, prev, subject, true, value, now_ms)),
-        (true, true) => {
+    match (firing, level) {
+        (false, Level::Band | Level::Under) => {
+            // A broken streak starts over; without one, staying out writes nothing.
+            let prev = prev.filter(|p| p.streak > 0)?;
+            let mut state = prev.clone();
+            state.streak = 0;
+            state.since_ms = now_ms;
+            state.value = value;
+            Some(Step::quiet(state))
+        }
+        (false, Level::Over) if opening.evaluations <= 1 => {
+            Some(enter(rule, prev, subject, true, value, now_ms))
+        }
+        (false, Level::Over) => {
+            let streak = streak(prev, opening, now_ms);
+            if streak >= i64::from(opening.evaluations) {
+                let mut step = enter(rule, prev, subject, true, value, now_ms);
+                step.state.streak = streak;
+                return Some(step);
+            }
+            let mut state = prev.cloned().unwrap_or_else(|| blank(rule, subject, now_ms));
+            if state.streak == 0 {
+                state.since_ms = now_ms;
+            }
+            if state.streak == streak && state.value == value {
+                return None;
+            }
+            state.streak = streak;
+            state.value = value;
+            Some(Step::quiet(state))
+        }
+        (true, Level::Over | Level::Band) => {
             let prev = prev?;
             let every = rule.reminder_ms.filter(|r| *r > 0)?;
             // An episode the cooldown silenced stays silent, reminders included.
@@ -54,11 +171,12 @@ pub fn step(
                 seq: (now_ms - prev.since_ms) / every,
             })
         }
-        (true, false) => {
+        (true, Level::Under) => {
             let prev = prev?;
             let mut state = prev.clone();
             state.firing = false;
             state.since_ms = now_ms;
+            state.streak = 0;
             state.value = value;
             let notify = (rule.notify_recovery && announced(prev)).then(|| {
                 state.last_notified_ms = Some(now_ms);
@@ -79,6 +197,33 @@ pub fn fire(rule: &AlertRule, prev: Option<&AlertState>, subject: &str, now_ms: 
     enter(rule, prev, subject, false, None, now_ms)
 }
 
+/// The streak of a subject over the threshold now: one more than before, unless the streak's
+/// evaluations so far already fill the time since it began (evaluations `min_gap_ms` apart).
+fn streak(prev: Option<&AlertState>, opening: Opening, now_ms: i64) -> i64 {
+    let Some(prev) = prev.filter(|p| p.streak > 0) else {
+        return 1;
+    };
+    if opening.min_gap_ms <= 0 {
+        return prev.streak + 1;
+    }
+    let room = 1 + (now_ms - prev.since_ms).max(0) / opening.min_gap_ms;
+    (prev.streak + 1).min(room).max(prev.streak)
+}
+
+/// The state of a subject never seen before.
+fn blank(rule: &AlertRule, subject: &str, now_ms: i64) -> AlertState {
+    AlertState {
+        rule_id: rule.id,
+        subject: subject.to_owned(),
+        firing: false,
+        episode: 0,
+        since_ms: now_ms,
+        last_notified_ms: None,
+        streak: 0,
+        value: None,
+    }
+}
+
 /// A new episode of `subject` starting now: notified `Triggered` unless the subject was notified
 /// within the rule's cooldown. `firing` is false for event-driven rules, which never recover.
 fn enter(
@@ -89,16 +234,7 @@ fn enter(
     value: Option<f64>,
     now_ms: i64,
 ) -> Step {
-    let mut state = prev.cloned().unwrap_or_else(|| AlertState {
-        rule_id: rule.id,
-        subject: subject.to_owned(),
-        firing: false,
-        episode: 0,
-        since_ms: now_ms,
-        last_notified_ms: None,
-        streak: 0,
-        value: None,
-    });
+    let mut state = prev.cloned().unwrap_or_else(|| blank(rule, subject, now_ms));
     state.firing = firing;
     state.episode += 1;
     state.since_ms = now_ms;
@@ -261,6 +397,136 @@ mod tests {
         let r1 = step(&r, Some(&a.state), "issue:1", true, None, 3 * MIN).unwrap();
         let r2 = step(&r, Some(&a.state), "issue:1", true, None, 3 * MIN + 20_000).unwrap();
         assert_eq!(r1.seq, r2.seq);
+    }
+
+    /// Runs levels one minute apart through `advance` with `k` evaluations to open; returns the
+    /// notifications with their minute, and the last state.
+    fn run_levels(
+        rule: &AlertRule,
+        k: u32,
+        levels: &[Level],
+    ) -> (Vec<(usize, Transition)>, Option<AlertState>) {
+        let opening = Opening {
+            evaluations: k,
+            min_gap_ms: 15_000,
+        };
+        let mut state: Option<AlertState> = None;
+        let mut out = Vec::new();
+        for (minute, level) in levels.iter().enumerate() {
+            let now = minute as i64 * MIN;
+            if let Some(s) = advance(
+                rule,
+                state.as_ref(),
+                "tenant:acme",
+                *level,
+                opening,
+                Some(1.0),
+                now,
+            ) {
+                if let Some(t) = s.notify {
+                    out.push((minute, t));
+                }
+                state = Some(s.state);
+            }
+        }
+        (out, state)
+    }
+
+    use Level::{Band, Over, Under};
+
+    #[test]
+    fn a_subject_hovering_around_the_threshold_opens_once_and_resolves_once() {
+        let r = rule(0, None, true);
+        // Over twice in a row opens (minute 3); in and out of the band around the threshold
+        // changes nothing; under the lower bound resolves (minute 9), once.
+        let levels = [
+            Over, Band, Over, Over, Band, Over, Band, Band, Over, Under, Under, Band,
+        ];
+        let (sent, state) = run_levels(&r, 2, &levels);
+        assert_eq!(sent, [(3, Transition::Triggered), (9, Transition::Resolved)]);
+        let state = state.unwrap();
+        assert_eq!((state.firing, state.episode, state.streak), (false, 1, 0));
+    }
+
+    #[test]
+    fn a_streak_broken_by_one_evaluation_in_the_band_starts_over() {
+        let r = rule(0, None, true);
+        let (sent, _) = run_levels(&r, 3, &[Over, Over, Band, Over, Over, Over]);
+        assert_eq!(sent, [(5, Transition::Triggered)]);
+        let (sent, _) = run_levels(&r, 3, &[Over, Over, Under, Over, Over]);
+        assert!(sent.is_empty(), "{sent:?}");
+    }
+
+    #[test]
+    fn the_streak_is_kept_in_the_state_and_counts_each_moment_once() {
+        let r = rule(0, None, true);
+        let opening = Opening {
+            evaluations: 2,
+            min_gap_ms: 15_000,
+        };
+        let first = advance(&r, None, "tenant:acme", Over, opening, Some(60.0), 0).unwrap();
+        assert_eq!(
+            (first.notify, first.state.streak, first.state.firing),
+            (None, 1, false)
+        );
+        // A second leader evaluating the same moment from the stored state: no second count.
+        let again = advance(
+            &r,
+            Some(&first.state),
+            "tenant:acme",
+            Over,
+            opening,
+            Some(60.0),
+            2_000,
+        );
+        assert_eq!(again, None);
+        // The next evaluation, from the state another node stored: the episode opens.
+        let next = advance(
+            &r,
+            Some(&first.state),
+            "tenant:acme",
+            Over,
+            opening,
+            Some(61.0),
+            MIN,
+        )
+        .unwrap();
+        assert_eq!(next.notify, Some(Transition::Triggered));
+        assert_eq!((next.state.streak, next.state.episode), (2, 1));
+        // Out of the condition with nothing stored: nothing to write.
+        assert_eq!(
+            advance(&r, None, "tenant:beta", Under, opening, Some(0.0), 0),
+            None
+        );
+    }
+
+    #[test]
+    fn reminders_and_the_cooldown_apply_to_rules_with_hysteresis_too() {
+        // A reminder every 3 minutes while open, the band included.
+        let r = rule(0, Some(3 * MIN), true);
+        let (sent, _) = run_levels(&r, 1, &[Over, Band, Band, Band, Under]);
+        assert_eq!(
+            sent,
+            [
+                (0, Transition::Triggered),
+                (3, Transition::Reminder),
+                (4, Transition::Resolved)
+            ]
+        );
+        // A second episode within the cooldown of the first's recovery: silent, end included.
+        let r = rule(10 * MIN, None, true);
+        let (sent, _) = run_levels(&r, 2, &[Over, Over, Under, Over, Over, Under]);
+        assert_eq!(sent, [(1, Transition::Triggered), (2, Transition::Resolved)]);
+    }
+
+    #[test]
+    fn levels_place_a_value_against_the_threshold_and_the_lower_bound() {
+        assert_eq!(Level::of(51.0, 50.0, false, 40.0), Over);
+        assert_eq!(Level::of(50.0, 50.0, false, 40.0), Band);
+        assert_eq!(Level::of(50.0, 50.0, true, 40.0), Over);
+        assert_eq!(Level::of(40.0, 50.0, false, 40.0), Band);
+        assert_eq!(Level::of(39.9, 50.0, false, 40.0), Under);
+        assert_eq!(Level::holds(false), Under);
     }
 
     #[test]

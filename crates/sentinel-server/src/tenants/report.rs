@@ -39,7 +39,7 @@ pub async fn find_project(store: &dyn Store, spec: &str) -> anyhow::Result<Proje
 }
 
 /// An endpoint is named beside a tenant when it holds at least this share of its 5xx.
-const DOMINATING: f64 = 0.5;
+pub const DOMINATING: f64 = 0.5;
 
 /// `10m` → "last 10 minutes", `1h` → "last hour".
 pub fn describe_window(window: &str) -> String {

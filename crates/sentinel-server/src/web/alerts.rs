@@ -213,6 +213,11 @@ fn threshold_label(name: &str) -> &'static str {
         "min_items" => "Only with at least this many items",
         "days" => "Certificate expires within (days, 1–398)",
         "monitors" => "Monitor ids, comma-separated (empty: every monitor of the project)",
+        "errors" => "At least this many 5xx",
+        "evaluations" => "In this many evaluations in a row",
+        "min_errors" => "Only with at least this many 5xx in all",
+        "min_requests" => "Only tenants with at least this many requests",
+        "resolve_below" => "Resolved under",
         _ => "",
     }
 }

@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use super::{authorize, require_instance_admin};
 use crate::AppState;
+use crate::alerts::tenants;
 use crate::api::input::{self, JsonBody, nullable};
 use crate::api::{ApiError, Caller};
 use crate::auth::{Principal, access};
@@ -31,6 +32,9 @@ pub const PROJECT_KINDS: &[&str] = &[
     "event_rate",
     "monitor_down",
     "cert_expiring",
+    "tenant_errors",
+    "tenant_share",
+    "tenant_latency",
 ];
 /// Condition kinds of the instance rules.
 pub const INSTANCE_KINDS: &[&str] = &["inbox_lag", "ingest_rejections", "disk_free"];
@@ -47,6 +51,10 @@ pub const MAX_LAG_SECONDS: u64 = 604_800;
 const MINUTE_MS: i64 = 60_000;
 /// Longest warning ahead of a certificate's expiry, in days (certificates live at most 398).
 pub const MAX_CERT_DAYS: u64 = 398;
+/// Most evaluations in a row a tenant condition may ask for before opening an episode.
+pub const MAX_EVALUATIONS: u64 = 60;
+/// 5xx a project needs in a share condition's window, when the rule names no `min_errors`.
+pub const DEFAULT_MIN_ERRORS: u64 = 10;
 
 /// The fields (besides `kind`) of each condition kind.
 pub fn condition_fields(kind: &str) -> &'static [&'static str] {
@@ -58,6 +66,15 @@ pub fn condition_fields(kind: &str) -> &'static [&'static str] {
         "disk_free" => &["percent"],
         "monitor_down" => &["monitors"],
         "cert_expiring" => &["days", "monitors"],
+        "tenant_errors" => &["errors", "minutes", "evaluations", "resolve_below"],
+        "tenant_share" => &["percent", "minutes", "min_errors", "evaluations", "resolve_below"],
+        "tenant_latency" => &[
+            "factor",
+            "minutes",
+            "min_requests",
+            "evaluations",
+            "resolve_below",
+        ],
         _ => &[],
     }
 }
@@ -112,6 +129,91 @@ fn window(obj: &Map<String, Value>) -> Result<u32, ApiError> {
     Ok(whole(obj, "minutes", 1, MAX_WINDOW_MINUTES)? as u32)
 }
 
+/// Field `name` when present, read by `read`.
+fn optional<T>(
+    obj: &Map<String, Value>,
+    name: &str,
+    read: impl FnOnce(&Map<String, Value>, &str) -> Result<T, ApiError>,
+) -> Result<Option<T>, ApiError> {
+    obj.get(name).map(|_| read(obj, name)).transpose()
+}
+
+/// `condition.evaluations` of a tenant condition (default `default`).
+fn evaluations(obj: &Map<String, Value>, default: u32) -> Result<u32, ApiError> {
+    // At most MAX_EVALUATIONS, so it fits.
+    Ok(optional(obj, "evaluations", |o, n| whole(o, n, 1, MAX_EVALUATIONS))?.map_or(default, |k| k as u32))
+}
+
+/// `condition.resolve_below` of a tenant condition of `kind` opening over `threshold`: above
+/// `floor` (0 for counts and shares, 1× for latency) and at most the threshold, so the episode
+/// can end and does not end while it still holds; by default `RESOLVE_FRACTION` of the way.
+fn resolve_below(
+    obj: &Map<String, Value>,
+    kind: &str,
+    (threshold_name, threshold): (&str, f64),
+    floor: f64,
+) -> Result<f64, ApiError> {
+    let Some(v) = optional(obj, "resolve_below", number)? else {
+        return Ok(tenants::default_resolve_below(kind, threshold));
+    };
+    if v > floor && v <= threshold {
+        Ok(v)
+    } else {
+        Err(bad(format!(
+            "condition.resolve_below must be greater than {floor} and at most condition.{threshold_name} \
+             ({threshold}), not {v}: the incident resolves once the tenant is under it"
+        )))
+    }
+}
+
+/// `condition.factor`: more than 1 (1× is the usual).
+fn factor(obj: &Map<String, Value>, usual: &str) -> Result<f64, ApiError> {
+    let factor = number(obj, "factor")?;
+    if factor <= 1.0 {
+        return Err(bad(format!(
+            "condition.factor must be greater than 1 ({usual}), not {factor}"
+        )));
+    }
+    Ok(factor)
+}
+
+/// The tenant condition of `kind` from `obj`.
+fn tenant_condition(obj: &Map<String, Value>, kind: &str) -> Result<Condition, ApiError> {
+    Ok(match kind {
+        "tenant_errors" => {
+            let errors = whole(obj, "errors", 1, u64::MAX)?;
+            Condition::TenantErrors {
+                errors,
+                minutes: window(obj)?,
+                evaluations: evaluations(obj, 1)?,
+                resolve_below: resolve_below(obj, kind, ("errors", errors as f64), 0.0)?,
+            }
+        }
+        "tenant_share" => {
+            let percent = percent(obj, false)?;
+            Condition::TenantShare {
+                percent,
+                minutes: window(obj)?,
+                min_errors: optional(obj, "min_errors", |o, n| whole(o, n, 1, u64::MAX))?
+                    .unwrap_or(DEFAULT_MIN_ERRORS),
+                evaluations: evaluations(obj, tenants::SHARE_EVALUATIONS)?,
+                resolve_below: resolve_below(obj, kind, ("percent", percent), 0.0)?,
+            }
+        }
+        _ => {
+            let factor = factor(obj, "the tenant's usual p95")?;
+            Condition::TenantLatency {
+                factor,
+                minutes: window(obj)?,
+                min_requests: optional(obj, "min_requests", |o, n| whole(o, n, 1, u64::MAX))?
+                    .unwrap_or(tenants::MIN_REQUESTS),
+                evaluations: evaluations(obj, 1)?,
+                resolve_below: resolve_below(obj, kind, ("factor", factor), 1.0)?,
+            }
+        }
+    })
+}
+
 /// A condition as entered: an object with a `kind` of the scope (instance kinds for instance
 /// rules, project kinds otherwise) and exactly that kind's fields, in range.
 pub fn condition(raw: &Value, instance: bool) -> Result<Condition, ApiError> {
@@ -164,13 +266,9 @@ pub fn condition(raw: &Value, instance: bool) -> Result<Condition, ApiError> {
             events: whole(obj, "events", 1, u64::MAX)?,
             minutes: window(obj)?,
         },
+        "tenant_errors" | "tenant_share" | "tenant_latency" => tenant_condition(obj, kind)?,
         "event_rate" => {
-            let factor = number(obj, "factor")?;
-            if factor <= 1.0 {
-                return Err(bad(format!(
-                    "condition.factor must be greater than 1 (the usual rate), not {factor}"
-                )));
-            }
+            let factor = factor(obj, "the usual rate")?;
             Condition::EventRate {
                 factor,
                 minutes: window(obj)?,
@@ -288,6 +386,50 @@ pub fn describe(c: &Condition) -> String {
             monitor_list(monitors),
             plural(*days, "day", "days")
         ),
+        Condition::TenantErrors {
+            errors,
+            minutes,
+            evaluations,
+            resolve_below,
+        } => format!(
+            "a tenant has {errors} 5xx or more in {}{}; resolved under {resolve_below}",
+            plural(*minutes, "minute", "minutes"),
+            in_a_row(*evaluations)
+        ),
+        Condition::TenantShare {
+            percent,
+            minutes,
+            min_errors,
+            evaluations,
+            resolve_below,
+        } => format!(
+            "a tenant causes more than {percent}% of the 5xx in {} (with at least {min_errors} 5xx){}; \
+             resolved under {resolve_below}%",
+            plural(*minutes, "minute", "minutes"),
+            in_a_row(*evaluations)
+        ),
+        Condition::TenantLatency {
+            factor,
+            minutes,
+            min_requests,
+            evaluations,
+            resolve_below,
+        } => format!(
+            "a tenant's p95 latency in {} is more than {factor}× its p95 over the hour before (with at \
+             least {}){}; resolved under {resolve_below}×",
+            plural(*minutes, "minute", "minutes"),
+            plural(*min_requests, "request", "requests"),
+            in_a_row(*evaluations)
+        ),
+    }
+}
+
+/// `, 3 evaluations in a row` (nothing for 1).
+fn in_a_row(k: u32) -> String {
+    if k <= 1 {
+        String::new()
+    } else {
+        format!(", {k} evaluations in a row")
     }
 }
 
@@ -728,6 +870,71 @@ mod tests {
         assert!(e.contains("watches a project"), "{e}");
         let e = err(json!({"kind": "disk_free", "percent": 100}), true);
         assert!(e.contains("condition.percent"), "{e}");
+    }
+
+    #[test]
+    fn tenant_conditions_fill_in_their_defaults_and_bound_the_lower_bound() {
+        assert_eq!(
+            condition(
+                &json!({"kind": "tenant_errors", "errors": 100, "minutes": 10}),
+                false
+            )
+            .unwrap(),
+            Condition::TenantErrors {
+                errors: 100,
+                minutes: 10,
+                evaluations: 1,
+                resolve_below: 80.0
+            }
+        );
+        assert_eq!(
+            condition(
+                &json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "evaluations": 3, "min_errors": 5}),
+                false
+            )
+            .unwrap(),
+            Condition::TenantShare {
+                percent: 50.0,
+                minutes: 10,
+                min_errors: 5,
+                evaluations: 3,
+                resolve_below: 40.0
+            }
+        );
+        // The lower bound may equal the threshold (no band), never exceed it.
+        assert!(
+            condition(
+                &json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "resolve_below": 50}),
+                false
+            )
+            .is_ok()
+        );
+        let e = err(
+            json!({"kind": "tenant_errors", "errors": 10, "minutes": 10, "resolve_below": 0}),
+            false,
+        );
+        assert!(
+            e.contains(
+                "condition.resolve_below must be greater than 0 and at most condition.errors (10), not 0"
+            ),
+            "{e}"
+        );
+        let e = err(
+            json!({"kind": "tenant_share", "percent": 50, "minutes": 10}),
+            true,
+        );
+        assert!(e.contains("watches a project"), "{e}");
+        assert_eq!(
+            describe(&Condition::TenantLatency {
+                factor: 3.0,
+                minutes: 10,
+                min_requests: 20,
+                evaluations: 1,
+                resolve_below: 2.6
+            }),
+            "a tenant's p95 latency in 10 minutes is more than 3× its p95 over the hour before (with at \
+             least 20 requests); resolved under 2.6×"
+        );
     }
 
     #[test]

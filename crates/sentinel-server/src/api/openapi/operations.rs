@@ -970,7 +970,8 @@ pub const OPERATIONS: &[Operation] = &[
         tag: "alerts",
         summary: "Add an alert rule notifying channels of the project",
         doc: "Project rules take the conditions `new_issue`, `regression`, `issue_frequency`, \
-              `event_rate`, `monitor_down` and `cert_expiring`; every field is checked with a message naming it.",
+              `event_rate`, `monitor_down`, `cert_expiring`, `tenant_errors`, `tenant_share` and \
+              `tenant_latency`; every field is checked with a message naming it.",
         auth: ADMIN,
         query: &[],
         body: Some("AlertRuleCreate"),

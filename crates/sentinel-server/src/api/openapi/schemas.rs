@@ -11,9 +11,10 @@ use serde_json::{Map, Value, json};
 
 use super::schema_ref;
 use crate::alerts::api::rules::{
-    DEFAULT_COOLDOWN_MINUTES, INSTANCE_KINDS, MAX_BASELINE_HOURS, MAX_CERT_DAYS, MAX_COOLDOWN_MINUTES,
-    MAX_LAG_SECONDS, MAX_WINDOW_MINUTES, PROJECT_KINDS,
+    DEFAULT_COOLDOWN_MINUTES, DEFAULT_MIN_ERRORS, INSTANCE_KINDS, MAX_BASELINE_HOURS, MAX_CERT_DAYS,
+    MAX_COOLDOWN_MINUTES, MAX_EVALUATIONS, MAX_LAG_SECONDS, MAX_WINDOW_MINUTES, PROJECT_KINDS,
 };
+use crate::alerts::tenants;
 
 fn string() -> Value {
     json!({"type": "string"})
@@ -822,21 +823,27 @@ pub(super) fn all() -> Value {
                     "properties": {
                         "kind": one_of(&condition_kinds),
                         "events": described(int(), "issue_frequency: more than this many events (at least 1)…"),
-                        "minutes": described(int(), &format!("…within this many minutes (1 to {MAX_WINDOW_MINUTES}); also event_rate, ingest_rejections.")),
-                        "factor": described(number(), "event_rate: more than this many times the usual count (greater than 1)…"),
+                        "minutes": described(int(), &format!("…within this many minutes (1 to {MAX_WINDOW_MINUTES}); also event_rate, ingest_rejections and the tenant kinds.")),
+                        "factor": described(number(), "event_rate: more than this many times the usual count (greater than 1)…; tenant_latency: a tenant's p95 more than this many times its own p95 over the hour before (greater than 1)."),
                         "baseline_hours": described(int(), &format!("…the usual count being the average over these hours before the window (1 to {MAX_BASELINE_HOURS})…")),
                         "min_events": described(int(), "…and at least this many events."),
                         "seconds": described(int(), &format!("inbox_lag: the oldest unprocessed item is older than this (1 to {MAX_LAG_SECONDS}).")),
-                        "percent": described(number(), "ingest_rejections: rejected share above this (0 to 100]; disk_free: free space below this (0 to 100)."),
+                        "percent": described(number(), "ingest_rejections: rejected share above this (0 to 100]; disk_free: free space below this (0 to 100); tenant_share: a tenant's share of all 5xx above this (0 to 100)."),
                         "min_items": described(int(), "ingest_rejections: only windows with at least this many items."),
                         "monitors": described(array(string()), "monitor_down, cert_expiring: the monitor ids it watches; absent or empty: every monitor of the project."),
                         "days": described(int(), &format!("cert_expiring: fires when an HTTPS monitor's certificate expires within this many days (1 to {MAX_CERT_DAYS}).")),
+                        "errors": described(int(), "tenant_errors: a tenant with at least this many 5xx in the window (at least 1)."),
+                        "min_errors": described(int(), &format!("tenant_share: only windows with at least this many 5xx in all (at least 1; default {DEFAULT_MIN_ERRORS}).")),
+                        "min_requests": described(int(), &format!("tenant_latency: only tenants with at least this many requests in the window (at least 1; default {}).", tenants::MIN_REQUESTS)),
+                        "evaluations": described(int(), &format!("Tenant kinds: evaluations in a row the tenant must be over the threshold before the incident opens (1 to {MAX_EVALUATIONS}; default 1, tenant_share {}).", tenants::SHARE_EVALUATIONS)),
+                        "resolve_below": described(number(), "Tenant kinds: the open incident resolves once the tenant's measure (5xx, share in %, p95 factor) is under this; at most the threshold, above 0 (above 1 for tenant_latency). Default: 80 % of the threshold (for tenant_latency, of the way from 1× to the factor)."),
                     },
                     "additionalProperties": false,
                 }),
                 "What a rule watches, with exactly its kind's fields. Project rules: new_issue, regression, \
                  issue_frequency (events, minutes), event_rate (factor, minutes, baseline_hours, min_events), \
-                 monitor_down (monitors), cert_expiring (days, monitors). Instance rules: inbox_lag (seconds), ingest_rejections (percent, minutes, min_items), disk_free (percent).",
+                 monitor_down (monitors), cert_expiring (days, monitors), tenant_errors (errors, minutes, evaluations, resolve_below), \
+                 tenant_share (percent, minutes, min_errors, evaluations, resolve_below), tenant_latency (factor, minutes, min_requests, evaluations, resolve_below). Instance rules: inbox_lag (seconds), ingest_rejections (percent, minutes, min_items), disk_free (percent).",
             ),
         ),
         (

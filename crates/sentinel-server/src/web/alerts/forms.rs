@@ -15,6 +15,7 @@ use super::{Ctx, Shown, Threshold, instance_ctx, project_ctx, show, threshold_la
 use crate::AppState;
 use crate::alerts::api::channels as api_channels;
 use crate::alerts::api::rules::{self as api_rules, RuleBody, condition_fields};
+use crate::alerts::tenants;
 use crate::api::ApiError;
 use crate::auth::access;
 use crate::web::{SignedIn, WebError, render, see_other};
@@ -150,6 +151,9 @@ pub(super) fn rule_kinds() -> Vec<(&'static str, &'static str)> {
                 "event_rate" => "The project's event rate spikes",
                 "monitor_down" => "A monitor is down",
                 "cert_expiring" => "A monitor's TLS certificate expires soon",
+                "tenant_errors" => "A tenant has many 5xx",
+                "tenant_share" => "A tenant causes most of the 5xx",
+                "tenant_latency" => "A tenant is slower than usual",
                 other => other,
             };
             (*kind, label)
@@ -166,25 +170,47 @@ pub(super) fn rule_kind_or_default(raw: &str) -> &'static str {
         .unwrap_or("new_issue")
 }
 
-/// Threshold inputs of the add-rule form for a condition kind, with starting values.
+/// Threshold inputs of the add-rule form for a condition kind, with starting values (the API's
+/// defaults where it has them; an empty `resolve_below` takes the API's default).
 pub(super) fn rule_inputs(kind: &str) -> Vec<Threshold> {
+    let tenant = kind.starts_with("tenant_");
     condition_fields(kind)
         .iter()
         .map(|name| Threshold {
             name,
-            label: threshold_label(name),
-            value: match *name {
-                "events" => "100",
-                "minutes" => "60",
-                "factor" => "3",
-                "baseline_hours" => "24",
-                "min_events" => "20",
-                "days" => "14",
-                _ => "",
-            }
-            .into(),
+            label: tenant_label(kind, name).unwrap_or_else(|| threshold_label(name)),
+            value: match (kind, *name) {
+                ("tenant_share", "percent") => "50".to_owned(),
+                ("tenant_share", "evaluations") => tenants::SHARE_EVALUATIONS.to_string(),
+                (_, "evaluations") => "1".to_owned(),
+                (_, "min_errors") => api_rules::DEFAULT_MIN_ERRORS.to_string(),
+                (_, "min_requests") => tenants::MIN_REQUESTS.to_string(),
+                (_, "minutes") if tenant => "10".to_owned(),
+                (_, "events") => "100".to_owned(),
+                (_, "errors") => "100".to_owned(),
+                (_, "minutes") => "60".to_owned(),
+                (_, "factor") => "3".to_owned(),
+                (_, "baseline_hours") => "24".to_owned(),
+                (_, "min_events") => "20".to_owned(),
+                (_, "days") => "14".to_owned(),
+                _ => String::new(),
+            },
         })
         .collect()
+}
+
+/// Labels of the tenant conditions' inputs where the shared ones would mislead.
+fn tenant_label(kind: &str, name: &str) -> Option<&'static str> {
+    Some(match (kind, name) {
+        ("tenant_share", "percent") => "More than this percent of all 5xx",
+        ("tenant_latency", "factor") => "p95 more than this many times the tenant's usual (more than 1)",
+        ("tenant_latency", "resolve_below") => {
+            "Resolved under this many times its usual (empty: 80 % of the way from 1× to the factor)"
+        }
+        ("tenant_share", "resolve_below") => "Resolved under this percent (empty: 80 % of the threshold)",
+        ("tenant_errors", "resolve_below") => "Resolved under this many 5xx (empty: 80 % of the threshold)",
+        _ => return None,
+    })
 }
 
 #[derive(Template)]

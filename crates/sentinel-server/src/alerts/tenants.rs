@@ -1,0 +1,633 @@
+//! Tenant rules (issue 7): "tell me when one tenant is the incident". Per tenant of a project
+//! (subject `tenant:{name}`), over the request rollups read through `tenants::read` and the lines
+//! of `tenants::ranking`:
+//!
+//! - `tenant_errors`: the tenant had at least `errors` 5xx in the window;
+//! - `tenant_share`: it caused more than `percent` % of all 5xx, in windows with at least
+//!   `min_errors` 5xx;
+//! - `tenant_latency`: its p95 is more than `factor` × its own p95 over the hour before the
+//!   window (the ranking's deviation), with at least `min_requests` requests.
+//!
+//! Each measure is a [`Level`] for `rules::advance`: over the threshold, under the rule's
+//! `resolve_below`, or between. A tenant with an open episode (or a streak towards one) that is
+//! gone from the window measures 0, so it resolves. 5xx counts are those a tenant surely had
+//! (its Space-Saving count minus the error bound), as the ranking's shares are.
+//!
+//! `measure` is pure (summaries in, levels out); `read` fetches the summaries and writes the
+//! messages.
+
+use std::fmt::Write as _;
+
+use sentinel_store::{Condition, Project, Store};
+
+use super::dashboard_url;
+use super::engine::Reading;
+use super::rules::Level;
+use crate::config::Settings;
+use crate::tenants::ranking::{By, TenantRank, line, rank};
+use crate::tenants::read::{self, BASELINE_MS, MINUTE_MS, window_bounds};
+use crate::tenants::report::DOMINATING;
+use crate::tenants::summary::Summary;
+
+/// Tenants looked at per evaluation besides the tracked ones: those with most 5xx (or, for
+/// latency, the largest deviations). More tenants over a threshold at once is one incident of
+/// the whole project, not of a tenant.
+pub const CANDIDATES: usize = 100;
+/// Where an episode resolves when the rule names no `resolve_below`: this fraction of the
+/// threshold (of the 5xx count or the share; for latency, of the deviation beyond 1×, so 3×
+/// resolves under 2.6×).
+pub const RESOLVE_FRACTION: f64 = 0.8;
+/// Evaluations in a row that open a share episode when the rule names none: a share of a small
+/// number of 5xx jumps around from one evaluation to the next.
+pub const SHARE_EVALUATIONS: u32 = 2;
+/// Requests a tenant needs in the window for its latency to be judged, by default.
+pub const MIN_REQUESTS: u64 = read::MIN_REQUESTS;
+
+/// The prefix of tenant subjects.
+const SUBJECT: &str = "tenant:";
+
+/// The default `resolve_below` of a tenant condition kind with this threshold, rounded to four
+/// decimals so it reads as entered (80 % of 7 is 5.6, not 5.6000000000000005).
+pub fn default_resolve_below(kind: &str, threshold: f64) -> f64 {
+    let bound = if kind == "tenant_latency" {
+        1.0 + (threshold - 1.0) * RESOLVE_FRACTION
+    } else {
+        threshold * RESOLVE_FRACTION
+    };
+    (bound * 10_000.0).round() / 10_000.0
+}
+
+/// One tenant's measure by a tenant rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    pub level: Level,
+    /// Its 5xx, its share of all 5xx (percent) or its p95 against its usual (×); 0 when it is
+    /// not in the window.
+    pub value: f64,
+    /// Its 5xx that are sure (what `value` counts for `tenant_errors`).
+    pub errors: u64,
+    /// Its line in the window's ranking.
+    pub line: TenantRank,
+}
+
+/// What `condition` measures in `window` (and, for latency, `baseline`, the hour before): the
+/// tenants over the threshold, and every `tracked` tenant (with an episode or a streak) wherever
+/// it stands.
+pub fn measure(
+    condition: &Condition,
+    window: &Summary,
+    baseline: Option<&Summary>,
+    tracked: &[&str],
+) -> Vec<Measure> {
+    let (by, min_requests) = match condition {
+        Condition::TenantLatency { min_requests, .. } => (By::Latency, *min_requests),
+        _ => (By::Errors, 0),
+    };
+    let ranking = rank(window, baseline, by, CANDIDATES, min_requests);
+    let mut lines = ranking.tenants;
+    for tenant in tracked {
+        if !lines.iter().any(|l| l.tenant == *tenant) {
+            lines.push(line(window, baseline, tenant, ranking.p95_ms));
+        }
+    }
+    lines
+        .into_iter()
+        .filter_map(|line| {
+            let errors = window
+                .counts
+                .tenant_errors
+                .get(&line.tenant)
+                .map_or(0, |c| c.guaranteed());
+            let (value, level) = level_of(condition, window.counts.errors, errors, &line);
+            let keep = level == Level::Over || tracked.contains(&line.tenant.as_str());
+            keep.then_some(Measure {
+                level,
+                value,
+                errors,
+                line,
+            })
+        })
+        .collect()
+}
+
+/// A tenant's value and level: `total` is the window's 5xx, `errors` the tenant's sure 5xx.
+fn level_of(condition: &Condition, total: u64, errors: u64, line: &TenantRank) -> (f64, Level) {
+    match condition {
+        Condition::TenantErrors {
+            errors: threshold,
+            resolve_below,
+            ..
+        } => {
+            let n = errors as f64;
+            (n, Level::of(n, *threshold as f64, true, *resolve_below))
+        }
+        Condition::TenantShare {
+            percent,
+            min_errors,
+            resolve_below,
+            ..
+        } => {
+            let share = line.share * 100.0;
+            // Too few 5xx to speak of shares: no streak, and an open episode is over.
+            if total < *min_errors {
+                return (share, Level::Under);
+            }
+            (share, Level::of(share, *percent, false, *resolve_below))
+        }
+        Condition::TenantLatency {
+            factor,
+            min_requests,
+            resolve_below,
+            ..
+        } => {
+            let enough = line.requests.unwrap_or(0) >= (*min_requests).max(1);
+            let f = line.vs_baseline.filter(|_| enough).unwrap_or(0.0);
+            (f, Level::of(f, *factor, false, *resolve_below))
+        }
+        _ => (0.0, Level::Under),
+    }
+}
+
+/// The window of a tenant condition, minutes.
+fn minutes_of(condition: &Condition) -> u32 {
+    match condition {
+        Condition::TenantErrors { minutes, .. }
+        | Condition::TenantShare { minutes, .. }
+        | Condition::TenantLatency { minutes, .. } => *minutes,
+        _ => 1,
+    }
+}
+
+/// Reads what a tenant rule of `project` measures at `now_ms`; `tracked` are the rule's subjects
+/// with an episode or a streak.
+pub(crate) async fn read(
+    store: &dyn Store,
+    settings: &Settings,
+    project: &Project,
+    condition: &Condition,
+    tracked: &[&str],
+    now_ms: i64,
+) -> anyhow::Result<Vec<Reading>> {
+    let minutes = minutes_of(condition);
+    let (since, until) = window_bounds(now_ms, i64::from(minutes) * MINUTE_MS);
+    let latency = matches!(condition, Condition::TenantLatency { .. });
+    let window = read::window(store, project.id, since, until, latency).await?;
+    let baseline = if latency {
+        Some(read::window(store, project.id, since - BASELINE_MS, since, true).await?)
+    } else {
+        None
+    };
+    let tenants: Vec<&str> = tracked.iter().filter_map(|s| s.strip_prefix(SUBJECT)).collect();
+    let measures = measure(condition, &window, baseline.as_ref(), &tenants);
+    Ok(measures
+        .iter()
+        .map(|m| reading(settings, project, condition, m, window.counts.errors))
+        .collect())
+}
+
+/// `the last 10 minutes`, `the last minute`.
+fn last(minutes: u32) -> String {
+    if minutes == 1 {
+        "the last minute".into()
+    } else {
+        format!("the last {minutes} minutes")
+    }
+}
+
+/// The endpoint with most of the tenant's 5xx, when it holds at least half of them.
+fn dominating(line: &TenantRank) -> Option<(&str, f64)> {
+    match (&line.endpoint, line.endpoint_share) {
+        (Some(e), Some(share)) if share >= DOMINATING => Some((e.as_str(), share)),
+        _ => None,
+    }
+}
+
+/// A tenant name as one path segment: everything but unreserved characters percent-encoded
+/// (names may hold `/`, spaces, anything).
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// The notification texts of one tenant's measure: what triggers, what resolves.
+struct Texts {
+    title: String,
+    text: String,
+    resolved_title: String,
+    resolved_text: String,
+    /// The figure, labelled, for the fields.
+    figure: (&'static str, String),
+    endpoint: Option<String>,
+    severity: &'static str,
+}
+
+fn texts(condition: &Condition, m: &Measure, total: u64) -> Texts {
+    let t = &m.line.tenant;
+    let share = m.line.share * 100.0;
+    let endpoint = dominating(&m.line);
+    let with_endpoint = endpoint
+        .map(|(e, _)| format!(" (endpoint {e})"))
+        .unwrap_or_default();
+    let endpoint_line = endpoint
+        .map(|(e, s)| format!(" {:.0}% of its 5xx were on {e}.", s * 100.0))
+        .unwrap_or_default();
+    let n = m.errors;
+    match condition {
+        Condition::TenantShare {
+            percent,
+            minutes,
+            min_errors,
+            evaluations,
+            resolve_below,
+        } => {
+            let last = last(*minutes);
+            Texts {
+                title: format!("Tenant {t} responsible for {share:.0}% of 5xx in {last}{with_endpoint}"),
+                text: format!(
+                    "{t} had {n} of the project's {total} 5xx in {last} ({share:.0}%); the rule fires \
+                     above {percent}% in {} in a row.{endpoint_line}",
+                    evaluations_word(*evaluations)
+                ),
+                resolved_title: format!(
+                    "Tenant {t} no longer responsible for more than {percent}% of 5xx (now {share:.0}% in \
+                     {last})"
+                ),
+                resolved_text: format!(
+                    "{t} had {n} of the project's {total} 5xx in {last} ({share:.0}%): under \
+                     {resolve_below}% (or fewer than {min_errors} 5xx in all), so the incident is over."
+                ),
+                figure: ("Share of 5xx", format!("{share:.0}% ({n} of {total})")),
+                endpoint: endpoint.map(|(e, _)| e.to_owned()),
+                severity: "error",
+            }
+        }
+        Condition::TenantErrors {
+            errors,
+            minutes,
+            evaluations,
+            resolve_below,
+        } => {
+            let last = last(*minutes);
+            Texts {
+                title: format!("Tenant {t} had {n} 5xx in {last}{with_endpoint}"),
+                text: format!(
+                    "{t} had {n} 5xx in {last} ({share:.0}% of the project's {total}); the rule fires at \
+                     {errors} in {} in a row.{endpoint_line}",
+                    evaluations_word(*evaluations)
+                ),
+                resolved_title: format!("Tenant {t} no longer has {errors} 5xx or more in {last} (now {n})"),
+                resolved_text: format!(
+                    "{t} had {n} 5xx in {last} ({share:.0}% of the project's {total}): under \
+                     {resolve_below}, so the incident is over."
+                ),
+                figure: ("5xx", n.to_string()),
+                endpoint: endpoint.map(|(e, _)| e.to_owned()),
+                severity: "error",
+            }
+        }
+        Condition::TenantLatency {
+            factor,
+            minutes,
+            min_requests,
+            evaluations,
+            resolve_below,
+        } => latency_texts(
+            m,
+            &last(*minutes),
+            (*factor, *resolve_below),
+            *min_requests,
+            *evaluations,
+        ),
+        _ => Texts {
+            title: format!("Tenant {t}"),
+            text: String::new(),
+            resolved_title: format!("Tenant {t}"),
+            resolved_text: String::new(),
+            figure: ("", String::new()),
+            endpoint: None,
+            severity: "warning",
+        },
+    }
+}
+
+fn latency_texts(
+    m: &Measure,
+    last: &str,
+    (factor, resolve_below): (f64, f64),
+    min_requests: u64,
+    evaluations: u32,
+) -> Texts {
+    let l = &m.line;
+    let t = &l.tenant;
+    let f = m.value;
+    let figures = match (l.p95_ms, l.baseline_p95_ms) {
+        (Some(now), Some(usual)) => format!("{now:.0} ms vs {usual:.0} ms"),
+        _ => "no p95 figures".into(),
+    };
+    let on = l
+        .latency_endpoint
+        .as_ref()
+        .map(|e| format!(" on {e}"))
+        .unwrap_or_default();
+    let mut text = format!(
+        "{t}'s p95 latency in {last} is {figures} in the hour before ({f:.1}×, over {} requests); the \
+         rule fires above {factor}× in {} in a row.",
+        l.requests.unwrap_or(0),
+        evaluations_word(evaluations)
+    );
+    if let (Some(e), Some(p), Some(ef)) = (
+        &l.latency_endpoint,
+        l.latency_endpoint_p95_ms,
+        l.latency_endpoint_factor,
+    ) {
+        let _ = write!(text, " Slowest against its usual: {e}, p95 {p:.0} ms ({ef:.1}×).");
+    }
+    Texts {
+        title: format!("Tenant {t}'s p95 is {f:.1}× its usual ({figures}){on}"),
+        text,
+        resolved_title: if f > 0.0 {
+            format!("Tenant {t} no longer slower than {factor}× its usual p95 (now {f:.1}×)")
+        } else {
+            // Gone from the window, or too few requests in it to judge.
+            format!("Tenant {t} no longer slower than {factor}× its usual p95 (too few requests now)")
+        },
+        resolved_text: format!(
+            "{t}'s p95 in {last}: {figures} ({f:.1}×): under {resolve_below}× (or fewer than \
+             {min_requests} requests), so the incident is over."
+        ),
+        figure: ("p95", format!("{figures} ({f:.1}×)")),
+        endpoint: l.latency_endpoint.clone(),
+        severity: "warning",
+    }
+}
+
+fn evaluations_word(k: u32) -> String {
+    if k <= 1 {
+        "1 evaluation".into()
+    } else {
+        format!("{k} evaluations")
+    }
+}
+
+/// The engine's reading of one measure: subject, level and messages, linked to the tenant's
+/// dashboard page.
+fn reading(
+    settings: &Settings,
+    project: &Project,
+    condition: &Condition,
+    m: &Measure,
+    total: u64,
+) -> Reading {
+    let t = texts(condition, m, total);
+    let tenant = &m.line.tenant;
+    let mut fields = vec![
+        ("Project".to_owned(), project.slug.clone()),
+        ("Tenant".to_owned(), tenant.clone()),
+    ];
+    if let Some(e) = t.endpoint {
+        fields.push(("Endpoint".to_owned(), e));
+    }
+    fields.push((t.figure.0.to_owned(), t.figure.1));
+    Reading {
+        subject: format!("{SUBJECT}{tenant}"),
+        level: m.level,
+        value: Some(m.value),
+        title: t.title,
+        text: t.text,
+        resolved_title: t.resolved_title,
+        resolved_text: t.resolved_text,
+        url: Some(dashboard_url(
+            settings,
+            &format!(
+                "/orgs/{}/projects/{}/tenants/{}/",
+                project.org_slug,
+                project.slug,
+                path_segment(tenant)
+            ),
+        )),
+        severity: t.severity,
+        fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_protocol::requests::RequestEvent;
+
+    use super::*;
+
+    const T0: i64 = 1_800_000_000_000;
+
+    /// `n` requests of `tenant` on `endpoint` with `status`, each taking `latency_ms`.
+    fn reqs(tenant: &str, endpoint: &str, status: u16, latency_ms: f64, n: usize) -> Vec<RequestEvent> {
+        (0..n)
+            .map(|i| RequestEvent {
+                tenant: tenant.into(),
+                endpoint: endpoint.into(),
+                method: "GET".into(),
+                status,
+                latency_ms,
+                timestamp_ms: T0 + i as i64,
+            })
+            .collect()
+    }
+
+    fn summary(parts: &[Vec<RequestEvent>]) -> Summary {
+        let all: Vec<RequestEvent> = parts.concat();
+        Summary::of(all.iter(), 300.0)
+    }
+
+    fn by_tenant(m: &[Measure]) -> Vec<(&str, Level, f64)> {
+        m.iter()
+            .map(|m| (m.line.tenant.as_str(), m.level, m.value))
+            .collect()
+    }
+
+    fn errors_rule(errors: u64, resolve_below: f64) -> Condition {
+        Condition::TenantErrors {
+            errors,
+            minutes: 10,
+            evaluations: 1,
+            resolve_below,
+        }
+    }
+
+    fn share_rule(min_errors: u64) -> Condition {
+        Condition::TenantShare {
+            percent: 50.0,
+            minutes: 10,
+            min_errors,
+            evaluations: 2,
+            resolve_below: 40.0,
+        }
+    }
+
+    #[test]
+    fn the_count_kind_measures_each_tenants_5xx_and_the_tracked_ones_wherever_they_stand() {
+        let w = summary(&[
+            reqs("acme", "/v1/process", 500, 10.0, 12),
+            reqs("beta", "/v1/users", 503, 10.0, 9),
+            reqs("gamma", "/v1/users", 502, 10.0, 3),
+            reqs("gamma", "/v1/users", 200, 10.0, 50),
+        ]);
+        let rule = errors_rule(10, 8.0);
+        // Untracked tenants count only when over the threshold ("at least": 10 would do).
+        assert_eq!(
+            by_tenant(&measure(&rule, &w, None, &[])),
+            [("acme", Level::Over, 12.0)]
+        );
+        // Tracked ones are measured wherever they stand; one gone from the window counts 0.
+        let m = measure(&rule, &w, None, &["beta", "gamma", "gone"]);
+        assert_eq!(
+            by_tenant(&m),
+            [
+                ("acme", Level::Over, 12.0),
+                ("beta", Level::Band, 9.0),
+                ("gamma", Level::Under, 3.0),
+                ("gone", Level::Under, 0.0),
+            ]
+        );
+        assert_eq!(m[0].errors, 12);
+        assert_eq!(m[0].line.endpoint.as_deref(), Some("/v1/process"));
+    }
+
+    #[test]
+    fn the_share_kind_counts_only_windows_with_enough_5xx() {
+        // acme 6 of 10 5xx, beta 4.
+        let w = summary(&[
+            reqs("acme", "/v1/process", 500, 10.0, 6),
+            reqs("beta", "/v1/users", 500, 10.0, 4),
+            reqs("beta", "/v1/users", 200, 10.0, 100),
+        ]);
+        let m = measure(&share_rule(10), &w, None, &["beta"]);
+        assert_eq!(
+            by_tenant(&m),
+            [("acme", Level::Over, 60.0), ("beta", Level::Band, 40.0)]
+        );
+        // With fewer 5xx than the rule's minimum nobody is over, and an open episode ends.
+        let m = measure(&share_rule(11), &w, None, &["acme"]);
+        assert_eq!(by_tenant(&m), [("acme", Level::Under, 60.0)]);
+        assert!(measure(&share_rule(11), &w, None, &[]).is_empty());
+    }
+
+    #[test]
+    fn the_latency_kind_compares_a_tenants_p95_with_its_own_hour_before() {
+        let baseline = summary(&[
+            reqs("acme", "/v1/reports", 200, 100.0, 100),
+            reqs("beta", "/v1/users", 200, 50.0, 100),
+        ]);
+        let w = summary(&[
+            reqs("acme", "/v1/reports", 200, 300.0, 100),
+            reqs("beta", "/v1/users", 200, 55.0, 100),
+            reqs("new", "/v1/users", 200, 900.0, 100),
+        ]);
+        let rule = |min_requests| Condition::TenantLatency {
+            factor: 2.0,
+            minutes: 10,
+            min_requests,
+            evaluations: 1,
+            resolve_below: 1.8,
+        };
+        let m = measure(&rule(20), &w, Some(&baseline), &["beta"]);
+        let got = by_tenant(&m);
+        // A tenant without a baseline ("new") is not judged against one.
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].0, got[0].1), ("acme", Level::Over));
+        assert!((got[0].2 - 3.0).abs() < 0.1, "{got:?}");
+        assert_eq!((got[1].0, got[1].1), ("beta", Level::Under));
+        assert_eq!(m[0].line.latency_endpoint.as_deref(), Some("/v1/reports"));
+        // Too few requests to judge: counted as 0.
+        let m = measure(&rule(101), &w, Some(&baseline), &["acme"]);
+        assert_eq!(by_tenant(&m), [("acme", Level::Under, 0.0)]);
+    }
+
+    #[test]
+    fn messages_name_the_tenant_its_figures_and_a_dominating_endpoint() {
+        let w = summary(&[
+            reqs("acme", "/v1/process", 500, 10.0, 60),
+            reqs("acme", "/v1/orders", 500, 10.0, 4),
+            reqs("beta", "/v1/users", 500, 10.0, 12),
+            reqs("beta", "/v1/orders", 500, 10.0, 12),
+            reqs("beta", "/v1/items", 500, 10.0, 12),
+        ]);
+        let m = measure(&share_rule(10), &w, None, &["beta"]);
+        let t = texts(&share_rule(10), &m[0], 100);
+        assert_eq!(
+            t.title,
+            "Tenant acme responsible for 64% of 5xx in the last 10 minutes (endpoint /v1/process)"
+        );
+        assert_eq!(
+            t.text,
+            "acme had 64 of the project's 100 5xx in the last 10 minutes (64%); the rule fires above 50% \
+             in 2 evaluations in a row. 94% of its 5xx were on /v1/process."
+        );
+        assert_eq!(
+            t.resolved_title,
+            "Tenant acme no longer responsible for more than 50% of 5xx (now 64% in the last 10 minutes)"
+        );
+        assert_eq!(t.figure, ("Share of 5xx", "64% (64 of 100)".to_owned()));
+        // Split evenly between three endpoints: none dominates, none is named.
+        let beta = texts(&share_rule(10), &m[1], 100);
+        assert_eq!(
+            beta.title,
+            "Tenant beta responsible for 36% of 5xx in the last 10 minutes"
+        );
+        assert_eq!(beta.endpoint, None);
+        let t = texts(&errors_rule(50, 40.0), &m[0], 100);
+        assert_eq!(
+            t.title,
+            "Tenant acme had 64 5xx in the last 10 minutes (endpoint /v1/process)"
+        );
+        assert_eq!(
+            t.resolved_title,
+            "Tenant acme no longer has 50 5xx or more in the last 10 minutes (now 64)"
+        );
+    }
+
+    #[test]
+    fn the_latency_message_shows_both_p95s_and_the_endpoint() {
+        let mut line = line(&Summary::default(), None, "acme", None);
+        line.p95_ms = Some(812.0);
+        line.baseline_p95_ms = Some(262.0);
+        line.requests = Some(400);
+        line.latency_endpoint = Some("/v1/reports".into());
+        let m = Measure {
+            level: Level::Over,
+            value: 812.0 / 262.0,
+            errors: 0,
+            line,
+        };
+        let t = latency_texts(&m, "the last 10 minutes", (3.0, 2.6), 20, 1);
+        assert_eq!(
+            t.title,
+            "Tenant acme's p95 is 3.1× its usual (812 ms vs 262 ms) on /v1/reports"
+        );
+        assert_eq!(
+            t.resolved_title,
+            "Tenant acme no longer slower than 3× its usual p95 (now 3.1×)"
+        );
+    }
+
+    #[test]
+    fn default_lower_bounds_are_a_fifth_below_the_threshold() {
+        assert_eq!(default_resolve_below("tenant_share", 50.0), 40.0);
+        assert_eq!(default_resolve_below("tenant_errors", 100.0), 80.0);
+        assert_eq!(default_resolve_below("tenant_latency", 3.0), 2.6);
+        assert_eq!(default_resolve_below("tenant_share", 7.0).to_string(), "5.6");
+        assert_eq!(default_resolve_below("tenant_latency", 1.5).to_string(), "1.4");
+    }
+
+    #[test]
+    fn tenant_names_are_one_path_segment() {
+        assert_eq!(path_segment("tenant_acme-1.x~"), "tenant_acme-1.x~");
+        assert_eq!(path_segment("acme corp/eu?"), "acme%20corp%2Feu%3F");
+        assert_eq!(path_segment("zürich"), "z%C3%BCrich");
+    }
+}
