@@ -435,6 +435,8 @@ mod tests {
                 status,
                 latency_ms,
                 timestamp_ms: T0 + i as i64,
+                event_id: None,
+                trace_id: None,
             })
             .collect()
     }
