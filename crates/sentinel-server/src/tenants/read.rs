@@ -111,7 +111,7 @@ pub const FOLD_AFTER: u32 = 4;
 
 /// The minutes this process's worker wrote rows to since the compactor last folded them: a minute
 /// that reached `FOLD_AFTER` rows wakes the compactor at once instead of at its next sweep. Holds
-/// one counter per minute written between sweeps (a sweep clears them all).
+/// one counter per minute written between sweeps (a sweep forgets those not yet due).
 #[derive(Clone, Default)]
 pub struct Fragments {
     written: Arc<Mutex<HashMap<(i64, i64), u32>>>,
@@ -147,8 +147,13 @@ impl Fragments {
         due
     }
 
-    fn clear(&self) {
-        self.written.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    /// Forgets the minutes not yet due (a sweep is about to look at every fragmented minute);
+    /// due ones stay, since a sweep takes only the oldest 100 and may leave them out.
+    fn forget_partial(&self) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, n| *n >= FOLD_AFTER);
     }
 }
 
@@ -170,7 +175,7 @@ pub struct Compactor {
 impl Compactor {
     /// Compacts up to 100 fragmented minutes; answers how many it merged.
     pub async fn run_once(&self) -> Result<usize, StoreError> {
-        self.fragments.clear();
+        self.fragments.forget_partial();
         let since = self.clock.now_ms() - sentinel_protocol::requests::MAX_PAST_MS - MINUTE_MS;
         let minutes = self.store.fragmented_request_minutes(since, 100).await?;
         self.compact(minutes).await

@@ -50,7 +50,7 @@ pub struct EndpointCounts {
 }
 
 impl EndpointCounts {
-    fn add(&mut self, o: &EndpointCounts) {
+    pub fn add(&mut self, o: &EndpointCounts) {
         self.requests += o.requests;
         self.errors += o.errors;
         self.satisfied += o.satisfied;
