@@ -391,21 +391,19 @@ fn contains_uuid(segment: &str) -> bool {
     })
 }
 
-/// Flags of an event in version 2 of the inbox form: which ids follow it.
-const HAS_EVENT_ID: u8 = 1;
+/// The flag of an event in version 2 of the inbox form whose trace id follows.
 const HAS_TRACE_ID: u8 = 2;
 
 /// The inbox form of validated events: a version byte, then per event its strings as
 /// length-prefixed UTF-8, the status, the latency (f32 bits) and the timestamp, all varints.
 ///
-/// Version 2 adds to each event a flags byte (`HAS_EVENT_ID`, `HAS_TRACE_ID`) and the 16 bytes
-/// of each id it names. It is written only when some event has an id (OTLP spans carry trace
-/// ids), so the batch endpoint's items stay version 1 and no larger; [`decode`] reads both, as
-/// items queued by an older server may still be waiting.
+/// Version 2 adds to each event a flags byte (`HAS_TRACE_ID`) and the 16 bytes of its trace id.
+/// It is written only when some event has one (OTLP spans do), so the batch endpoint's items stay
+/// version 1 and no larger; [`decode`] reads both, as items queued by an older server may still be
+/// waiting (an older worker cannot read version 2: upgrade workers before ingest nodes). Event ids
+/// are not kept: only the worker sets them, on requests it derives and never queues.
 pub fn encode(events: &[RequestEvent]) -> Vec<u8> {
-    let with_ids = events
-        .iter()
-        .any(|e| e.event_id.is_some() || e.trace_id.is_some());
+    let with_ids = events.iter().any(|e| e.trace_id.is_some());
     let mut out = Vec::with_capacity(1 + events.len() * 48);
     out.push(if with_ids { 2 } else { 1 });
     for e in events {
@@ -421,19 +419,12 @@ pub fn encode(events: &[RequestEvent]) -> Vec<u8> {
         put_varint(&mut out, u64::from((e.latency_ms as f32).to_bits()));
         put_varint(&mut out, zigzag(e.timestamp_ms));
         if with_ids {
-            let mut flags = 0;
-            if e.event_id.is_some() {
-                flags |= HAS_EVENT_ID;
-            }
-            if e.trace_id.is_some() {
-                flags |= HAS_TRACE_ID;
-            }
-            out.push(flags);
-            if let Some(id) = e.event_id {
-                out.extend_from_slice(id.as_bytes());
-            }
-            if let Some(id) = e.trace_id {
-                out.extend_from_slice(id.as_bytes());
+            match e.trace_id {
+                Some(id) => {
+                    out.push(HAS_TRACE_ID);
+                    out.extend_from_slice(id.as_bytes());
+                }
+                None => out.push(0),
             }
         }
     }
@@ -465,19 +456,17 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RequestEvent>, CorruptBatch> {
         let status = u16::try_from(get_varint(&mut rest)?).map_err(|_| CorruptBatch("status"))?;
         let bits = u32::try_from(get_varint(&mut rest)?).map_err(|_| CorruptBatch("latency"))?;
         let timestamp_ms = unzigzag(get_varint(&mut rest)?);
-        let (mut event_id, mut trace_id) = (None, None);
+        let mut trace_id = None;
         if version == 2 {
             let (&flags, tail) = rest.split_first().ok_or(CorruptBatch("truncated flags"))?;
             rest = tail;
-            if flags & !(HAS_EVENT_ID | HAS_TRACE_ID) != 0 {
-                return Err(CorruptBatch("unknown flags"));
-            }
-            if flags & HAS_EVENT_ID != 0 {
-                event_id = Some(EventId::from_bytes(id_bytes(&mut rest)?));
-            }
-            if flags & HAS_TRACE_ID != 0 {
-                trace_id =
-                    Some(TraceId::from_bytes(id_bytes(&mut rest)?).ok_or(CorruptBatch("zero trace id"))?);
+            match flags {
+                0 => {}
+                HAS_TRACE_ID => {
+                    trace_id =
+                        Some(TraceId::from_bytes(id_bytes(&mut rest)?).ok_or(CorruptBatch("zero trace id"))?);
+                }
+                _ => return Err(CorruptBatch("unknown flags")),
             }
         }
         out.push(RequestEvent {
@@ -487,7 +476,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<RequestEvent>, CorruptBatch> {
             status,
             latency_ms: f64::from(f32::from_bits(bits)),
             timestamp_ms,
-            event_id,
+            event_id: None,
             trace_id,
         });
     }
@@ -700,25 +689,22 @@ mod tests {
     }
 
     #[test]
-    fn the_inbox_form_keeps_event_and_trace_ids() {
-        let event = |event_id: Option<&str>, trace_id: Option<&str>| RequestEvent {
+    fn the_inbox_form_keeps_trace_ids() {
+        let event = |trace_id: Option<&str>| RequestEvent {
             tenant: "acme".into(),
             endpoint: "/v1/process".into(),
             method: "GET".into(),
             status: 200,
             latency_ms: 12.5,
             timestamp_ms: NOW,
-            event_id: event_id.map(|id| id.parse().unwrap()),
+            event_id: None,
             trace_id: trace_id.map(|id| TraceId::parse(id).unwrap()),
         };
         let events = vec![
-            event(None, None),
-            event(
-                Some("9c5ea0d6a4cf4b9a9bd0c7a4d1b8e2f3"),
-                Some("4c79f60c11214eb38604f4ae0781bfb2"),
-            ),
-            event(None, Some("0af7651916cd43dd8448eb211c80319c")),
-            event(Some("1f2e3d4c5b6a79880716253443526170"), None),
+            event(None),
+            event(Some("4c79f60c11214eb38604f4ae0781bfb2")),
+            event(None),
+            event(Some("0af7651916cd43dd8448eb211c80319c")),
         ];
         let bytes = encode(&events);
         assert_eq!(bytes[0], 2);
@@ -727,8 +713,8 @@ mod tests {
             decode(&bytes[..bytes.len() - 1]),
             Err(CorruptBatch("truncated id"))
         );
-        // events[2]: its flags, then its trace id.
-        let mut bad_flags = encode(&events[2..3]);
+        // events[3]: its flags, then its trace id.
+        let mut bad_flags = encode(&events[3..4]);
         let at = bad_flags.len() - 17;
         bad_flags[at] |= 4;
         assert_eq!(decode(&bad_flags), Err(CorruptBatch("unknown flags")));

@@ -21,8 +21,8 @@
 //! - latency: `timestamp` − `start_timestamp` (seconds as numbers, or RFC 3339: sentry-python
 //!   writes both as strings, @sentry/node both as numbers, the Rust SDK one of each).
 //! - tenant: the `tenant_tag` tag (tags as an object or a list of pairs), else `user.id`.
-//! - ids: `event_id` and `contexts.trace.trace_id`, when they are 32 hex digits (the worker
-//!   replaces the event id by the one the item is stored under, which the envelope may set).
+//! - trace id: `contexts.trace.trace_id`, when it is 32 hex digits. The event id is the worker's
+//!   to set: the one the item is stored under.
 //!
 //! The time window is not checked here: the caller knows when the envelope arrived
 //! ([`crate::requests::within_window`]).
@@ -58,8 +58,6 @@ struct Transaction {
     request: Value,
     #[serde(default)]
     user: Value,
-    #[serde(default)]
-    event_id: Value,
 }
 
 /// The request a transaction stands for, or `None` when it is not a server request or lacks what
@@ -116,7 +114,6 @@ pub fn request_from_transaction(payload: &[u8], tenant_tag: &str) -> Option<Requ
         .unwrap_or_default();
 
     let mut event = timed_request(tenant, &endpoint, method, status, start_us, end_us)?;
-    event.event_id = t.event_id.as_str().and_then(|id| id.parse().ok());
     event.trace_id = trace["trace_id"].as_str().and_then(TraceId::parse);
     Some(event)
 }
@@ -138,33 +135,6 @@ fn tag<'v>(tags: &'v Value, key: &str) -> Option<&'v Value> {
         }),
         _ => None,
     }
-}
-
-/// Every tag as text, by key (tags as an object or a list of pairs); values that are neither text,
-/// numbers nor booleans are left out.
-pub(crate) fn tag_pairs(tags: &Value) -> Vec<(String, String)> {
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    };
-    let mut out: Vec<(String, String)> = match tags {
-        Value::Object(map) => map
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
-            .collect(),
-        Value::Array(pairs) => pairs
-            .iter()
-            .filter_map(|pair| match pair.as_array()?.as_slice() {
-                [Value::String(k), v] => Some((k.clone(), text(v)?)),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    out.sort();
-    out
 }
 
 /// A tenant from a tag or a user id: a non-empty string or an integer.
@@ -359,7 +329,7 @@ mod tests {
                 status: 503,
                 latency_ms: 41.5,
                 timestamp_ms: NOW - 959,
-                event_id: "9c5ea0d6a4cf4b9a9bd0c7a4d1b8e2f3".parse().ok(),
+                event_id: None,
                 trace_id: TraceId::parse("4c79f60c11214eb38604f4ae0781bfb2"),
             }
         );

@@ -13,8 +13,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::event::wire::Tags;
 use crate::ids::TraceId;
-use crate::transaction::{instant_us, tag_pairs};
+use crate::transaction::instant_us;
 
 /// Spans shown of one transaction (the SDKs send at most 1,000).
 pub const MAX_SPANS: usize = 1_000;
@@ -115,10 +116,23 @@ pub fn transaction_detail(payload: &[u8]) -> Option<TransactionDetail> {
         trace_id: trace["trace_id"].as_str().and_then(TraceId::parse),
         start_us,
         duration_us: (end_us - start_us).max(0),
-        tags: tag_pairs(&t.tags),
+        tags: sorted_tags(&t.tags),
         spans: waterfall(&root, spans),
         spans_dropped,
     })
+}
+
+/// The tags read as events' are (an object or a list of pairs, numbers and booleans as text), by
+/// key.
+fn sorted_tags(tags: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Tags::deserialize(tags)
+        .unwrap_or_default()
+        .0
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    out.sort();
+    out
 }
 
 /// `spans` (parent id, span; sorted by start) in tree order under `root`, with their depths.
