@@ -1101,16 +1101,6 @@ async fn the_maintenance_page_is_for_members_only() {
     // Mallory has her own organization and no part in `default`: 404 for every page and form,
     // also through a project of her own.
     let mut m = Browser::outsider(env.server.base_url(), env.store.as_ref()).await;
-    env.store
-        .create_project(
-            "mallory-org",
-            "app",
-            "other",
-            "fedcba9876543210fedcba9876543210",
-            0,
-        )
-        .await
-        .unwrap();
     let own = "/orgs/mallory-org/";
     assert_eq!(m.get(path).await.status, StatusCode::NOT_FOUND);
     let add = m.submit(own, path, &window).await;

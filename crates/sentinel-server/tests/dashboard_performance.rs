@@ -535,16 +535,6 @@ async fn other_organizations_get_404_and_hostile_names_stay_inert() {
     // Mallory, of another organization, finds none of it: neither by acme's URLs nor through a
     // project of her own, whose transactions and stored events are hers only.
     let mut m = Browser::outsider(env.server.base_url(), env.store.as_ref()).await;
-    env.store
-        .create_project(
-            "mallory-org",
-            "app",
-            "other",
-            "fedcba9876543210fedcba9876543210",
-            0,
-        )
-        .await
-        .unwrap();
     for path in [LIST.to_owned(), transaction_page, event_page] {
         let page = m.get(&path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");

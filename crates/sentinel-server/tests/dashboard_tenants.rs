@@ -316,16 +316,6 @@ async fn tenant_pages_of_another_organization_answer_404() {
 
     // Mallory, with an organization and a project of her own, finds none of acme's tenants.
     let mut m = Browser::outsider(env.server.base_url(), env.store.as_ref()).await;
-    env.store
-        .create_project(
-            "mallory-org",
-            "app",
-            "other",
-            "fedcba9876543210fedcba9876543210",
-            0,
-        )
-        .await
-        .unwrap();
     for path in [
         TENANTS.to_owned(),
         format!("{TENANTS}?by=latency"),

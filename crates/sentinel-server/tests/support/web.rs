@@ -152,7 +152,8 @@ impl Browser {
     }
 
     /// The outsider Mallory (`mallory@example.com`), owner of her own organization `mallory-org`
-    /// and member of no other, signed in on a new browser for the server at `base_url`.
+    /// with its project `app`, and member of no other, signed in on a new browser for the server
+    /// at `base_url`. Her project lets a test ask for another project's data through hers.
     pub async fn outsider(base_url: String, store: &dyn Store) -> Browser {
         let hash = sentinel_server::auth::password::hash(PASSWORD.into())
             .await
@@ -171,6 +172,16 @@ impl Browser {
             .unwrap();
         store
             .create_organization("mallory-org", "Mallory's", mallory.id, 0)
+            .await
+            .unwrap();
+        store
+            .create_project(
+                "mallory-org",
+                "app",
+                "other",
+                "fedcba9876543210fedcba9876543210",
+                0,
+            )
             .await
             .unwrap();
         let mut m = Browser::new(base_url);
