@@ -64,24 +64,6 @@ impl Env {
     }
 }
 
-impl Browser {
-    /// Sets up the first admin, Ann, through the first-run form.
-    async fn setup_admin(&mut self) {
-        let page = self
-            .submit(
-                "/setup",
-                "/setup",
-                &[
-                    ("name", "Ann Admin"),
-                    ("email", "ann@example.com"),
-                    ("password", PASSWORD),
-                ],
-            )
-            .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    }
-}
-
 /// Sends one event through the real ingest endpoint.
 async fn send_event(env: &Env, project: i64, key: &str, event: Value) {
     let envelope = format!(
@@ -459,31 +441,7 @@ async fn pages_of_another_organization_answer_404() {
     env.browser().setup_admin().await;
 
     // Mallory has her own organization and no part in `default`.
-    let hash = sentinel_server::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mallory = env
-        .store
-        .create_user(
-            &NewUser {
-                email: "mallory@example.com".into(),
-                name: "Mallory".into(),
-                password_hash: hash,
-                is_admin: false,
-            },
-            0,
-        )
-        .await
-        .unwrap();
-    env.store
-        .create_organization("mallory-org", "Mallory's", mallory.id, 0)
-        .await
-        .unwrap();
-    let mut m = env.browser();
-    assert_eq!(
-        m.sign_in("mallory@example.com", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
-    );
+    let mut m = Browser::outsider(env.server.base_url(), env.store.as_ref()).await;
     assert_eq!(m.get("/orgs/mallory-org/").await.status, StatusCode::OK);
 
     for path in [
@@ -1140,36 +1098,9 @@ async fn the_maintenance_page_is_for_members_only() {
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     let id = env.store.list_maintenance(env.project).await.unwrap()[0].id;
 
-    let user = |email: &str, name: &str| NewUser {
-        email: email.into(),
-        name: name.into(),
-        password_hash: String::new(),
-        is_admin: false,
-    };
-    let hash = sentinel_server::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    // Mallory has her own organization and no part in `default`: 404 for every page and form.
-    let mallory = env
-        .store
-        .create_user(
-            &NewUser {
-                password_hash: hash.clone(),
-                ..user("mallory@example.com", "Mallory")
-            },
-            0,
-        )
-        .await
-        .unwrap();
-    env.store
-        .create_organization("mallory-org", "Mallory's", mallory.id, 0)
-        .await
-        .unwrap();
-    let mut m = env.browser();
-    assert_eq!(
-        m.sign_in("mallory@example.com", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
-    );
+    // Mallory has her own organization and no part in `default`: 404 for every page and form,
+    // also through a project of her own.
+    let mut m = Browser::outsider(env.server.base_url(), env.store.as_ref()).await;
     let own = "/orgs/mallory-org/";
     assert_eq!(m.get(path).await.status, StatusCode::NOT_FOUND);
     let add = m.submit(own, path, &window).await;
@@ -1196,12 +1127,17 @@ async fn the_maintenance_page_is_for_members_only() {
 
     // A member (the lowest role) plans and ends windows, as with the monitor form; there is no
     // read-only role to refuse.
+    let hash = sentinel_server::auth::password::hash(PASSWORD.into())
+        .await
+        .unwrap();
     let bob = env
         .store
         .create_user(
             &NewUser {
+                email: "bob@example.com".into(),
+                name: "Bob".into(),
                 password_hash: hash,
-                ..user("bob@example.com", "Bob")
+                is_admin: false,
             },
             0,
         )

@@ -9,102 +9,22 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use sentinel_server::Server;
-use sentinel_server::clock::SystemClock;
-use sentinel_server::config::Settings;
-use sentinel_store::{IssueQuery, NewUser, Store};
+use sentinel_store::IssueQuery;
 use serde_json::{Value, json};
-use support::api::PASSWORD;
+use support::api::{ApiEnv, KEY, request_record};
 use support::web::{Browser, Page};
-use support::{PgSchema, open_store};
 
-const KEY: &str = "0123456789abcdef0123456789abcdef";
-const TENANTS: &str = "/orgs/default/projects/app/tenants/";
+const TOKEN: &str = "dashboard-tenants-token";
+const TENANTS: &str = "/orgs/acme/projects/shop/tenants/";
 const WAIT: Duration = Duration::from_secs(60);
 const HOSTILE: &str = "<script>alert(1)</script>";
 const SLASHED: &str = "team a/b c";
 
-struct Env {
-    server: Server,
-    store: Arc<dyn Store>,
-    project: i64,
-    _dir: tempfile::TempDir,
-    _schema: Option<PgSchema>,
-}
-
-/// A server with the project `default/app` and the admin Ann signed in.
-async fn start() -> (Env, Browser) {
-    let dir = tempfile::tempdir().unwrap();
-    let (store, schema) = open_store(dir.path()).await;
-    let (project, _) = store
-        .create_project("default", "app", "other", KEY, 0)
-        .await
-        .unwrap();
-    let settings = Settings {
-        data_dir: dir.path().into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Settings::default()
-    };
-    let server = Server::start(settings, store.clone(), Arc::new(SystemClock))
-        .await
-        .unwrap();
-    let env = Env {
-        server,
-        store,
-        project: project.id,
-        _dir: dir,
-        _schema: schema,
-    };
-    let mut b = Browser::new(env.server.base_url());
-    let setup = b
-        .submit(
-            "/setup",
-            "/setup",
-            &[
-                ("name", "Ann Admin"),
-                ("email", "ann@example.com"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
-    assert_eq!(setup.status, StatusCode::SEE_OTHER, "{}", setup.body);
-    (env, b)
-}
-
-fn now_secs() -> f64 {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the server runs on the system clock; the records' timestamps are the real time"
-    )]
-    let now = std::time::SystemTime::now();
-    now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-fn record(tenant: &str, endpoint: &str, status: u16, latency_ms: f64) -> Value {
-    json!({"tenant_id": tenant, "endpoint": endpoint, "method": "GET", "status_code": status,
-           "latency_ms": latency_ms, "timestamp": now_secs()})
-}
-
-async fn post_requests(env: &Env, batch: &[Value]) {
-    let resp = reqwest::Client::new()
-        .post(format!(
-            "{}/api/{}/requests/?sentry_key={KEY}",
-            env.server.base_url(),
-            env.project
-        ))
-        .json(batch)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
-}
-
 /// Sends an error event tagged with the tenant through the envelope endpoint.
-async fn send_tagged_error(env: &Env, id: char, message: &str, tenant: &str) {
+async fn send_tagged_error(env: &ApiEnv, project: &str, id: char, message: &str, tenant: &str) {
     let event = json!({"event_id": id.to_string().repeat(32), "level": "error",
                        "message": message, "tags": {"tenant_id": tenant}});
     let envelope = format!(
@@ -113,27 +33,17 @@ async fn send_tagged_error(env: &Env, id: char, message: &str, tenant: &str) {
         json!({"type": "event"}),
         event
     );
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/{}/envelope/", env.server.base_url(), env.project))
-        .header(
-            "x-sentry-auth",
-            format!("Sentry sentry_version=7, sentry_key={KEY}, sentry_client=test/1"),
-        )
-        .body(envelope)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK, "{}", resp.text().await.unwrap());
+    env.send_envelope(project, envelope).await;
 }
 
 /// Waits until the project has `n` issues.
-async fn wait_for_issues(env: &Env, n: usize) {
+async fn wait_for_issues(env: &ApiEnv, project: &str, n: usize) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let page = env
             .store
             .list_issues(&IssueQuery {
-                project_id: env.project,
+                project_id: project.parse().unwrap(),
                 limit: 50,
                 ..IssueQuery::default()
             })
@@ -198,26 +108,28 @@ fn incident() -> Vec<Value> {
     let mut batch = Vec::new();
     for i in 0..68 {
         let endpoint = if i < 61 { "/v1/process" } else { "/v1/orders/{id}" };
-        batch.push(record("tenant_acme", endpoint, 500, 40.0));
+        batch.push(request_record("tenant_acme", endpoint, 500, 40.0));
     }
     for _ in 0..21 {
-        batch.push(record("tenant_beta", "/v1/users/{id}", 503, 20.0));
+        batch.push(request_record("tenant_beta", "/v1/users/{id}", 503, 20.0));
     }
     for _ in 0..7 {
-        batch.push(record("tenant_gamma", "/v1/process", 502, 20.0));
+        batch.push(request_record("tenant_gamma", "/v1/process", 502, 20.0));
     }
     for t in ["a", "b", "c", "d"] {
-        batch.push(record(t, "/v1/process", 500, 10.0));
+        batch.push(request_record(t, "/v1/process", 500, 10.0));
     }
     for _ in 0..200 {
-        batch.push(record("tenant_acme", "/v1/process", 200, 100.0));
+        batch.push(request_record("tenant_acme", "/v1/process", 200, 100.0));
     }
     batch
 }
 
 #[tokio::test]
 async fn the_tenants_page_ranks_acme_first_and_drills_down_to_its_endpoints_and_issues() {
-    let (env, mut b) = start().await;
+    let env = ApiEnv::start().await;
+    let p = env.acme_shop(TOKEN).await;
+    let mut b = env.admin_browser().await;
 
     // Before any request event: how to send them, with this project's batch URL and key.
     let empty = b.get(TENANTS).await;
@@ -226,7 +138,7 @@ async fn the_tenants_page_ranks_acme_first_and_drills_down_to_its_endpoints_and_
     assert!(
         empty
             .body
-            .contains(&format!("/api/{}/requests/?sentry_key={KEY}", env.project)),
+            .contains(&format!("/api/{p}/requests/?sentry_key={KEY}")),
         "{}",
         empty.body
     );
@@ -240,10 +152,10 @@ async fn the_tenants_page_ranks_acme_first_and_drills_down_to_its_endpoints_and_
         empty.body
     );
 
-    post_requests(&env, &incident()).await;
-    send_tagged_error(&env, 'a', "acme payment failed", "tenant_acme").await;
-    send_tagged_error(&env, 'b', "beta lookup failed", "tenant_beta").await;
-    wait_for_issues(&env, 2).await;
+    env.post_requests(&p, &incident()).await;
+    send_tagged_error(&env, &p, 'a', "acme payment failed", "tenant_acme").await;
+    send_tagged_error(&env, &p, 'b', "beta lookup failed", "tenant_beta").await;
+    wait_for_issues(&env, &p, 2).await;
 
     let page = page_once_counted(&mut b, TENANTS, 100).await;
     assert!(
@@ -348,7 +260,7 @@ async fn the_tenants_page_ranks_acme_first_and_drills_down_to_its_endpoints_and_
     let issues = unescape(attr(&tenant.body, "id=\"tenant-issues-link\"", "href"));
     assert_eq!(
         issues,
-        "/orgs/default/projects/app/issues/?query=tenant_id%3Atenant_acme"
+        "/orgs/acme/projects/shop/issues/?query=tenant_id%3Atenant_acme"
     );
     let list = b.get(&issues).await;
     assert_eq!(list.status, StatusCode::OK);
@@ -363,10 +275,13 @@ async fn the_tenants_page_ranks_acme_first_and_drills_down_to_its_endpoints_and_
 
 #[tokio::test]
 async fn bad_windows_and_rankings_are_refused_with_what_is_expected() {
-    let (_env, mut b) = start().await;
+    let env = ApiEnv::start().await;
+    env.acme_shop(TOKEN).await;
+    let mut b = env.admin_browser().await;
     for (path, expected) in [
         (format!("{TENANTS}?window=3d"), "invalid window \"3d\""),
         (format!("{TENANTS}?window=25h"), "at most 24h"),
+        (format!("{TENANTS}?window=%2B5m"), "invalid window \"+5m\""),
         (
             format!("{TENANTS}?by=p99"),
             "expected errors, error_rate or latency",
@@ -392,58 +307,66 @@ async fn bad_windows_and_rankings_are_refused_with_what_is_expected() {
 
 #[tokio::test]
 async fn tenant_pages_of_another_organization_answer_404() {
-    let (env, _) = start().await;
-    post_requests(&env, &incident()).await;
-    let hash = sentinel_server::auth::password::hash(PASSWORD.into())
-        .await
-        .unwrap();
-    let mallory = env
-        .store
-        .create_user(
-            &NewUser {
-                email: "mallory@example.com".into(),
-                name: "Mallory".into(),
-                password_hash: hash,
-                is_admin: false,
-            },
-            0,
-        )
-        .await
-        .unwrap();
-    env.store
-        .create_organization("mallory-org", "Mallory's", mallory.id, 0)
-        .await
-        .unwrap();
-    let mut m = Browser::new(env.server.base_url());
-    assert_eq!(
-        m.sign_in("mallory@example.com", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
-    );
+    let env = ApiEnv::start().await;
+    let p = env.acme_shop(TOKEN).await;
+    env.admin_browser().await;
+    env.post_requests(&p, &incident()).await;
+    // The incident is aggregated: a page that leaked it would show it.
+    env.ranking_with(TOKEN, &p, "window=10m", 300, 100).await;
+
+    // Mallory, with an organization and a project of her own, finds none of acme's tenants.
+    let mut m = Browser::outsider(env.server.base_url(), env.store.as_ref()).await;
     for path in [
         TENANTS.to_owned(),
         format!("{TENANTS}?by=latency"),
         format!("{TENANTS}tenant_acme/"),
-        "/orgs/mallory-org/projects/app/tenants/".to_owned(),
     ] {
         let page = m.get(&path).await;
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
         assert!(!page.body.contains("tenant_acme"), "{path} leaked a tenant");
     }
+    // Through her own project: nothing was sent there, so nothing shows.
+    let own = "/orgs/mallory-org/projects/app/tenants/";
+    for path in [own.to_owned(), format!("{own}?by=latency")] {
+        let page = m.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        assert!(
+            page.body.contains("id=\"tenants-empty\""),
+            "{path}: {}",
+            page.body
+        );
+        assert!(!page.body.contains("tenant_acme"), "{path} leaked a tenant");
+    }
+    let page = m.get(&format!("{own}tenant_acme/")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("No endpoint with 5xx or latency figures"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/v1/process"), "acme's endpoints leaked");
 }
 
 #[tokio::test]
 async fn hostile_tenant_names_are_escaped_and_linked_as_one_path_segment() {
-    let (env, mut b) = start().await;
+    let env = ApiEnv::start().await;
+    let p = env.acme_shop(TOKEN).await;
+    let mut b = env.admin_browser().await;
     let mut batch = Vec::new();
     for _ in 0..3 {
-        batch.push(record(HOSTILE, "/v1/<img src=x onerror=alert(1)>", 500, 5.0));
-        batch.push(record(SLASHED, "/v1/process", 500, 5.0));
+        batch.push(request_record(
+            HOSTILE,
+            "/v1/<img src=x onerror=alert(1)>",
+            500,
+            5.0,
+        ));
+        batch.push(request_record(SLASHED, "/v1/process", 500, 5.0));
     }
-    batch.push(record(SLASHED, "/v1/process", 500, 5.0));
-    post_requests(&env, &batch).await;
-    send_tagged_error(&env, 'c', "slashed tenant failed", SLASHED).await;
-    send_tagged_error(&env, 'd', "hostile tenant failed", HOSTILE).await;
-    wait_for_issues(&env, 2).await;
+    batch.push(request_record(SLASHED, "/v1/process", 500, 5.0));
+    env.post_requests(&p, &batch).await;
+    send_tagged_error(&env, &p, 'c', "slashed tenant failed", SLASHED).await;
+    send_tagged_error(&env, &p, 'd', "hostile tenant failed", HOSTILE).await;
+    wait_for_issues(&env, &p, 2).await;
 
     let page = page_once_counted(&mut b, TENANTS, 7).await;
     assert!(!page.body.contains("<script>alert"), "{}", page.body);
@@ -470,7 +393,7 @@ async fn hostile_tenant_names_are_escaped_and_linked_as_one_path_segment() {
     let issues = unescape(attr(&tenant.body, "id=\"tenant-issues-link\"", "href"));
     assert_eq!(
         issues,
-        "/orgs/default/projects/app/issues/?query=tenant_id%3A%22team+a%2Fb+c%22"
+        "/orgs/acme/projects/shop/issues/?query=tenant_id%3A%22team+a%2Fb+c%22"
     );
     let list = b.get(&issues).await;
     assert!(list.body.contains("slashed tenant failed"), "{}", list.body);

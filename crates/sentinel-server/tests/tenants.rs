@@ -12,28 +12,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::api::ApiEnv;
+use support::api::{ApiEnv, KEY, now_secs, request_record};
 
-const KEY: &str = "0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "tenants-test-token";
 const WAIT: Duration = Duration::from_secs(60);
 
-fn now_secs() -> f64 {
-    // Test code: the server runs on the system clock.
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the records' timestamps are the real time"
-    )]
-    let now = std::time::SystemTime::now();
-    now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
-}
-
-fn record(tenant: Option<&str>, endpoint: &str, status: u16, latency_ms: f64) -> Value {
-    json!({"tenant_id": tenant, "endpoint": endpoint, "method": "GET", "status_code": status,
-           "latency_ms": latency_ms, "timestamp": now_secs()})
-}
-
-async fn post_requests(env: &ApiEnv, p: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> support::api::Resp {
+async fn post_raw_requests(
+    env: &ApiEnv,
+    p: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> support::api::Resp {
     let mut req = env.http.post(env.url(&format!("/api/{p}/requests/")));
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -58,20 +47,20 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
     let mut batch = Vec::new();
     for i in 0..68 {
         let endpoint = if i < 61 { "/v1/process" } else { "/v1/orders/{id}" };
-        batch.push(record(Some("tenant_acme"), endpoint, 500, 40.0));
+        batch.push(request_record(Some("tenant_acme"), endpoint, 500, 40.0));
     }
     for _ in 0..21 {
-        batch.push(record(Some("tenant_beta"), "/v1/users/{id}", 503, 20.0));
+        batch.push(request_record(Some("tenant_beta"), "/v1/users/{id}", 503, 20.0));
     }
     for _ in 0..7 {
-        batch.push(record(Some("tenant_gamma"), "/v1/process", 502, 20.0));
+        batch.push(request_record(Some("tenant_gamma"), "/v1/process", 502, 20.0));
     }
     for t in ["a", "b", "c", "d"] {
-        batch.push(record(Some(t), "/v1/process", 500, 10.0));
+        batch.push(request_record(Some(t), "/v1/process", 500, 10.0));
     }
     for _ in 0..200 {
-        batch.push(record(Some("tenant_acme"), "/v1/process", 200, 100.0));
-        batch.push(record(None, "/health", 200, 1.0));
+        batch.push(request_record(Some("tenant_acme"), "/v1/process", 200, 100.0));
+        batch.push(request_record(None, "/health", 200, 1.0));
     }
     // Two bad records among them: rejected, the rest kept.
     batch.insert(3, json!({"tenant_id": "x", "status_code": 200, "latency_ms": 1}));
@@ -82,7 +71,7 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(serde_json::to_vec(&batch).unwrap().as_slice())
         .unwrap();
-    let r = post_requests(
+    let r = post_raw_requests(
         &env,
         &p,
         gz.finish().unwrap(),
@@ -103,7 +92,7 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
 
     // NDJSON with zstd, key in the query string: 10 more requests of acme, all fine.
     let ndjson: String = (0..10)
-        .map(|_| record(Some("tenant_acme"), "/v1/process", 200, 50.0).to_string() + "\n")
+        .map(|_| request_record(Some("tenant_acme"), "/v1/process", 200, 50.0).to_string() + "\n")
         .collect();
     let body = zstd::encode_all(ndjson.as_bytes(), 3).unwrap();
     let resp = env
@@ -121,7 +110,7 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
     assert_eq!(r["accepted"], 10);
 
     // Refusals: no key, a key of another project, a body that is not records, all records bad.
-    post_requests(&env, &p, b"[]".to_vec(), &[])
+    post_raw_requests(&env, &p, b"[]".to_vec(), &[])
         .await
         .expect_error(403, "missing authentication");
     let other = env
@@ -131,13 +120,13 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
         .unwrap()
         .0
         .id;
-    post_requests(&env, &other.to_string(), b"[]".to_vec(), &[(h, &v)])
+    post_raw_requests(&env, &other.to_string(), b"[]".to_vec(), &[(h, &v)])
         .await
         .expect_error(403, "does not belong to project");
-    post_requests(&env, &p, b"[{\"nope\"".to_vec(), &[(h, &v)])
+    post_raw_requests(&env, &p, b"[{\"nope\"".to_vec(), &[(h, &v)])
         .await
         .expect_error(400, "not a JSON array of request records");
-    let all_bad = post_requests(&env, &p, br#"[{"endpoint": "/x"}]"#.to_vec(), &[(h, &v)]).await;
+    let all_bad = post_raw_requests(&env, &p, br#"[{"endpoint": "/x"}]"#.to_vec(), &[(h, &v)]).await;
     let body = all_bad.expect(400);
     assert_eq!(body["rejected"], 1);
     assert_eq!(body["errors"][0]["reason"], "status_code is missing");

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ranking::{By, Ranking, line};
 use super::read::{self, MINUTE_MS, window_bounds};
+use super::sketch::LatencySketch;
 use super::summary::{EndpointCounts, OTHER};
 use crate::AppState;
 use crate::api::{ApiError, Caller};
@@ -37,6 +38,10 @@ pub fn parse_window(value: &str) -> Result<i64, String> {
     let bad =
         || format!("invalid window {value:?}: expected minutes or hours such as 10m or 1h, at most 24h");
     let (digits, unit) = value.split_at(value.len().saturating_sub(1));
+    // Digits only: `parse` would take a sign (`+5m`), which then reads as a space in a URL.
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     let n: i64 = digits.parse().map_err(|_| bad())?;
     let ms = match unit {
         "m" => n.checked_mul(MINUTE_MS),
@@ -66,7 +71,8 @@ pub struct RankingJson {
     pub ranking: Ranking,
 }
 
-fn window_param(value: Option<&str>, default: &str) -> Result<(String, i64), ApiError> {
+/// The window asked for, or `default`, as spelled and in milliseconds; 400 when it is not one.
+pub fn window_param(value: Option<&str>, default: &str) -> Result<(String, i64), ApiError> {
     let w = value.unwrap_or(default);
     Ok((w.to_owned(), parse_window(w).map_err(ApiError::BadRequest)?))
 }
@@ -148,6 +154,9 @@ pub struct TenantEndpointJson {
 #[derive(Debug, Serialize)]
 pub struct TenantJson {
     pub window: String,
+    /// `since` in milliseconds, for the dashboard's chart.
+    #[serde(skip)]
+    pub since_ms: i64,
     pub since: String,
     pub until: String,
     #[serde(flatten)]
@@ -167,12 +176,11 @@ pub async fn tenant_view(
     let now = app.clock.now_ms();
     let (since, until) = window_bounds(now, window_ms);
     let store = app.store.as_ref();
-    let minutes = read::minutes(store, project_id, since, until, true).await?;
+    // One read of the window: merged for the figures, then a counts-only pass for the tenant's
+    // minutes (no minute's summary is kept).
+    let rows = store.request_rollups(project_id, since, until, true).await?;
+    let all = read::merge_rows(&rows, true)?;
     let baseline = read::window(store, project_id, since - read::BASELINE_MS, since, true).await?;
-    let mut all = super::summary::Summary::default();
-    for m in minutes.values() {
-        all.merge(m);
-    }
     let line = line(&all, Some(&baseline), tenant, all.latency.all.quantile_ms(0.95));
     let errors = all.counts.error_endpoints.get(tenant);
     let sketches = all.latency.tenants.get(tenant);
@@ -201,23 +209,20 @@ pub async fn tenant_view(
         })
         .collect();
     endpoints.sort_by(|a, b| b.errors.cmp(&a.errors).then_with(|| a.endpoint.cmp(&b.endpoint)));
-    let mut series = Vec::new();
-    let mut minute = since;
-    while minute < until {
-        let m = minutes.get(&minute);
-        series.push(MinuteJson {
+    let series = read::tenant_minutes(&rows, since, until, &[tenant])?
+        .pop()
+        .unwrap_or_default()
+        .into_iter()
+        .zip((since..).step_by(MINUTE_MS as usize))
+        .map(|((requests, errors), minute)| MinuteJson {
             time: rfc3339(minute),
-            requests: m
-                .and_then(|m| m.counts.tenants.get(tenant))
-                .map_or(0, |c| c.count),
-            errors: m
-                .and_then(|m| m.counts.tenant_errors.get(tenant))
-                .map_or(0, |c| c.count),
-        });
-        minute += MINUTE_MS;
-    }
+            requests,
+            errors,
+        })
+        .collect();
     Ok(TenantJson {
         window: window.to_owned(),
+        since_ms: since,
         since: rfc3339(since),
         until: rfc3339(until),
         line,
@@ -263,6 +268,28 @@ pub struct TransactionsJson {
     pub transactions: Vec<TransactionJson>,
 }
 
+/// The minutes of `[since, until)`, at least one: what throughput is per.
+pub fn window_minutes(since: i64, until: i64) -> f64 {
+    ((until - since) / MINUTE_MS).max(1) as f64
+}
+
+impl TransactionJson {
+    /// An endpoint's figures from its counts and latency sketch over a window of `minutes`.
+    pub fn of(endpoint: String, c: &EndpointCounts, sketch: Option<&LatencySketch>, minutes: f64) -> Self {
+        let q = |q: f64| sketch.and_then(|s| s.quantile_ms(q));
+        TransactionJson {
+            endpoint,
+            requests: c.requests,
+            throughput_per_minute: c.requests as f64 / minutes,
+            failure_rate: c.errors as f64 / c.requests.max(1) as f64,
+            p50_ms: q(0.5),
+            p95_ms: q(0.95),
+            p99_ms: q(0.99),
+            apdex: c.apdex(),
+        }
+    }
+}
+
 /// Per endpoint of the window, busiest first.
 pub async fn transactions_view(
     app: &AppState,
@@ -272,24 +299,13 @@ pub async fn transactions_view(
 ) -> Result<TransactionsJson, ApiError> {
     let (since, until) = window_bounds(app.clock.now_ms(), window_ms);
     let all = read::window(app.store.as_ref(), project_id, since, until, true).await?;
-    let minutes = ((until - since) / MINUTE_MS).max(1) as f64;
+    let minutes = window_minutes(since, until);
     let mut list: Vec<TransactionJson> = all
         .counts
         .endpoints
         .iter()
-        .map(|(endpoint, c): (&String, &EndpointCounts)| {
-            let sketch = all.latency.endpoints.get(endpoint);
-            let q = |q: f64| sketch.and_then(|s| s.quantile_ms(q));
-            TransactionJson {
-                endpoint: endpoint.clone(),
-                requests: c.requests,
-                throughput_per_minute: c.requests as f64 / minutes,
-                failure_rate: c.errors as f64 / c.requests.max(1) as f64,
-                p50_ms: q(0.5),
-                p95_ms: q(0.95),
-                p99_ms: q(0.99),
-                apdex: c.apdex(),
-            }
+        .map(|(endpoint, c)| {
+            TransactionJson::of(endpoint.clone(), c, all.latency.endpoints.get(endpoint), minutes)
         })
         .collect();
     list.sort_by(|a, b| {
@@ -327,7 +343,7 @@ mod tests {
     fn windows_are_minutes_or_hours_up_to_a_day() {
         assert_eq!(parse_window("10m"), Ok(10 * MINUTE_MS));
         assert_eq!(parse_window("24h"), Ok(MAX_WINDOW_MS));
-        for bad in ["0m", "25h", "10", "m", "10s", "-5m", ""] {
+        for bad in ["0m", "25h", "10", "m", "10s", "-5m", "+5m", " 5m", ""] {
             assert!(parse_window(bad).is_err(), "{bad}");
         }
     }

@@ -1,7 +1,7 @@
 //! Reading request rollups back: a window's merged summary, its per-minute series, the rankings,
 //! and the compactor that keeps one row per project and minute.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,26 +29,59 @@ fn decode(row: &RequestRollup, with_latency: bool) -> Result<Summary, StoreError
     Ok(Summary { counts, latency })
 }
 
-/// The merged summary of these rows, decoded one at a time.
-fn merge_rows(rows: &[RequestRollup], with_latency: bool) -> Result<Summary, StoreError> {
-    Summary::merge_all(rows.iter().map(|row| decode(row, with_latency)))
+/// Each of these rows' minute and summary, decoded as the iterator is advanced: a reader keeps
+/// what it needs of a row and drops the rest before the next is decoded. Without `with_latency`
+/// only the counts are decoded (rows read without their sketches have none).
+pub fn decoded(
+    rows: &[RequestRollup],
+    with_latency: bool,
+) -> impl Iterator<Item = Result<(i64, Summary), StoreError>> + '_ {
+    rows.iter()
+        .map(move |row| Ok((row.minute_ms, decode(row, with_latency)?)))
 }
 
-/// Per minute of `[since_ms, until_ms)`, the merged summary of that minute's rows.
-pub async fn minutes(
-    store: &dyn Store,
-    project_id: i64,
+/// The merged summary of these rows, decoded one at a time.
+pub fn merge_rows(rows: &[RequestRollup], with_latency: bool) -> Result<Summary, StoreError> {
+    Summary::merge_all(decoded(rows, with_latency).map(|r| r.map(|(_, s)| s)))
+}
+
+/// Per minute of these rows (ordered by minute, as the store returns them), the merged summary of
+/// that minute's rows, merged as the iterator is advanced: one minute is held at a time.
+pub fn by_minute(
+    rows: &[RequestRollup],
+    with_latency: bool,
+) -> impl Iterator<Item = Result<(i64, Summary), StoreError>> + '_ {
+    rows.chunk_by(|a, b| a.minute_ms == b.minute_ms)
+        .map(move |minute| Ok((minute[0].minute_ms, merge_rows(minute, with_latency)?)))
+}
+
+/// For each of `tenants`, its requests and 5xx in each minute of `[since_ms, until_ms)` (zero
+/// where a minute has no rows), from one counts-only pass over `rows`: a sparkline or a chart of
+/// a few tenants costs their figures, not every minute's summary.
+pub fn tenant_minutes(
+    rows: &[RequestRollup],
     since_ms: i64,
     until_ms: i64,
-    with_latency: bool,
-) -> Result<BTreeMap<i64, Summary>, StoreError> {
-    let rows = store
-        .request_rollups(project_id, since_ms, until_ms, with_latency)
-        .await?;
-    // Rows come by minute: each minute's rows are one run.
-    rows.chunk_by(|a, b| a.minute_ms == b.minute_ms)
-        .map(|minute| Ok((minute[0].minute_ms, merge_rows(minute, with_latency)?)))
-        .collect()
+    tenants: &[&str],
+) -> Result<Vec<Vec<(u64, u64)>>, StoreError> {
+    let len = usize::try_from((until_ms - since_ms).max(0) / MINUTE_MS).unwrap_or(0);
+    let mut series = vec![vec![(0, 0); len]; tenants.len()];
+    for minute in by_minute(rows, false) {
+        let (minute_ms, s) = minute?;
+        let Some(i) = usize::try_from((minute_ms - since_ms).div_euclid(MINUTE_MS))
+            .ok()
+            .filter(|i| *i < len)
+        else {
+            continue;
+        };
+        for (tenant, counts) in tenants.iter().zip(&mut series) {
+            counts[i] = (
+                s.counts.tenants.get(tenant).map_or(0, |c| c.count),
+                s.counts.tenant_errors.get(tenant).map_or(0, |c| c.count),
+            );
+        }
+    }
+    Ok(series)
 }
 
 /// The merged summary of `[since_ms, until_ms)`.
@@ -80,25 +113,32 @@ pub async fn ranking(
     by: By,
     k: usize,
 ) -> Result<Ranking, StoreError> {
-    ranking_with_p95(store, project_id, now_ms, window_ms, by, k, false).await
-}
-
-/// As [`ranking`]; with `p95`, the window's latency sketches are read whatever the ranking, so
-/// every line has its p95 (the dashboard shows it beside every ranking; the order is the same).
-pub async fn ranking_with_p95(
-    store: &dyn Store,
-    project_id: i64,
-    now_ms: i64,
-    window_ms: i64,
-    by: By,
-    k: usize,
-    p95: bool,
-) -> Result<Ranking, StoreError> {
     let (since, until) = window_bounds(now_ms, window_ms);
     let latency = by == By::Latency;
-    let current = window(store, project_id, since, until, latency || p95).await?;
-    let baseline = if latency {
-        Some(window(store, project_id, since - BASELINE_MS, since, true).await?)
+    let rows = store.request_rollups(project_id, since, until, latency).await?;
+    rank_rows(store, project_id, since, &rows, latency, by, k).await
+}
+
+/// The `k` tenants of these rows of the window starting at `since_ms`, ranked `by`; the baseline
+/// before the window is read only to rank by latency. `with_latency` says the rows were read
+/// with their sketches (required by `By::Latency`); then every line has its p95 whatever the
+/// ranking.
+pub async fn rank_rows(
+    store: &dyn Store,
+    project_id: i64,
+    since_ms: i64,
+    rows: &[RequestRollup],
+    with_latency: bool,
+    by: By,
+    k: usize,
+) -> Result<Ranking, StoreError> {
+    debug_assert!(
+        with_latency || by != By::Latency,
+        "ranking by latency without sketches"
+    );
+    let current = merge_rows(rows, with_latency)?;
+    let baseline = if by == By::Latency {
+        Some(window(store, project_id, since_ms - BASELINE_MS, since_ms, true).await?)
     } else {
         None
     };
@@ -235,5 +275,75 @@ impl Compactor {
                 _ = shutdown.changed() => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_protocol::requests::RequestEvent;
+
+    use super::*;
+
+    const T0: i64 = 1_700_000_040_000;
+
+    /// A stored row of `minute_ms`: `(tenant, status)` requests.
+    fn row(id: i64, minute_ms: i64, requests: &[(&str, u16)]) -> RequestRollup {
+        let events: Vec<RequestEvent> = requests
+            .iter()
+            .map(|(tenant, status)| RequestEvent {
+                tenant: (*tenant).into(),
+                endpoint: "/a".into(),
+                method: "GET".into(),
+                status: *status,
+                latency_ms: 10.0,
+                timestamp_ms: minute_ms,
+                event_id: None,
+                trace_id: None,
+            })
+            .collect();
+        let s = Summary::of(&events, 300.0);
+        RequestRollup {
+            id,
+            project_id: 1,
+            minute_ms,
+            requests: events.len() as u64,
+            counts: s.counts_to_bytes(),
+            latency: s.latency_to_bytes(),
+        }
+    }
+
+    #[test]
+    fn tenant_minutes_merge_each_minutes_rows_and_leave_minutes_without_rows_at_zero() {
+        let rows = [
+            // Two workers' rows of the first minute.
+            row(1, T0, &[("acme", 500), ("acme", 200), ("beta", 200)]),
+            row(2, T0, &[("acme", 503)]),
+            row(3, T0 + 2 * MINUTE_MS, &[("beta", 500)]),
+        ];
+        let series = tenant_minutes(&rows, T0, T0 + 3 * MINUTE_MS, &["acme", "beta", "nobody"]).unwrap();
+        assert_eq!(series[0], [(3, 2), (0, 0), (0, 0)]);
+        assert_eq!(series[1], [(1, 0), (0, 0), (1, 1)]);
+        assert_eq!(series[2], [(0, 0); 3]);
+    }
+
+    #[test]
+    fn decoded_rows_keep_their_minute_and_counts_only_rows_decode_without_sketches() {
+        let mut rows = vec![
+            row(1, T0, &[("acme", 200)]),
+            row(2, T0 + MINUTE_MS, &[("beta", 200)]),
+        ];
+        let with: Vec<(i64, Summary)> = decoded(&rows, true).collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            with.iter().map(|(m, _)| *m).collect::<Vec<_>>(),
+            [T0, T0 + MINUTE_MS]
+        );
+        assert_eq!(with[1].1.latency.all.count(), 1);
+        // Rows read without their sketches: the counts still decode.
+        for r in &mut rows {
+            r.latency.clear();
+        }
+        let counts = merge_rows(&rows, false).unwrap();
+        assert_eq!(counts.counts.requests, 2);
+        assert!(merge_rows(&rows, true).is_err(), "no sketches to decode");
     }
 }

@@ -1,6 +1,8 @@
-//! Server-rendered SVG for the uptime pages: the sparkline of a monitor's last 24 hours (how many
-//! checks failed as colour, mean response time as the line) and a line chart of values per time
-//! bucket (the monitor page's mean, p50 and p95 response times, one line each).
+//! Server-rendered SVG and the number formats the charts and the pages beside them share: the
+//! sparkline of a monitor's last 24 hours (how many checks failed as colour, mean response time
+//! as the line), a sparkline of per-minute requests and 5xx (a tenant's, on the Tenants page), and
+//! a line chart of values per time bucket (a monitor's response times, a tenant's requests, a
+//! transaction's throughput, failure rate and latencies).
 //!
 //! Pure: numbers in, markup out. The markup comes from askama templates (`templates/charts/`), so
 //! every label is escaped; the code here only computes coordinates. Colours are CSS classes
@@ -10,6 +12,7 @@
 use askama::Template;
 use sentinel_store::UptimeBucket;
 
+use crate::tenants::read::MINUTE_MS;
 use crate::uptime::badge::{Grade, percent_of, percent_text};
 
 /// The mean response time of a bucket, milliseconds.
@@ -26,14 +29,30 @@ fn n(v: f64) -> String {
     }
 }
 
-/// A value for an axis or a tooltip: whole above 10, else up to two decimals.
+/// A value for an axis, a tooltip or a table: three significant digits or more (`2512`, `41.6`,
+/// `3.25`), no trailing zeros (`12.5`, `3`).
 fn value_text(v: f64) -> String {
-    if v.abs() >= 10.0 {
-        format!("{v:.0}")
+    let decimals = match v.abs() {
+        a if a >= 100.0 => 0,
+        a if a >= 10.0 => 1,
+        _ => 2,
+    };
+    let s = format!("{v:.decimals$}");
+    if decimals == 0 {
+        s
     } else {
-        let s = format!("{v:.2}");
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
+}
+
+/// Milliseconds as the pages show a latency: `120 ms`, `41.6 ms`, `3.25 ms`, `0 ms`.
+pub fn ms_text(ms: f64) -> String {
+    format!("{} ms", value_text(ms))
+}
+
+/// [`ms_text`], or `—` without a value.
+pub fn opt_ms_text(ms: Option<f64>) -> String {
+    ms.map_or_else(|| "—".to_owned(), ms_text)
 }
 
 fn utc(ms: i64, format: &str) -> String {
@@ -198,7 +217,6 @@ pub fn sparkline(
 
 /// Most bars a count sparkline draws: longer spans are summed into buckets of several minutes.
 const COUNT_BARS: usize = 60;
-const MINUTE_MS: i64 = 60_000;
 
 pub struct CountBar {
     pub x: String,
@@ -526,6 +544,18 @@ mod tests {
             .skip(1)
             .map(|rest| &rest[..rest.find('"').unwrap()])
             .collect()
+    }
+
+    #[test]
+    fn latencies_keep_three_significant_digits_and_no_trailing_zeros() {
+        assert_eq!(ms_text(2_512.4), "2512 ms");
+        assert_eq!(ms_text(100.0), "100 ms");
+        assert_eq!(ms_text(41.56), "41.6 ms");
+        assert_eq!(ms_text(12.5), "12.5 ms");
+        assert_eq!(ms_text(3.254), "3.25 ms");
+        assert_eq!(ms_text(3.0), "3 ms");
+        assert_eq!(ms_text(0.0), "0 ms");
+        assert_eq!(opt_ms_text(None), "—");
     }
 
     #[test]

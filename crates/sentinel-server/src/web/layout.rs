@@ -31,8 +31,9 @@ pub struct Layout {
     pub projects: Vec<NavItem>,
     /// Slug of the current project, or empty.
     pub project: String,
-    /// Which navigation entry is highlighted: `overview`, `issues`, `events`, `performance`,
-    /// `settings`, `members`, `account`, `projects`.
+    /// Which navigation entry is highlighted: `overview`, `issues`, `events`, `releases`,
+    /// `monitors`, `performance`, `tenants`, `alerts`, `settings`, `members`, `account`,
+    /// `projects`.
     pub active: &'static str,
 }
 

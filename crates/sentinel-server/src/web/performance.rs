@@ -17,7 +17,7 @@ use sentinel_protocol::transaction_detail::{TransactionDetail, transaction_detai
 use sentinel_store::{ItemKind, OrgRole};
 use serde::Deserialize;
 
-use super::charts::{self, ChartSpec};
+use super::charts::{self, ChartSpec, ms_text, opt_ms_text};
 use super::layout::{self, Layout};
 use super::project::org_project;
 use super::session::form_urlencoded_component;
@@ -26,8 +26,9 @@ use crate::AppState;
 use crate::api::ApiError;
 use crate::clock::rfc3339;
 use crate::tenants::aggregate::APDEX_THRESHOLD_MS;
-use crate::tenants::api::{TransactionJson, parse_window, transactions_view};
-use crate::tenants::read::{MINUTE_MS, window_bounds};
+use crate::tenants::api::{TransactionJson, transactions_view, window_minutes, window_param};
+use crate::tenants::read::{self, MINUTE_MS, window_bounds};
+use crate::tenants::report::percent;
 use crate::tenants::samples::{self, Sample};
 use crate::tenants::sketch::LatencySketch;
 use crate::tenants::summary::{EndpointCounts, Summary};
@@ -96,23 +97,6 @@ impl Sort {
     }
 }
 
-/// `120 ms`, `41.5 ms`, `3.25 ms`: three significant digits or more; `0 ms`.
-fn ms_text(ms: f64) -> String {
-    if ms == 0.0 {
-        "0 ms".to_owned()
-    } else if ms >= 100.0 {
-        format!("{ms:.0} ms")
-    } else if ms >= 10.0 {
-        format!("{ms:.1} ms")
-    } else {
-        format!("{ms:.2} ms")
-    }
-}
-
-fn opt_ms(ms: Option<f64>) -> String {
-    ms.map_or_else(|| "—".to_owned(), ms_text)
-}
-
 /// One transaction (endpoint) as the pages show it; numbers formatted.
 pub struct TransactionLine {
     pub name: String,
@@ -133,10 +117,10 @@ impl TransactionLine {
             url,
             requests: t.requests,
             throughput: format!("{:.2}/min", t.throughput_per_minute),
-            failure_rate: format!("{:.1} %", t.failure_rate * 100.0),
-            p50: opt_ms(t.p50_ms),
-            p95: opt_ms(t.p95_ms),
-            p99: opt_ms(t.p99_ms),
+            failure_rate: percent(t.failure_rate),
+            p50: opt_ms_text(t.p50_ms),
+            p95: opt_ms_text(t.p95_ms),
+            p99: opt_ms_text(t.p99_ms),
             apdex: t.apdex.map_or_else(|| "—".to_owned(), |a| format!("{a:.2}")),
         }
     }
@@ -157,19 +141,12 @@ fn base_url(app: &AppState, org: &str, project: &str) -> String {
     )
 }
 
+/// A window is safe in a URL as it is: `window_param` lets only digits and a unit through.
 fn transaction_url(base: &str, name: &str, window: &str) -> String {
     format!(
         "{base}transaction?name={}&window={window}",
         form_urlencoded_component(name)
     )
-}
-
-/// The window asked for (checked as the API checks it) and its length.
-fn window_param(value: Option<&str>) -> Result<(String, i64), ApiError> {
-    let window = value.unwrap_or(DEFAULT_WINDOW);
-    let ms = parse_window(window).map_err(ApiError::BadRequest)?;
-    // Only `10m`, `1h`, … reach here: letters and digits, safe in a URL as they are.
-    Ok((window.to_owned(), ms))
 }
 
 fn window_choices(current: &str, url: impl Fn(&str) -> String) -> Vec<Choice> {
@@ -213,7 +190,7 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> Result<Response, WebError> {
     let (org, role, project) = org_project(&app, &s, &org, &project, OrgRole::Member).await?;
-    let (window, window_ms) = window_param(p.window.as_deref())?;
+    let (window, window_ms) = window_param(p.window.as_deref(), DEFAULT_WINDOW)?;
     let sort = Sort::parse(p.sort.as_deref())?;
     let mut view = transactions_view(&app, project.id, &window, window_ms).await?;
     sort.order(&mut view.transactions);
@@ -252,10 +229,7 @@ struct Tally {
 impl Tally {
     fn add(&mut self, counts: Option<&EndpointCounts>, latency: Option<&LatencySketch>) {
         if let Some(c) = counts {
-            self.counts.requests += c.requests;
-            self.counts.errors += c.errors;
-            self.counts.satisfied += c.satisfied;
-            self.counts.tolerating += c.tolerating;
+            self.counts.add(c);
         }
         if let Some(l) = latency {
             // Sketches of one configuration always merge.
@@ -288,12 +262,11 @@ async fn endpoint_history(
         buckets: BTreeMap::new(),
         slowest: Vec::new(),
     };
-    for row in &rows {
-        let counts = Summary::counts_from_bytes(&row.counts).map_err(ApiError::Internal)?;
-        let latency = Summary::latency_from_bytes(&row.latency).map_err(ApiError::Internal)?;
+    for row in read::decoded(&rows, true) {
+        let (minute_ms, Summary { counts, latency }) = row?;
         let (c, l) = (counts.endpoints.get(name), latency.endpoints.get(name));
         h.total.add(c, l);
-        let bucket = row.minute_ms - (row.minute_ms - since).rem_euclid(bucket_ms);
+        let bucket = minute_ms - (minute_ms - since).rem_euclid(bucket_ms);
         h.buckets.entry(bucket).or_default().add(c, l);
         let mine = latency.slowest.endpoint(name);
         if !mine.is_empty() {
@@ -359,7 +332,7 @@ pub async fn transaction(
     let name = p.name.filter(|n| !n.is_empty()).ok_or_else(|| {
         ApiError::BadRequest("name is missing: which transaction (endpoint) to show".into())
     })?;
-    let (window, window_ms) = window_param(p.window.as_deref())?;
+    let (window, window_ms) = window_param(p.window.as_deref(), DEFAULT_WINDOW)?;
     let (since, until) = window_bounds(app.clock.now_ms(), window_ms);
     let bucket_ms = bucket_for(until - since);
     let h = endpoint_history(&app, project.id, &name, since, until, bucket_ms).await?;
@@ -393,18 +366,12 @@ pub async fn transaction(
 
     let base = base_url(&app, &org.slug, &project.slug);
     let summary = (h.total.counts.requests > 0).then(|| {
-        let c = &h.total.counts;
-        let q = |q: f64| h.total.latency.quantile_ms(q);
-        let json = TransactionJson {
-            endpoint: name.clone(),
-            requests: c.requests,
-            throughput_per_minute: c.requests as f64 / ((until - since) / MINUTE_MS).max(1) as f64,
-            failure_rate: c.errors as f64 / c.requests as f64,
-            p50_ms: q(0.5),
-            p95_ms: q(0.95),
-            p99_ms: q(0.99),
-            apdex: c.apdex(),
-        };
+        let json = TransactionJson::of(
+            name.clone(),
+            &h.total.counts,
+            Some(&h.total.latency),
+            window_minutes(since, until),
+        );
         TransactionLine::new(&json, transaction_url(&base, &name, &window))
     });
     let samples = h
@@ -597,19 +564,12 @@ mod tests {
     }
 
     #[test]
-    fn charts_keep_to_about_a_hundred_points() {
+    fn charts_keep_to_a_point_per_minute_up_to_120_points() {
         assert_eq!(bucket_for(10 * MINUTE_MS), MINUTE_MS);
-        assert_eq!(bucket_for(60 * MINUTE_MS), MINUTE_MS);
+        assert_eq!(bucket_for(120 * MINUTE_MS), MINUTE_MS);
+        assert_eq!(bucket_for(121 * MINUTE_MS), 5 * MINUTE_MS);
         assert_eq!(bucket_for(6 * 60 * MINUTE_MS), 5 * MINUTE_MS);
+        assert_eq!(bucket_for(10 * 60 * MINUTE_MS), 5 * MINUTE_MS);
         assert_eq!(bucket_for(24 * 60 * MINUTE_MS), 15 * MINUTE_MS);
-    }
-
-    #[test]
-    fn latencies_keep_three_significant_digits() {
-        assert_eq!(ms_text(2_512.4), "2512 ms");
-        assert_eq!(ms_text(41.56), "41.6 ms");
-        assert_eq!(ms_text(3.254), "3.25 ms");
-        assert_eq!(ms_text(0.0), "0 ms");
-        assert_eq!(opt_ms(None), "—");
     }
 }

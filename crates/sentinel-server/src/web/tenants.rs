@@ -13,7 +13,7 @@ use axum::response::Response;
 use sentinel_store::{IssueQuery, OrgRole, Project};
 use serde::Deserialize;
 
-use super::charts::{ChartSpec, count_sparkline, line_chart};
+use super::charts::{ChartSpec, count_sparkline, line_chart, opt_ms_text};
 use super::layout::{self, Layout};
 use super::project::{IssueLine, org_project};
 use super::releases::path_segment;
@@ -22,7 +22,7 @@ use super::{SignedIn, WebError, is_htmx, render};
 use crate::AppState;
 use crate::api::ApiError;
 use crate::issues::search::Search;
-use crate::tenants::api::{TenantJson, parse_window, tenant_view};
+use crate::tenants::api::{TenantJson, tenant_view, window_param};
 use crate::tenants::ranking::{By, Ranking, TenantRank};
 use crate::tenants::read::{self, MINUTE_MS, window_bounds};
 use crate::tenants::report::{describe_window, percent};
@@ -56,11 +56,10 @@ pub struct Choice {
 /// The window asked for (default 10 minutes), as spelled and in milliseconds, and the selector's
 /// options (with that window among them even when it is not one of the usual ones).
 fn window(raw: Option<&str>) -> Result<(String, i64, Vec<Choice>), ApiError> {
-    let w = raw.filter(|w| !w.is_empty()).unwrap_or(DEFAULT_WINDOW);
-    let ms = parse_window(w).map_err(ApiError::BadRequest)?;
+    let (w, ms) = window_param(raw.filter(|w| !w.is_empty()), DEFAULT_WINDOW)?;
     let mut values: Vec<&str> = WINDOWS.to_vec();
-    if !values.contains(&w) {
-        values.push(w);
+    if !values.contains(&w.as_str()) {
+        values.push(&w);
     }
     let choices = values
         .into_iter()
@@ -70,7 +69,7 @@ fn window(raw: Option<&str>) -> Result<(String, i64, Vec<Choice>), ApiError> {
             selected: v == w,
         })
         .collect();
-    Ok((w.to_owned(), ms, choices))
+    Ok((w, ms, choices))
 }
 
 fn ranking_by(raw: Option<&str>) -> Result<(By, Vec<Choice>), ApiError> {
@@ -85,10 +84,6 @@ fn ranking_by(raw: Option<&str>) -> Result<(By, Vec<Choice>), ApiError> {
         })
         .collect();
     Ok((by, choices))
-}
-
-fn ms_text(v: Option<f64>) -> String {
-    v.map_or_else(|| "—".to_owned(), |v| format!("{v:.0} ms"))
 }
 
 fn factor(v: f64) -> String {
@@ -142,7 +137,7 @@ fn measure(by: By, t: &TenantRank) -> (String, String) {
         By::Latency => match (t.vs_baseline, t.vs_all) {
             (Some(f), _) => (
                 factor(f),
-                format!("its baseline p95 {}", ms_text(t.baseline_p95_ms)),
+                format!("its baseline p95 {}", opt_ms_text(t.baseline_p95_ms)),
             ),
             (None, Some(f)) => (factor(f), "all tenants' p95 (no baseline)".to_owned()),
             _ => ("—".to_owned(), String::new()),
@@ -187,8 +182,8 @@ struct TenantsTable {
     errors: u64,
     p95: String,
     rows: Vec<TenantRow>,
-    /// How to send request events, shown when the window has none.
-    howto: Howto,
+    /// How to send request events, when the window has none.
+    howto: Option<Howto>,
 }
 
 /// What the empty state shows: where and how to send request events to this project.
@@ -219,12 +214,20 @@ pub async fn list(
     let (window, window_ms, windows) = window(p.window.as_deref())?;
     let (by, rankings) = ranking_by(p.by.as_deref())?;
     let base = project_base(&app, &org.slug, &project);
-    let now = app.clock.now_ms();
+    let (since, until) = window_bounds(app.clock.now_ms(), window_ms);
     let store = app.store.as_ref();
-    let ranking = read::ranking_with_p95(store, project.id, now, window_ms, by, RANKED, true).await?;
-    let (since, until) = window_bounds(now, window_ms);
-    let minutes = read::minutes(store, project.id, since, until, false).await?;
-    let rows = rows(&ranking, &minutes, since, until, &base, &window)?;
+    // The window is read once per load and poll: ranked from its merged rows (with their sketches,
+    // so every line has its p95), then the ranked tenants' minutes in a counts-only pass.
+    let fetched = store.request_rollups(project.id, since, until, true).await?;
+    let ranking = read::rank_rows(store, project.id, since, &fetched, true, by, RANKED).await?;
+    let ranked: Vec<&str> = ranking.tenants.iter().map(|t| t.tenant.as_str()).collect();
+    let minutes = read::tenant_minutes(&fetched, since, until, &ranked)?;
+    drop(fetched);
+    let rows = rows(&ranking, &minutes, since, &base, &window)?;
+    let howto = match ranking.requests {
+        0 => Some(howto(&app, &project).await?),
+        _ => None,
+    };
     let table = TenantsTable {
         self_url: format!(
             "{base}/tenants/?window={}&by={}",
@@ -235,9 +238,9 @@ pub async fn list(
         measure_title: measure_title(by),
         requests: ranking.requests,
         errors: ranking.errors,
-        p95: ms_text(ranking.p95_ms),
+        p95: opt_ms_text(ranking.p95_ms),
         rows,
-        howto: howto(&app, &project).await?,
+        howto,
     };
     // htmx restoring a pushed URL (back button) wants the whole page, not the table.
     if is_htmx(&headers) && !headers.contains_key("hx-history-restore-request") {
@@ -251,31 +254,21 @@ pub async fn list(
     })
 }
 
-/// The table's rows: the ranking's lines with each tenant's per-minute requests and 5xx drawn.
+/// The table's rows: the ranking's lines with each tenant's per-minute requests and 5xx
+/// (`minutes[i]` the `i`th tenant's, from `since`) drawn.
 fn rows(
     ranking: &Ranking,
-    minutes: &std::collections::BTreeMap<i64, crate::tenants::summary::Summary>,
+    minutes: &[Vec<(u64, u64)>],
     since: i64,
-    until: i64,
     base: &str,
     window: &str,
 ) -> Result<Vec<TenantRow>, askama::Error> {
     ranking
         .tenants
         .iter()
+        .zip(minutes)
         .enumerate()
-        .map(|(i, t)| {
-            let counts: Vec<(u64, u64)> = (since..until)
-                .step_by(MINUTE_MS as usize)
-                .map(|m| {
-                    let c = minutes.get(&m).map(|s| &s.counts);
-                    (
-                        c.and_then(|c| c.tenants.get(&t.tenant)).map_or(0, |x| x.count),
-                        c.and_then(|c| c.tenant_errors.get(&t.tenant))
-                            .map_or(0, |x| x.count),
-                    )
-                })
-                .collect();
+        .map(|(i, (t, counts))| {
             let (measure, measure_note) = measure(ranking.by, t);
             let (endpoint, endpoint_note) = dominating_endpoint(ranking.by, t);
             Ok(TenantRow {
@@ -286,10 +279,10 @@ fn rows(
                 measure_note,
                 requests: t.requests.map_or_else(|| "—".to_owned(), |r| r.to_string()),
                 errors: t.errors,
-                p95: ms_text(t.p95_ms),
+                p95: opt_ms_text(t.p95_ms),
                 endpoint,
                 endpoint_note,
-                sparkline: count_sparkline(since, &counts)?,
+                sparkline: count_sparkline(since, counts)?,
             })
         })
         .collect()
@@ -381,8 +374,8 @@ pub async fn detail(
         errors: line.errors,
         share: percent(line.share),
         error_rate: line.error_rate.map_or_else(|| "—".to_owned(), percent),
-        p95: ms_text(line.p95_ms),
-        baseline_p95: ms_text(line.baseline_p95_ms),
+        p95: opt_ms_text(line.p95_ms),
+        baseline_p95: opt_ms_text(line.baseline_p95_ms),
         chart: chart(&view, &tenant, &window)?,
         endpoints: endpoint_rows(&view),
         tag,
@@ -409,17 +402,15 @@ fn endpoint_rows(view: &TenantJson) -> Vec<EndpointRow> {
             } else {
                 percent(e.errors as f64 / total)
             },
-            p95: ms_text(e.p95_ms),
-            all_p95: ms_text(e.all_p95_ms),
+            p95: opt_ms_text(e.p95_ms),
+            all_p95: opt_ms_text(e.all_p95_ms),
         })
         .collect()
 }
 
 /// The tenant's requests and 5xx per minute of the window.
 fn chart(view: &TenantJson, tenant: &str, window: &str) -> Result<String, WebError> {
-    let since = chrono::DateTime::parse_from_rfc3339(&view.since)
-        .map_err(|e| ApiError::Internal(format!("the tenant view's start {:?}: {e}", view.since)))?
-        .timestamp_millis();
+    let since = view.since_ms;
     let until = since + view.minutes.len() as i64 * MINUTE_MS;
     let rows: Vec<(i64, Vec<Option<f64>>)> = view
         .minutes

@@ -14,10 +14,13 @@ use sentinel_server::config::Settings;
 use sentinel_store::{NewUser, OrgRole, Store, User};
 use serde_json::{Value, json};
 
+use super::web::Browser;
 use super::{PgSchema, open_store};
 
 /// The password of every user made by [`ApiEnv::user`].
 pub const PASSWORD: &str = "correct horse battery";
+/// The public key [`ApiEnv::acme_shop`] gives its project.
+pub const KEY: &str = "0123456789abcdef0123456789abcdef";
 /// The client's timeout, and how long the tests' polling loops wait.
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -87,7 +90,7 @@ impl ApiEnv {
     pub async fn acme_shop(&self, token: &str) -> String {
         let (project, _) = self
             .store
-            .create_project("acme", "shop", "python", "0123456789abcdef0123456789abcdef", 0)
+            .create_project("acme", "shop", "python", KEY, 0)
             .await
             .unwrap();
         super::instance_token(self.store.as_ref(), token).await;
@@ -250,5 +253,76 @@ impl ApiEnv {
             .add_member(org.id, user_id, role, self.clock.now_ms())
             .await
             .unwrap();
+    }
+}
+
+// ---- request events and the dashboard ----
+
+/// Now, in seconds since the epoch: the server runs on the system clock, so records sent to it
+/// carry the real time.
+pub fn now_secs() -> f64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the records' timestamps are the real time the server runs on"
+    )]
+    let now = std::time::SystemTime::now();
+    now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// A record of the batch request endpoint, timestamped now; `None` (or `""`) for no tenant.
+pub fn request_record<'a>(
+    tenant: impl Into<Option<&'a str>>,
+    endpoint: &str,
+    status: u16,
+    latency_ms: f64,
+) -> Value {
+    json!({"tenant_id": tenant.into(), "endpoint": endpoint, "method": "GET",
+           "status_code": status, "latency_ms": latency_ms, "timestamp": now_secs()})
+}
+
+impl ApiEnv {
+    /// Posts request records to `project`'s batch endpoint with [`KEY`]; all must be accepted.
+    pub async fn post_requests(&self, project: &str, records: &[Value]) {
+        let resp = self
+            .http
+            .post(self.url(&format!("/api/{project}/requests/")))
+            .header(
+                "x-sentry-auth",
+                format!("Sentry sentry_key={KEY}, sentry_version=7"),
+            )
+            .json(records)
+            .send()
+            .await
+            .unwrap();
+        let body = Resp::read(format!("POST /api/{project}/requests/"), resp)
+            .await
+            .expect(200);
+        assert_eq!(body["accepted"], records.len(), "{body}");
+    }
+
+    /// Sends one raw envelope to `project`'s ingest endpoint with [`KEY`].
+    pub async fn send_envelope(&self, project: &str, envelope: String) {
+        let resp = self
+            .http
+            .post(self.url(&format!("/api/{project}/envelope/")))
+            .header(
+                "x-sentry-auth",
+                format!("Sentry sentry_version=7, sentry_key={KEY}, sentry_client=test/1"),
+            )
+            .body(envelope)
+            .send()
+            .await
+            .unwrap();
+        Resp::read(format!("POST /api/{project}/envelope/"), resp)
+            .await
+            .expect(200);
+    }
+
+    /// A browser on this server with the first admin, Ann, set up and signed in: she owns every
+    /// organization without members (`acme`) and the instance tokens.
+    pub async fn admin_browser(&self) -> Browser {
+        let mut b = Browser::new(self.server.base_url());
+        b.setup_admin().await;
+        b
     }
 }

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use sentinel_store::{NewUser, Store};
+
+use super::api::PASSWORD;
 
 /// A cookie-keeping HTTP client that does not follow redirects, like a browser with JS off.
 ///
@@ -129,5 +132,61 @@ impl Browser {
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         self.submit("/login", "/login", &[("email", email), ("password", password)])
             .await
+    }
+
+    /// Sets up the first admin, Ann (`ann@example.com`, [`PASSWORD`]), through the first-run
+    /// form; she is signed in here after.
+    pub async fn setup_admin(&mut self) {
+        let page = self
+            .submit(
+                "/setup",
+                "/setup",
+                &[
+                    ("name", "Ann Admin"),
+                    ("email", "ann@example.com"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    }
+
+    /// The outsider Mallory (`mallory@example.com`), owner of her own organization `mallory-org`
+    /// with its project `app`, and member of no other, signed in on a new browser for the server
+    /// at `base_url`. Her project lets a test ask for another project's data through hers.
+    pub async fn outsider(base_url: String, store: &dyn Store) -> Browser {
+        let hash = sentinel_server::auth::password::hash(PASSWORD.into())
+            .await
+            .unwrap();
+        let mallory = store
+            .create_user(
+                &NewUser {
+                    email: "mallory@example.com".into(),
+                    name: "Mallory".into(),
+                    password_hash: hash,
+                    is_admin: false,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        store
+            .create_organization("mallory-org", "Mallory's", mallory.id, 0)
+            .await
+            .unwrap();
+        store
+            .create_project(
+                "mallory-org",
+                "app",
+                "other",
+                "fedcba9876543210fedcba9876543210",
+                0,
+            )
+            .await
+            .unwrap();
+        let mut m = Browser::new(base_url);
+        let page = m.sign_in("mallory@example.com", PASSWORD).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        m
     }
 }
