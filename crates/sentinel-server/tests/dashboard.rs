@@ -1036,7 +1036,15 @@ async fn the_maintenance_page_plans_lists_and_deletes_windows_through_its_form()
         page.body
     );
 
-    // A recurring one for every monitor, with its next occurrence.
+    // A recurring one for every monitor, with its next occurrence: half a day from now, so it is
+    // not in progress whatever the time the test runs (the monitor's status is checked below).
+    let utc_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        % 24;
+    let schedule = format!("0 {} * * *", (utc_hour + 12) % 24);
     let created = b
         .submit(
             path,
@@ -1044,7 +1052,7 @@ async fn the_maintenance_page_plans_lists_and_deletes_windows_through_its_form()
             &[
                 ("name", "Backups"),
                 ("kind", "recurring"),
-                ("schedule", "0 3 * * *"),
+                ("schedule", schedule.as_str()),
                 ("duration_minutes", "45"),
                 ("timezone", "Europe/Berlin"),
             ],
@@ -1053,7 +1061,9 @@ async fn the_maintenance_page_plans_lists_and_deletes_windows_through_its_form()
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     let listed = b.get(path).await;
     assert!(
-        listed.body.contains("<code>0 3 * * *</code> (Europe/Berlin)"),
+        listed
+            .body
+            .contains(&format!("<code>{schedule}</code> (Europe/Berlin)")),
         "{}",
         listed.body
     );
