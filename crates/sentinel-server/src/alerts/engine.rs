@@ -200,8 +200,7 @@ impl Engine {
         let readings = self.read(rule, look, now, &tracked).await?;
         let opening = Opening {
             evaluations: rule.condition.evaluations(),
-            // Evaluations are `evaluate_secs` apart; two within half of that are one moment.
-            min_gap_ms: (self.settings.alerts.evaluate_secs as i64).saturating_mul(500),
+            interval_ms: (self.settings.alerts.evaluate_secs as i64).saturating_mul(1000),
         };
         let mut commit = AlertCommit::default();
         let channels = look.channels_of(self.store.as_ref(), rule).await?;
