@@ -16,8 +16,6 @@ use serde::Deserialize;
 use super::charts::{ChartSpec, count_sparkline, line_chart};
 use super::layout::{self, Layout};
 use super::project::{IssueLine, org_project};
-use super::releases::path_segment;
-use super::session::form_urlencoded_component;
 use super::{SignedIn, WebError, is_htmx, render};
 use crate::AppState;
 use crate::api::ApiError;
@@ -26,6 +24,8 @@ use crate::tenants::api::{TenantJson, parse_window, tenant_view};
 use crate::tenants::ranking::{By, Ranking, TenantRank};
 use crate::tenants::read::{self, MINUTE_MS, window_bounds};
 use crate::tenants::report::{describe_window, percent};
+use crate::tenants::tenant_path;
+use crate::urls::form_urlencoded_component;
 
 /// The windows the selector offers (any window the API takes works in the URL).
 const WINDOWS: [&str; 6] = ["5m", "10m", "30m", "1h", "6h", "24h"];
@@ -103,11 +103,11 @@ fn project_base(app: &AppState, org: &str, project: &Project) -> String {
     )
 }
 
-/// A tenant's page, its name one encoded path segment (names may hold `/`, spaces, anything).
-fn tenant_url(base: &str, tenant: &str, window: &str) -> String {
+/// A tenant's page over `window`, under the dashboard's path `prefix`.
+fn tenant_url(prefix: &str, project: &Project, tenant: &str, window: &str) -> String {
     format!(
-        "{base}/tenants/{}/?window={}",
-        path_segment(tenant),
+        "{prefix}{}?window={}",
+        tenant_path(&project.org_slug, &project.slug, tenant),
         form_urlencoded_component(window)
     )
 }
@@ -224,7 +224,8 @@ pub async fn list(
     let ranking = read::ranking_with_p95(store, project.id, now, window_ms, by, RANKED, true).await?;
     let (since, until) = window_bounds(now, window_ms);
     let minutes = read::minutes(store, project.id, since, until, false).await?;
-    let rows = rows(&ranking, &minutes, since, until, &base, &window)?;
+    let prefix = &app.settings.path_prefix;
+    let rows = rows(&ranking, &minutes, since, until, prefix, &project, &window)?;
     let table = TenantsTable {
         self_url: format!(
             "{base}/tenants/?window={}&by={}",
@@ -257,7 +258,8 @@ fn rows(
     minutes: &std::collections::BTreeMap<i64, crate::tenants::summary::Summary>,
     since: i64,
     until: i64,
-    base: &str,
+    prefix: &str,
+    project: &Project,
     window: &str,
 ) -> Result<Vec<TenantRow>, askama::Error> {
     ranking
@@ -280,7 +282,7 @@ fn rows(
             let (endpoint, endpoint_note) = dominating_endpoint(ranking.by, t);
             Ok(TenantRow {
                 rank: i + 1,
-                url: tenant_url(base, &t.tenant, window),
+                url: tenant_url(prefix, project, &t.tenant, window),
                 tenant: t.tenant.clone(),
                 measure,
                 measure_note,
