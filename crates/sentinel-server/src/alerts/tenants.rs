@@ -527,6 +527,39 @@ mod tests {
         assert_eq!(by_tenant(&m), [("acme", Level::Under, 0.0)]);
     }
 
+    /// Merging summaries may add to a tenant's requests what it never had: the latency kind's
+    /// `min_requests` counts the requests it surely had, as the ranking's guard does.
+    #[test]
+    fn the_latency_kind_counts_only_the_requests_a_tenant_surely_had() {
+        let baseline = summary(&[reqs("slow", "/v1/reports", 200, 100.0, 100)]);
+        // A part full of other tenants (20 requests each) and one where `slow` had 40: merged,
+        // `slow` has 60 requests at most and 40 surely.
+        let fillers: Vec<_> = (0..crate::tenants::summary::TENANTS_TRACKED)
+            .map(|i| reqs(&format!("f{i:04}"), "/v1/users", 200, 10.0, 20))
+            .collect();
+        let mut w = summary(&fillers);
+        w.merge(&summary(&[reqs("slow", "/v1/reports", 200, 300.0, 40)]));
+        let counted = w.counts.tenants.get("slow").unwrap();
+        assert_eq!((counted.count, counted.guaranteed()), (60, 40));
+        let rule = |min_requests| {
+            TenantRule::of(&Condition::TenantLatency {
+                factor: 2.0,
+                minutes: 10,
+                min_requests,
+                evaluations: 1,
+                resolve_below: 1.8,
+            })
+            .unwrap()
+        };
+        let m = measure(&rule(50), &w, Some(&baseline), &["slow"]);
+        assert_eq!(by_tenant(&m), [("slow", Level::Under, 0.0)]);
+        let m = measure(&rule(40), &w, Some(&baseline), &[]);
+        assert_eq!(
+            (m[0].line.tenant.as_str(), m[0].level, m[0].requests),
+            ("slow", Level::Over, 40)
+        );
+    }
+
     #[test]
     fn messages_name_the_tenant_its_figures_and_a_dominating_endpoint() {
         let w = summary(&[
