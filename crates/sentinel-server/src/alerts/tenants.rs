@@ -445,6 +445,18 @@ mod tests {
         .unwrap()
     }
 
+    /// Over `factor` × the usual p95 in 10 minutes, resolving at the default bound.
+    fn latency_rule(factor: f64, min_requests: u64) -> TenantRule {
+        TenantRule::of(&Condition::TenantLatency {
+            factor,
+            minutes: 10,
+            min_requests,
+            evaluations: 1,
+            resolve_below: default_resolve_below("tenant_latency", factor),
+        })
+        .unwrap()
+    }
+
     #[test]
     fn the_count_kind_measures_each_tenants_5xx_and_the_tracked_ones_wherever_they_stand() {
         let w = summary(&[
@@ -504,17 +516,7 @@ mod tests {
             reqs("beta", "/v1/users", 200, 55.0, 100),
             reqs("new", "/v1/users", 200, 900.0, 100),
         ]);
-        let rule = |min_requests| {
-            TenantRule::of(&Condition::TenantLatency {
-                factor: 2.0,
-                minutes: 10,
-                min_requests,
-                evaluations: 1,
-                resolve_below: 1.8,
-            })
-            .unwrap()
-        };
-        let m = measure(&rule(20), &w, Some(&baseline), &["beta"]);
+        let m = measure(&latency_rule(2.0, 20), &w, Some(&baseline), &["beta"]);
         let got = by_tenant(&m);
         // A tenant without a baseline ("new") is not judged against one.
         assert_eq!(got.len(), 2, "{got:?}");
@@ -523,7 +525,7 @@ mod tests {
         assert_eq!((got[1].0, got[1].1), ("beta", Level::Under));
         assert_eq!(m[0].line.latency_endpoint.as_deref(), Some("/v1/reports"));
         // Too few requests to judge: counted as 0.
-        let m = measure(&rule(101), &w, Some(&baseline), &["acme"]);
+        let m = measure(&latency_rule(2.0, 101), &w, Some(&baseline), &["acme"]);
         assert_eq!(by_tenant(&m), [("acme", Level::Under, 0.0)]);
     }
 
@@ -541,19 +543,9 @@ mod tests {
         w.merge(&summary(&[reqs("slow", "/v1/reports", 200, 300.0, 40)]));
         let counted = w.counts.tenants.get("slow").unwrap();
         assert_eq!((counted.count, counted.guaranteed()), (60, 40));
-        let rule = |min_requests| {
-            TenantRule::of(&Condition::TenantLatency {
-                factor: 2.0,
-                minutes: 10,
-                min_requests,
-                evaluations: 1,
-                resolve_below: 1.8,
-            })
-            .unwrap()
-        };
-        let m = measure(&rule(50), &w, Some(&baseline), &["slow"]);
+        let m = measure(&latency_rule(2.0, 50), &w, Some(&baseline), &["slow"]);
         assert_eq!(by_tenant(&m), [("slow", Level::Under, 0.0)]);
-        let m = measure(&rule(40), &w, Some(&baseline), &[]);
+        let m = measure(&latency_rule(2.0, 40), &w, Some(&baseline), &[]);
         assert_eq!(
             (m[0].line.tenant.as_str(), m[0].level, m[0].requests),
             ("slow", Level::Over, 40)
@@ -616,15 +608,7 @@ mod tests {
             requests: 400,
             line,
         };
-        let rule = TenantRule::of(&Condition::TenantLatency {
-            factor: 3.0,
-            minutes: 10,
-            min_requests: 20,
-            evaluations: 1,
-            resolve_below: 2.6,
-        })
-        .unwrap();
-        let t = texts(&rule, &m, 0);
+        let t = texts(&latency_rule(3.0, 20), &m, 0);
         assert_eq!(
             t.title,
             "Tenant acme's p95 is 3.1× its usual (812 ms vs 262 ms) on /v1/reports"
