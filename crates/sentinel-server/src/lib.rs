@@ -18,6 +18,7 @@ pub mod releases;
 pub mod scheduler;
 pub mod tenants;
 pub mod uptime;
+pub mod urls;
 pub mod web;
 
 use std::net::SocketAddr;

@@ -119,6 +119,17 @@ impl World {
         (s(&body["id"]), s(&body["signing_secret"]))
     }
 
+    /// The rules of project `shop`, as alice reads them through the API.
+    async fn rules(&self) -> Value {
+        self.env
+            .get(
+                &self.alice,
+                &format!("/api/0/projects/{}/alert-rules/", self.shop),
+            )
+            .await
+            .expect(200)
+    }
+
     /// A new-issue rule of `project` notifying `channel`; its id.
     async fn rule(&self, token: &str, project: &str, channel: &str) -> String {
         let body = self
@@ -507,8 +518,7 @@ async fn rule_bodies_are_validated_with_messages_naming_the_field() {
     for (body, needle) in cases {
         env.post(&w.alice, &base, body).await.expect_error(400, needle);
     }
-    let list = env.get(&w.alice, &base).await.expect(200);
-    assert_eq!(list, json!([]));
+    assert_eq!(w.rules().await, json!([]));
 }
 
 #[tokio::test]
@@ -583,14 +593,6 @@ async fn tenant_rules_answer_with_their_defaults_and_refuse_bad_thresholds_preci
             "condition.percent is required",
         ),
         (
-            json!({"kind": "tenant_share", "percent": 50, "minutes": 0}),
-            "condition.minutes must be from 1 to 1440",
-        ),
-        (
-            json!({"kind": "tenant_share", "percent": 50}),
-            "condition.minutes is required",
-        ),
-        (
             json!({"kind": "tenant_share", "percent": 50, "minutes": 10, "evaluations": 0}),
             "condition.evaluations must be from 1 to 60",
         ),
@@ -609,10 +611,6 @@ async fn tenant_rules_answer_with_their_defaults_and_refuse_bad_thresholds_preci
         (
             json!({"kind": "tenant_latency", "factor": 0.5, "minutes": 10}),
             "condition.factor must be greater than 1",
-        ),
-        (
-            json!({"kind": "tenant_latency", "factor": 3, "minutes": 1441}),
-            "condition.minutes must be from 1 to 1440",
         ),
         (
             json!({"kind": "tenant_latency", "factor": 3, "minutes": 10, "resolve_below": 1}),
@@ -636,8 +634,7 @@ async fn tenant_rules_answer_with_their_defaults_and_refuse_bad_thresholds_preci
             .await
             .expect_error(400, needle);
     }
-    let list = env.get(&w.alice, &base).await.expect(200);
-    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!(w.rules().await.as_array().unwrap().len(), 3);
 
     // Project rules only: an instance rule cannot watch tenants.
     let rule = env
@@ -1052,6 +1049,19 @@ async fn browser(env: &Env, email: &str) -> Browser {
     b
 }
 
+/// The Alerts page of project `shop`.
+const SHOP_ALERTS: &str = "/orgs/alpha/projects/shop/alerts/";
+
+/// Submits the add-rule form of [`SHOP_ALERTS`] with `fields`, and checks the answer's status and
+/// that its page says `needle` (the new rule's description, or why it was refused).
+async fn submit_rule(b: &mut Browser, fields: &[(&str, &str)], status: StatusCode, needle: &str) {
+    let page = b
+        .submit(SHOP_ALERTS, "/orgs/alpha/projects/shop/alerts/rules", fields)
+        .await;
+    assert_eq!(page.status, status, "{}", page.body);
+    assert!(page.body.contains(needle), "no {needle:?} in:\n{}", page.body);
+}
+
 /// The number after `marker` in `body` (an id in a data attribute).
 fn id_after(body: &str, marker: &str) -> String {
     let i = body
@@ -1067,7 +1077,7 @@ fn id_after(body: &str, marker: &str) -> String {
 async fn the_rule_form_offers_the_tenant_kinds_with_their_defaults() {
     let w = World::new().await;
     let env = &w.env;
-    let page_path = "/orgs/alpha/projects/shop/alerts/";
+    let page_path = SHOP_ALERTS;
     let (channel, _) = w.webhook(&w.alice, &w.shop, 1).await;
     let mut alice = browser(env, "alice@alpha.test").await;
     let page = alice.get(page_path).await;
@@ -1108,63 +1118,46 @@ async fn the_rule_form_offers_the_tenant_kinds_with_their_defaults() {
     );
 
     // Submitted with the lower bound left empty: the API's default.
-    let created = alice
-        .submit(
-            page_path,
-            "/orgs/alpha/projects/shop/alerts/rules",
-            &[
-                ("name", "dominating tenant"),
-                ("kind", "tenant_share"),
-                ("percent", "60"),
-                ("minutes", "10"),
-                ("min_errors", "10"),
-                ("evaluations", "2"),
-                ("resolve_below", ""),
-                ("channel", &channel),
-                ("cooldown_minutes", "0"),
-                ("notify_recovery", "true"),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
-    assert!(
-        created
-            .body
-            .contains("a tenant causes more than 60% of the 5xx in 10 minutes"),
-        "{}",
-        created.body
-    );
-    let rules = env
-        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
-        .await
-        .expect(200);
+    submit_rule(
+        &mut alice,
+        &[
+            ("name", "dominating tenant"),
+            ("kind", "tenant_share"),
+            ("percent", "60"),
+            ("minutes", "10"),
+            ("min_errors", "10"),
+            ("evaluations", "2"),
+            ("resolve_below", ""),
+            ("channel", &channel),
+            ("cooldown_minutes", "0"),
+            ("notify_recovery", "true"),
+        ],
+        StatusCode::OK,
+        "a tenant causes more than 60% of the 5xx in 10 minutes",
+    )
+    .await;
+    let rules = w.rules().await;
     assert_eq!(rules[0]["condition"]["resolve_below"], 48.0);
-    let bad = alice
-        .submit(
-            page_path,
-            "/orgs/alpha/projects/shop/alerts/rules",
-            &[
-                ("name", "slow tenant"),
-                ("kind", "tenant_latency"),
-                ("factor", "1"),
-                ("minutes", "10"),
-                ("channel", &channel),
-            ],
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(
-        bad.body.contains("condition.factor must be greater than 1"),
-        "{}",
-        bad.body
-    );
+    submit_rule(
+        &mut alice,
+        &[
+            ("name", "slow tenant"),
+            ("kind", "tenant_latency"),
+            ("factor", "1"),
+            ("minutes", "10"),
+            ("channel", &channel),
+        ],
+        StatusCode::BAD_REQUEST,
+        "condition.factor must be greater than 1",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_for_members() {
     let w = World::new().await;
     let env = &w.env;
-    let page_path = "/orgs/alpha/projects/shop/alerts/";
+    let page_path = SHOP_ALERTS;
     let mut alice = browser(env, "alice@alpha.test").await;
 
     let page = alice.get(page_path).await;
@@ -1233,53 +1226,36 @@ async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_f
 
     // A rule notifying the first channel.
     let channel = id_after(&again.body, "data-channel-id=\"");
-    let bad = alice
-        .submit(
-            page_path,
-            "/orgs/alpha/projects/shop/alerts/rules",
-            &[
-                ("name", "noisy"),
-                ("kind", "issue_frequency"),
-                ("events", "100"),
-                ("minutes", "0"),
-                ("channel", &channel),
-            ],
-        )
-        .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(
-        bad.body.contains("condition.minutes must be from 1 to 1440"),
-        "{}",
-        bad.body
-    );
-    let created = alice
-        .submit(
-            page_path,
-            "/orgs/alpha/projects/shop/alerts/rules",
-            &[
-                ("name", "noisy"),
-                ("kind", "issue_frequency"),
-                ("events", "100"),
-                ("minutes", "60"),
-                ("channel", &channel),
-                ("cooldown_minutes", "15"),
-                ("reminder_minutes", ""),
-                ("notify_recovery", "true"),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
-    assert!(
-        created
-            .body
-            .contains("an issue has more than 100 events in 60 minutes"),
-        "{}",
-        created.body
-    );
-    let rules = env
-        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
-        .await
-        .expect(200);
+    submit_rule(
+        &mut alice,
+        &[
+            ("name", "noisy"),
+            ("kind", "issue_frequency"),
+            ("events", "100"),
+            ("minutes", "0"),
+            ("channel", &channel),
+        ],
+        StatusCode::BAD_REQUEST,
+        "condition.minutes must be from 1 to 1440",
+    )
+    .await;
+    submit_rule(
+        &mut alice,
+        &[
+            ("name", "noisy"),
+            ("kind", "issue_frequency"),
+            ("events", "100"),
+            ("minutes", "60"),
+            ("channel", &channel),
+            ("cooldown_minutes", "15"),
+            ("reminder_minutes", ""),
+            ("notify_recovery", "true"),
+        ],
+        StatusCode::OK,
+        "an issue has more than 100 events in 60 minutes",
+    )
+    .await;
+    let rules = w.rules().await;
     assert_eq!(rules[0]["cooldown_minutes"], 15);
     assert_eq!(rules[0]["channels"], json!([channel]));
 
@@ -1316,10 +1292,7 @@ async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_f
         )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    let rules = env
-        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
-        .await
-        .expect(200);
+    let rules = w.rules().await;
     assert_eq!(rules[0]["enabled"], false);
     alice
         .submit(
@@ -1328,10 +1301,7 @@ async fn the_alerts_page_manages_channels_rules_and_tests_for_admins_and_reads_f
             &[],
         )
         .await;
-    let rules = env
-        .get(&w.alice, &format!("/api/0/projects/{}/alert-rules/", w.shop))
-        .await
-        .expect(200);
+    let rules = w.rules().await;
     assert_eq!(rules, json!([]));
 
     // A member reads the page without forms and cannot post them.

@@ -1,11 +1,12 @@
 //! Tenant alerts end to end with hysteresis: request batches go in through
 //! `POST /api/{id}/requests/` of a real server on a test clock (SQLite, or PostgreSQL with
-//! `SENTINEL_TEST_BACKEND=postgres`), the worker rolls them up, the alert engine evaluates the
-//! tenant rules minute by minute as the scheduler leader does, and the server's notifier delivers
-//! to a real webhook receiver on 127.0.0.1.
+//! `SENTINEL_TEST_BACKEND=postgres`), the worker rolls them up, the test runs the alert engine's
+//! evaluation of the tenant rules itself once per simulated minute (the scheduler leader runs the
+//! same evaluation every `alerts.evaluate_secs`), and the server's notifier delivers to a real
+//! webhook receiver on 127.0.0.1.
 //!
-//! The clock only moves when the test moves it, and the test runs each evaluation itself, so
-//! windows and streaks are exact; the only waits are for the worker and the notifier to catch up.
+//! The clock only moves when the test moves it, so windows and streaks are exact; the only waits
+//! are for the worker and the notifier to catch up.
 #![expect(clippy::unwrap_used, reason = "test code: a failed step is a failed test")]
 
 mod support;
@@ -105,11 +106,7 @@ impl World {
             .await
             .expect(200);
         assert_eq!(body["accepted"].as_u64(), Some(records.len() as u64), "{body}");
-        let deadline = Instant::now() + WAIT;
-        while self.env.store.inbox_stats().await.unwrap().depth > 0 {
-            assert!(Instant::now() < deadline, "the worker never took the batch");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.env.wait_drained().await;
     }
 
     /// One minute's 5xx: `acme` of acme (on /v1/process) and `others` spread over the other

@@ -1038,12 +1038,7 @@ async fn the_maintenance_page_plans_lists_and_deletes_windows_through_its_form()
 
     // A recurring one for every monitor, with its next occurrence: half a day from now, so it is
     // not in progress whatever the time the test runs (the monitor's status is checked below).
-    let utc_hour = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 3600
-        % 24;
+    let utc_hour = sentinel_server::clock::Clock::now_ms(&SystemClock) / 3_600_000 % 24;
     let schedule = format!("0 {} * * *", (utc_hour + 12) % 24);
     let created = b
         .submit(

@@ -216,14 +216,6 @@ impl Condition {
         }
     }
 
-    /// Kinds that watch each tenant of a project's request events.
-    pub fn is_tenant(&self) -> bool {
-        matches!(
-            self,
-            Condition::TenantErrors { .. } | Condition::TenantShare { .. } | Condition::TenantLatency { .. }
-        )
-    }
-
     /// How many evaluations in a row a subject must be in the condition before its episode opens:
     /// the rule's `evaluations` for tenant kinds, else 1.
     pub fn evaluations(&self) -> u32 {
@@ -316,8 +308,9 @@ pub struct AlertState {
     /// when the streak began.
     pub since_ms: i64,
     pub last_notified_ms: Option<i64>,
-    /// Consecutive evaluations the condition held while not firing (rules that need K in a row:
-    /// the episode opens when it reaches K, and keeps that count while it lasts), else 0.
+    /// Consecutive evaluations in the condition towards opening an episode (rules that need K in
+    /// a row: the episode opens when it reaches K); 0 while an episode is open, and always for
+    /// rules that open at once.
     pub streak: i64,
     /// The last measured value, for display.
     pub value: Option<f64>,

@@ -30,6 +30,8 @@ use crate::alerts::rules::{self, Level, Opening, Step};
 use crate::alerts::{dashboard_url, disk, issue_url, tenants};
 use crate::clock::{Clock, rfc3339};
 use crate::config::Settings;
+use crate::tenants::read;
+use crate::tenants::summary::Summary;
 
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
@@ -66,11 +68,14 @@ pub struct Engine {
     pub notifier_wake: Option<Arc<Notify>>,
 }
 
-/// Per-evaluation lookups, so a batch of triggers reads each project and channel list once.
+/// Per-evaluation lookups, so a batch of triggers reads each project and channel list once, and
+/// the tenant rules of a project each request window once.
 #[derive(Default)]
-struct Lookups {
+pub(crate) struct Lookups {
     projects: HashMap<i64, Option<Project>>,
     channels: HashMap<Option<i64>, Vec<Channel>>,
+    /// Merged request summaries by project, since, until and whether with latency.
+    windows: HashMap<(i64, i64, i64, bool), Arc<Summary>>,
 }
 
 impl Engine {
@@ -200,8 +205,7 @@ impl Engine {
         let readings = self.read(rule, look, now, &tracked).await?;
         let opening = Opening {
             evaluations: rule.condition.evaluations(),
-            // Evaluations are `evaluate_secs` apart; two within half of that are one moment.
-            min_gap_ms: (self.settings.alerts.evaluate_secs as i64).saturating_mul(500),
+            interval_ms: (self.settings.alerts.evaluate_secs as i64).saturating_mul(1000),
         };
         let mut commit = AlertCommit::default();
         let channels = look.channels_of(self.store.as_ref(), rule).await?;
@@ -477,6 +481,7 @@ impl Engine {
                 };
                 tenants::read(
                     self.store.as_ref(),
+                    look,
                     &self.settings,
                     &project,
                     &rule.condition,
@@ -590,6 +595,24 @@ impl Engine {
 }
 
 impl Lookups {
+    /// The merged request summary of `[since_ms, until_ms)` of a project (`tenants::read::window`).
+    pub(crate) async fn window(
+        &mut self,
+        store: &dyn Store,
+        project_id: i64,
+        since_ms: i64,
+        until_ms: i64,
+        with_latency: bool,
+    ) -> anyhow::Result<Arc<Summary>> {
+        let key = (project_id, since_ms, until_ms, with_latency);
+        if let Some(window) = self.windows.get(&key) {
+            return Ok(window.clone());
+        }
+        let window = Arc::new(read::window(store, project_id, since_ms, until_ms, with_latency).await?);
+        self.windows.insert(key, window.clone());
+        Ok(window)
+    }
+
     async fn project(&mut self, store: &dyn Store, id: i64) -> anyhow::Result<Option<Project>> {
         if let Entry::Vacant(e) = self.projects.entry(id) {
             e.insert(store.get_project(id).await?);

@@ -76,16 +76,17 @@ impl Level {
 pub struct Opening {
     /// Evaluations in a row over the threshold (1: the first one opens it).
     pub evaluations: u32,
-    /// Evaluations closer together than this count once towards the streak: two leaders during a
-    /// hand-over evaluating the same moment must not open an episode early.
-    pub min_gap_ms: i64,
+    /// How far apart evaluations are. A streak counts at most one evaluation per interval since
+    /// it began (to the nearest interval): two leaders during a hand-over evaluating the same
+    /// moment must not open an episode early. 0: every evaluation counts.
+    pub interval_ms: i64,
 }
 
 impl Opening {
     /// The first evaluation in the condition opens the episode.
     pub const AT_ONCE: Opening = Opening {
         evaluations: 1,
-        min_gap_ms: 0,
+        interval_ms: 0,
     };
 }
 
@@ -133,15 +134,10 @@ pub fn advance(
             state.value = value;
             Some(Step::quiet(state))
         }
-        (false, Level::Over) if opening.evaluations <= 1 => {
-            Some(enter(rule, prev, subject, true, value, now_ms))
-        }
         (false, Level::Over) => {
             let streak = streak(prev, opening, now_ms);
             if streak >= i64::from(opening.evaluations) {
-                let mut step = enter(rule, prev, subject, true, value, now_ms);
-                step.state.streak = streak;
-                return Some(step);
+                return Some(enter(rule, prev, subject, true, value, now_ms));
             }
             let mut state = prev.cloned().unwrap_or_else(|| blank(rule, subject, now_ms));
             if state.streak == 0 {
@@ -176,7 +172,6 @@ pub fn advance(
             let mut state = prev.clone();
             state.firing = false;
             state.since_ms = now_ms;
-            state.streak = 0;
             state.value = value;
             let notify = (rule.notify_recovery && announced(prev)).then(|| {
                 state.last_notified_ms = Some(now_ms);
@@ -198,15 +193,19 @@ pub fn fire(rule: &AlertRule, prev: Option<&AlertState>, subject: &str, now_ms: 
 }
 
 /// The streak of a subject over the threshold now: one more than before, unless the streak's
-/// evaluations so far already fill the time since it began (evaluations `min_gap_ms` apart).
+/// evaluations so far already fill the time since it began: a streak that began at 0 s holds at
+/// most 2 evaluations until 45 s, 3 until 75 s (`interval_ms` 30 s), so a repeated evaluation of
+/// one moment, at its start or later, counts once.
 fn streak(prev: Option<&AlertState>, opening: Opening, now_ms: i64) -> i64 {
     let Some(prev) = prev.filter(|p| p.streak > 0) else {
         return 1;
     };
-    if opening.min_gap_ms <= 0 {
+    if opening.interval_ms <= 0 {
         return prev.streak + 1;
     }
-    let room = 1 + (now_ms - prev.since_ms).max(0) / opening.min_gap_ms;
+    let elapsed = (now_ms - prev.since_ms).max(0);
+    let room = 1 + (elapsed + opening.interval_ms / 2) / opening.interval_ms;
+    // Never less than before: an interval made longer since does not shorten a streak.
     (prev.streak + 1).min(room).max(prev.streak)
 }
 
@@ -236,6 +235,7 @@ fn enter(
 ) -> Step {
     let mut state = prev.cloned().unwrap_or_else(|| blank(rule, subject, now_ms));
     state.firing = firing;
+    state.streak = 0;
     state.episode += 1;
     state.since_ms = now_ms;
     state.value = value;
@@ -408,7 +408,7 @@ mod tests {
     ) -> (Vec<(usize, Transition)>, Option<AlertState>) {
         let opening = Opening {
             evaluations: k,
-            min_gap_ms: 15_000,
+            interval_ms: 30_000,
         };
         let mut state: Option<AlertState> = None;
         let mut out = Vec::new();
@@ -462,7 +462,7 @@ mod tests {
         let r = rule(0, None, true);
         let opening = Opening {
             evaluations: 2,
-            min_gap_ms: 15_000,
+            interval_ms: 30_000,
         };
         let first = advance(&r, None, "tenant:acme", Over, opening, Some(60.0), 0).unwrap();
         assert_eq!(
@@ -492,12 +492,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(next.notify, Some(Transition::Triggered));
-        assert_eq!((next.state.streak, next.state.episode), (2, 1));
+        // An open episode has no streak: the next one starts from none.
+        assert_eq!((next.state.streak, next.state.episode), (0, 1));
         // Out of the condition with nothing stored: nothing to write.
         assert_eq!(
             advance(&r, None, "tenant:beta", Under, opening, Some(0.0), 0),
             None
         );
+    }
+
+    #[test]
+    fn a_moment_evaluated_twice_late_in_a_streak_counts_once() {
+        let r = rule(0, None, true);
+        let opening = Opening {
+            evaluations: 3,
+            interval_ms: 30_000,
+        };
+        let at = |prev: Option<&AlertState>, now: i64| {
+            advance(&r, prev, "tenant:acme", Over, opening, Some(60.0), now)
+        };
+        let first = at(None, 0).unwrap();
+        let second = at(Some(&first.state), 30_000).unwrap();
+        assert_eq!((second.state.streak, second.notify), (2, None));
+        // A second leader evaluating the moment of the second evaluation: no third count.
+        assert_eq!(at(Some(&second.state), 31_000), None);
+        assert_eq!(at(Some(&second.state), 44_000), None);
+        // The third evaluation opens the episode.
+        let third = at(Some(&second.state), 60_000).unwrap();
+        assert_eq!(third.notify, Some(Transition::Triggered));
     }
 
     #[test]

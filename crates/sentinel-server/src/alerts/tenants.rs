@@ -10,38 +10,38 @@
 //!
 //! Each measure is a [`Level`] for `rules::advance`: over the threshold, under the rule's
 //! `resolve_below`, or between. A tenant with an open episode (or a streak towards one) that is
-//! gone from the window measures 0, so it resolves. 5xx counts are those a tenant surely had
-//! (its Space-Saving count minus the error bound), as the ranking's shares are.
+//! gone from the window measures 0, so it resolves. 5xx and request counts are those a tenant
+//! surely had (its Space-Saving count minus the error bound), as the ranking's are.
 //!
 //! `measure` is pure (summaries in, levels out); `read` fetches the summaries and writes the
 //! messages.
 
 use std::fmt::Write as _;
 
+use anyhow::Context as _;
 use sentinel_store::{Condition, Project, Store};
 
 use super::dashboard_url;
-use super::engine::Reading;
+use super::engine::{Lookups, Reading};
 use super::rules::Level;
 use crate::config::Settings;
-use crate::tenants::ranking::{By, TenantRank, line, rank};
-use crate::tenants::read::{self, BASELINE_MS, MINUTE_MS, window_bounds};
-use crate::tenants::report::DOMINATING;
+use crate::tenants::ranking::{By, TenantRank, line, rank, sure_requests};
+use crate::tenants::read::{self, BASELINE_MS, MINUTE_MS};
+use crate::tenants::report::describe_window;
 use crate::tenants::summary::Summary;
+use crate::tenants::tenant_path;
 
 /// Tenants looked at per evaluation besides the tracked ones: those with most 5xx (or, for
 /// latency, the largest deviations). More tenants over a threshold at once is one incident of
 /// the whole project, not of a tenant.
-pub const CANDIDATES: usize = 100;
+const CANDIDATES: usize = 100;
 /// Where an episode resolves when the rule names no `resolve_below`: this fraction of the
 /// threshold (of the 5xx count or the share; for latency, of the deviation beyond 1×, so 3×
 /// resolves under 2.6×).
-pub const RESOLVE_FRACTION: f64 = 0.8;
+const RESOLVE_FRACTION: f64 = 0.8;
 /// Evaluations in a row that open a share episode when the rule names none: a share of a small
 /// number of 5xx jumps around from one evaluation to the next.
 pub const SHARE_EVALUATIONS: u32 = 2;
-/// Requests a tenant needs in the window for its latency to be judged, by default.
-pub const MIN_REQUESTS: u64 = read::MIN_REQUESTS;
 
 /// The prefix of tenant subjects.
 const SUBJECT: &str = "tenant:";
@@ -57,31 +57,100 @@ pub fn default_resolve_below(kind: &str, threshold: f64) -> f64 {
     (bound * 10_000.0).round() / 10_000.0
 }
 
-/// One tenant's measure by a tenant rule.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Measure {
-    pub level: Level,
-    /// Its 5xx, its share of all 5xx (percent) or its p95 against its usual (×); 0 when it is
-    /// not in the window.
-    pub value: f64,
-    /// Its 5xx that are sure (what `value` counts for `tenant_errors`).
-    pub errors: u64,
-    /// Its line in the window's ranking.
-    pub line: TenantRank,
+/// What a tenant rule measures, with the minimum that makes the measure meaningful.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Errors,
+    Share { min_errors: u64 },
+    Latency { min_requests: u64 },
 }
 
-/// What `condition` measures in `window` (and, for latency, `baseline`, the hour before): the
-/// tenants over the threshold, and every `tracked` tenant (with an episode or a streak) wherever
-/// it stands.
-pub fn measure(
-    condition: &Condition,
+/// A tenant condition, taken apart once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TenantRule {
+    kind: Kind,
+    /// `errors`, `percent` or `factor`.
+    threshold: f64,
+    minutes: u32,
+    evaluations: u32,
+    resolve_below: f64,
+}
+
+impl TenantRule {
+    /// The tenant rule `condition` is; `None` for the other kinds.
+    fn of(condition: &Condition) -> Option<TenantRule> {
+        let (kind, threshold, minutes, evaluations, resolve_below) = match *condition {
+            Condition::TenantErrors {
+                errors,
+                minutes,
+                evaluations,
+                resolve_below,
+            } => (Kind::Errors, errors as f64, minutes, evaluations, resolve_below),
+            Condition::TenantShare {
+                percent,
+                minutes,
+                min_errors,
+                evaluations,
+                resolve_below,
+            } => (
+                Kind::Share { min_errors },
+                percent,
+                minutes,
+                evaluations,
+                resolve_below,
+            ),
+            Condition::TenantLatency {
+                factor,
+                minutes,
+                min_requests,
+                evaluations,
+                resolve_below,
+            } => (
+                Kind::Latency { min_requests },
+                factor,
+                minutes,
+                evaluations,
+                resolve_below,
+            ),
+            _ => return None,
+        };
+        Some(TenantRule {
+            kind,
+            threshold,
+            minutes,
+            evaluations,
+            resolve_below,
+        })
+    }
+}
+
+/// One tenant's measure by a tenant rule.
+#[derive(Debug, Clone, PartialEq)]
+struct Measure {
+    level: Level,
+    /// Its 5xx, its share of all 5xx (percent) or its p95 against its usual (×); 0 when it is
+    /// not in the window.
+    value: f64,
+    /// Its 5xx that are sure (what `value` counts for `tenant_errors`).
+    errors: u64,
+    /// Its requests that are sure (what `tenant_latency`'s `min_requests` counts).
+    requests: u64,
+    /// Its line in the window's ranking.
+    line: TenantRank,
+}
+
+/// What `rule` measures in `window` (and, for latency, `baseline`, the hour before): the tenants
+/// over the threshold, and every `tracked` tenant (with an episode or a streak) wherever it
+/// stands.
+fn measure(
+    rule: &TenantRule,
     window: &Summary,
     baseline: Option<&Summary>,
     tracked: &[&str],
 ) -> Vec<Measure> {
-    let (by, min_requests) = match condition {
-        Condition::TenantLatency { min_requests, .. } => (By::Latency, *min_requests),
-        _ => (By::Errors, 0),
+    let (by, min_requests) = match rule.kind {
+        Kind::Latency { min_requests } => (By::Latency, min_requests),
+        Kind::Errors | Kind::Share { .. } => (By::Errors, 0),
     };
     let ranking = rank(window, baseline, by, CANDIDATES, min_requests);
     let mut lines = ranking.tenants;
@@ -93,127 +162,73 @@ pub fn measure(
     lines
         .into_iter()
         .filter_map(|line| {
-            let errors = window
-                .counts
-                .tenant_errors
-                .get(&line.tenant)
-                .map_or(0, |c| c.guaranteed());
-            let (value, level) = level_of(condition, window.counts.errors, errors, &line);
+            let c = &window.counts;
+            let errors = c.tenant_errors.get(&line.tenant).map_or(0, |e| e.guaranteed());
+            let requests = sure_requests(c, &line.tenant);
+            let (value, level) = level_of(rule, c.errors, errors, requests, &line);
             let keep = level == Level::Over || tracked.contains(&line.tenant.as_str());
             keep.then_some(Measure {
                 level,
                 value,
                 errors,
+                requests,
                 line,
             })
         })
         .collect()
 }
 
-/// A tenant's value and level: `total` is the window's 5xx, `errors` the tenant's sure 5xx.
-fn level_of(condition: &Condition, total: u64, errors: u64, line: &TenantRank) -> (f64, Level) {
-    match condition {
-        Condition::TenantErrors {
-            errors: threshold,
-            resolve_below,
-            ..
-        } => {
-            let n = errors as f64;
-            (n, Level::of(n, *threshold as f64, true, *resolve_below))
+/// A tenant's value and level: `total` is the window's 5xx, `errors` and `requests` the
+/// tenant's sure counts.
+fn level_of(rule: &TenantRule, total: u64, errors: u64, requests: u64, line: &TenantRank) -> (f64, Level) {
+    let value = match rule.kind {
+        Kind::Errors => errors as f64,
+        // Too few 5xx to speak of shares: no streak, and an open episode is over.
+        Kind::Share { min_errors } if total < min_errors => return (line.share * 100.0, Level::Under),
+        Kind::Share { .. } => line.share * 100.0,
+        Kind::Latency { min_requests } => {
+            let enough = requests >= min_requests.max(1);
+            line.vs_baseline.filter(|_| enough).unwrap_or(0.0)
         }
-        Condition::TenantShare {
-            percent,
-            min_errors,
-            resolve_below,
-            ..
-        } => {
-            let share = line.share * 100.0;
-            // Too few 5xx to speak of shares: no streak, and an open episode is over.
-            if total < *min_errors {
-                return (share, Level::Under);
-            }
-            (share, Level::of(share, *percent, false, *resolve_below))
-        }
-        Condition::TenantLatency {
-            factor,
-            min_requests,
-            resolve_below,
-            ..
-        } => {
-            let enough = line.requests.unwrap_or(0) >= (*min_requests).max(1);
-            let f = line.vs_baseline.filter(|_| enough).unwrap_or(0.0);
-            (f, Level::of(f, *factor, false, *resolve_below))
-        }
-        _ => (0.0, Level::Under),
-    }
+    };
+    // "At least" so many 5xx; "more than" a share or a factor.
+    let inclusive = rule.kind == Kind::Errors;
+    (
+        value,
+        Level::of(value, rule.threshold, inclusive, rule.resolve_below),
+    )
 }
 
-/// The window of a tenant condition, minutes.
-fn minutes_of(condition: &Condition) -> u32 {
-    match condition {
-        Condition::TenantErrors { minutes, .. }
-        | Condition::TenantShare { minutes, .. }
-        | Condition::TenantLatency { minutes, .. } => *minutes,
-        _ => 1,
-    }
-}
-
-/// Reads what a tenant rule of `project` measures at `now_ms`; `tracked` are the rule's subjects
-/// with an episode or a streak.
+/// Reads what the tenant rule `condition` of `project` measures at `now_ms`; `tracked` are the
+/// rule's subjects with an episode or a streak. Windows come through `look`, so the rules of one
+/// project over one window read it once per round.
 pub(crate) async fn read(
     store: &dyn Store,
+    look: &mut Lookups,
     settings: &Settings,
     project: &Project,
     condition: &Condition,
     tracked: &[&str],
     now_ms: i64,
 ) -> anyhow::Result<Vec<Reading>> {
-    let minutes = minutes_of(condition);
-    let (since, until) = window_bounds(now_ms, i64::from(minutes) * MINUTE_MS);
-    let latency = matches!(condition, Condition::TenantLatency { .. });
-    let window = read::window(store, project.id, since, until, latency).await?;
+    let rule =
+        TenantRule::of(condition).with_context(|| format!("{} is not a tenant rule", condition.kind()))?;
+    let latency = matches!(rule.kind, Kind::Latency { .. });
+    let (since, until) = read::window_bounds(now_ms, i64::from(rule.minutes) * MINUTE_MS);
+    let window = look.window(store, project.id, since, until, latency).await?;
     let baseline = if latency {
-        Some(read::window(store, project.id, since - BASELINE_MS, since, true).await?)
+        Some(
+            look.window(store, project.id, since - BASELINE_MS, since, true)
+                .await?,
+        )
     } else {
         None
     };
     let tenants: Vec<&str> = tracked.iter().filter_map(|s| s.strip_prefix(SUBJECT)).collect();
-    let measures = measure(condition, &window, baseline.as_ref(), &tenants);
-    Ok(measures
+    Ok(measure(&rule, &window, baseline.as_deref(), &tenants)
         .iter()
-        .map(|m| reading(settings, project, condition, m, window.counts.errors))
+        .map(|m| reading(settings, project, &rule, m, window.counts.errors))
         .collect())
-}
-
-/// `the last 10 minutes`, `the last minute`.
-fn last(minutes: u32) -> String {
-    if minutes == 1 {
-        "the last minute".into()
-    } else {
-        format!("the last {minutes} minutes")
-    }
-}
-
-/// The endpoint with most of the tenant's 5xx, when it holds at least half of them.
-fn dominating(line: &TenantRank) -> Option<(&str, f64)> {
-    match (&line.endpoint, line.endpoint_share) {
-        (Some(e), Some(share)) if share >= DOMINATING => Some((e.as_str(), share)),
-        _ => None,
-    }
-}
-
-/// A tenant name as one path segment: everything but unreserved characters percent-encoded
-/// (names may hold `/`, spaces, anything).
-fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// The notification texts of one tenant's measure: what triggers, what resolves.
@@ -228,102 +243,70 @@ struct Texts {
     severity: &'static str,
 }
 
-fn texts(condition: &Condition, m: &Measure, total: u64) -> Texts {
+fn texts(rule: &TenantRule, m: &Measure, total: u64) -> Texts {
+    let last = format!("the {}", describe_window(&format!("{}m", rule.minutes)));
+    let TenantRule {
+        threshold,
+        resolve_below,
+        ..
+    } = *rule;
+    let evaluations = evaluations_word(rule.evaluations);
     let t = &m.line.tenant;
     let share = m.line.share * 100.0;
-    let endpoint = dominating(&m.line);
-    let with_endpoint = endpoint
-        .map(|(e, _)| format!(" (endpoint {e})"))
-        .unwrap_or_default();
-    let endpoint_line = endpoint
-        .map(|(e, s)| format!(" {:.0}% of its 5xx were on {e}.", s * 100.0))
-        .unwrap_or_default();
     let n = m.errors;
-    match condition {
-        Condition::TenantShare {
-            percent,
-            minutes,
-            min_errors,
-            evaluations,
-            resolve_below,
-        } => {
-            let last = last(*minutes);
-            Texts {
-                title: format!("Tenant {t} responsible for {share:.0}% of 5xx in {last}{with_endpoint}"),
-                text: format!(
-                    "{t} had {n} of the project's {total} 5xx in {last} ({share:.0}%); the rule fires \
-                     above {percent}% in {} in a row.{endpoint_line}",
-                    evaluations_word(*evaluations)
-                ),
-                resolved_title: format!(
-                    "Tenant {t} no longer responsible for more than {percent}% of 5xx (now {share:.0}% in \
-                     {last})"
-                ),
-                resolved_text: format!(
-                    "{t} had {n} of the project's {total} 5xx in {last} ({share:.0}%): under \
-                     {resolve_below}% (or fewer than {min_errors} 5xx in all), so the incident is over."
-                ),
-                figure: ("Share of 5xx", format!("{share:.0}% ({n} of {total})")),
-                endpoint: endpoint.map(|(e, _)| e.to_owned()),
-                severity: "error",
-            }
-        }
-        Condition::TenantErrors {
-            errors,
-            minutes,
-            evaluations,
-            resolve_below,
-        } => {
-            let last = last(*minutes);
-            Texts {
-                title: format!("Tenant {t} had {n} 5xx in {last}{with_endpoint}"),
-                text: format!(
-                    "{t} had {n} 5xx in {last} ({share:.0}% of the project's {total}); the rule fires at \
-                     {errors} in {} in a row.{endpoint_line}",
-                    evaluations_word(*evaluations)
-                ),
-                resolved_title: format!("Tenant {t} no longer has {errors} 5xx or more in {last} (now {n})"),
-                resolved_text: format!(
-                    "{t} had {n} 5xx in {last} ({share:.0}% of the project's {total}): under \
-                     {resolve_below}, so the incident is over."
-                ),
-                figure: ("5xx", n.to_string()),
-                endpoint: endpoint.map(|(e, _)| e.to_owned()),
-                severity: "error",
-            }
-        }
-        Condition::TenantLatency {
-            factor,
-            minutes,
-            min_requests,
-            evaluations,
-            resolve_below,
-        } => latency_texts(
-            m,
-            &last(*minutes),
-            (*factor, *resolve_below),
-            *min_requests,
-            *evaluations,
-        ),
-        _ => Texts {
-            title: format!("Tenant {t}"),
-            text: String::new(),
-            resolved_title: format!("Tenant {t}"),
-            resolved_text: String::new(),
-            figure: ("", String::new()),
-            endpoint: None,
-            severity: "warning",
+    let endpoint = m.line.dominating_endpoint();
+    let with_endpoint = endpoint.map(|e| format!(" (endpoint {e})")).unwrap_or_default();
+    let endpoint_line = endpoint
+        .map(|e| {
+            let of = m.line.endpoint_share.unwrap_or_default() * 100.0;
+            format!(" {of:.0}% of its 5xx were on {e}.")
+        })
+        .unwrap_or_default();
+    let endpoint = endpoint.map(str::to_owned);
+    match rule.kind {
+        Kind::Share { min_errors } => Texts {
+            title: format!("Tenant {t} responsible for {share:.0}% of 5xx in {last}{with_endpoint}"),
+            text: format!(
+                "{t} had {n} of the project's {total} 5xx in {last} ({share:.0}%); the rule fires \
+                 above {threshold}% in {evaluations} in a row.{endpoint_line}"
+            ),
+            resolved_title: format!(
+                "Tenant {t} no longer responsible for more than {threshold}% of 5xx (now {share:.0}% in \
+                 {last})"
+            ),
+            resolved_text: format!(
+                "{t} had {n} of the project's {total} 5xx in {last} ({share:.0}%): under \
+                 {resolve_below}% (or fewer than {min_errors} 5xx in all), so the incident is over."
+            ),
+            figure: ("Share of 5xx", format!("{share:.0}% ({n} of {total})")),
+            endpoint,
+            severity: "error",
         },
+        Kind::Errors => Texts {
+            title: format!("Tenant {t} had {n} 5xx in {last}{with_endpoint}"),
+            text: format!(
+                "{t} had {n} 5xx in {last} ({share:.0}% of the project's {total}); the rule fires at \
+                 {threshold} in {evaluations} in a row.{endpoint_line}"
+            ),
+            resolved_title: format!("Tenant {t} no longer has {threshold} 5xx or more in {last} (now {n})"),
+            resolved_text: format!(
+                "{t} had {n} 5xx in {last} ({share:.0}% of the project's {total}): under \
+                 {resolve_below}, so the incident is over."
+            ),
+            figure: ("5xx", n.to_string()),
+            endpoint,
+            severity: "error",
+        },
+        Kind::Latency { min_requests } => latency_texts(m, &last, rule, min_requests),
     }
 }
 
-fn latency_texts(
-    m: &Measure,
-    last: &str,
-    (factor, resolve_below): (f64, f64),
-    min_requests: u64,
-    evaluations: u32,
-) -> Texts {
+fn latency_texts(m: &Measure, last: &str, rule: &TenantRule, min_requests: u64) -> Texts {
+    let TenantRule {
+        threshold: factor,
+        resolve_below,
+        ..
+    } = *rule;
     let l = &m.line;
     let t = &l.tenant;
     let f = m.value;
@@ -339,8 +322,8 @@ fn latency_texts(
     let mut text = format!(
         "{t}'s p95 latency in {last} is {figures} in the hour before ({f:.1}×, over {} requests); the \
          rule fires above {factor}× in {} in a row.",
-        l.requests.unwrap_or(0),
-        evaluations_word(evaluations)
+        m.requests,
+        evaluations_word(rule.evaluations)
     );
     if let (Some(e), Some(p), Some(ef)) = (
         &l.latency_endpoint,
@@ -378,14 +361,8 @@ fn evaluations_word(k: u32) -> String {
 
 /// The engine's reading of one measure: subject, level and messages, linked to the tenant's
 /// dashboard page.
-fn reading(
-    settings: &Settings,
-    project: &Project,
-    condition: &Condition,
-    m: &Measure,
-    total: u64,
-) -> Reading {
-    let t = texts(condition, m, total);
+fn reading(settings: &Settings, project: &Project, rule: &TenantRule, m: &Measure, total: u64) -> Reading {
+    let t = texts(rule, m, total);
     let tenant = &m.line.tenant;
     let mut fields = vec![
         ("Project".to_owned(), project.slug.clone()),
@@ -405,12 +382,7 @@ fn reading(
         resolved_text: t.resolved_text,
         url: Some(dashboard_url(
             settings,
-            &format!(
-                "/orgs/{}/projects/{}/tenants/{}/",
-                project.org_slug,
-                project.slug,
-                path_segment(tenant)
-            ),
+            &tenant_path(&project.org_slug, &project.slug, tenant),
         )),
         severity: t.severity,
         fields,
@@ -452,23 +424,37 @@ mod tests {
             .collect()
     }
 
-    fn errors_rule(errors: u64, resolve_below: f64) -> Condition {
-        Condition::TenantErrors {
+    fn errors_rule(errors: u64, resolve_below: f64) -> TenantRule {
+        TenantRule::of(&Condition::TenantErrors {
             errors,
             minutes: 10,
             evaluations: 1,
             resolve_below,
-        }
+        })
+        .unwrap()
     }
 
-    fn share_rule(min_errors: u64) -> Condition {
-        Condition::TenantShare {
+    fn share_rule(min_errors: u64) -> TenantRule {
+        TenantRule::of(&Condition::TenantShare {
             percent: 50.0,
             minutes: 10,
             min_errors,
             evaluations: 2,
             resolve_below: 40.0,
-        }
+        })
+        .unwrap()
+    }
+
+    /// Over `factor` × the usual p95 in 10 minutes, resolving at the default bound.
+    fn latency_rule(factor: f64, min_requests: u64) -> TenantRule {
+        TenantRule::of(&Condition::TenantLatency {
+            factor,
+            minutes: 10,
+            min_requests,
+            evaluations: 1,
+            resolve_below: default_resolve_below("tenant_latency", factor),
+        })
+        .unwrap()
     }
 
     #[test]
@@ -530,14 +516,7 @@ mod tests {
             reqs("beta", "/v1/users", 200, 55.0, 100),
             reqs("new", "/v1/users", 200, 900.0, 100),
         ]);
-        let rule = |min_requests| Condition::TenantLatency {
-            factor: 2.0,
-            minutes: 10,
-            min_requests,
-            evaluations: 1,
-            resolve_below: 1.8,
-        };
-        let m = measure(&rule(20), &w, Some(&baseline), &["beta"]);
+        let m = measure(&latency_rule(2.0, 20), &w, Some(&baseline), &["beta"]);
         let got = by_tenant(&m);
         // A tenant without a baseline ("new") is not judged against one.
         assert_eq!(got.len(), 2, "{got:?}");
@@ -546,8 +525,31 @@ mod tests {
         assert_eq!((got[1].0, got[1].1), ("beta", Level::Under));
         assert_eq!(m[0].line.latency_endpoint.as_deref(), Some("/v1/reports"));
         // Too few requests to judge: counted as 0.
-        let m = measure(&rule(101), &w, Some(&baseline), &["acme"]);
+        let m = measure(&latency_rule(2.0, 101), &w, Some(&baseline), &["acme"]);
         assert_eq!(by_tenant(&m), [("acme", Level::Under, 0.0)]);
+    }
+
+    /// Merging summaries may add to a tenant's requests what it never had: the latency kind's
+    /// `min_requests` counts the requests it surely had, as the ranking's guard does.
+    #[test]
+    fn the_latency_kind_counts_only_the_requests_a_tenant_surely_had() {
+        let baseline = summary(&[reqs("slow", "/v1/reports", 200, 100.0, 100)]);
+        // A part full of other tenants (20 requests each) and one where `slow` had 40: merged,
+        // `slow` has 60 requests at most and 40 surely.
+        let fillers: Vec<_> = (0..crate::tenants::summary::TENANTS_TRACKED)
+            .map(|i| reqs(&format!("f{i:04}"), "/v1/users", 200, 10.0, 20))
+            .collect();
+        let mut w = summary(&fillers);
+        w.merge(&summary(&[reqs("slow", "/v1/reports", 200, 300.0, 40)]));
+        let counted = w.counts.tenants.get("slow").unwrap();
+        assert_eq!((counted.count, counted.guaranteed()), (60, 40));
+        let m = measure(&latency_rule(2.0, 50), &w, Some(&baseline), &["slow"]);
+        assert_eq!(by_tenant(&m), [("slow", Level::Under, 0.0)]);
+        let m = measure(&latency_rule(2.0, 40), &w, Some(&baseline), &[]);
+        assert_eq!(
+            (m[0].line.tenant.as_str(), m[0].level, m[0].requests),
+            ("slow", Level::Over, 40)
+        );
     }
 
     #[test]
@@ -598,15 +600,15 @@ mod tests {
         let mut line = line(&Summary::default(), None, "acme", None);
         line.p95_ms = Some(812.0);
         line.baseline_p95_ms = Some(262.0);
-        line.requests = Some(400);
         line.latency_endpoint = Some("/v1/reports".into());
         let m = Measure {
             level: Level::Over,
             value: 812.0 / 262.0,
             errors: 0,
+            requests: 400,
             line,
         };
-        let t = latency_texts(&m, "the last 10 minutes", (3.0, 2.6), 20, 1);
+        let t = texts(&latency_rule(3.0, 20), &m, 0);
         assert_eq!(
             t.title,
             "Tenant acme's p95 is 3.1× its usual (812 ms vs 262 ms) on /v1/reports"
@@ -615,6 +617,7 @@ mod tests {
             t.resolved_title,
             "Tenant acme no longer slower than 3× its usual p95 (now 3.1×)"
         );
+        assert!(t.text.contains("(3.1×, over 400 requests)"), "{}", t.text);
     }
 
     #[test]
@@ -624,12 +627,5 @@ mod tests {
         assert_eq!(default_resolve_below("tenant_latency", 3.0), 2.6);
         assert_eq!(default_resolve_below("tenant_share", 7.0).to_string(), "5.6");
         assert_eq!(default_resolve_below("tenant_latency", 1.5).to_string(), "1.4");
-    }
-
-    #[test]
-    fn tenant_names_are_one_path_segment() {
-        assert_eq!(path_segment("tenant_acme-1.x~"), "tenant_acme-1.x~");
-        assert_eq!(path_segment("acme corp/eu?"), "acme%20corp%2Feu%3F");
-        assert_eq!(path_segment("zürich"), "z%C3%BCrich");
     }
 }

@@ -21,3 +21,13 @@ pub mod samples;
 pub mod sketch;
 pub mod summary;
 pub mod topk;
+
+use crate::urls::path_segment;
+
+/// A tenant's dashboard page, from the dashboard's root; its name is one path segment.
+pub fn tenant_path(org_slug: &str, project_slug: &str, tenant: &str) -> String {
+    format!(
+        "/orgs/{org_slug}/projects/{project_slug}/tenants/{}/",
+        path_segment(tenant)
+    )
+}

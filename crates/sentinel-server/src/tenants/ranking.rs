@@ -69,6 +69,18 @@ pub struct TenantRank {
     pub latency_endpoint_factor: Option<f64>,
 }
 
+/// An endpoint is named beside a tenant when it holds at least this share of its 5xx.
+const DOMINATING: f64 = 0.5;
+
+impl TenantRank {
+    /// The endpoint with most of the tenant's 5xx, when it holds at least half of them.
+    pub fn dominating_endpoint(&self) -> Option<&str> {
+        self.endpoint
+            .as_deref()
+            .filter(|_| self.endpoint_share.is_some_and(|s| s >= DOMINATING))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranking {
     pub by: By,
@@ -134,7 +146,7 @@ pub fn rank(window: &Summary, baseline: Option<&Summary>, by: By, k: usize, min_
 
 /// The requests a tenant surely had (its count minus the error merges may have added): the
 /// minimum-volume guard must not let a tenant through on the upper bound alone.
-fn sure_requests(c: &super::summary::Counts, tenant: &str) -> u64 {
+pub fn sure_requests(c: &super::summary::Counts, tenant: &str) -> u64 {
     c.tenants.get(tenant).map_or(0, |r| r.guaranteed())
 }
 

@@ -38,9 +38,6 @@ pub async fn find_project(store: &dyn Store, spec: &str) -> anyhow::Result<Proje
     }
 }
 
-/// An endpoint is named beside a tenant when it holds at least this share of its 5xx.
-pub const DOMINATING: f64 = 0.5;
-
 /// `10m` → "last 10 minutes", `1h` → "last hour".
 pub fn describe_window(window: &str) -> String {
     let (n, unit) = window.split_at(window.len().saturating_sub(1));
@@ -87,9 +84,7 @@ pub fn render(r: &Ranking, window: &str) -> String {
                 if i == 0 {
                     s.push_str(" of all 5xx");
                 }
-                if let (Some(e), Some(share)) = (&t.endpoint, t.endpoint_share)
-                    && share >= DOMINATING
-                {
+                if let Some(e) = t.dominating_endpoint() {
                     let _ = write!(s, "  (endpoint: {e})");
                 }
                 s

@@ -201,23 +201,30 @@ pub struct Threshold {
     pub value: String,
 }
 
-fn threshold_label(name: &str) -> &'static str {
-    match name {
-        "events" => "More than this many events",
-        "minutes" => "Window (minutes, 1–1440)",
-        "factor" => "Times the usual rate (more than 1)",
-        "baseline_hours" => "Usual rate over the previous hours (1–720)",
-        "min_events" => "At least this many events",
-        "seconds" => "Oldest unprocessed item older than (seconds)",
-        "percent" => "Percent",
-        "min_items" => "Only with at least this many items",
-        "days" => "Certificate expires within (days, 1–398)",
-        "monitors" => "Monitor ids, comma-separated (empty: every monitor of the project)",
-        "errors" => "At least this many 5xx",
-        "evaluations" => "In this many evaluations in a row",
-        "min_errors" => "Only with at least this many 5xx in all",
-        "min_requests" => "Only tenants with at least this many requests",
-        "resolve_below" => "Resolved under",
+/// The label of the input `name` of a condition of `kind`.
+fn threshold_label(kind: &str, name: &str) -> &'static str {
+    match (kind, name) {
+        ("tenant_share", "percent") => "More than this percent of all 5xx",
+        ("tenant_latency", "factor") => "p95 more than this many times the tenant's usual (more than 1)",
+        ("tenant_latency", "resolve_below") => {
+            "Resolved under this many times its usual (empty: 80 % of the way from 1× to the factor)"
+        }
+        ("tenant_share", "resolve_below") => "Resolved under this percent (empty: 80 % of the threshold)",
+        ("tenant_errors", "resolve_below") => "Resolved under this many 5xx (empty: 80 % of the threshold)",
+        (_, "events") => "More than this many events",
+        (_, "minutes") => "Window (minutes, 1–1440)",
+        (_, "factor") => "Times the usual rate (more than 1)",
+        (_, "baseline_hours") => "Usual rate over the previous hours (1–720)",
+        (_, "min_events") => "At least this many events",
+        (_, "seconds") => "Oldest unprocessed item older than (seconds)",
+        (_, "percent") => "Percent",
+        (_, "min_items") => "Only with at least this many items",
+        (_, "days") => "Certificate expires within (days, 1–398)",
+        (_, "monitors") => "Monitor ids, comma-separated (empty: every monitor of the project)",
+        (_, "errors") => "At least this many 5xx",
+        (_, "evaluations") => "In this many evaluations in a row",
+        (_, "min_errors") => "Only with at least this many 5xx in all",
+        (_, "min_requests") => "Only tenants with at least this many requests",
         _ => "",
     }
 }
@@ -228,7 +235,7 @@ fn thresholds(c: &Condition) -> Vec<Threshold> {
         .iter()
         .map(|name| Threshold {
             name,
-            label: threshold_label(name),
+            label: threshold_label(c.kind(), name),
             value: value.get(*name).map(|v| v.to_string()).unwrap_or_default(),
         })
         .collect()

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use super::issue::{StatusForm, status_change};
 use super::layout::{self, Layout};
 use super::project::{IssueLine, org_project};
-use super::session::form_urlencoded_component;
 use super::{SignedIn, WebError, is_htmx, render, see_other};
 use crate::AppState;
 use crate::api::ApiError;
 use crate::clock::rfc3339;
+use crate::urls::form_urlencoded_component;
 
 const PAGE: usize = 25;
 /// Most issues one bulk action may change.

@@ -280,7 +280,7 @@ pub async fn invite_form(
         csrf,
         error: missing.then(|| "This invitation is invalid, used or expired. Ask for a new one.".to_owned()),
         notice: None,
-        next: super::session::form_urlencoded_component(&format!("/invite/{token}")),
+        next: crate::urls::form_urlencoded_component(&format!("/invite/{token}")),
         token,
         invitation,
         signed_in: user.0.is_some(),

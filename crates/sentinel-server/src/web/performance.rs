@@ -20,7 +20,6 @@ use serde::Deserialize;
 use super::charts::{self, ChartSpec, ms_text, opt_ms_text};
 use super::layout::{self, Layout};
 use super::project::org_project;
-use super::session::form_urlencoded_component;
 use super::{SignedIn, WebError, render};
 use crate::AppState;
 use crate::api::ApiError;
@@ -32,6 +31,7 @@ use crate::tenants::report::percent;
 use crate::tenants::samples::{self, Sample};
 use crate::tenants::sketch::LatencySketch;
 use crate::tenants::summary::{EndpointCounts, Summary};
+use crate::urls::form_urlencoded_component;
 
 /// The windows the pages offer (any window the API takes works in the URL).
 const WINDOWS: [&str; 4] = ["10m", "1h", "6h", "24h"];

@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use super::layout::{self, Layout};
 use super::project::{IssueLine, org_project};
-use super::session::form_urlencoded_component;
 use super::{SignedIn, WebError, render};
 use crate::AppState;
 use crate::api::ApiError;
 use crate::clock::rfc3339;
 use crate::releases::NEW_ISSUES_SHOWN;
+use crate::urls::{form_urlencoded_component, path_segment};
 
 /// One release as the pages show it; numbers already formatted.
 pub struct ReleaseLine {
@@ -33,11 +33,6 @@ pub struct ReleaseLine {
     pub users_crashed: u64,
     pub crash_free_sessions: String,
     pub crash_free_users: String,
-}
-
-/// A path segment: form encoding, except that a space must not become `+` in a path.
-pub fn path_segment(s: &str) -> String {
-    form_urlencoded_component(s).replace('+', "%20")
 }
 
 /// `99.5 %`, `100 %`; `—` without data.
@@ -156,11 +151,6 @@ pub async fn detail(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_become_single_path_segments() {
-        assert_eq!(path_segment("app@1.0 beta/2+x"), "app%401.0%20beta%2F2%2Bx");
-    }
 
     #[test]
     fn percentages_show_up_to_two_decimals() {

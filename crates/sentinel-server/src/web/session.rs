@@ -8,6 +8,7 @@ use sentinel_store::{SessionKind, User};
 
 use crate::AppState;
 use crate::auth::{self, Principal, SESSION_COOKIE};
+use crate::urls::form_urlencoded_component;
 
 /// A signed-in dashboard user. Pages that need one redirect to the sign-in page without it.
 #[derive(Debug, Clone)]
@@ -75,13 +76,6 @@ impl FromRequestParts<AppState> for MaybeSignedIn {
             .map(MaybeSignedIn)
             .map_err(|e| super::WebError::from(e).into_response())
     }
-}
-
-/// Percent-encodes a query parameter value.
-pub fn form_urlencoded_component(s: &str) -> String {
-    serde_urlencoded::to_string([("v", s)])
-        .map(|e| e.trim_start_matches("v=").to_owned())
-        .unwrap_or_default()
 }
 
 /// A local path to continue to after sign-in: only paths on this site (no `//host`, no scheme).

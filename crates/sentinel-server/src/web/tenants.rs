@@ -16,8 +16,6 @@ use serde::Deserialize;
 use super::charts::{ChartSpec, count_sparkline, line_chart, opt_ms_text};
 use super::layout::{self, Layout};
 use super::project::{IssueLine, org_project};
-use super::releases::path_segment;
-use super::session::form_urlencoded_component;
 use super::{SignedIn, WebError, is_htmx, render};
 use crate::AppState;
 use crate::api::ApiError;
@@ -26,6 +24,8 @@ use crate::tenants::api::{TenantJson, tenant_view, window_param};
 use crate::tenants::ranking::{By, Ranking, TenantRank};
 use crate::tenants::read::{self, MINUTE_MS, window_bounds};
 use crate::tenants::report::{describe_window, percent};
+use crate::tenants::tenant_path;
+use crate::urls::form_urlencoded_component;
 
 /// The windows the selector offers (any window the API takes works in the URL).
 const WINDOWS: [&str; 6] = ["5m", "10m", "30m", "1h", "6h", "24h"];
@@ -98,11 +98,11 @@ fn project_base(app: &AppState, org: &str, project: &Project) -> String {
     )
 }
 
-/// A tenant's page, its name one encoded path segment (names may hold `/`, spaces, anything).
-fn tenant_url(base: &str, tenant: &str, window: &str) -> String {
+/// A tenant's page over `window`, under the dashboard's path `prefix`.
+fn tenant_url(prefix: &str, project: &Project, tenant: &str, window: &str) -> String {
     format!(
-        "{base}/tenants/{}/?window={}",
-        path_segment(tenant),
+        "{prefix}{}?window={}",
+        tenant_path(&project.org_slug, &project.slug, tenant),
         form_urlencoded_component(window)
     )
 }
@@ -223,7 +223,14 @@ pub async fn list(
     let ranked: Vec<&str> = ranking.tenants.iter().map(|t| t.tenant.as_str()).collect();
     let minutes = read::tenant_minutes(&fetched, since, until, &ranked)?;
     drop(fetched);
-    let rows = rows(&ranking, &minutes, since, &base, &window)?;
+    let rows = rows(
+        &ranking,
+        &minutes,
+        since,
+        &app.settings.path_prefix,
+        &project,
+        &window,
+    )?;
     let howto = match ranking.requests {
         0 => Some(howto(&app, &project).await?),
         _ => None,
@@ -260,7 +267,8 @@ fn rows(
     ranking: &Ranking,
     minutes: &[Vec<(u64, u64)>],
     since: i64,
-    base: &str,
+    prefix: &str,
+    project: &Project,
     window: &str,
 ) -> Result<Vec<TenantRow>, askama::Error> {
     ranking
@@ -273,7 +281,7 @@ fn rows(
             let (endpoint, endpoint_note) = dominating_endpoint(ranking.by, t);
             Ok(TenantRow {
                 rank: i + 1,
-                url: tenant_url(base, &t.tenant, window),
+                url: tenant_url(prefix, project, &t.tenant, window),
                 tenant: t.tenant.clone(),
                 measure,
                 measure_note,

@@ -135,6 +135,18 @@ impl ApiEnv {
         }
     }
 
+    /// Waits until the worker has taken every item of the inbox (for at most [`WAIT`]).
+    pub async fn wait_drained(&self) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.store.inbox_stats().await.unwrap().depth > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker never drained the inbox"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Polls `GET /api/0/monitors/{id}/` as `token` until the monitor's status is `status`, for
     /// at most `wait`; answers the monitor.
     pub async fn wait_monitor_status(&self, token: &str, id: &str, status: &str, wait: Duration) -> Value {

@@ -23,6 +23,7 @@ use crate::api::input::{self, JsonBody, nullable};
 use crate::api::{ApiError, Caller};
 use crate::auth::{Principal, access};
 use crate::clock::rfc3339;
+use crate::tenants::read::MIN_REQUESTS;
 
 /// Condition kinds a project rule may have.
 pub const PROJECT_KINDS: &[&str] = &[
@@ -206,7 +207,7 @@ fn tenant_condition(obj: &Map<String, Value>, kind: &str) -> Result<Condition, A
                 factor,
                 minutes: window(obj)?,
                 min_requests: optional(obj, "min_requests", |o, n| whole(o, n, 1, u64::MAX))?
-                    .unwrap_or(tenants::MIN_REQUESTS),
+                    .unwrap_or(MIN_REQUESTS),
                 evaluations: evaluations(obj, 1)?,
                 resolve_below: resolve_below(obj, kind, ("factor", factor), 1.0)?,
             }

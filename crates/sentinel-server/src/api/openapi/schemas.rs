@@ -15,6 +15,7 @@ use crate::alerts::api::rules::{
     MAX_COOLDOWN_MINUTES, MAX_EVALUATIONS, MAX_LAG_SECONDS, MAX_WINDOW_MINUTES, PROJECT_KINDS,
 };
 use crate::alerts::tenants;
+use crate::tenants::read::MIN_REQUESTS;
 
 fn string() -> Value {
     json!({"type": "string"})
@@ -834,7 +835,7 @@ pub(super) fn all() -> Value {
                         "days": described(int(), &format!("cert_expiring: fires when an HTTPS monitor's certificate expires within this many days (1 to {MAX_CERT_DAYS}).")),
                         "errors": described(int(), "tenant_errors: a tenant with at least this many 5xx in the window (at least 1)."),
                         "min_errors": described(int(), &format!("tenant_share: only windows with at least this many 5xx in all (at least 1; default {DEFAULT_MIN_ERRORS}).")),
-                        "min_requests": described(int(), &format!("tenant_latency: only tenants with at least this many requests in the window (at least 1; default {}).", tenants::MIN_REQUESTS)),
+                        "min_requests": described(int(), &format!("tenant_latency: only tenants with at least this many requests in the window (at least 1; default {}).", MIN_REQUESTS)),
                         "evaluations": described(int(), &format!("Tenant kinds: evaluations in a row the tenant must be over the threshold before the incident opens (1 to {MAX_EVALUATIONS}; default 1, tenant_share {}).", tenants::SHARE_EVALUATIONS)),
                         "resolve_below": described(number(), "Tenant kinds: the open incident resolves once the tenant's measure (5xx, share in %, p95 factor) is under this; at most the threshold, above 0 (above 1 for tenant_latency). Default: 80 % of the threshold (for tenant_latency, of the way from 1× to the factor)."),
                     },

@@ -18,6 +18,7 @@ use crate::alerts::api::rules::{self as api_rules, RuleBody, condition_fields};
 use crate::alerts::tenants;
 use crate::api::ApiError;
 use crate::auth::access;
+use crate::tenants::read::MIN_REQUESTS;
 use crate::web::{SignedIn, WebError, render, see_other};
 
 // ---- the channel form's per-kind fields -------------------------------------------------------
@@ -178,13 +179,13 @@ pub(super) fn rule_inputs(kind: &str) -> Vec<Threshold> {
         .iter()
         .map(|name| Threshold {
             name,
-            label: tenant_label(kind, name).unwrap_or_else(|| threshold_label(name)),
+            label: threshold_label(kind, name),
             value: match (kind, *name) {
                 ("tenant_share", "percent") => "50".to_owned(),
                 ("tenant_share", "evaluations") => tenants::SHARE_EVALUATIONS.to_string(),
                 (_, "evaluations") => "1".to_owned(),
                 (_, "min_errors") => api_rules::DEFAULT_MIN_ERRORS.to_string(),
-                (_, "min_requests") => tenants::MIN_REQUESTS.to_string(),
+                (_, "min_requests") => MIN_REQUESTS.to_string(),
                 (_, "minutes") if tenant => "10".to_owned(),
                 (_, "events") => "100".to_owned(),
                 (_, "errors") => "100".to_owned(),
@@ -197,20 +198,6 @@ pub(super) fn rule_inputs(kind: &str) -> Vec<Threshold> {
             },
         })
         .collect()
-}
-
-/// Labels of the tenant conditions' inputs where the shared ones would mislead.
-fn tenant_label(kind: &str, name: &str) -> Option<&'static str> {
-    Some(match (kind, name) {
-        ("tenant_share", "percent") => "More than this percent of all 5xx",
-        ("tenant_latency", "factor") => "p95 more than this many times the tenant's usual (more than 1)",
-        ("tenant_latency", "resolve_below") => {
-            "Resolved under this many times its usual (empty: 80 % of the way from 1× to the factor)"
-        }
-        ("tenant_share", "resolve_below") => "Resolved under this percent (empty: 80 % of the threshold)",
-        ("tenant_errors", "resolve_below") => "Resolved under this many 5xx (empty: 80 % of the threshold)",
-        _ => return None,
-    })
 }
 
 #[derive(Template)]
