@@ -96,7 +96,18 @@ pub struct Ranking {
 pub fn rank(window: &Summary, baseline: Option<&Summary>, by: By, k: usize, min_requests: u64) -> Ranking {
     let c = &window.counts;
     let candidates: Vec<String> = match by {
-        By::Errors | By::ErrorRate => c
+        // Only the `k` a share ranks first get a line (the order of the sort below).
+        By::Errors => {
+            let mut top = c.tenant_errors.top(usize::MAX);
+            top.sort_by(|a, b| {
+                b.guaranteed()
+                    .cmp(&a.guaranteed())
+                    .then_with(|| b.count.cmp(&a.count))
+                    .then_with(|| a.key.cmp(&b.key))
+            });
+            top.into_iter().take(k).map(|t| t.key).collect()
+        }
+        By::ErrorRate => c
             .tenant_errors
             .top(usize::MAX)
             .into_iter()
