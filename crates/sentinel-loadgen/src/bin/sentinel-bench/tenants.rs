@@ -34,6 +34,10 @@ pub struct TenantsArgs {
     /// Concurrent connections
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
+    /// Pace the stream at this many events per second (batch n leaves no earlier than
+    /// n × batch / rate seconds after the start); 0 sends as fast as the server accepts
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
     /// Timed repetitions of each query
     #[arg(long, default_value_t = 20)]
     pub repeat: usize,
@@ -92,8 +96,12 @@ pub async fn run(args: TenantsArgs) -> anyhow::Result<()> {
     // Each batch is built by its sender just before it goes (reusing a few bodies would repeat
     // tenants); building overlaps the other connections' sends, and is part of the timed run.
     eprintln!(
-        "sending {} batches of {} events over {} connections ({} tenants)…",
-        args.batches, args.batch, args.connections, args.tenants
+        "sending {} batches of {} events over {} connections ({} tenants, {})…",
+        args.batches,
+        args.batch,
+        args.connections,
+        args.tenants,
+        pace(args.rate)
     );
     let next = Arc::new(AtomicU64::new(0));
     let accepted = Arc::new(AtomicU64::new(0));
@@ -103,12 +111,16 @@ pub async fn run(args: TenantsArgs) -> anyhow::Result<()> {
     for _ in 0..args.connections.max(1) {
         let mut conn = server.connect().await?;
         let (next, accepted, key) = (next.clone(), accepted.clone(), key.clone());
-        let (total, size, tenants) = (args.batches, args.batch, args.tenants);
+        let (total, size, tenants, rate) = (args.batches, args.batch, args.tenants, args.rate);
         tasks.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= total {
                     return anyhow::Ok(());
+                }
+                if rate > 0 {
+                    let due = Duration::from_secs_f64((n * size as u64) as f64 / rate as f64);
+                    tokio::time::sleep_until((started + due).into()).await;
                 }
                 let body = batch(n, size, tenants, now_s);
                 let req = http::Request::builder()
@@ -129,16 +141,16 @@ pub async fn run(args: TenantsArgs) -> anyhow::Result<()> {
             }
         }));
     }
-    let mut peak_rss = 0u64;
     for t in tasks {
         t.await.context("a sending task")??;
     }
     let send_s = started.elapsed().as_secs_f64();
-    peak_rss = peak_rss.max(procfs::memory(server.pid)?.peak);
     let drained = server
         .wait_drained(Duration::from_secs(c.drain_timeout))
         .await?
         .context("the inbox did not drain in time")?;
+    // The high-water mark of the load and its aggregation, before any query.
+    let load_peak = procfs::memory(server.pid)?.peak;
     let total_s = started.elapsed().as_secs_f64();
     let cpu = server.cpu_time()? - cpu_before;
     let events = accepted.load(Ordering::Relaxed);
@@ -194,12 +206,12 @@ pub async fn run(args: TenantsArgs) -> anyhow::Result<()> {
         }
     }
     let mem = procfs::memory(server.pid)?;
-    peak_rss = peak_rss.max(mem.peak);
     let mut t = Table::new(&format!(
-        "tenants: {} batches of {} request events, {} tenants ({})",
+        "tenants: {} batches of {} request events, {} tenants, {} ({})",
         args.batches,
         args.batch,
         args.tenants,
+        pace(args.rate),
         if server.is_postgres() {
             "PostgreSQL"
         } else {
@@ -231,7 +243,12 @@ pub async fn run(args: TenantsArgs) -> anyhow::Result<()> {
     );
     t.row(
         "server RSS",
-        format!("{:.1} MiB now, peak {:.1} MiB", mib(mem.rss), mib(peak_rss)),
+        format!(
+            "peak {:.1} MiB while loading, {:.1} MiB with the queries; {:.1} MiB now",
+            mib(load_peak),
+            mib(mem.peak),
+            mib(mem.rss)
+        ),
     );
     for (name, p50, p95) in timings {
         t.row(&format!("{name}, ms"), format!("p50 {p50:.1}, p95 {p95:.1}"));
@@ -239,4 +256,11 @@ pub async fn run(args: TenantsArgs) -> anyhow::Result<()> {
     t.print();
     server.stop(Duration::from_secs(30)).await?;
     Ok(())
+}
+
+fn pace(rate: u64) -> String {
+    match rate {
+        0 => "unpaced".to_owned(),
+        r => format!("paced at {r} events/s"),
+    }
 }
