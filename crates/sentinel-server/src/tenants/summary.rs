@@ -13,7 +13,7 @@
 //!
 //! A request without a tenant counts in the totals and per endpoint, never in a ranking.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use sentinel_protocol::requests::RequestEvent;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::samples::SlowSamples;
 use super::sketch::LatencySketch;
 use super::topk::SpaceSaving;
+use super::{FastMap, FastSet};
 
 /// Tenants counted per summary (requests and 5xx each).
 pub const TENANTS_TRACKED: usize = 1_000;
@@ -33,7 +34,7 @@ pub const SKETCHED_TENANTS: usize = 100;
 /// Endpoints sketched per sketched tenant; the rest are `OTHER`.
 pub const ENDPOINTS_PER_SKETCHED_TENANT: usize = 8;
 /// Parts `Summary::merge_all` absorbs between two cuts to the caps.
-const CAP_EVERY: usize = 16;
+const CAP_EVERY: usize = 4;
 /// Where endpoints beyond a cap are counted.
 pub const OTHER: &str = "(other)";
 
@@ -70,7 +71,7 @@ pub struct Counts {
     pub errors: u64,
     pub tenants: SpaceSaving,
     pub tenant_errors: SpaceSaving,
-    pub error_endpoints: BTreeMap<String, SpaceSaving>,
+    pub error_endpoints: FastMap<String, SpaceSaving>,
     pub endpoints: BTreeMap<String, EndpointCounts>,
 }
 
@@ -109,7 +110,7 @@ impl Default for Counts {
             errors: 0,
             tenants: SpaceSaving::new(TENANTS_TRACKED),
             tenant_errors: SpaceSaving::new(TENANTS_TRACKED),
-            error_endpoints: BTreeMap::new(),
+            error_endpoints: FastMap::default(),
             endpoints: BTreeMap::new(),
         }
     }
@@ -147,10 +148,10 @@ pub struct Summary {
 impl Summary {
     /// The summary of these requests (of one project and minute); `apdex_ms` is Apdex's T.
     pub fn of<'a>(events: impl IntoIterator<Item = &'a RequestEvent> + Clone, apdex_ms: f64) -> Self {
-        let mut requests: HashMap<&str, u64> = HashMap::new();
-        let mut errors: HashMap<&str, u64> = HashMap::new();
-        let mut error_endpoints: HashMap<(&str, &str), u64> = HashMap::new();
-        let mut endpoints: HashMap<&str, (EndpointCounts, LatencySketch)> = HashMap::new();
+        let mut requests: FastMap<&str, u64> = FastMap::default();
+        let mut errors: FastMap<&str, u64> = FastMap::default();
+        let mut error_endpoints: FastMap<(&str, &str), u64> = FastMap::default();
+        let mut endpoints: FastMap<&str, (EndpointCounts, LatencySketch)> = FastMap::default();
         let mut s = Summary::default();
         for e in events.clone() {
             let fivexx = e.status >= 500;
@@ -179,7 +180,7 @@ impl Summary {
         s.counts.tenants = SpaceSaving::from_counts(TENANTS_TRACKED, requests.iter().map(|(k, n)| (*k, *n)));
         s.counts.tenant_errors =
             SpaceSaving::from_counts(TENANTS_TRACKED, errors.iter().map(|(k, n)| (*k, *n)));
-        let mut per_tenant: HashMap<&str, Vec<(&str, u64)>> = HashMap::new();
+        let mut per_tenant: FastMap<&str, Vec<(&str, u64)>> = FastMap::default();
         for ((tenant, endpoint), n) in error_endpoints {
             if s.counts.tenant_errors.tracks(tenant) {
                 per_tenant.entry(tenant).or_default().push((endpoint, n));
@@ -195,7 +196,7 @@ impl Summary {
         }
         s.latency.slowest = SlowSamples::of(events.clone());
         // The sketched tenants: a second pass over their requests only.
-        let sketched: HashSet<String> = s
+        let sketched: FastSet<String> = s
             .counts
             .tenants
             .top(SKETCHED_TENANTS)

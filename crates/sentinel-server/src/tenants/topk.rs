@@ -16,7 +16,7 @@
 //! evicts: it counts a batch exactly and keeps its `capacity` largest keys (`from_counts`, a
 //! summary with no error at all), then merges such summaries; `add` serves small streams and tests.
 
-use std::collections::HashMap;
+use super::FastMap;
 
 /// One tracked key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl Counter {
 pub struct SpaceSaving {
     capacity: usize,
     total: u64,
-    counters: HashMap<String, (u64, u64)>,
+    counters: FastMap<String, (u64, u64)>,
 }
 
 impl SpaceSaving {
@@ -49,7 +49,7 @@ impl SpaceSaving {
         Self {
             capacity: capacity.max(1),
             total: 0,
-            counters: HashMap::new(),
+            counters: FastMap::default(),
         }
     }
 
@@ -201,6 +201,8 @@ impl SpaceSaving {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     /// A deterministic stream: key `t{i}` for i in 0..n with Zipf-like weights, plus `heavy`
