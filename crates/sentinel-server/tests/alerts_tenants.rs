@@ -156,6 +156,41 @@ impl World {
     }
 }
 
+/// The open alerts on acme's dashboard page, one "rule | since | value" line each.
+async fn open_alerts(browser: &mut support::web::Browser) -> Vec<String> {
+    let page = browser.get("/orgs/acme/projects/shop/tenants/acme/").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let Some((_, card)) = page.body.split_once("id=\"tenant-alerts\"") else {
+        return Vec::new();
+    };
+    let card = card.split("</section>").next().unwrap();
+    card.split("<tr class=\"tenant-alert\">")
+        .skip(1)
+        .map(|row| {
+            let cells: Vec<String> = row
+                .split("<td")
+                .skip(1)
+                .map(|c| {
+                    let text = c.split_once('>').unwrap().1;
+                    // Text only: tags (the badge, <time>) dropped.
+                    let mut out = String::new();
+                    let mut in_tag = false;
+                    for ch in text.split("</td>").next().unwrap().chars() {
+                        match ch {
+                            '<' => in_tag = true,
+                            '>' => in_tag = false,
+                            c if !in_tag => out.push(c),
+                            _ => {}
+                        }
+                    }
+                    out.trim().trim_start_matches("open").trim().to_owned()
+                })
+                .collect();
+            cells.join(" | ")
+        })
+        .collect()
+}
+
 /// The test: "one notification when a tenant starts dominating, one when it stops".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dominating_tenant_notifies_once_when_it_starts_and_once_when_it_stops() {
@@ -177,6 +212,7 @@ async fn a_dominating_tenant_notifies_once_when_it_starts_and_once_when_it_stops
         shares.push(100.0 * a as f64 / all as f64);
     }
     let mut sent_at = Vec::new();
+    let mut browser = w.env.admin_browser().await;
     for i in 0..acme.len() {
         w.clock.set(T0 + i as i64 * MIN + 30_000);
         w.minute(acme[i], others[i]).await;
@@ -186,11 +222,21 @@ async fn a_dominating_tenant_notifies_once_when_it_starts_and_once_when_it_stops
             assert_eq!(outbox.len(), sent_at.len() + 1, "{outbox:#?}");
             sent_at.push((i, outbox[outbox.len() - 1].transition));
         }
+        if i == 4 {
+            // On a streak, not open yet: the tenant's page shows no alert.
+            assert_eq!(open_alerts(&mut browser).await, Vec::<String>::new());
+        }
         if i == 5 {
             // Triggered: the receiver has it before anything else happens.
             assert_eq!(w.delivered().await.len(), 1);
+            // The tenant's page shows the open incident, from when it opened, with its share.
+            assert_eq!(
+                open_alerts(&mut browser).await,
+                ["tenant_share | 2026-11-23T10:05:30.000Z | 64% of all 5xx"]
+            );
         }
     }
+    assert_eq!(open_alerts(&mut browser).await, Vec::<String>::new());
     // Over at minute 2 but not at 3: the streak broke. Over at 4 and 5: open. In and out of the
     // band from 6 to 13 (above 50 % at 6, 8 and 10): nothing. Under 40 % at 14: resolved.
     assert!(

@@ -19,7 +19,7 @@
 use std::fmt::Write as _;
 
 use anyhow::Context as _;
-use sentinel_store::{Condition, Project, Store};
+use sentinel_store::{AlertRule, AlertState, Condition, Project, Store, StoreError};
 
 use super::dashboard_url;
 use super::engine::{Lookups, Reading};
@@ -45,6 +45,48 @@ pub const SHARE_EVALUATIONS: u32 = 2;
 
 /// The prefix of tenant subjects.
 const SUBJECT: &str = "tenant:";
+
+/// An incident open for one tenant: its rule and the rule's state for the tenant.
+pub struct OpenIncident {
+    pub rule: AlertRule,
+    pub state: AlertState,
+}
+
+impl OpenIncident {
+    /// The last measured value as the rule's notifications word it.
+    pub fn value_text(&self) -> String {
+        let Some(v) = self.state.value else {
+            return "—".into();
+        };
+        match self.rule.condition {
+            Condition::TenantErrors { .. } => format!("{v:.0} 5xx"),
+            Condition::TenantShare { .. } => format!("{v:.0}% of all 5xx"),
+            _ => format!("p95 {v:.1}× its usual"),
+        }
+    }
+}
+
+/// The enabled tenant rules of a project with an incident open for `tenant`, in rule order. A
+/// disabled rule is not evaluated, so its last state says nothing about now.
+pub async fn open_incidents(
+    store: &dyn Store,
+    project_id: i64,
+    tenant: &str,
+) -> Result<Vec<OpenIncident>, StoreError> {
+    let subject = format!("{SUBJECT}{tenant}");
+    let mut open = Vec::new();
+    for rule in store.list_rules(Some(project_id)).await? {
+        if !rule.enabled || !rule.condition.kind().starts_with("tenant_") {
+            continue;
+        }
+        if let Some(state) = store.get_alert_state(rule.id, &subject).await?
+            && state.firing
+        {
+            open.push(OpenIncident { rule, state });
+        }
+    }
+    Ok(open)
+}
 
 /// The default `resolve_below` of a tenant condition kind with this threshold, rounded to four
 /// decimals so it reads as entered (80 % of 7 is 5.6, not 5.6000000000000005).

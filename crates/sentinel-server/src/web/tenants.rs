@@ -18,7 +18,9 @@ use super::layout::{self, Layout};
 use super::project::{IssueLine, org_project};
 use super::{SignedIn, WebError, is_htmx, render};
 use crate::AppState;
+use crate::alerts::tenants::open_incidents;
 use crate::api::ApiError;
+use crate::clock::rfc3339;
 use crate::issues::search::Search;
 use crate::tenants::api::{TenantJson, tenant_view, window_param};
 use crate::tenants::ranking::{By, Ranking, TenantRank};
@@ -324,11 +326,21 @@ pub struct EndpointRow {
     pub all_p95: String,
 }
 
+/// A tenant alert incident open for the tenant, formatted.
+pub struct OpenAlert {
+    pub rule: String,
+    /// RFC 3339, when the incident opened.
+    pub since: String,
+    pub value: String,
+}
+
 #[derive(Template)]
 #[template(path = "tenant.html")]
 struct TenantPage {
     layout: Layout,
     tenant: String,
+    alerts: Vec<OpenAlert>,
+    alerts_url: String,
     windows: Vec<Choice>,
     period: String,
     back_url: String,
@@ -372,9 +384,20 @@ pub async fn detail(
         tags: vec![(tag.clone(), tenant.clone())],
         ..Search::default()
     };
+    let alerts = open_incidents(app.store.as_ref(), project.id, &tenant)
+        .await?
+        .into_iter()
+        .map(|o| OpenAlert {
+            value: o.value_text(),
+            since: rfc3339(o.state.since_ms),
+            rule: o.rule.name,
+        })
+        .collect();
     let line = &view.line;
     render(&TenantPage {
         layout: layout::in_org(&app, &s, &org, role, Some(&project), &tenant, "tenants").await?,
+        alerts,
+        alerts_url: format!("{base}/alerts/"),
         windows,
         period: describe_window(&window),
         back_url: format!("{base}/tenants/?window={}", form_urlencoded_component(&window)),
