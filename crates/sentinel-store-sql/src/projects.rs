@@ -1,7 +1,7 @@
 //! Projects and their keys.
 
 /// `SELECT` of a project with its organization's slug, in the order [`projects!`] maps it.
-pub const PROJECT_COLUMNS: &str = "SELECT p.id, p.org_id, o.slug, p.name, p.slug, p.platform, p.created_ms, p.rate_limit_per_minute FROM projects p JOIN organizations o ON o.id = p.org_id";
+pub const PROJECT_COLUMNS: &str = "SELECT p.id, p.org_id, o.slug, p.name, p.slug, p.platform, p.created_ms, p.rate_limit_per_minute, p.apdex_threshold_ms FROM projects p JOIN organizations o ON o.id = p.org_id";
 /// `SELECT` of project keys, in the order [`projects!`] maps it.
 pub const KEY_COLUMNS: &str =
     "SELECT id, project_id, public_key, label, active, created_ms, rate_limit_per_minute FROM project_keys";
@@ -15,7 +15,7 @@ pub enum KeyFilter<'a> {
 
 /// Stamps out, in the invoking module, the project functions of a backend: `create_project`,
 /// `list_projects`, `org_projects`, `update_project`, `keys`, `create_key`, `set_key_active`,
-/// `set_project_rate_limit` and `set_key_rate_limit`.
+/// `set_project_rate_limit`, `set_project_apdex` and `set_key_rate_limit`.
 ///
 /// - `db`: the sqlx database (`sqlx::Sqlite`, `sqlx::Postgres`);
 /// - `db_err`: the backend's `fn(sqlx::Error) -> StoreError`;
@@ -38,6 +38,7 @@ macro_rules! projects {
                 platform: row.try_get(5)?,
                 created_ms: row.try_get(6)?,
                 rate_limit_per_minute: row.try_get::<Option<i64>, _>(7)?.map(|v| v as u32),
+                apdex_threshold_ms: row.try_get::<i64, _>(8)? as u32,
             })
         }
 
@@ -138,6 +139,7 @@ macro_rules! projects {
                     platform: platform.to_owned(),
                     created_ms: now_ms,
                     rate_limit_per_minute: None,
+                    apdex_threshold_ms: $crate::__private::sentinel_store::DEFAULT_APDEX_THRESHOLD_MS,
                 },
                 ProjectKey {
                     id: key_id,
@@ -214,19 +216,20 @@ macro_rules! projects {
             rows.iter().map(key).collect::<Result<_, _>>().map_err($db_err)
         }
 
-        pub async fn set_project_rate_limit(
+        /// Runs `update` (`UPDATE projects SET … = $1 WHERE id = $2`) with `value`; `NotFound`
+        /// when there is no project `id`.
+        async fn set_project_column(
             pool: &$crate::__private::sqlx::Pool<$db>,
+            update: &'static str,
             id: i64,
-            per_minute: Option<u32>,
+            value: Option<i64>,
         ) -> Result<(), $crate::__private::sentinel_store::StoreError> {
-            let done = $crate::__private::sqlx::query(
-                "UPDATE projects SET rate_limit_per_minute = $1 WHERE id = $2",
-            )
-            .bind(per_minute.map(i64::from))
-            .bind(id)
-            .execute(pool)
-            .await
-            .map_err($db_err)?;
+            let done = $crate::__private::sqlx::query(update)
+                .bind(value)
+                .bind(id)
+                .execute(pool)
+                .await
+                .map_err($db_err)?;
             if done.rows_affected() == 0 {
                 return Err($crate::__private::sentinel_store::StoreError::NotFound {
                     what: "project",
@@ -234,6 +237,34 @@ macro_rules! projects {
                 });
             }
             Ok(())
+        }
+
+        pub async fn set_project_rate_limit(
+            pool: &$crate::__private::sqlx::Pool<$db>,
+            id: i64,
+            per_minute: Option<u32>,
+        ) -> Result<(), $crate::__private::sentinel_store::StoreError> {
+            set_project_column(
+                pool,
+                "UPDATE projects SET rate_limit_per_minute = $1 WHERE id = $2",
+                id,
+                per_minute.map(i64::from),
+            )
+            .await
+        }
+
+        pub async fn set_project_apdex(
+            pool: &$crate::__private::sqlx::Pool<$db>,
+            id: i64,
+            threshold_ms: u32,
+        ) -> Result<(), $crate::__private::sentinel_store::StoreError> {
+            set_project_column(
+                pool,
+                "UPDATE projects SET apdex_threshold_ms = $1 WHERE id = $2",
+                id,
+                Some(i64::from(threshold_ms)),
+            )
+            .await
         }
 
         pub async fn set_key_rate_limit(

@@ -246,6 +246,10 @@ impl Store for SqliteStore {
         projects::set_project_rate_limit(&self.main_w, project_id, per_minute).await
     }
 
+    async fn set_project_apdex(&self, project_id: i64, threshold_ms: u32) -> Result<(), StoreError> {
+        projects::set_project_apdex(&self.main_w, project_id, threshold_ms).await
+    }
+
     async fn set_key_rate_limit(&self, public_key: &str, per_minute: Option<u32>) -> Result<(), StoreError> {
         projects::set_key_rate_limit(&self.main_w, public_key, per_minute).await
     }

@@ -11,6 +11,7 @@ pub async fn populate_every_table(store: &dyn Store) {
     let p = project(store, "copied").await;
     let q = project(store, "limited").await;
     store.set_project_rate_limit(q, Some(60)).await.unwrap();
+    store.set_project_apdex(q, 450).await.unwrap();
     populate_accounts(store).await;
     store.save_compression_dict(p, b"dict", T0).await.unwrap();
     let mut events: Vec<NewEvent> = (1..=6)

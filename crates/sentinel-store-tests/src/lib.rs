@@ -322,6 +322,20 @@ pub async fn rate_limits_can_be_set_and_removed(store: &dyn Store) {
             .rate_limit_per_minute,
         Some(60)
     );
+    // Apdex's T: Sentry's default until set.
+    assert_eq!(
+        store.get_project(p.id).await.unwrap().unwrap().apdex_threshold_ms,
+        sentinel_store::DEFAULT_APDEX_THRESHOLD_MS
+    );
+    store.set_project_apdex(p.id, 1_200).await.unwrap();
+    assert_eq!(
+        store.get_project(p.id).await.unwrap().unwrap().apdex_threshold_ms,
+        1_200
+    );
+    assert!(matches!(
+        store.set_project_apdex(p.id + 1, 100).await,
+        Err(StoreError::NotFound { .. })
+    ));
     store.set_project_rate_limit(p.id, None).await.unwrap();
     assert_eq!(
         store

@@ -29,10 +29,10 @@ pub use alerts::{
 };
 pub use maintenance::{DAY_MS, HOUR_MS, Lease, RetentionPolicy, RetentionReport};
 pub use model::{
-    AssignedFilter, BatchOutcome, CompressionDict, CountScope, Cursor, EventRow, InboxItem, InboxStats,
-    Issue, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem, NewStoredItem, OutcomeCount,
-    Page, ProcessedBatch, Project, ProjectKey, SessionCounts, StoredEvent, StoredItem, TagDistribution,
-    TagValueCount, TimeRange, priority_score,
+    AssignedFilter, BatchOutcome, CompressionDict, CountScope, Cursor, DEFAULT_APDEX_THRESHOLD_MS, EventRow,
+    InboxItem, InboxStats, Issue, IssueQuery, IssueSort, IssueStatus, ItemKind, NewEvent, NewInboxItem,
+    NewStoredItem, OutcomeCount, Page, ProcessedBatch, Project, ProjectKey, SessionCounts, StoredEvent,
+    StoredItem, TagDistribution, TagValueCount, TimeRange, priority_score,
 };
 pub use releases::{Release, ReleaseStore};
 pub use slug::slugify;

@@ -19,7 +19,12 @@ pub struct Project {
     pub created_ms: i64,
     /// Error events per minute accepted for the whole project; `None` means unlimited.
     pub rate_limit_per_minute: Option<u32>,
+    /// Apdex's T in milliseconds: a request within T satisfies, within 4 T is tolerated.
+    pub apdex_threshold_ms: u32,
 }
+
+/// Apdex's T of a new project (Sentry's default).
+pub const DEFAULT_APDEX_THRESHOLD_MS: u32 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProjectKey {

@@ -69,6 +69,8 @@ pub trait Store:
         project_id: i64,
         per_minute: Option<u32>,
     ) -> Result<(), StoreError>;
+    /// Sets a project's Apdex T, in milliseconds; `NotFound` if there is no such project.
+    async fn set_project_apdex(&self, project_id: i64, threshold_ms: u32) -> Result<(), StoreError>;
     /// Sets (or removes) a key's error-event rate limit, in events per minute.
     async fn set_key_rate_limit(&self, public_key: &str, per_minute: Option<u32>) -> Result<(), StoreError>;
 

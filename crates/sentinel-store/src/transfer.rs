@@ -49,6 +49,7 @@ pub const TABLES: &[TableSpec] = &[
             "created_ms",
             "rate_limit_per_minute",
             "platform",
+            "apdex_threshold_ms",
         ],
         key: &["id"],
     },
