@@ -242,6 +242,56 @@ async fn the_transactions_list_shows_the_numbers_of_a_known_batch() {
 }
 
 #[tokio::test]
+async fn the_apdex_threshold_is_set_in_the_project_settings_and_named_on_the_list() {
+    let env = ApiEnv::start().await;
+    let p: i64 = env.acme_shop(TOKEN).await.parse().unwrap();
+    let mut b = env.admin_browser().await;
+    const SETTINGS: &str = "/orgs/acme/projects/shop/settings/";
+    let page = b.get(SETTINGS).await;
+    assert!(
+        page.body.contains(
+            "name=\"apdex_threshold_ms\" inputmode=\"numeric\" required maxlength=\"5\" value=\"300\""
+        ),
+        "{}",
+        page.body
+    );
+    assert!(b.get(LIST).await.body.contains("Apdex (T = 300 ms)"));
+
+    // A refused value is explained and changes nothing, the name included.
+    let form = |apdex: &'static str| {
+        [
+            ("name", "Shop renamed"),
+            ("platform", "python"),
+            ("apdex_threshold_ms", apdex),
+        ]
+    };
+    for bad in ["0", "90000", "fast"] {
+        let refused = b.submit(SETTINGS, SETTINGS, &form(bad)).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(
+            unescape(&refused.body).contains("Apdex threshold"),
+            "{bad}: {}",
+            refused.body
+        );
+    }
+    let project = env.store.get_project(p).await.unwrap().unwrap();
+    assert_eq!((project.apdex_threshold_ms, project.name.as_str()), (300, "shop"));
+
+    let saved = b.submit(SETTINGS, SETTINGS, &form("120")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let project = env.store.get_project(p).await.unwrap().unwrap();
+    assert_eq!(
+        (project.apdex_threshold_ms, project.name.as_str()),
+        (120, "Shop renamed")
+    );
+    let list = b
+        .get(&format!("/orgs/acme/projects/{}/performance/", project.slug))
+        .await;
+    assert!(list.body.contains("Apdex (T = 120 ms)"), "{}", list.body);
+    env.server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_transaction_page_charts_its_minutes_and_lists_its_five_slowest_requests() {
     let env = ApiEnv::start().await;
     let p = env.acme_shop(TOKEN).await;

@@ -182,17 +182,7 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
         .map(|m| m["errors"].as_u64().unwrap())
         .sum();
     assert_eq!(sum, 68);
-    let perf = env
-        .get(TOKEN, &format!("/api/0/projects/{p}/transactions/"))
-        .await
-        .expect(200);
-    let process = perf["transactions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["endpoint"] == "/v1/process")
-        .unwrap()
-        .clone();
+    let (process, _) = transaction(&env, &p, "1h", "/v1/process").await;
     assert_eq!(process["requests"], 61 + 7 + 4 + 200 + 10);
     let failure = process["failure_rate"].as_f64().unwrap();
     assert!((failure - 72.0 / 282.0).abs() < 1e-9, "{process}");
@@ -216,6 +206,95 @@ async fn batches_of_request_events_rank_tenants_in_the_api() {
     env.get(&stranger, &format!("/api/0/projects/{p}/tenants/"))
         .await
         .expect_error(404, "not found");
+}
+
+/// The transactions view of the last `window` and its line for `endpoint`.
+async fn transaction(env: &ApiEnv, p: &str, window: &str, endpoint: &str) -> (Value, Value) {
+    let perf = env
+        .get(
+            TOKEN,
+            &format!("/api/0/projects/{p}/transactions/?window={window}"),
+        )
+        .await
+        .expect(200);
+    let line = perf["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["endpoint"] == endpoint)
+        .unwrap()
+        .clone();
+    (line, perf)
+}
+
+/// Apdex of /v1/search in the transactions view.
+async fn search_apdex(env: &ApiEnv, p: &str) -> (f64, Value) {
+    let (search, perf) = transaction(env, p, "5m", "/v1/search").await;
+    (search["apdex"].as_f64().unwrap(), perf)
+}
+
+#[tokio::test]
+async fn a_projects_apdex_threshold_counts_the_requests_rolled_up_after_it_is_set() {
+    let env = ApiEnv::start().await;
+    let p = env.acme_shop(TOKEN).await;
+    // 40 ms, 100 ms, 250 ms and 1,500 ms successes, and a 5xx (frustrated whatever its time).
+    let batch: Vec<Value> = [
+        (200, 40.0),
+        (200, 100.0),
+        (200, 250.0),
+        (200, 1_500.0),
+        (500, 10.0),
+    ]
+    .iter()
+    .map(|(status, ms)| request_record(Some("tenant_acme"), "/v1/search", *status, *ms))
+    .collect();
+
+    // Sentry's default T = 300 ms: three satisfied, none tolerated (1,500 > 4 T).
+    let project = env.get(TOKEN, &format!("/api/0/projects/{p}/")).await.expect(200);
+    assert_eq!(project["apdex_threshold_ms"], 300);
+    env.post_requests(&p, &batch).await;
+    env.wait_drained().await;
+    let (apdex, perf) = search_apdex(&env, &p).await;
+    assert!((apdex - 3.0 / 5.0).abs() < 1e-9, "{perf}");
+    assert_eq!(perf["apdex_threshold_ms"], 300.0);
+
+    // Out of range or not a number: refused, nothing changed.
+    for bad in [json!(0), json!(60_001)] {
+        env.put(
+            TOKEN,
+            &format!("/api/0/projects/{p}/"),
+            json!({"apdex_threshold_ms": bad}),
+        )
+        .await
+        .expect_error(400, "apdex_threshold_ms must be between 1 and 60000 milliseconds");
+    }
+    env.put(
+        TOKEN,
+        &format!("/api/0/projects/{p}/"),
+        json!({"apdex_threshold_ms": "fast"}),
+    )
+    .await
+    .expect_error(400, "invalid type");
+    let (apdex, _) = search_apdex(&env, &p).await;
+    assert!((apdex - 3.0 / 5.0).abs() < 1e-9);
+
+    // T = 50 ms for what comes next: the same batch is one satisfied (40 ms) and one tolerated
+    // (100 ms, within 4 T = 200 ms), 1.5 of 5. The first batch keeps its counts: (3 + 1.5) / 10.
+    let changed = env
+        .put(
+            TOKEN,
+            &format!("/api/0/projects/{p}/"),
+            json!({"apdex_threshold_ms": 50}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["apdex_threshold_ms"], 50);
+    env.post_requests(&p, &batch).await;
+    env.wait_drained().await;
+    let (apdex, perf) = search_apdex(&env, &p).await;
+    assert!((apdex - 4.5 / 10.0).abs() < 1e-9, "{perf}");
+    assert_eq!(perf["apdex_threshold_ms"], 50.0);
+    env.server.shutdown().await.unwrap();
 }
 
 /// OTLP/JSON as the OpenTelemetry exporters send it: server spans are requests, the tenant from a

@@ -197,6 +197,20 @@ pub fn rate_limit(field: &str, v: u32) -> Result<u32, ApiError> {
     }
 }
 
+/// Longest Apdex T, in milliseconds: a minute.
+pub const MAX_APDEX_THRESHOLD_MS: u32 = 60_000;
+
+/// Apdex's T in milliseconds: 1 to a minute.
+pub fn apdex_threshold(field: &str, v: u32) -> Result<u32, ApiError> {
+    if (1..=MAX_APDEX_THRESHOLD_MS).contains(&v) {
+        Ok(v)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{field} must be between 1 and {MAX_APDEX_THRESHOLD_MS} milliseconds, got {v}"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

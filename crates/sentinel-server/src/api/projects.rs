@@ -33,6 +33,7 @@ pub struct ProjectJson {
     /// DSN of the project's first active key.
     pub dsn: Option<String>,
     pub rate_limit_per_minute: Option<u32>,
+    pub apdex_threshold_ms: u32,
 }
 
 pub async fn project_json(app: &AppState, p: Project) -> Result<ProjectJson, ApiError> {
@@ -50,6 +51,7 @@ pub async fn project_json(app: &AppState, p: Project) -> Result<ProjectJson, Api
         created: rfc3339(p.created_ms),
         dsn,
         rate_limit_per_minute: p.rate_limit_per_minute,
+        apdex_threshold_ms: p.apdex_threshold_ms,
     })
 }
 
@@ -156,9 +158,11 @@ struct UpdateBody {
     /// Error events per minute for the whole project; `null` removes the limit.
     #[serde(default, deserialize_with = "nullable")]
     rate_limit_per_minute: Option<Option<u32>>,
+    /// Apdex's T in milliseconds, for the minutes rolled up from then on.
+    apdex_threshold_ms: Option<u32>,
 }
 
-/// Changes name, platform or rate limit (admins); absent fields stay as they are.
+/// Changes name, platform, rate limit or Apdex T (admins); absent fields stay as they are.
 async fn update(
     State(app): State<AppState>,
     Caller(who): Caller,
@@ -167,9 +171,15 @@ async fn update(
 ) -> Result<Json<ProjectJson>, ApiError> {
     who.require_scope(TokenScope::Admin)?;
     let (mut project, _) = access::project(&app, &who, &project, OrgRole::Admin).await?;
-    if body.name.is_none() && body.platform.is_none() && body.rate_limit_per_minute.is_none() {
+    if body.name.is_none()
+        && body.platform.is_none()
+        && body.rate_limit_per_minute.is_none()
+        && body.apdex_threshold_ms.is_none()
+    {
         return Err(ApiError::BadRequest(
-            "nothing to change: expected at least one of name, platform, rate_limit_per_minute".into(),
+            "nothing to change: expected at least one of name, platform, rate_limit_per_minute, \
+             apdex_threshold_ms"
+                .into(),
         ));
     }
     let name = body.name.as_deref().map(project_name).transpose()?;
@@ -181,6 +191,10 @@ async fn update(
                 .transpose()
         })
         .transpose()?;
+    let apdex = body
+        .apdex_threshold_ms
+        .map(|v| input::apdex_threshold("apdex_threshold_ms", v))
+        .transpose()?;
     if name.is_some() || platform.is_some() {
         let name = name.unwrap_or_else(|| project.name.clone());
         let platform = platform.unwrap_or_else(|| project.platform.clone());
@@ -191,6 +205,10 @@ async fn update(
         project.rate_limit_per_minute = limit;
         // Ingest on this node applies the new limit with the next event.
         app.keys.forget_project(project.id);
+    }
+    if let Some(ms) = apdex {
+        app.store.set_project_apdex(project.id, ms).await?;
+        project.apdex_threshold_ms = ms;
     }
     Ok(Json(project_json(&app, project).await?))
 }

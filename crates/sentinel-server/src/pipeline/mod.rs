@@ -2,6 +2,7 @@
 //! counts and release health, one transaction per batch. Processing is idempotent, so a batch interrupted by a crash
 //! is simply processed again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -69,11 +70,13 @@ impl Worker {
         let max_item_bytes = self.max_item_bytes;
         let codec = self.codec.clone();
         let tenant_tag = self.tenant_tag.clone();
+        let apdex_ms = self.apdex_thresholds(&claimed).await?;
         // Decompression, parsing and grouping are CPU work: keep them off the async threads.
-        let batch =
-            tokio::task::spawn_blocking(move || process(claimed, &codec, max_item_bytes, &tenant_tag))
-                .await
-                .context("processing task panicked")?;
+        let batch = tokio::task::spawn_blocking(move || {
+            process(claimed, &codec, max_item_bytes, &tenant_tag, apdex_ms)
+        })
+        .await
+        .context("processing task panicked")?;
         let outcome = self
             .store
             .apply_batch(&batch)
@@ -100,6 +103,26 @@ impl Worker {
             tracing::info!(issue.id = id, "issue regressed");
         }
         Ok(n)
+    }
+
+    /// Apdex's T of each project with request events in the batch (batch items, transactions,
+    /// span containers), read with the batch so a changed T applies to the next one.
+    async fn apdex_thresholds(&self, claimed: &[InboxItem]) -> anyhow::Result<HashMap<i64, u32>> {
+        let mut out = HashMap::new();
+        for c in claimed {
+            let p = c.item.project_id;
+            let requests = matches!(
+                c.item.kind,
+                ItemKind::Requests | ItemKind::Transaction | ItemKind::Span
+            );
+            if !requests || out.contains_key(&p) {
+                continue;
+            }
+            if let Some(project) = self.store.get_project(p).await.context("reading a project")? {
+                out.insert(p, project.apdex_threshold_ms);
+            }
+        }
+        Ok(out)
     }
 
     /// Applies one `check_in` item; one that cannot be (malformed, an unknown monitor) is logged
@@ -210,18 +233,19 @@ fn minute(ms: i64) -> i64 {
 
 /// Turns claimed inbox items into what the store writes. Pure apart from decompression.
 /// Transactions and span containers also count as request events (see `tenants`), the tenant
-/// taken from `tenant_tag`.
+/// taken from `tenant_tag`, Apdex counted with each project's T in `apdex_ms`.
 pub fn process(
     claimed: Vec<InboxItem>,
     codec: &Codec,
     max_item_bytes: usize,
     tenant_tag: &str,
+    apdex_ms: HashMap<i64, u32>,
 ) -> ProcessedBatch {
     let mut batch = ProcessedBatch {
         acknowledged: claimed.iter().map(|c| c.id).collect(),
         ..Default::default()
     };
-    let mut requests = crate::tenants::aggregate::Aggregator::default();
+    let mut requests = crate::tenants::aggregate::Aggregator::new(apdex_ms);
     for c in claimed {
         let id = c.id;
         let it = c.item;
@@ -474,7 +498,7 @@ mod tests {
             ),
             inbox(4, ItemKind::Sessions, "not json"),
         ];
-        let batch = process(claimed, &Codec::default(), 1 << 20, "tenant_id");
+        let batch = process(claimed, &Codec::default(), 1 << 20, "tenant_id", HashMap::new());
         assert_eq!(batch.acknowledged, vec![1, 2, 3, 4]);
         assert!(batch.items.is_empty(), "raw session items are not kept");
         let counts: Vec<_> = batch

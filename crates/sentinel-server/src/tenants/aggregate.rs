@@ -7,12 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sentinel_protocol::requests::RequestEvent;
-use sentinel_store::NewRequestRollup;
+use sentinel_store::{DEFAULT_APDEX_THRESHOLD_MS, NewRequestRollup};
 
 use super::summary::Summary;
-
-/// Apdex's T (Sentry's default): a success within T satisfies, within 4 T is tolerated.
-pub const APDEX_THRESHOLD_MS: f64 = 300.0;
 
 #[derive(Default)]
 pub struct Aggregator {
@@ -20,9 +17,28 @@ pub struct Aggregator {
     /// Requests derived one at a time (from transactions and spans), summarized together at the
     /// end: a summary per single request would cost a merge each.
     derived: HashMap<i64, Vec<RequestEvent>>,
+    /// Apdex's T of the batch's projects, in milliseconds; others get the default.
+    apdex_ms: HashMap<i64, u32>,
 }
 
 impl Aggregator {
+    /// An aggregator that counts Apdex with each project's T (`apdex_ms`).
+    pub fn new(apdex_ms: HashMap<i64, u32>) -> Self {
+        Self {
+            apdex_ms,
+            ..Self::default()
+        }
+    }
+
+    fn apdex(&self, project_id: i64) -> f64 {
+        f64::from(
+            self.apdex_ms
+                .get(&project_id)
+                .copied()
+                .unwrap_or(DEFAULT_APDEX_THRESHOLD_MS),
+        )
+    }
+
     /// Adds one request of `project_id`, derived from another item.
     pub fn push(&mut self, project_id: i64, event: RequestEvent) {
         self.derived.entry(project_id).or_default().push(event);
@@ -37,8 +53,9 @@ impl Aggregator {
                 .or_default()
                 .push(e);
         }
+        let apdex_ms = self.apdex(project_id);
         for (minute, list) in by_minute {
-            let part = Summary::of(list.iter().copied(), APDEX_THRESHOLD_MS);
+            let part = Summary::of(list.iter().copied(), apdex_ms);
             match self.minutes.get_mut(&(project_id, minute)) {
                 Some((n, s)) => {
                     *n += list.len() as u64;

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
-use sentinel_store::{OrgRole, Store, StoreError};
+use sentinel_store::{OrgRole, Project, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 use super::ranking::{By, Ranking, line};
@@ -290,15 +290,16 @@ impl TransactionJson {
     }
 }
 
-/// Per endpoint of the window, busiest first.
+/// Per endpoint of the window, busiest first. Apdex counts were taken with the project's T when
+/// each minute was rolled up; the answer names the T in force now.
 pub async fn transactions_view(
     app: &AppState,
-    project_id: i64,
+    project: &Project,
     window: &str,
     window_ms: i64,
 ) -> Result<TransactionsJson, ApiError> {
     let (since, until) = window_bounds(app.clock.now_ms(), window_ms);
-    let all = read::window(app.store.as_ref(), project_id, since, until, true).await?;
+    let all = read::window(app.store.as_ref(), project.id, since, until, true).await?;
     let minutes = window_minutes(since, until);
     let mut list: Vec<TransactionJson> = all
         .counts
@@ -317,7 +318,7 @@ pub async fn transactions_view(
         window: window.to_owned(),
         since: rfc3339(since),
         until: rfc3339(until),
-        apdex_threshold_ms: super::aggregate::APDEX_THRESHOLD_MS,
+        apdex_threshold_ms: f64::from(project.apdex_threshold_ms),
         transactions: list,
     })
 }
@@ -330,9 +331,7 @@ async fn transactions(
 ) -> Result<Json<TransactionsJson>, ApiError> {
     let (project, _) = access::project(&app, &who, &project, OrgRole::Member).await?;
     let (window, window_ms) = window_param(p.window.as_deref(), "1h")?;
-    Ok(Json(
-        transactions_view(&app, project.id, &window, window_ms).await?,
-    ))
+    Ok(Json(transactions_view(&app, &project, &window, window_ms).await?))
 }
 
 #[cfg(test)]

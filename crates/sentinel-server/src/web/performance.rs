@@ -24,7 +24,6 @@ use super::{SignedIn, WebError, render};
 use crate::AppState;
 use crate::api::ApiError;
 use crate::clock::rfc3339;
-use crate::tenants::aggregate::APDEX_THRESHOLD_MS;
 use crate::tenants::api::{TransactionJson, transactions_view, window_minutes, window_param};
 use crate::tenants::read::{self, MINUTE_MS, window_bounds};
 use crate::tenants::report::percent;
@@ -192,7 +191,7 @@ pub async fn list(
     let (org, role, project) = org_project(&app, &s, &org, &project, OrgRole::Member).await?;
     let (window, window_ms) = window_param(p.window.as_deref(), DEFAULT_WINDOW)?;
     let sort = Sort::parse(p.sort.as_deref())?;
-    let mut view = transactions_view(&app, project.id, &window, window_ms).await?;
+    let mut view = transactions_view(&app, &project, &window, window_ms).await?;
     sort.order(&mut view.transactions);
     let base = base_url(&app, &org.slug, &project.slug);
     let by = |s: Sort| Choice {
@@ -211,7 +210,7 @@ pub async fn list(
             .iter()
             .map(|t| TransactionLine::new(t, transaction_url(&base, &t.endpoint, &window)))
             .collect(),
-        apdex_ms: format!("{APDEX_THRESHOLD_MS:.0}"),
+        apdex_ms: project.apdex_threshold_ms.to_string(),
         project_id: project.id,
         public_url: app.settings.public_base_url(),
         window,

@@ -247,6 +247,9 @@ pub struct ProjectForm {
     name: String,
     #[serde(default)]
     platform: String,
+    /// Only on the settings form; absent when a project is created.
+    #[serde(default)]
+    apdex_threshold_ms: Option<String>,
 }
 
 pub async fn create(
@@ -412,6 +415,7 @@ struct SettingsPage {
     name: String,
     platform: String,
     platforms: Vec<(&'static str, &'static str)>,
+    apdex_threshold_ms: u32,
     keys: Vec<KeyRow>,
     /// The DSN of the first active key, for the snippets.
     dsn: String,
@@ -451,6 +455,7 @@ async fn settings_page(
         name: project.name.clone(),
         platform: project.platform.clone(),
         platforms: platform_options(),
+        apdex_threshold_ms: project.apdex_threshold_ms,
         keys: rows,
         dsn,
         error: error.clone(),
@@ -482,7 +487,12 @@ pub async fn update(
     let result = async {
         let name = input::name("the project name", &form.name)?;
         let platform = input::platform(&form.platform)?;
-        Ok::<_, ApiError>(app.store.update_project(project.id, &name, &platform).await?)
+        let apdex = form.apdex_threshold_ms.as_deref().map(parse_apdex).transpose()?;
+        let updated = app.store.update_project(project.id, &name, &platform).await?;
+        if let Some(ms) = apdex {
+            app.store.set_project_apdex(project.id, ms).await?;
+        }
+        Ok::<_, ApiError>(updated)
     }
     .await;
     match result {
@@ -504,6 +514,16 @@ pub struct KeyForm {
     label: String,
     #[serde(default)]
     rate_limit: String,
+}
+
+fn parse_apdex(raw: &str) -> Result<u32, ApiError> {
+    let raw = raw.trim();
+    let ms = raw.parse::<u32>().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "invalid Apdex threshold {raw:?}: expected a whole number of milliseconds"
+        ))
+    })?;
+    input::apdex_threshold("the Apdex threshold", ms)
 }
 
 fn parse_limit(raw: &str) -> Result<Option<u32>, ApiError> {

@@ -331,6 +331,13 @@ pub(super) fn all() -> Value {
                         nullable(described(string(), "DSN of the first active key.")),
                     ),
                     ("rate_limit_per_minute", nullable(int())),
+                    (
+                        "apdex_threshold_ms",
+                        described(
+                            int(),
+                            "Apdex's T: a success within T satisfies, within 4 T is tolerated.",
+                        ),
+                    ),
                 ],
                 false,
             ),
@@ -351,6 +358,13 @@ pub(super) fn all() -> Value {
                             int(),
                             "Error events per minute; null removes the limit.",
                         )),
+                    ),
+                    (
+                        "apdex_threshold_ms?",
+                        described(
+                            int(),
+                            "Apdex's T, 1–60000 ms; applies to the minutes rolled up from then on.",
+                        ),
                     ),
                 ],
                 true,
