@@ -3,7 +3,7 @@
 //! `SENTINEL_TEST_BACKEND=postgres`), the worker rolls them up, the test runs the alert engine's
 //! evaluation of the tenant rules itself once per simulated minute (the scheduler leader runs the
 //! same evaluation every `alerts.evaluate_secs`), and the server's notifier delivers to a real
-//! webhook receiver on 127.0.0.1.
+//! webhook receiver on 127.0.0.1. The tenant's dashboard page lists the incident while it is open.
 //!
 //! The clock only moves when the test moves it, so windows and streaks are exact; the only waits
 //! are for the worker and the notifier to catch up.

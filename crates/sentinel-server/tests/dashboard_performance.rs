@@ -1,6 +1,7 @@
 //! The performance pages over HTTP, as a signed-in browser without JavaScript sees them: the
 //! transactions list against a known batch of request events (throughput, failure rate, p95
-//! within the sketch's 1 %, Apdex, sorting, windows, the empty state), a transaction's charts and
+//! within the sketch's 1 %, Apdex, sorting, windows, the empty state), the Apdex T set in the
+//! project settings, a transaction's charts and
 //! its five slowest requests in order, a transaction sent by the official Rust SDK listed as a
 //! slow request whose event page shows its spans, other organizations answered 404, and hostile
 //! names rendered inert. A real server on port 0 over SQLite, or PostgreSQL with

@@ -2,7 +2,7 @@
 //! `SENTINEL_TEST_BACKEND=postgres`): request events in through the batch endpoint (JSON array
 //! with gzip, NDJSON with zstd), OTLP/HTTP and the three sensor middlewares (Python ASGI/WSGI,
 //! Node Express/Fastify, Rust tower), aggregated by the worker, read back as rankings, a tenant's
-//! drill-down and the per-endpoint performance view.
+//! drill-down and the per-endpoint performance view, whose Apdex follows the project's T.
 #![expect(clippy::unwrap_used, reason = "test code: a failed step is a failed test")]
 
 mod support;

@@ -50,6 +50,7 @@ const SUBJECT: &str = "tenant:";
 pub struct OpenIncident {
     pub rule: AlertRule,
     pub state: AlertState,
+    kind: Kind,
 }
 
 impl OpenIncident {
@@ -58,10 +59,10 @@ impl OpenIncident {
         let Some(v) = self.state.value else {
             return "—".into();
         };
-        match self.rule.condition {
-            Condition::TenantErrors { .. } => format!("{v:.0} 5xx"),
-            Condition::TenantShare { .. } => format!("{v:.0}% of all 5xx"),
-            _ => format!("p95 {v:.1}× its usual"),
+        match self.kind {
+            Kind::Errors => format!("{v:.0} 5xx"),
+            Kind::Share { .. } => format!("{v:.0}% of all 5xx"),
+            Kind::Latency { .. } => format!("p95 {v:.1}× its usual"),
         }
     }
 }
@@ -76,13 +77,13 @@ pub async fn open_incidents(
     let subject = format!("{SUBJECT}{tenant}");
     let mut open = Vec::new();
     for rule in store.list_rules(Some(project_id)).await? {
-        if !rule.enabled || !rule.condition.kind().starts_with("tenant_") {
+        let Some(TenantRule { kind, .. }) = TenantRule::of(&rule.condition).filter(|_| rule.enabled) else {
             continue;
-        }
+        };
         if let Some(state) = store.get_alert_state(rule.id, &subject).await?
             && state.firing
         {
-            open.push(OpenIncident { rule, state });
+            open.push(OpenIncident { rule, state, kind });
         }
     }
     Ok(open)
